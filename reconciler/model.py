@@ -1,0 +1,289 @@
+"""Frozen values shared by every stage: addresses, resources, lifecycle rules, secret markers.
+
+A resource's `body` is its *managed fields* in one canonical shape, the same shape whether it
+was read from a desired-state file or from a live server, so that comparing the two is a plain
+comparison. Values that must never be shown are wrapped in `Sensitive`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from reconciler.errors import Location
+
+
+class ServerKind(str, Enum):
+    """The three control-plane APIs the reconciler speaks."""
+
+    KUBIYA = "kubiya"
+    CONDUCTOR = "conductor"
+    CONSOLE = "console"
+
+
+class ResourceKind(str, Enum):
+    """What an address names. `model` is an integration API under a Conductor provider."""
+
+    INTEGRATION = "integration"  # Kubiya custom integration
+    PROVIDER = "provider"  # Conductor integration provider
+    MODEL = "model"  # Conductor integration API (model, index, table) under a provider
+    CHANNEL = "channel"  # console channel of an agent
+
+
+SERVER_KIND_OF: dict[ResourceKind, ServerKind] = {
+    ResourceKind.INTEGRATION: ServerKind.KUBIYA,
+    ResourceKind.PROVIDER: ServerKind.CONDUCTOR,
+    ResourceKind.MODEL: ServerKind.CONDUCTOR,
+    ResourceKind.CHANNEL: ServerKind.CONSOLE,
+}
+
+CHANNEL_FAMILIES = ("custom_api", "mcp_server", "bimpeai")
+
+# The tag the reconciler puts on everything it creates, where the API has tags. Only resources
+# carrying it are ever candidates for deletion.
+MANAGED_TAG_KEY = "managed-by"
+MANAGED_TAG_VALUE = "reconciler"
+# Kubiya tags are plain strings.
+MANAGED_TAG = f"{MANAGED_TAG_KEY}:{MANAGED_TAG_VALUE}"
+# Where a keyed fingerprint of write-only values is kept, as a tag next to the marker.
+FINGERPRINT_TAG_KEY = "reconciler-fingerprint"
+
+_PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _quote(segment: str) -> str:
+    if _PLAIN_SEGMENT.match(segment):
+        return segment
+    escaped = segment.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    """Identifies one resource across runs.
+
+    String form: `<kind>.<server>[.<scope>...].<name>`, a segment in double quotes when it holds
+    anything but letters, digits, `-` and `_`. Scope is `(provider,)` for a model and
+    `(agent, family)` for a channel; empty otherwise. Examples:
+    `integration.prod.postgres-main`, `model.orkes.openai-marketing.gpt-4o`,
+    `channel.console.agt_demo.mcp_server."Docs search"`.
+    """
+
+    kind: ResourceKind
+    server: str
+    scope: tuple[str, ...]
+    name: str
+
+    def __str__(self) -> str:
+        parts = [self.kind.value, self.server, *self.scope, self.name]
+        return ".".join(_quote(p) for p in parts)
+
+    @property
+    def parent(self) -> Address | None:
+        """The provider a model belongs to; None for every other kind."""
+        if self.kind is ResourceKind.MODEL:
+            return Address(ResourceKind.PROVIDER, self.server, (), self.scope[0])
+        return None
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """Inverse of `str()`. Raises ValueError with a readable message."""
+        parts = split_address(text)
+        if not parts:
+            raise ValueError(f"empty address {text!r}")
+        try:
+            kind = ResourceKind(parts[0])
+        except ValueError:
+            kinds = ", ".join(k.value for k in ResourceKind)
+            raise ValueError(f"unknown resource kind {parts[0]!r} in {text!r} (one of {kinds})") from None
+        expected = {ResourceKind.MODEL: 4, ResourceKind.CHANNEL: 5}.get(kind, 3)
+        if len(parts) != expected:
+            raise ValueError(f"address {text!r} has {len(parts)} parts, {kind.value} takes {expected}")
+        return cls(kind, parts[1], tuple(parts[2:-1]), parts[-1])
+
+
+def split_address(text: str) -> list[str]:
+    """Split an address (or an address prefix) into its segments, honouring quotes."""
+    parts: list[str] = []
+    buf: list[str] = []
+    i = 0
+    quoted = False
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\" and i + 1 < len(text):
+                buf.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                quoted = False
+            else:
+                buf.append(ch)
+        elif ch == '"':
+            quoted = True
+        elif ch == ".":
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    if quoted:
+        raise ValueError(f"unterminated quote in address {text!r}")
+    parts.append("".join(buf))
+    return [p for p in parts] if text else []
+
+
+class Sensitive:
+    """A secret value. It prints as `(sensitive)` everywhere; only `.reveal()` gives the value.
+
+    Equality compares the values, so that two loads of the same secret are equal, and hashing
+    uses a digest, so that a Sensitive can sit in sets without exposing itself.
+    """
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "") -> None:
+        self._value = value
+        # Where the value came from, e.g. `env:OPENAI_KEY`; safe to show.
+        self.source = source
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Sensitive('(sensitive)')"
+
+    def __str__(self) -> str:
+        return "(sensitive)"
+
+    def __format__(self, spec: str) -> str:
+        return "(sensitive)"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sensitive):
+            return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self._value.encode()).digest())
+
+    def __reduce__(self) -> Any:
+        # Pickling would carry the value to places it must not go (plan files, caches).
+        raise TypeError("a Sensitive value cannot be serialized")
+
+
+SENSITIVE_MASK = "(sensitive)"
+
+
+def fingerprint(key: bytes, values: Mapping[str, Any]) -> str:
+    """A keyed digest of write-only values, to detect a change without holding the values.
+
+    Stable for the same values and key; without the key it reveals nothing usable to guess a
+    secret. Keys are sorted so that order does not matter.
+    """
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for name in sorted(values):
+        value = values[name]
+        raw = value.reveal() if isinstance(value, Sensitive) else str(value)
+        mac.update(name.encode())
+        mac.update(b"\0")
+        mac.update(raw.encode())
+        mac.update(b"\0")
+    return mac.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Per-resource rules from the desired state.
+
+    `prevent_destroy`: the plan fails rather than delete or replace it.
+    `ignore_changes`: field paths (dotted, e.g. `config.env_vars.LOG_LEVEL`) left out of the diff.
+    `replace_on_type_change`: a change of type is planned as delete-then-create instead of an error.
+    """
+
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    replace_on_type_change: bool = False
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as the desired state declares it.
+
+    `body` holds the managed fields in canonical shape (see each platform's docstring), with
+    secret values as `Sensitive`. `write_only` names the body fields whose live value cannot
+    be read back (compared through a fingerprint instead). `location` is where it was declared.
+    """
+
+    address: Address
+    body: Mapping[str, Any]
+    location: Location | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    write_only: tuple[str, ...] = ()
+
+    @property
+    def type(self) -> str | None:
+        """The resource's immutable type (integration type, provider type, channel family)."""
+        value = self.body.get("type")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class LiveResource:
+    """A resource as a server holds it, normalized into the desired shape.
+
+    `id`: the server's key for it (Kubiya UUID, console channel id; the name for Conductor).
+    `managed`: it carries the reconciler's marker. `deleted`: a Kubiya soft-deleted row, which
+    still holds its name. `fingerprint`: the stored keyed digest of write-only values, if any.
+    `version`: an opaque token that changes whenever the server's copy changes, used to detect
+    that someone else wrote it since the plan was made.
+    """
+
+    address: Address
+    id: str
+    body: Mapping[str, Any]
+    managed: bool = False
+    deleted: bool = False
+    fingerprint: str | None = None
+    version: str = ""
+
+    @property
+    def type(self) -> str | None:
+        value = self.body.get("type")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """A named connection from the `servers:` section.
+
+    `url` is an `http(s)://` base address or `sandbox:[PATH]` for the in-process sandbox.
+    `credentials` holds resolved secret references by field (`token` for Kubiya; `key_id` and
+    `key_secret` for Conductor; `api_key` for the console); empty means the sandbox's built-in
+    credentials (only allowed with a `sandbox:` url). `parallelism`: at most this many requests
+    in flight. `rate_limit`: requests per second, 0 for none. `timeout`: seconds per request.
+    `prune`: delete managed resources missing from the desired state. `batch_size`: providers
+    per Conductor bulk save. `fingerprint_key`: key of the fingerprints of write-only values
+    (defaults to one derived from the credentials).
+    """
+
+    name: str
+    kind: ServerKind
+    url: str
+    credentials: Mapping[str, Sensitive] = field(default_factory=dict)
+    parallelism: int = 8
+    rate_limit: float = 0.0
+    timeout: float = 30.0
+    prune: bool = False
+    batch_size: int = 50
+    fingerprint_key: Sensitive | None = None
+    location: Location | None = None
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.url.startswith("sandbox:")

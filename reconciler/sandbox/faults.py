@@ -1,0 +1,205 @@
+"""Fault injection and request statistics, as an ASGI middleware in front of the three APIs.
+
+Faults apply to the API paths only, never to `/_sandbox/...`:
+- `latency_ms` (+ up to `jitter_ms` more, uniformly random) before each request is handled;
+- `error_rate`: that fraction of requests answered 500 or 503 (alternating by chance) *before*
+  the handler runs, so nothing is written;
+- `rate_limit_rps`: above that many requests in the current one-second window, 429 with
+  `Retry-After`, `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`;
+- `drop_before_rate`: that fraction of requests has its connection dropped before the handler
+  runs (nothing written); `drop_after_rate`: dropped after the handler committed its write
+  (the write stands, the client never hears of it). Drops only hit writes (POST/PUT/DELETE).
+
+A drop is made by starting a response that promises a body and then aborting: over real HTTP
+the client sees a connection closed mid-response; in process the transport turns it into the
+same `httpx` error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+class DropConnection(Exception):
+    """Raised by the middleware to abort a response mid-way, as a dropped connection."""
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    rate_limit_rps: float = 0.0
+    drop_before_rate: float = 0.0
+    drop_after_rate: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Faults:
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+        out = cls()
+        for key, value in data.items():
+            if key == "seed":
+                out.seed = None if value is None else int(value)
+                continue
+            number = float(value)
+            if number < 0 or (key.endswith("_rate") and key != "rate_limit_rps" and number > 1):
+                raise ValueError(f"fault setting {key}={value} is out of range")
+            setattr(out, key, number)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Stats:
+    requests: Counter[str]
+    by_method: Counter[str]
+    by_status: Counter[str]
+    injected: Counter[str]
+
+    @classmethod
+    def empty(cls) -> Stats:
+        return cls(Counter(), Counter(), Counter(), Counter())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": sum(self.by_method.values()),
+            "by_method": dict(sorted(self.by_method.items())),
+            "by_route": dict(sorted(self.requests.items())),
+            "by_status": dict(sorted(self.by_status.items())),
+            "injected": dict(sorted(self.injected.items())),
+        }
+
+
+class FaultMiddleware:
+    """Counts every API request and injects the configured faults."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        # `state` is the Sandbox object: read `faults` and `stats` on every request so that the
+        # admin endpoint can change them while the server runs.
+        self.state = state
+        self._window = 0
+        self._window_count = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        faults: Faults = self.state.faults
+        stats: Stats = self.state.stats
+        rng: random.Random = self.state.rng
+        method = scope["method"]
+        stats.by_method[method] += 1
+
+        status_box: dict[str, int] = {}
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box["status"] = message["status"]
+            await send(message)
+
+        try:
+            if faults.latency_ms or faults.jitter_ms:
+                delay = faults.latency_ms + rng.uniform(0, faults.jitter_ms)
+                await asyncio.sleep(delay / 1000.0)
+            if faults.rate_limit_rps:
+                now = int(time.monotonic())
+                if now != self._window:
+                    self._window, self._window_count = now, 0
+                self._window_count += 1
+                if self._window_count > faults.rate_limit_rps:
+                    stats.injected["429"] += 1
+                    await self._rate_limited(scope, counting_send, int(faults.rate_limit_rps))
+                    return
+            if faults.error_rate and rng.random() < faults.error_rate:
+                status = rng.choice((500, 503))
+                stats.injected[str(status)] += 1
+                await self._plain(counting_send, status, "Internal Server Error" if status == 500 else "Service Unavailable")
+                return
+            is_write = method in WRITE_METHODS
+            if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
+                stats.injected["drop_before"] += 1
+                await _drop(send)
+            if is_write and faults.drop_after_rate and rng.random() < faults.drop_after_rate:
+                stats.injected["drop_after"] += 1
+
+                async def dropping_send(message: Message) -> None:
+                    if message["type"] == "http.response.start":
+                        status_box["status"] = message["status"]
+                        await _drop(send)
+
+                await self.app(scope, receive, dropping_send)
+                return
+            await self.app(scope, receive, counting_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or scope["path"]
+            stats.requests[f"{method} {template}"] += 1
+            stats.by_status[str(status_box.get("status", "dropped"))] += 1
+
+    @staticmethod
+    async def _plain(send: Send, status: int, text: str) -> None:
+        body = text.encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _rate_limited(scope: Scope, send: Send, limit: int) -> None:
+        reset = int(time.time()) + 1
+        payload = {
+            "message": "Too many requests",
+            "error": "Too Many Requests",
+            "code": "rate_limited",
+            "statusCode": 429,
+        }
+        body = json.dumps(payload).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", b"1"),
+                    (b"x-ratelimit-limit", str(limit).encode()),
+                    (b"x-ratelimit-remaining", b"0"),
+                    (b"x-ratelimit-reset", str(reset).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _drop(send: Send) -> None:
+    """Promise a body, then abort: the peer sees the connection close mid-response."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+    raise DropConnection("connection dropped by fault injection")

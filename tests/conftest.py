@@ -1,0 +1,103 @@
+"""Shared fixtures: a fresh sandbox per test, in process or behind `reconciler sandbox serve`.
+
+`sandbox_client` is parametrized over both ways of running the sandbox, so a contract test
+written once runs against the ASGI app in process and against uvicorn on a real port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from reconciler.sandbox.app import create_app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServedSandbox:
+    """A `reconciler sandbox serve` subprocess on a free loopback port."""
+
+    def __init__(self, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "NO_COLOR": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler.cli", "sandbox", "serve", "--port", str(self.port), "--db", ":memory:", *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"sandbox serve exited early: {err}")
+            try:
+                if httpx.get(self.url + "/_sandbox/health", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("sandbox serve did not come up within 20 s")
+
+    def reset(self) -> None:
+        httpx.post(self.url + "/_sandbox/reset", timeout=10).raise_for_status()
+        httpx.put(self.url + "/_sandbox/faults", json={}, timeout=10).raise_for_status()
+        httpx.delete(self.url + "/_sandbox/stats", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def served_sandbox() -> Iterator[ServedSandbox]:
+    served = ServedSandbox()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture
+def sandbox_app() -> FastAPI:
+    """A fresh in-memory sandbox application."""
+    return create_app(":memory:")
+
+
+@pytest.fixture(params=["inprocess", "serve"])
+def sandbox_client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """A sync httpx client on a fresh sandbox: in process, or over HTTP to `sandbox serve`."""
+    if request.param == "inprocess":
+        app = create_app(":memory:")
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield client
+    else:
+        served: ServedSandbox = request.getfixturevalue("served_sandbox")
+        served.reset()
+        with httpx.Client(base_url=served.url, timeout=10) as client:
+            yield client
+
+
+def json_of(response: httpx.Response) -> Any:
+    assert response.headers.get("content-type", "").startswith("application/json"), response.text
+    return response.json()
