@@ -1,26 +1,132 @@
 """The `reconciler` command line: thin click commands over the library.
 
 This is the only module that prints, prompts or picks an exit code. Every `ReconcilerError`
-becomes a clean message with its hint (never a traceback); exit codes are 0 success, 1 error,
-2 "changes present" where a command documents it.
+becomes a clean message with its hint (never a traceback), and every line written is scrubbed
+of the secret values the run resolved, as a last line of defence. Exit codes: 0 success,
+1 error, 2 "changes present" (`plan --detailed-exitcode`, `drift`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import sys
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from reconciler import __version__
+from reconciler.errors import DiagnosticsError, ReconcilerError
+
+T = TypeVar("T")
+
+
+class Output:
+    """Writes to stdout/stderr with every known secret value replaced by `(sensitive)`."""
+
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+
+    def learn(self, secrets: Iterable[str]) -> None:
+        # Longest first, so that a secret containing another is replaced whole.
+        self.secrets = sorted({s for s in (*self.secrets, *secrets) if len(s) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "(sensitive)")
+        return text
+
+    def out(self, text: str = "", nl: bool = True) -> None:
+        click.echo(self.scrub(text), nl=nl)
+
+    def err(self, text: str = "", nl: bool = True) -> None:
+        click.echo(self.scrub(text), err=True, nl=nl)
+
+
+OUT = Output()
+
+
+def _color(no_color: bool, stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    if no_color or os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
-    click.secho(f"Error: {message}", fg="red", err=True)
+    OUT.err(click.style("Error: ", fg="red", bold=True) + message if _color(False, sys.stderr) else f"Error: {message}")
     if hint:
-        click.echo(f"  hint: {hint}", err=True)
+        OUT.err(f"  hint: {hint}")
     sys.exit(code)
+
+
+def _report_error(exc: ReconcilerError, fmt: str = "human") -> NoReturn:
+    if isinstance(exc, DiagnosticsError):
+        from reconciler import views
+
+        if fmt == "json":
+            OUT.out(views.render_diagnostics_json(exc.diagnostics))
+        else:
+            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr)))
+        sys.exit(1)
+    _fail(str(exc), exc.hint)
+
+
+def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
+    try:
+        return asyncio.run(coro)
+    except ReconcilerError as exc:
+        _report_error(exc, fmt)
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--var {pair!r} is not of the form key=value", "for example: --var env=staging")
+        out[key.strip()] = value
+    return out
+
+
+def _sources(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...]) -> Any:
+    from reconciler.engine import Sources
+
+    if not files:
+        _fail("no desired-state files given", "name one or more YAML files or directories")
+    return Sources(tuple(files), _parse_vars(var), tuple(var_file))
+
+
+def desired_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that loads a desired state."""
+    f = click.option(
+        "--var-file", "var_file", multiple=True, type=click.Path(dir_okay=False), help="YAML file of template variables."
+    )(f)
+    f = click.option("--var", "var", multiple=True, metavar="KEY=VALUE", help="Template variable (repeatable).")(f)
+    f = click.argument("files", nargs=-1, type=click.Path())(f)
+    return f
+
+
+def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that shape a plan (plan, apply)."""
+    opts = [
+        click.option("--prune", is_flag=True, help="Delete managed resources missing from the desired state."),
+        click.option("--max-deletes", type=click.IntRange(0), default=None, help="Refuse plans deleting more than N."),
+        click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Only this address (prefix)."),
+        click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS", help="Leave this address (prefix) out."),
+        click.option(
+            "--replace", "replace", multiple=True, metavar="ADDRESS", help="Replace this resource even if unchanged."
+        ),
+        click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable)."),
+        click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +141,271 @@ def main() -> None:
     Example:
       reconciler plan examples/quickstart.yaml
     """
+
+
+@main.command()
+@desired_options
+@click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True)
+def validate(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], fmt: str) -> None:
+    """Check desired-state files without contacting any server.
+
+    Reports every problem at once, each with file:line:column and a hint. Exits 0 when valid,
+    1 otherwise.
+
+    \b
+    Example:
+      reconciler validate examples/quickstart.yaml
+      reconciler validate examples/multi-env/ --var-file examples/multi-env/vars/prod.yaml
+    """
+    from reconciler import desired, views
+
+    sources = _sources(files, var, var_file)
+    _, diagnostics = desired.check(list(sources.paths), variables=sources.variables, var_files=list(sources.var_files))
+    errors = [d for d in diagnostics if d.severity.value == "error"]
+    if fmt == "json":
+        OUT.out(views.render_diagnostics_json(diagnostics))
+    else:
+        if diagnostics:
+            OUT.err(views.render_diagnostics(diagnostics, color=_color(False, sys.stderr)))
+        if not errors:
+            OUT.out(f"Valid: {', '.join(sources.paths)}")
+    sys.exit(1 if errors else 0)
+
+
+def _render_plan(plan: Any, fmt: str, color: bool) -> str:
+    from reconciler import views
+
+    if fmt == "json":
+        return str(views.render_plan_json(plan))
+    if fmt == "markdown":
+        return str(views.render_plan_markdown(plan))
+    return str(views.render_plan_human(plan, color=color))
+
+
+@main.command()
+@desired_options
+@plan_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan (no secrets) for `apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option(
+    "--fail-on",
+    "fail_on",
+    default="",
+    metavar="ACTIONS",
+    help="Exit 1 when the plan holds these actions (comma-separated: create,update,replace,delete).",
+)
+@click.option("--max-changes", type=click.IntRange(0), default=None, help="Exit 1 when the plan has more changes.")
+def plan(
+    files: tuple[str, ...],
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    fmt: str,
+    out_file: str | None,
+    detailed_exitcode: bool,
+    fail_on: str,
+    max_changes: int | None,
+    prune: bool,
+    max_deletes: int | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    replace: tuple[str, ...],
+    servers: tuple[str, ...],
+    no_color: bool,
+) -> None:
+    """Show what apply would change on the live servers. Writes nothing.
+
+    \b
+    Example:
+      reconciler plan examples/quickstart.yaml
+      reconciler plan config/ --format markdown --out plan.json --detailed-exitcode
+    """
+    from reconciler import engine
+    from reconciler.plan import Action
+
+    sources = _sources(files, var, var_file)
+    fail_actions = _parse_actions(fail_on)
+
+    async def go() -> Any:
+        run = await engine.open_run(sources, servers=servers)
+        try:
+            OUT.learn(engine.secret_values(run.state))
+            options = engine.plan_options(
+                run, prune=prune, max_deletes=max_deletes, targets=targets, excludes=excludes, replace=replace
+            )
+            return engine.make_plan(run, options), options
+        finally:
+            await run.aclose()
+
+    result, options = _run(go(), fmt)
+    OUT.out(_render_plan(result, fmt, _color(no_color)))
+    if out_file:
+        engine.write_plan_file(out_file, result, options)
+        OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
+    gate = [c for c in result.actionable if c.action in fail_actions]
+    if gate:
+        names = ", ".join(sorted({c.action.value for c in gate}))
+        _fail(
+            f"the plan holds {len(gate)} change(s) of a kind --fail-on refuses ({names})",
+            "review them; these need a human decision",
+        )
+    if max_changes is not None and len(result.actionable) > max_changes:
+        _fail(f"the plan holds {len(result.actionable)} changes, more than --max-changes {max_changes}")
+    if detailed_exitcode and result.has_changes:
+        sys.exit(2)
+    del Action
+
+
+def _parse_actions(text: str) -> set[Any]:
+    from reconciler.plan import Action
+
+    out = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            out.add(Action(part))
+        except ValueError:
+            _fail(f"--fail-on: unknown action {part!r}", "use create, update, replace or delete")
+    return out
+
+
+def _looks_like_plan_file(files: tuple[str, ...]) -> bool:
+    if len(files) != 1 or not Path(files[0]).is_file():
+        return False
+    try:
+        with open(files[0], "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().startswith(b"{") and b"reconciler-plan" in Path(files[0]).read_bytes()[:1_000_000]
+
+
+@main.command(name="apply")
+@desired_options
+@plan_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True)
+def apply_cmd(
+    files: tuple[str, ...],
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    auto_approve: bool,
+    fmt: str,
+    prune: bool,
+    max_deletes: int | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    replace: tuple[str, ...],
+    servers: tuple[str, ...],
+    no_color: bool,
+) -> None:
+    """Make the changes a plan shows: creates, updates, replaces and (with --prune) deletes.
+
+    Given desired-state files, it plans, shows the plan and asks before acting. Given a plan
+    file saved by `plan --out`, it applies exactly that plan, after checking that nothing it
+    touches changed since (else exit 1, naming what changed). Ctrl-C stops starting new
+    changes, waits for the calls in flight and prints what was and was not done.
+
+    \b
+    Example:
+      reconciler apply examples/quickstart.yaml --auto-approve
+      reconciler apply plan.json
+    """
+    from reconciler import engine, views
+
+    color = _color(no_color)
+    saved: dict[str, Any] | None = None
+    saved_opts: dict[str, Any] = {}
+    if _looks_like_plan_file(files):
+        try:
+            saved = engine.read_plan_file(files[0])
+            sources, saved_opts = engine.options_from_file(saved)
+        except ReconcilerError as exc:
+            _report_error(exc)
+    else:
+        sources = _sources(files, var, var_file)
+
+    async def go() -> Any:
+        run = await engine.open_run(sources, servers=servers)
+        try:
+            OUT.learn(engine.secret_values(run.state))
+            if saved is not None:
+                options = engine.saved_plan_options(run, saved_opts)
+                fresh = engine.make_plan(run, options)
+                engine.check_saved(saved, fresh)
+            else:
+                options = engine.plan_options(
+                    run, prune=prune, max_deletes=max_deletes, targets=targets, excludes=excludes, replace=replace
+                )
+                fresh = engine.make_plan(run, options)
+            if fmt == "human":
+                OUT.out(views.render_plan_human(fresh, color=color))
+            if not fresh.has_changes:
+                return fresh, None
+            if saved is None and not auto_approve and not _confirm():
+                OUT.err("Apply cancelled.")
+                sys.exit(1)
+            return fresh, await _execute(run, fresh, color, quiet=fmt != "human")
+        finally:
+            await run.aclose()
+
+    fresh, result = _run(go(), fmt)
+    if result is None:
+        if fmt == "json":
+            OUT.out(views.render_plan_json(fresh))
+        return
+    if fmt == "json":
+        OUT.out(views.render_apply_json(result))
+    else:
+        OUT.out(views.render_apply_human(result, color=color))
+    sys.exit(0 if result.ok else 1)
+
+
+def _confirm() -> bool:
+    if not sys.stdin.isatty():
+        _fail(
+            "apply needs confirmation, and standard input is not a terminal",
+            "review the plan, then run again with --auto-approve (or apply a saved plan file)",
+        )
+    answer = click.prompt(
+        "Do you want to perform these actions? Only 'yes' will be accepted to approve", default="", show_default=False
+    )
+    return bool(answer.strip() == "yes")
+
+
+async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
+    """Runs the apply; the first Ctrl-C stops new work and lets calls in flight finish."""
+    from rich.console import Console
+
+    from reconciler import engine
+    from reconciler.views.progress import ProgressObserver
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    console = Console(stderr=True, no_color=not color, highlight=False)
+    observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty())
+
+    def interrupt() -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        OUT.err("\nInterrupted: no new changes start; waiting for the calls in flight...")
+
+    installed = False
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        loop.add_signal_handler(signal.SIGTERM, interrupt)
+        installed = True
+    except (NotImplementedError, RuntimeError):
+        pass
+    try:
+        return await engine.execute(run, plan, observer=observer, stop=stop)
+    finally:
+        observer.close()
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 @main.group()
@@ -65,7 +436,9 @@ def sandbox() -> None:
 @click.option("--drop-before-rate", type=float, default=0.0, help="Fraction of writes dropped before commit.")
 @click.option("--drop-after-rate", type=float, default=0.0, help="Fraction of writes dropped after commit.")
 @click.option("--fault-seed", type=int, default=None, help="Seed of the fault randomness, for repeatable runs.")
-@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
 def sandbox_serve(
     host: str,
     port: int,

@@ -225,6 +225,9 @@ class Resource:
     location: Location | None = None
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     write_only: tuple[str, ...] = ()
+    # Keyed digest of the write-only values, set by the platform adapter when the server can
+    # store one next to the resource; None when it cannot (the values are then not compared).
+    fingerprint: str | None = None
 
     @property
     def type(self) -> str | None:

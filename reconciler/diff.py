@@ -1,0 +1,194 @@
+"""Field-level comparison of a desired body with a live body (the only importer of deepdiff).
+
+Both bodies are already normalized into the same canonical shape by the platform adapters, so
+the common case (nothing changed) is settled by one equality walk without building any diff.
+Only bodies that differ are walked for paths; lists of records (Kubiya `files`) are compared
+item by item with deepdiff so that a change reads `config.files[1].content`, not the whole list.
+
+Equality rules: a `Sensitive` equals the plain string it wraps; a number equals its string form
+(Conductor returns some numbers as strings); paths under `ignore` and the write-only fields are
+skipped (write-only values are compared through their fingerprint by the planner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.model import Sensitive
+from reconciler.plan import FieldChange, masked
+
+_MISSING = object()
+
+
+def _plain(value: Any) -> Any:
+    return value.reveal() if isinstance(value, Sensitive) else value
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Equality under the rules above, recursing into mappings and lists."""
+    a, b = _plain(a), _plain(b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        if a.keys() != b.keys():
+            return False
+        return all(values_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
+    if a == b and type(a) is type(b):
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, str):
+        return _number_matches(a, b)
+    if isinstance(b, (int, float)) and isinstance(a, str):
+        return _number_matches(b, a)
+    return bool(a == b)
+
+
+def _number_matches(number: float, text: str) -> bool:
+    try:
+        return float(text) == float(number)
+    except ValueError:
+        return False
+
+
+def _covered(path: str, prefixes: Iterable[str]) -> bool:
+    for p in prefixes:
+        if path == p or path.startswith(p + ".") or path.startswith(p + "["):
+            return True
+    return False
+
+
+def _is_sensitive(value: Any) -> bool:
+    if isinstance(value, Sensitive):
+        return True
+    if isinstance(value, Mapping):
+        return any(_is_sensitive(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_is_sensitive(v) for v in value)
+    return False
+
+
+def _field(path: str, before: Any, after: Any) -> FieldChange:
+    sensitive = _is_sensitive(after) or _is_sensitive(before)
+    if sensitive:
+        return FieldChange(
+            path,
+            None if before is _MISSING else "(sensitive)",
+            None if after is _MISSING else "(sensitive)",
+            True,
+        )
+    return FieldChange(
+        path,
+        None if before is _MISSING else masked(before),
+        None if after is _MISSING else masked(after),
+        False,
+    )
+
+
+def diff(
+    desired: Mapping[str, Any],
+    live: Mapping[str, Any],
+    *,
+    ignore: Sequence[str] = (),
+    write_only: Sequence[str] = (),
+) -> tuple[FieldChange, ...]:
+    """The fields whose desired value differs from the live one, in path order.
+
+    Only keys of `desired` are compared: a live key the desired state does not mention is the
+    server's business (defaults, server-added keys).
+    """
+    skip = tuple(ignore) + tuple(write_only)
+    if not skip and values_equal(desired, {k: live.get(k, _MISSING) for k in desired}):
+        return ()
+    out: list[FieldChange] = []
+    _walk("", desired, live, skip, out)
+    out.sort(key=lambda f: f.path)
+    return tuple(out)
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _walk(prefix: str, desired: Mapping[str, Any], live: Any, skip: tuple[str, ...], out: list[FieldChange]) -> None:
+    live_map: Mapping[str, Any] = live if isinstance(live, Mapping) else {}
+    for key, want in desired.items():
+        path = _join(prefix, str(key))
+        if _covered(path, skip):
+            continue
+        have = live_map.get(key, _MISSING)
+        if have is not _MISSING and values_equal(want, have):
+            continue
+        want_plain = _plain(want)
+        if isinstance(want_plain, Mapping) and isinstance(have, Mapping):
+            _walk(path, want_plain, have, skip, out)
+        elif _records(want_plain) and _records(have):
+            _list_of_records(path, want_plain, have, skip, out)
+        else:
+            out.append(_field(path, have, want))
+
+
+def _records(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _list_of_records(
+    path: str, want: Sequence[Any], have: Sequence[Any], skip: tuple[str, ...], out: list[FieldChange]
+) -> None:
+    """Item-level changes of a list of records, by position, via deepdiff."""
+    if len(want) != len(have):
+        out.append(_field(path, have, want))
+        return
+    plain_want = [_reveal_all(w) for w in want]
+    delta = DeepDiff(list(have), plain_want, ignore_numeric_type_changes=True, view="tree")
+    seen: set[str] = set()
+    for report in delta.values():
+        for level in report:
+            parts = level.path(output_format="list")
+            if not parts:
+                continue
+            index = parts[0]
+            item_path = f"{path}[{index}]"
+            if len(parts) > 1:
+                item_path += "." + str(parts[1])
+            if item_path in seen or _covered(item_path, skip):
+                continue
+            seen.add(item_path)
+            w_item = want[int(index)]
+            h_item = have[int(index)]
+            if len(parts) > 1:
+                w_val = w_item.get(parts[1], _MISSING) if isinstance(w_item, Mapping) else _MISSING
+                h_val = h_item.get(parts[1], _MISSING) if isinstance(h_item, Mapping) else _MISSING
+            else:
+                w_val, h_val = w_item, h_item
+            if w_val is not _MISSING and h_val is not _MISSING and values_equal(w_val, h_val):
+                continue
+            out.append(_field(item_path, h_val, w_val))
+
+
+def _reveal_all(value: Any) -> Any:
+    if isinstance(value, Sensitive):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: _reveal_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal_all(v) for v in value]
+    return value
+
+
+def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """The fields a create will set, for display: every non-empty top-level key.
+
+    Secret values inside a record are masked one by one, so that `configuration.endpoint`
+    still shows while `configuration.api_key` reads `(sensitive)`.
+    """
+    out = []
+    for key in sorted(desired):
+        value = desired[key]
+        if value is None or value == {} or value == []:
+            continue
+        out.append(FieldChange(str(key), None, masked(value), _is_sensitive(value)))
+    return tuple(out)

@@ -1,0 +1,262 @@
+"""Desired + live → Plan. Pure code: no I/O, no HTTP, no printing.
+
+Rules enforced here, before any write:
+- name uniqueness: two desired resources with one address are a plan error;
+- type immutability: a changed type on an existing integration or provider is a plan error
+  naming file:line and both types, unless `lifecycle.replace_on_type_change` allows a replace;
+  a changed console channel is always a replace (that API has no update);
+- Kubiya's soft-deleted rows: a desired name held by one is a revive (PUT status active),
+  never a create, which the server would answer with a 500;
+- ownership: only live resources carrying the reconciler's marker and missing from the desired
+  state are delete candidates, and only with pruning on; the rest are listed as unmanaged;
+- `prevent_destroy` and the `max_deletes` guard;
+- write-only values: compared through their keyed fingerprint, never by value;
+- order: the single table `plan.ORDER`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reconciler import diff
+from reconciler.errors import Diagnostic, DiagnosticsError, error
+from reconciler.model import Address, LiveResource, Resource, ResourceKind, split_address
+from reconciler.plan import Action, Change, FieldChange, Plan, Reason, body_digest, order_key
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How to plan. `prune_servers`: servers on which deletes are allowed (from `--prune` or the
+    server's `prune: true`). `max_deletes`: refuse a plan with more deletes (replaces count).
+    `targets`/`excludes`: address prefixes that scope the plan. `replace`: addresses to replace
+    even if unchanged (e.g. to push a rotated write-only secret the API cannot compare)."""
+
+    prune_servers: frozenset[str] = frozenset()
+    max_deletes: int | None = None
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    sources: Mapping[str, object] = field(default_factory=dict)
+
+
+def matches(address: Address, pattern: str) -> bool:
+    """Whether `pattern` names this address or one of its ancestors (a prefix of segments).
+
+    A model matches its provider's address too: `provider.orkes.openai` covers
+    `model.orkes.openai.gpt-4o`.
+    """
+    want = split_address(pattern)
+    parts = [address.kind.value, address.server, *address.scope, address.name]
+    if parts[: len(want)] == want:
+        return True
+    parent = address.parent
+    if parent is not None:
+        return matches(parent, pattern)
+    return False
+
+
+def _in_scope(address: Address, options: PlanOptions) -> bool:
+    if options.targets and not any(matches(address, t) for t in options.targets):
+        return False
+    return not any(matches(address, e) for e in options.excludes)
+
+
+def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options: PlanOptions | None = None) -> Plan:
+    options = options or PlanOptions()
+    problems: list[Diagnostic] = []
+
+    wanted: dict[Address, Resource] = {}
+    for res in desired:
+        first = wanted.get(res.address)
+        if first is not None:
+            problems.append(
+                error(
+                    "plan.duplicate-name",
+                    f"{res.address} is declared twice (first at {first.location or 'unknown'})",
+                    location=res.location,
+                    address=str(res.address),
+                    hint="names are unique per server (and per agent and family for channels): rename or remove one",
+                )
+            )
+            continue
+        wanted[res.address] = res
+
+    have: dict[Address, LiveResource] = {}
+    duplicates: list[LiveResource] = []
+    for item in live:
+        if item.address in have:
+            # Only the console accepts duplicate names; keep the first listed, the rest are
+            # extras of a managed name.
+            duplicates.append(item)
+        else:
+            have[item.address] = item
+
+    changes: list[Change] = []
+    replaced_providers: set[Address] = set()
+    force_replace = [Address.parse(a) if isinstance(a, str) else a for a in options.replace]
+
+    # Parents first, so that a replaced provider is known when its models are planned.
+    for res in sorted(wanted.values(), key=lambda r: (r.address.kind is ResourceKind.MODEL, str(r.address))):
+        current = have.get(res.address)
+        change = _plan_one(res, current, replaced_providers, force_replace, problems)
+        if change.action is Action.REPLACE and res.address.kind is ResourceKind.PROVIDER:
+            replaced_providers.add(res.address)
+        changes.append(change)
+
+    unmanaged: list[Address] = []
+    orphaned: list[Address] = []
+    extras = [(item, Reason.DUPLICATE) for item in duplicates if item.address in wanted]
+    for item in have.values():
+        if item.address in wanted or item.deleted:
+            continue
+        parent = item.address.parent
+        if parent is not None and parent in replaced_providers:
+            continue  # removed with its provider
+        if not item.managed:
+            unmanaged.append(item.address)
+        elif item.address.server in options.prune_servers:
+            extras.append((item, Reason.PRUNE))
+        else:
+            orphaned.append(item.address)
+    for item in duplicates:
+        if item.address not in wanted:
+            unmanaged.append(item.address)
+
+    deleted_providers = {item.address for item, _ in extras if item.address.kind is ResourceKind.PROVIDER}
+    for item, reason in extras:
+        parent = item.address.parent
+        if parent is not None and parent in deleted_providers:
+            continue  # the server deletes a provider's models with it
+        changes.append(
+            Change(
+                item.address,
+                Action.DELETE,
+                reason,
+                live_id=item.id,
+                live_version=item.version,
+                live_type=item.type,
+            )
+        )
+
+    changes = [c for c in changes if _in_scope(c.address, options)]
+    changes.sort(key=order_key)
+
+    deletes = sum(1 for c in changes if c.action in (Action.DELETE, Action.REPLACE))
+    if options.max_deletes is not None and deletes > options.max_deletes:
+        problems.append(
+            error(
+                "plan.max-deletes",
+                f"the plan deletes or replaces {deletes} resources, more than --max-deletes {options.max_deletes}",
+                hint="review the plan; raise --max-deletes if the deletes are intended",
+            )
+        )
+
+    if problems:
+        raise DiagnosticsError(problems)
+    return Plan(
+        changes=tuple(changes),
+        unmanaged=tuple(sorted(a for a in unmanaged if _in_scope(a, options))),
+        orphaned=tuple(sorted(a for a in orphaned if _in_scope(a, options))),
+        sources=dict(options.sources),
+        servers=tuple(sorted({r.address.server for r in desired})),
+    )
+
+
+def _plan_one(
+    res: Resource,
+    current: LiveResource | None,
+    replaced_providers: set[Address],
+    force_replace: list[Address],
+    problems: list[Diagnostic],
+) -> Change:
+    depends = (res.address.parent,) if res.address.parent is not None else ()
+    digest = body_digest(res.body, [res.fingerprint or ""])
+
+    def make(action: Action, reason: Reason, fields: tuple[FieldChange, ...] = ()) -> Change:
+        if action in (Action.CREATE, Action.REPLACE) and not fields:
+            fields = diff.creation_fields(res.body)
+        return Change(
+            res.address,
+            action,
+            reason,
+            fields,
+            live_id=None if current is None else current.id,
+            live_version=None if current is None else current.version,
+            live_type=None if current is None else current.type,
+            desired=res,
+            depends_on=depends,
+            location=res.location,
+            digest=digest,
+        )
+
+    parent = res.address.parent
+    if current is None or (parent is not None and parent in replaced_providers):
+        if current is not None:
+            current = None  # the model goes with its replaced provider and is created anew
+        return make(Action.CREATE, Reason.NEW)
+    if current.deleted:
+        return make(Action.CREATE, Reason.REVIVE)
+
+    forced = res.address in force_replace
+    if res.type is not None and current.type is not None and res.type != current.type:
+        type_field = FieldChange("type", current.type, res.type)
+        if res.address.kind is ResourceKind.CHANNEL:
+            return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, (type_field,)), res, problems)
+        if res.lifecycle.replace_on_type_change:
+            return _guard_destroy(make(Action.REPLACE, Reason.TYPE_CHANGED, (type_field,)), res, problems)
+        problems.append(
+            error(
+                "plan.type-immutable",
+                f"{res.address}: type cannot change from {current.type!r} to {res.type!r}",
+                location=res.location,
+                address=str(res.address),
+                hint=f"restore type {current.type!r}, or set `lifecycle: {{replace_on_type_change: true}}` "
+                "to delete it and create it anew",
+            )
+        )
+        return make(Action.NOOP, Reason.UNCHANGED)
+
+    fields = diff.diff(res.body, current.body, ignore=res.lifecycle.ignore_changes, write_only=res.write_only)
+    reason = Reason.CHANGED
+    if res.fingerprint is not None and res.write_only:
+        wo = tuple(p for p in res.write_only if not diff._covered(p, res.lifecycle.ignore_changes))
+        if wo and current.fingerprint is None:
+            reason = Reason.WRITE_ONLY_UNVERIFIED
+            fields += tuple(FieldChange(p, "(unknown)", "(sensitive)", True) for p in wo)
+        elif wo and current.fingerprint != res.fingerprint:
+            reason = Reason.WRITE_ONLY_CHANGED
+            fields += tuple(FieldChange(p, "(sensitive)", "(sensitive)", True) for p in wo)
+        if reason is not Reason.CHANGED and len(fields) > len(wo):
+            reason = Reason.CHANGED
+    fields = tuple(sorted(fields, key=lambda f: f.path))
+
+    if forced:
+        return _guard_destroy(
+            make(
+                Action.REPLACE,
+                Reason.NO_UPDATE_API if res.address.kind is ResourceKind.CHANNEL else Reason.CHANGED,
+                fields,
+            ),
+            res,
+            problems,
+        )
+    if not fields:
+        return make(Action.NOOP, Reason.UNCHANGED)
+    if res.address.kind is ResourceKind.CHANNEL:
+        return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
+    return make(Action.UPDATE, reason, fields)
+
+
+def _guard_destroy(change: Change, res: Resource, problems: list[Diagnostic]) -> Change:
+    if res.lifecycle.prevent_destroy:
+        problems.append(
+            error(
+                "plan.prevent-destroy",
+                f"{res.address} would be replaced (deleted, then created), but lifecycle.prevent_destroy is set",
+                location=res.location,
+                address=str(res.address),
+                hint="undo the change that forces the replacement, or remove prevent_destroy",
+            )
+        )
+    return change

@@ -1,0 +1,132 @@
+"""What every platform adapter offers, with the default (one call per change) bulk behaviour.
+
+An adapter reads a server's live state into `LiveResource`s normalized to the desired shape,
+prepares desired resources (server defaults filled in, write-only fingerprints computed), and
+carries out changes. `save_many`/`delete_many` loop over `save_one`/`delete_one` with bounded
+parallelism unless the adapter has a bulk endpoint (Conductor overrides `save_many`).
+
+Within one call, changes run rank by rank (`plan.ORDER`): a change whose dependency failed
+or was skipped is skipped, with the reason. Once `stop` is set no new change starts; changes
+not started are reported as skipped, calls in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reconciler.errors import ConflictError, PlatformError, UnreachableError
+from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
+from reconciler.plan import Change, Done, Failed, Outcome, Skipped, order_key
+from reconciler.platforms.http import HttpClient
+
+Report = Callable[[Outcome], None]
+
+INTERRUPTED = "not started: the apply was interrupted"
+
+
+def failed(change: Change, exc: PlatformError) -> Failed:
+    message = str(exc)
+    if exc.hint:
+        message += f" (hint: {exc.hint})"
+    return Failed(change, message, exc.status, unknown=isinstance(exc, UnreachableError))
+
+
+def conflict(change: Change, what: str) -> Failed:
+    return Failed(
+        change,
+        f"{change.address} {what} since the plan was made; not overwritten "
+        "(another apply or a person changed it: run plan again)",
+        409,
+    )
+
+
+class Platform(ABC):
+    kind: ServerKind
+
+    def __init__(self, server: ServerConfig, client: HttpClient | None = None) -> None:
+        assert client is not None, "adapters build their client in their own __init__"
+        self.server = server
+        self.client = client
+
+    @abstractmethod
+    async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
+        """Every resource of this server the reconciler can see, with the fewest requests."""
+
+    def prepare(self, resource: Resource) -> Resource:
+        """The desired resource in the exact shape `read` produces (defaults filled in)."""
+        return resource
+
+    @abstractmethod
+    async def save_one(self, change: Change) -> Outcome:
+        """Carry out a create, update or replace."""
+
+    @abstractmethod
+    async def delete_one(self, change: Change) -> Outcome:
+        """Carry out a delete."""
+
+    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        await self._run_ranked(changes, self.delete_one, report, stop)
+
+    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        await self._run_ranked(changes, self.save_one, report, stop)
+
+    async def _run_ranked(
+        self,
+        changes: Sequence[Change],
+        run: Callable[[Change], Any],
+        report: Report,
+        stop: asyncio.Event,
+        blocked: set[Address] | None = None,
+    ) -> None:
+        blocked = blocked if blocked is not None else set()
+        ordered = sorted(changes, key=order_key)
+        for _, group in itertools.groupby(ordered, key=lambda c: order_key(c)[:2]):
+            batch = list(group)
+            await asyncio.gather(*(self._guarded(c, run, report, stop, blocked) for c in batch))
+
+    async def _guarded(
+        self,
+        change: Change,
+        run: Callable[[Change], Any],
+        report: Report,
+        stop: asyncio.Event,
+        blocked: set[Address],
+    ) -> None:
+        if stop.is_set():
+            blocked.add(change.address)
+            report(Skipped(change, INTERRUPTED))
+            return
+        dep = next((d for d in change.depends_on if d in blocked), None)
+        if dep is not None:
+            blocked.add(change.address)
+            report(Skipped(change, f"depends on {dep}, which did not succeed"))
+            return
+        try:
+            outcome = await run(change)
+        except ConflictError as exc:
+            outcome = conflict(change, str(exc))
+        except PlatformError as exc:
+            outcome = failed(change, exc)
+        if not isinstance(outcome, Done):
+            blocked.add(change.address)
+        report(outcome)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def sandbox_credentials(server: ServerConfig, field: str, default: str) -> str:
+    """A credential's value; the sandbox's built-in one when a `sandbox:` server names none."""
+    value = server.credentials.get(field)
+    if value is not None:
+        return value.reveal()
+    if server.is_sandbox:
+        return default
+    raise PlatformError(
+        f"server {server.name!r} has no {field}",
+        hint=f"add `{field}: ${{env:...}}` to servers.{server.name}",
+    )

@@ -1,0 +1,409 @@
+"""Orkes Conductor adapter: integration providers and their models (integration APIs).
+
+Canonical provider body: `type`, `category`, `description`, `enabled`, `configuration` (only
+the keys the desired state names are compared; server-added keys such as `organizationId` are
+ignored), `tags` as a sorted list of `{key, value}` without the reconciler's own tags. Password
+fields (`api_key`, `password`, catalog PASSWORD fields) come back masked and are write-only:
+they are compared through a keyed fingerprint stored as the tag `reconciler-fingerprint`.
+Model body: `description`, `enabled`, `configuration`.
+
+Reading is one call: `GET /api/integrations/?activeOnly=false` returns every provider with its
+APIs (the default `activeOnly=true` would hide disabled providers).
+
+Writing: creates and updates of providers go through the bulk save `POST /api/integrations/`
+in batches of `batch_size`, carrying the APIs created or updated with them. A model whose
+provider is unchanged, or that has a configuration (the bulk item cannot carry one), is saved
+with the single-API call; tag pairs to remove and models to delete use their single calls.
+Before writing, the adapter lists the server once and refuses to overwrite any provider or
+model whose `updateTime` moved since the plan was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from reconciler.errors import PlatformError
+from reconciler.model import (
+    FINGERPRINT_TAG_KEY,
+    MANAGED_TAG_KEY,
+    MANAGED_TAG_VALUE,
+    Address,
+    LiveResource,
+    Resource,
+    ResourceKind,
+    Sensitive,
+    ServerKind,
+    fingerprint,
+)
+from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
+from reconciler.platforms.base import (
+    INTERRUPTED,
+    Platform,
+    Report,
+    conflict,
+    failed,
+    sandbox_credentials,
+)
+from reconciler.platforms.http import Auth, HttpClient, decode, quote
+
+SANDBOX_KEY_ID = "sandbox-key-id"
+SANDBOX_KEY_SECRET = "sandbox-key-secret"
+# The official SDK renews its token every 45 minutes.
+TOKEN_LIFETIME = 45 * 60
+OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY})
+
+
+class TokenAuth(Auth):
+    """`POST /api/token` with a key pair gives a JWT sent as `X-Authorization` (no Bearer).
+
+    Renewed after 45 minutes, and once, with the request retried once, on a 401/403 whose
+    `error` is `EXPIRED_TOKEN` or `INVALID_TOKEN`.
+    """
+
+    def __init__(self, key_id: str, key_secret: str) -> None:
+        self._key_id = key_id
+        self._key_secret = key_secret
+        self._token: str | None = None
+        self._obtained = 0.0
+        self._lock = asyncio.Lock()
+        self.exchanges = 0
+
+    async def _exchange(self, client: HttpClient) -> None:
+        response = await client.request(
+            "POST",
+            "/api/token",
+            json_body={"keyId": self._key_id, "keySecret": self._key_secret},
+            authenticated=False,
+        )
+        body = decode(response, "POST /api/token")
+        token = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise PlatformError("POST /api/token: the answer holds no token")
+        self._token = token
+        self._obtained = asyncio.get_running_loop().time()
+        self.exchanges += 1
+
+    async def headers(self, client: HttpClient) -> dict[str, str]:
+        now = asyncio.get_running_loop().time()
+        if self._token is None or now - self._obtained > TOKEN_LIFETIME:
+            async with self._lock:
+                if self._token is None or asyncio.get_running_loop().time() - self._obtained > TOKEN_LIFETIME:
+                    await self._exchange(client)
+        assert self._token is not None
+        return {"X-Authorization": self._token}
+
+    async def refresh_on(self, client: HttpClient, response: Any) -> bool:
+        try:
+            code = response.json().get("error")
+        except (ValueError, AttributeError):
+            return False
+        if code not in ("EXPIRED_TOKEN", "INVALID_TOKEN"):
+            return False
+        stale = self._token
+        async with self._lock:
+            if self._token == stale:  # nobody renewed it meanwhile
+                await self._exchange(client)
+        return True
+
+
+def _tags(raw: Any) -> list[dict[str, str]]:
+    pairs = {(str(t.get("key")), str(t.get("value"))) for t in raw or [] if isinstance(t, Mapping)}
+    return [{"key": k, "value": v} for k, v in sorted(pairs)]
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Sensitive):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal(v) for v in value]
+    return value
+
+
+class ConductorPlatform(Platform):
+    kind = ServerKind.CONDUCTOR
+
+    def __init__(self, server: Any, client: HttpClient | None = None) -> None:
+        key_id = sandbox_credentials(server, "key_id", SANDBOX_KEY_ID)
+        key_secret = sandbox_credentials(server, "key_secret", SANDBOX_KEY_SECRET)
+        self.auth = TokenAuth(key_id, key_secret)
+        super().__init__(server, client or HttpClient(server, self.auth))
+        if server.fingerprint_key is not None:
+            self._fp_key = server.fingerprint_key.reveal().encode()
+        else:
+            # Derived from the key secret: stable for everyone who may write this server,
+            # and not derivable from anything the server shows.
+            self._fp_key = hashlib.sha256(b"reconciler-fingerprint\0" + key_secret.encode()).digest()
+        self._providers: dict[Address, Resource] = {}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def prepare(self, resource: Resource) -> Resource:
+        body = dict(resource.body)
+        if resource.address.kind is ResourceKind.PROVIDER:
+            body["tags"] = [t for t in _tags(body.get("tags")) if t["key"] not in OWN_TAG_KEYS]
+            body["description"] = body.get("description") or ""
+            body.setdefault("enabled", True)
+            body["configuration"] = dict(body.get("configuration") or {})
+            secrets = {p: _get(body, p) for p in resource.write_only}
+            fp = fingerprint(self._fp_key, secrets) if secrets else None
+            prepared = replace(resource, body=body, fingerprint=fp)
+            self._providers[resource.address] = prepared
+            return prepared
+        body["description"] = body.get("description") or ""
+        body.setdefault("enabled", True)
+        body["configuration"] = dict(body.get("configuration") or {})
+        return replace(resource, body=body)
+
+    async def _list_all(self) -> list[dict[str, Any]]:
+        rows = await self.client.get_json("/api/integrations/", params={"activeOnly": "false"})
+        if not isinstance(rows, list):
+            raise PlatformError("GET /api/integrations/: expected a JSON array")
+        return rows
+
+    def _provider_live(self, row: Mapping[str, Any]) -> LiveResource:
+        raw_tags = _tags(row.get("tags"))
+        managed = {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE} in raw_tags
+        fp = next((t["value"] for t in raw_tags if t["key"] == FINGERPRINT_TAG_KEY), None)
+        return LiveResource(
+            address=Address(ResourceKind.PROVIDER, self.server.name, (), row["name"]),
+            id=row["name"],
+            body={
+                "type": row.get("type"),
+                "category": row.get("category"),
+                "description": row.get("description") or "",
+                "enabled": bool(row.get("enabled", True)),
+                "configuration": dict(row.get("configuration") or {}),
+                "tags": [t for t in raw_tags if t["key"] not in OWN_TAG_KEYS],
+            },
+            managed=managed,
+            fingerprint=fp,
+            version=str(row.get("updateTime", "")),
+        )
+
+    def _model_live(self, provider: LiveResource, api: Mapping[str, Any]) -> LiveResource:
+        name = str(api.get("api"))
+        return LiveResource(
+            address=Address(ResourceKind.MODEL, self.server.name, (provider.address.name,), name),
+            id=name,
+            body={
+                "description": api.get("description") or "",
+                "enabled": bool(api.get("enabled", True)),
+                "configuration": dict(api.get("configuration") or {}),
+            },
+            managed=provider.managed,
+            version=str(api.get("updateTime", "")),
+        )
+
+    def _live_from(self, rows: list[dict[str, Any]]) -> list[LiveResource]:
+        out: list[LiveResource] = []
+        for row in rows:
+            provider = self._provider_live(row)
+            out.append(provider)
+            out.extend(self._model_live(provider, api) for api in row.get("apis") or [])
+        return out
+
+    async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
+        return self._live_from(await self._list_all())
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def _versions(self) -> tuple[dict[Address, LiveResource], dict[str, dict[str, Any]]]:
+        rows = await self._list_all()
+        live = {r.address: r for r in self._live_from(rows)}
+        return live, {r["name"]: r for r in rows}
+
+    def _stale(self, change: Change, live: Mapping[Address, LiveResource]) -> Failed | None:
+        current = live.get(change.address)
+        if change.action is Action.CREATE:
+            if current is not None:
+                return conflict(change, "was created by someone else")
+            return None
+        if current is None:
+            return conflict(change, "was deleted")
+        if current.version != (change.live_version or ""):
+            return conflict(change, "changed")
+        return None
+
+    def _bulk_item(self, provider: Resource, models: list[Change]) -> dict[str, Any]:
+        body = provider.body
+        tags = [*body.get("tags", []), {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE}]
+        if provider.fingerprint:
+            tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
+        return {
+            "name": provider.address.name,
+            "type": body["type"],
+            "category": body.get("category"),
+            "description": body.get("description", ""),
+            "enabled": body.get("enabled", True),
+            "configuration": _reveal(body.get("configuration") or {}),
+            "tags": tags,
+            "apis": [
+                {
+                    "integrationName": provider.address.name,
+                    "api": m.address.name,
+                    "description": m.desired.body.get("description", "") if m.desired else "",
+                    "enabled": m.desired.body.get("enabled", True) if m.desired else True,
+                }
+                for m in models
+            ],
+        }
+
+    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        if not changes:
+            return
+        live, _ = await self._versions()
+        ready = []
+        for change in changes:
+            stale = self._stale(change, live)
+            if stale is not None:
+                report(stale)
+            else:
+                ready.append(change)
+        await self._run_ranked(ready, self.delete_one, report, stop)
+
+    async def delete_one(self, change: Change) -> Outcome:
+        address = str(change.address)
+        if change.address.kind is ResourceKind.MODEL:
+            path = (
+                f"/api/integrations/provider/{quote(change.address.scope[0])}/integration/{quote(change.address.name)}"
+            )
+        else:
+            path = f"/api/integrations/provider/{quote(change.address.name)}"
+        await self.client.request("DELETE", path, address=address, ok=(200, 204, 404))
+        return Done(change, change.address.name)
+
+    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        if not changes:
+            return
+        live, rows = await self._versions()
+        blocked: set[Address] = set()
+        ready: list[Change] = []
+        for change in changes:
+            stale = self._stale(change, live)
+            if stale is not None:
+                blocked.add(change.address)
+                report(stale)
+            else:
+                ready.append(change)
+
+        providers = [c for c in ready if c.address.kind is ResourceKind.PROVIDER]
+        models = [c for c in ready if c.address.kind is ResourceKind.MODEL]
+        saved_with: dict[Address, list[Change]] = {c.address: [] for c in providers}
+        single_models: list[Change] = []
+        for m in models:
+            parent = m.address.parent
+            assert parent is not None
+            has_config = bool(m.desired and m.desired.body.get("configuration"))
+            if parent in saved_with and not has_config:
+                saved_with[parent].append(m)
+            else:
+                single_models.append(m)
+
+        # Replacements: the old provider (and its models, by cascade) goes first.
+        for change in [c for c in providers if c.action is Action.REPLACE]:
+            if stop.is_set():
+                break
+            try:
+                await self.client.request(
+                    "DELETE",
+                    f"/api/integrations/provider/{quote(change.address.name)}",
+                    address=str(change.address),
+                    ok=(200, 204, 404),
+                )
+            except PlatformError as exc:
+                blocked.add(change.address)
+                report(failed(change, exc))
+        providers = [c for c in providers if c.address not in blocked]
+
+        size = max(1, self.server.batch_size)
+        batches = [providers[i : i + size] for i in range(0, len(providers), size)]
+
+        async def run_batch(batch: list[Change]) -> None:
+            if stop.is_set():
+                for c in batch:
+                    blocked.add(c.address)
+                    report(Skipped(c, INTERRUPTED))
+                    for m in saved_with[c.address]:
+                        blocked.add(m.address)
+                        report(Skipped(m, INTERRUPTED))
+                return
+            items = []
+            for c in batch:
+                assert c.desired is not None
+                items.append(self._bulk_item(c.desired, saved_with[c.address]))
+            try:
+                await self.client.request("POST", "/api/integrations/", json_body=items, address=str(batch[0].address))
+            except PlatformError as exc:
+                for c in batch:
+                    blocked.add(c.address)
+                    report(failed(c, exc))
+                    for m in saved_with[c.address]:
+                        blocked.add(m.address)
+                        report(Skipped(m, f"depends on {c.address}, which did not succeed"))
+                return
+            for c in batch:
+                outcome: Outcome = Done(c, c.address.name)
+                try:
+                    await self._remove_stale_tags(c, rows.get(c.address.name))
+                except PlatformError as exc:
+                    outcome = failed(c, exc)
+                    blocked.add(c.address)
+                report(outcome)
+                for m in saved_with[c.address]:
+                    report(Done(m, m.address.name, "saved with its provider"))
+
+        await asyncio.gather(*(run_batch(b) for b in batches))
+        await self._run_ranked(single_models, self._save_model, report, stop, blocked)
+
+    async def _remove_stale_tags(self, change: Change, row: Mapping[str, Any] | None) -> None:
+        """Tag pairs on the server that the desired state no longer has (the bulk save adds)."""
+        if row is None or change.desired is None or change.action is Action.REPLACE:
+            return
+        wanted = {(t["key"], t["value"]) for t in change.desired.body.get("tags", [])}
+        wanted.add((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
+        if change.desired.fingerprint:
+            wanted.add((FINGERPRINT_TAG_KEY, change.desired.fingerprint))
+        stale = [t for t in _tags(row.get("tags")) if (t["key"], t["value"]) not in wanted]
+        if stale:
+            await self.client.request(
+                "DELETE",
+                f"/api/integrations/provider/{quote(change.address.name)}/tags",
+                json_body=stale,
+                address=str(change.address),
+            )
+
+    async def _save_model(self, change: Change) -> Outcome:
+        assert change.desired is not None
+        body = change.desired.body
+        provider = change.address.scope[0]
+        payload = {
+            "description": body.get("description", ""),
+            "enabled": body.get("enabled", True),
+            "configuration": _reveal(body.get("configuration") or {}),
+        }
+        await self.client.request(
+            "POST",
+            f"/api/integrations/provider/{quote(provider)}/integration/{quote(change.address.name)}",
+            json_body=payload,
+            address=str(change.address),
+        )
+        return Done(change, change.address.name)
+
+    async def save_one(self, change: Change) -> Outcome:
+        # Providers always go through save_many's bulk path; single saves are for models.
+        return await self._save_model(change)
+
+
+def _get(body: Mapping[str, Any], path: str) -> Any:
+    value: Any = body
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value

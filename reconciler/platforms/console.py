@@ -1,0 +1,203 @@
+"""Agents console (BimpeAI) adapter: an agent's `custom_api`, `mcp_server` and `bimpeai` channels.
+
+Canonical bodies hold only what the API returns: custom_api `base_url`, `auth_type`;
+mcp_server `server_url`, `transport`, `auth_type`; bimpeai `type`. The write-only fields
+(`auth_config`, `description`, `test_endpoint`, bimpeai keys) are sent on create and never
+read back; the console has nowhere to keep a fingerprint, so a change to them alone cannot be
+seen: `plan --replace ADDRESS` re-creates a channel to push a rotated credential.
+
+The console has no update: a changed channel is disconnected and configured again (a new id).
+It accepts duplicate names, so the reconciler keys channels on agent + family + name itself.
+Channels have no tags, so none carries a marker: a channel is the reconciler's when the desired
+state declares its name on that agent and family (extra channels of that name are duplicates
+and removed); every other channel is listed as unmanaged and never touched.
+
+Reading lists the three families of every agent the desired state names (three calls an
+agent). Every write carries an `Idempotency-Key`, kept across retries of that write, so a
+retried configure never makes two channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.errors import PlatformError
+from reconciler.model import (
+    CHANNEL_FAMILIES,
+    Address,
+    LiveResource,
+    Resource,
+    ResourceKind,
+    Sensitive,
+    ServerKind,
+)
+from reconciler.plan import Action, Change, Done, Failed, Outcome
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials
+from reconciler.platforms.http import Auth, HttpClient, decode, quote
+
+SANDBOX_API_KEY = "sk_sandbox"
+BASE = "/api/v1/console/agents"
+
+# The fields each family returns on read (everything else it takes is write-only).
+READ_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "custom_api": ("base_url", "auth_type"),
+    "mcp_server": ("server_url", "transport", "auth_type"),
+    "bimpeai": ("type",),
+}
+WRITE_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "custom_api": ("base_url", "auth_type", "description", "auth_config", "test_endpoint"),
+    "mcp_server": ("server_url", "transport", "auth_type", "auth_config"),
+    "bimpeai": ("type", "token", "public_key", "secret_key", "currency"),
+}
+DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "custom_api": {"auth_type": "none"},
+    "mcp_server": {"transport": "streamable_http", "auth_type": "none"},
+    "bimpeai": {},
+}
+
+
+class ApiKeyAuth(Auth):
+    def __init__(self, key: str) -> None:
+        self._header = {"Authorization": f"Bearer {key}"}
+
+    async def headers(self, client: HttpClient) -> dict[str, str]:
+        return self._header
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Sensitive):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal(v) for v in value]
+    return value
+
+
+class ConsolePlatform(Platform):
+    kind = ServerKind.CONSOLE
+
+    def __init__(self, server: Any, client: HttpClient | None = None) -> None:
+        key = sandbox_credentials(server, "api_key", SANDBOX_API_KEY)
+        super().__init__(server, client or HttpClient(server, ApiKeyAuth(key)))
+
+    def prepare(self, resource: Resource) -> Resource:
+        from dataclasses import replace
+
+        family = resource.address.scope[1]
+        body = {**DEFAULTS.get(family, {}), **resource.body}
+        return replace(resource, body=body, fingerprint=None)
+
+    def _path(self, agent: str, family: str) -> str:
+        return f"{BASE}/{quote(agent)}/integrations/{family}"
+
+    async def _list_family(self, agent: str, family: str) -> list[dict[str, Any]]:
+        rows = await self.client.get_json(self._path(agent, family))
+        data = rows.get("data") if isinstance(rows, dict) else rows
+        if not isinstance(data, list):
+            raise PlatformError(f"GET {self._path(agent, family)}: expected a list of channels")
+        return data
+
+    def _live(self, agent: str, family: str, row: Mapping[str, Any]) -> LiveResource | None:
+        if family == "bimpeai":
+            if not row.get("id"):
+                return None  # a type that is not connected
+            name = str(row.get("name") or row.get("type"))
+            body = {"type": row.get("type")}
+        else:
+            config = row.get("config") or {}
+            name = str(config.get("name"))
+            body = {k: config.get(k) for k in READ_FIELDS[family]}
+        return LiveResource(
+            address=Address(ResourceKind.CHANNEL, self.server.name, (agent, family), name),
+            id=str(row["id"]),
+            body=body,
+            managed=False,
+            version=str(row["id"]),
+        )
+
+    async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
+        agents = sorted({r.address.scope[0] for r in desired if r.address.kind is ResourceKind.CHANNEL})
+        pairs = [(a, f) for a in agents for f in CHANNEL_FAMILIES]
+        results = await asyncio.gather(*(self._list_family(a, f) for a, f in pairs))
+        out: list[LiveResource] = []
+        for (agent, family), rows in zip(pairs, results, strict=True):
+            for row in rows:
+                item = self._live(agent, family, row)
+                if item is not None:
+                    out.append(item)
+        return out
+
+    async def _current_ids(self, change: Change) -> dict[str, str]:
+        agent, family = change.address.scope
+        rows = await self._list_family(agent, family)
+        out: dict[str, str] = {}
+        for row in rows:
+            item = self._live(agent, family, row)
+            if item is not None:
+                out[item.id] = item.address.name
+        return out
+
+    async def _configure(self, change: Change) -> Outcome:
+        assert change.desired is not None
+        agent, family = change.address.scope
+        body = change.desired.body
+        payload = {k: _reveal(body[k]) for k in WRITE_FIELDS[family] if body.get(k) is not None}
+        if family != "bimpeai":
+            payload["name"] = change.address.name
+        # One key for this write, reused by every retry of it: the console answers a repeat
+        # with the first response instead of configuring a second channel.
+        key = str(uuid.uuid4())
+        response = await self.client.request(
+            "POST",
+            f"{self._path(agent, family)}/configure",
+            json_body=payload,
+            headers={"Idempotency-Key": key},
+            address=str(change.address),
+        )
+        answer = decode(response, f"POST {self._path(agent, family)}/configure")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if isinstance(data, dict):
+            if data.get("onboarding_url"):
+                return Done(change, None, "finish the OAuth connection at the onboarding url the console gave")
+            new_id = data.get("id") or data.get("channel_id")
+            return Done(change, str(new_id) if new_id else None)
+        return Done(change, None)
+
+    async def save_one(self, change: Change) -> Outcome:
+        agent, family = change.address.scope
+        current = await self._current_ids(change)
+        if change.action is Action.CREATE:
+            if change.address.name in current.values():
+                return conflict(change, "was created by someone else")
+            return await self._configure(change)
+        if change.live_id not in current:
+            return conflict(change, "was disconnected")
+        await self.client.request(
+            "DELETE",
+            f"{self._path(agent, family)}/{quote(change.live_id or '')}",
+            address=str(change.address),
+            ok=(200, 404),
+        )
+        try:
+            return await self._configure(change)
+        except PlatformError as exc:
+            return Failed(
+                change,
+                f"disconnected, but configuring it again failed: {exc}; run apply again to create it",
+                exc.status,
+            )
+
+    async def delete_one(self, change: Change) -> Outcome:
+        agent, family = change.address.scope
+        await self.client.request(
+            "DELETE",
+            f"{self._path(agent, family)}/{quote(change.live_id or '')}",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            address=str(change.address),
+            ok=(200, 404),
+        )
+        return Done(change, change.live_id)

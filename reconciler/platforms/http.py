@@ -1,0 +1,295 @@
+"""The one HTTP layer every adapter talks through (the only owner of httpx in the core).
+
+Per server it gives: a timeout on every call; retries with exponential backoff and jitter on
+connection errors, 429 and 5xx, honouring `Retry-After`, bounded in count and in total time; a
+parallelism limit (semaphore) and a rate limit (evenly spaced request starts); pluggable auth
+(Kubiya bearer token, Conductor's exchanged JWT refreshed on expiry, the console's API key).
+Every httpx exception is translated here into the project's `PlatformError` family, with
+messages that never hold a secret value (server bodies are reduced to their message fields).
+
+`sandbox:` urls get the in-process sandbox transport, so no port is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler.errors import AuthError, PlatformError, UnreachableError
+from reconciler.model import ServerConfig
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`attempts`: tries in all; `base`/`cap`: backoff bounds in seconds (full jitter);
+    `budget`: total seconds one call may spend retrying; `max_retry_after`: longest server-asked wait honoured."""
+
+    attempts: int = 6
+    base: float = 0.05
+    cap: float = 2.0
+    budget: float = 60.0
+    max_retry_after: float = 30.0
+
+
+class RateLimiter:
+    """Spaces request starts evenly at `rate` per second (0 = unlimited)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        delay = start - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Auth:
+    """Adds credentials to a request; may refresh them once when the server refuses them."""
+
+    async def headers(self, client: HttpClient) -> dict[str, str]:
+        return {}
+
+    async def refresh_on(self, client: HttpClient, response: httpx.Response) -> bool:
+        """Called on 401/403; returns True when credentials were renewed and a retry may work."""
+        return False
+
+
+def server_message(response: httpx.Response) -> str:
+    """A short, secret-free description of an error answer.
+
+    Only the servers' message fields are used (FastAPI `detail` strings, Conductor `message`,
+    console `message`/`code`); validation details keep their locations and messages but drop
+    the echoed `input`, which may be a secret we sent.
+    """
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+        text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+        return text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            parts = []
+            for item in detail[:5]:
+                if isinstance(item, dict):
+                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            return "; ".join(parts) or "validation failed"
+        if isinstance(detail, dict):
+            return str(detail.get("message") or detail.get("error") or "request refused")
+        message = body.get("message")
+        if isinstance(message, list):
+            message = "; ".join(str(m) for m in message[:5])
+        code = body.get("code") or body.get("error")
+        if message and code and isinstance(code, str):
+            return f"{message} ({code})"
+        if message:
+            return str(message)
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class HttpClient:
+    """An async client for one server. Use as `async with HttpClient(...) as client:`."""
+
+    def __init__(
+        self,
+        server: ServerConfig,
+        auth: Auth | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.server = server
+        self.auth = auth or Auth()
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self.requests = 0
+        self.retries = 0
+        if transport is None and server.is_sandbox:
+            from reconciler.sandbox.transport import SANDBOX_BASE_URL
+            from reconciler.sandbox.transport import transport as sandbox_transport
+
+            transport = sandbox_transport(server.url)
+            base_url = SANDBOX_BASE_URL
+        else:
+            base_url = server.url.rstrip("/")
+        limits = httpx.Limits(
+            max_connections=max(1, server.parallelism), max_keepalive_connections=max(1, server.parallelism)
+        )
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            timeout=httpx.Timeout(server.timeout, connect=min(server.timeout, 10.0)),
+            limits=limits,
+            follow_redirects=False,
+            headers={"User-Agent": "reconciler", "Accept": "application/json"},
+        )
+        self._slots = asyncio.Semaphore(max(1, server.parallelism))
+        self._rate = RateLimiter(server.rate_limit)
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """One request, no retries; connection failures become `UnreachableError`."""
+        hdrs = dict(headers or {})
+        if authenticated:
+            hdrs.update(await self.auth.headers(self))
+        content = None
+        if json_body is not None:
+            content = json.dumps(json_body, separators=(",", ":")).encode()
+            hdrs["Content-Type"] = "application/json"
+        async with self._slots:
+            await self._rate.wait()
+            self.requests += 1
+            try:
+                return await self._client.request(method, path, content=content, params=params, headers=hdrs)
+            except httpx.TimeoutException as exc:
+                raise UnreachableError(
+                    f"{method} {path}: no answer from {self.server.name} within {self.server.timeout:g}s",
+                    retryable=True,
+                ) from exc
+            except httpx.TransportError as exc:
+                raise UnreachableError(
+                    f"{method} {path}: connection to {self.server.name} failed ({type(exc).__name__})",
+                    retryable=True,
+                ) from exc
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
+        address: str | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """A request with retries on connection errors, 429 and 5xx (when `retry`), and one
+        credential refresh on 401/403. Answers with a status in `ok` are returned; a 4xx not in
+        `ok` raises `PlatformError` (or `AuthError`) unless the caller lists it in `ok`."""
+        started = time.monotonic()
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            try:
+                response = await self.send_once(
+                    method, path, json_body=json_body, params=params, headers=headers, authenticated=authenticated
+                )
+            except UnreachableError as exc:
+                exc.address = address
+                if not retry or not self._may_retry(attempt, started, None):
+                    raise
+                await self._backoff(attempt, None)
+                continue
+            status = response.status_code
+            if status in ok:
+                return response
+            if status in (401, 403) and authenticated and not refreshed:
+                refreshed = True
+                if await self.auth.refresh_on(self, response):
+                    continue
+            if status in RETRY_STATUSES and retry and self._may_retry(attempt, started, response):
+                await self._backoff(attempt, response)
+                continue
+            raise self.error_for(method, path, response, address)
+
+    def error_for(self, method: str, path: str, response: httpx.Response, address: str | None) -> PlatformError:
+        status = response.status_code
+        message = f"{method} {path} answered {status}: {server_message(response)}"
+        if status in (401, 403):
+            return AuthError(
+                message,
+                status=status,
+                address=address,
+                hint=f"check the credentials of server {self.server.name!r}",
+            )
+        return PlatformError(message, status=status, address=address, retryable=status in RETRY_STATUSES)
+
+    def _may_retry(self, attempt: int, started: float, response: httpx.Response | None) -> bool:
+        if attempt >= self.retry.attempts:
+            return False
+        wait = _retry_after(response) if response is not None else None
+        if wait is not None and wait > self.retry.max_retry_after:
+            return False
+        return time.monotonic() - started + (wait or 0.0) < self.retry.budget
+
+    async def _backoff(self, attempt: int, response: httpx.Response | None) -> None:
+        self.retries += 1
+        wait = _retry_after(response) if response is not None else None
+        if wait is None:
+            # Full jitter: spreads the retries of many parallel calls apart.
+            wait = random.uniform(0, min(self.retry.cap, self.retry.base * (2 ** (attempt - 1))))
+        await self._sleep(wait)
+
+    async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, address: str | None = None) -> Any:
+        response = await self.request("GET", path, params=params, address=address)
+        return decode(response, f"GET {path}")
+
+
+def decode(response: httpx.Response, what: str) -> Any:
+    """The JSON body of an answer, or a clear error when it is not JSON or is truncated."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise PlatformError(
+            f"{what}: the server's answer is not valid JSON ({len(response.content)} bytes)",
+            status=response.status_code,
+            hint="the server or a proxy in between returned something unexpected; try again",
+        ) from exc
+
+
+def quote(segment: str) -> str:
+    """A path segment, percent-encoded so that names with `/`, `?` or unicode stay one segment."""
+    from urllib.parse import quote as _quote
+
+    return _quote(segment, safe="")
