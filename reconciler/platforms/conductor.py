@@ -218,8 +218,12 @@ class ConductorPlatform(Platform):
         live = {r.address: r for r in self._live_from(rows)}
         return live, {r["name"]: r for r in rows}
 
-    def _stale(self, change: Change, live: Mapping[Address, LiveResource]) -> Failed | None:
+    def _stale(
+        self, change: Change, live: Mapping[Address, LiveResource], replaced: frozenset[Address] = frozenset()
+    ) -> Failed | None:
         current = live.get(change.address)
+        if change.address.parent in replaced:
+            return None  # goes with its provider, which is deleted first
         if change.action is Action.CREATE:
             if current is not None:
                 return conflict(change, "was created by someone else")
@@ -284,8 +288,9 @@ class ConductorPlatform(Platform):
         live, rows = await self._versions()
         blocked: set[Address] = set()
         ready: list[Change] = []
+        replaced = frozenset(c.address for c in changes if c.action is Action.REPLACE)
         for change in changes:
-            stale = self._stale(change, live)
+            stale = self._stale(change, live, replaced)
             if stale is not None:
                 blocked.add(change.address)
                 report(stale)

@@ -1,0 +1,214 @@
+"""Adapters + planner + apply against the in-process sandbox, with resources built by hand.
+
+Each test plans, applies, and plans again: after a successful apply the second plan must be
+empty. This exercises the real client code over HTTP (an httpx transport into the sandbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.apply import ApplyResult, apply
+from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
+from reconciler.plan import Action, Done, Plan, Reason
+from reconciler.planner import PlanOptions, make_plan
+from reconciler.platforms import Platform, connect
+from reconciler.sandbox.transport import forget
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    u = f"sandbox:{tmp_path / 'sandbox.db'}"
+    yield u
+    forget(u)
+
+
+def servers(url: str) -> dict[str, ServerConfig]:
+    return {
+        "k": ServerConfig("k", ServerKind.KUBIYA, url),
+        "o": ServerConfig("o", ServerKind.CONDUCTOR, url, batch_size=2),
+        "c": ServerConfig("c", ServerKind.CONSOLE, url),
+    }
+
+
+def integ(name: str, **over: object) -> Resource:
+    body = {"type": "postgres", "description": "db", "config": {"env_vars": {"PGHOST": "h"}}, "tags": ["team"]}
+    body.update(over)
+    return Resource(Address(ResourceKind.INTEGRATION, "k", (), name), body)
+
+
+def prov(name: str, key: str = "sk-one", **over: object) -> Resource:
+    body = {
+        "type": "openai",
+        "category": "AI_MODEL",
+        "description": "",
+        "enabled": True,
+        "configuration": {"api_key": Sensitive(key)},
+        "tags": [{"key": "team", "value": "ml"}],
+    }
+    body.update(over)
+    return Resource(Address(ResourceKind.PROVIDER, "o", (), name), body, write_only=("configuration.api_key",))
+
+
+def model(provider: str, name: str, **over: object) -> Resource:
+    body = {"description": name, "enabled": True, "configuration": {}}
+    body.update(over)
+    return Resource(Address(ResourceKind.MODEL, "o", (provider,), name), body)
+
+
+def chan(name: str, **over: object) -> Resource:
+    body = {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"}
+    body.update(over)
+    return Resource(Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), name), body)
+
+
+class Harness:
+    def __init__(self, url: str) -> None:
+        self.servers = servers(url)
+
+    async def plan(
+        self, desired: Sequence[Resource], options: PlanOptions | None = None
+    ) -> tuple[Plan, dict[str, Platform]]:
+        platforms = {n: connect(s) for n, s in self.servers.items()}
+        prepared = [platforms[r.address.server].prepare(r) for r in desired]
+        live = []
+        for n, p in platforms.items():
+            live.extend(await p.read([r for r in prepared if r.address.server == n]))
+        return make_plan(prepared, live, options), platforms
+
+    async def converge(
+        self, desired: Sequence[Resource], options: PlanOptions | None = None
+    ) -> tuple[Plan, ApplyResult, Plan]:
+        plan, platforms = await self.plan(desired, options)
+        result = await apply(plan, platforms)
+        for p in platforms.values():
+            await p.aclose()
+        again, platforms = await self.plan(desired, options)
+        for p in platforms.values():
+            await p.aclose()
+        return plan, result, again
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_create_everything_then_no_changes(url: str) -> None:
+    h = Harness(url)
+    desired = [
+        integ("pg"),
+        prov("p1"),
+        model("p1", "gpt-4o"),
+        model("p1", "cfg", configuration={"x": "1"}),
+        prov("p2"),
+        prov("p3"),
+        chan("docs"),
+    ]
+    plan, result, again = run(h.converge(desired))
+    assert plan.summary().add == len(desired)
+    assert result.ok, [o for o in result.outcomes if not isinstance(o, Done)]
+    assert result.summary().added == len(desired)
+    assert not again.has_changes, [(str(c.address), c.fields) for c in again.actionable]
+
+
+def test_updates_and_secret_rotation_detected_by_fingerprint(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([integ("pg"), prov("p1")]))
+    plan, result, again = run(h.converge([integ("pg", description="changed"), prov("p1", key="sk-two")]))
+    changes = {str(c.address): c for c in plan.actionable}
+    assert changes["integration.k.pg"].action is Action.UPDATE
+    assert changes["provider.o.p1"].reason is Reason.WRITE_ONLY_CHANGED
+    assert "sk-two" not in repr(plan.to_dict()) and "sk-one" not in repr(plan.to_dict())
+    assert result.ok and not again.has_changes
+
+
+def test_tag_removal_and_model_update(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([prov("p1"), model("p1", "m")]))
+    plan, result, again = run(h.converge([prov("p1", tags=[]), model("p1", "m", description="new")]))
+    assert {c.action for c in plan.actionable} == {Action.UPDATE}
+    assert result.ok and not again.has_changes
+
+
+def test_soft_deleted_name_is_revived(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([integ("pg")]))
+    # Someone soft-deletes it behind our back.
+    plan, platforms = run(h.plan([integ("pg")]))
+    pid = next(c.live_id for c in plan.changes)
+    run(platforms["k"].aclose())
+
+    async def soft_delete() -> None:
+        from reconciler.sandbox.transport import transport
+
+        async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
+            r = await c.delete(
+                f"/api/v1/custom-integrations/{pid}", headers={"Authorization": "Bearer sandbox-kubiya-token"}
+            )
+            assert r.status_code == 204
+
+    run(soft_delete())
+    plan, result, again = run(h.converge([integ("pg")]))
+    (change,) = plan.actionable
+    assert change.action is Action.CREATE and change.reason is Reason.REVIVE
+    assert result.ok and not again.has_changes
+
+
+def test_prune_deletes_only_managed(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([integ("a"), integ("b"), prov("p1"), model("p1", "m1"), model("p1", "m2")]))
+    options = PlanOptions(prune_servers=frozenset({"k", "o"}))
+    plan, result, again = run(h.converge([integ("a"), prov("p1"), model("p1", "m1")], options))
+    assert sorted(str(c.address) for c in plan.actionable) == ["integration.k.b", "model.o.p1.m2"]
+    assert all(c.action is Action.DELETE for c in plan.actionable)
+    assert result.ok and not again.has_changes
+    plan, result, again = run(h.converge([], options))
+    assert sorted(str(c.address) for c in plan.actionable) == ["integration.k.a", "provider.o.p1"]
+    assert result.ok and not again.has_changes
+
+
+def test_type_replacement_and_channel_replacement(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([integ("pg"), chan("docs")]))
+    res = integ("pg", type="mysql")
+    res = Resource(res.address, res.body, lifecycle=Lifecycle(replace_on_type_change=True))
+    plan, result, again = run(h.converge([res, chan("docs", server_url="https://other.example.com")]))
+    assert {c.action for c in plan.actionable} == {Action.REPLACE}
+    assert result.ok and not again.has_changes
+
+
+def test_provider_replacement_recreates_its_models(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([prov("p1"), model("p1", "m")]))
+    p = prov(
+        "p1", type="cohere", category="AI_MODEL", configuration={"api_key": Sensitive("k"), "endpoint": "https://c"}
+    )
+    p = Resource(p.address, p.body, lifecycle=Lifecycle(replace_on_type_change=True), write_only=p.write_only)
+    plan, result, again = run(h.converge([p, model("p1", "m")]))
+    assert {str(c.address): c.action for c in plan.actionable} == {
+        "provider.o.p1": Action.REPLACE,
+        "model.o.p1.m": Action.CREATE,
+    }
+    assert result.ok and not again.has_changes
+
+
+def test_concurrent_change_is_not_overwritten(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([integ("pg")]))
+    plan, platforms = run(h.plan([integ("pg", description="mine")]))
+
+    async def someone_else() -> None:
+        other = Harness(url)
+        _, r, _ = await other.converge([integ("pg", description="theirs")])
+        assert r.ok
+
+    run(someone_else())
+    result = run(apply(plan, platforms))
+    (outcome,) = result.outcomes
+    assert not isinstance(outcome, Done)
+    assert "since the plan was made" in outcome.message  # type: ignore[union-attr]
