@@ -271,6 +271,10 @@ class HttpClient:
             wait = random.uniform(0, min(self.retry.cap, self.retry.base * (2 ** (attempt - 1))))
         await self._sleep(wait)
 
+    async def backoff(self, attempt: int) -> None:
+        """Wait before try number `attempt + 1` of a call the caller retries itself."""
+        await self._backoff(max(1, attempt), None)
+
     async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, address: str | None = None) -> Any:
         response = await self.request("GET", path, params=params, address=address)
         return decode(response, f"GET {path}")

@@ -194,8 +194,10 @@ class KubiyaPlatform(Platform):
     async def _create(self, change: Change) -> Outcome:
         payload = self._payload(change)
         lost = False
-        for _attempt in range(CREATE_ATTEMPTS):
+        attempts = max(CREATE_ATTEMPTS, self.client.retry.attempts)
+        for attempt in range(attempts):
             if lost:
+                await self.client.backoff(attempt)
                 # The last try may have been written: look before trying again.
                 row = await self._find(change.address.name)
                 if row is not None:
@@ -222,7 +224,7 @@ class KubiyaPlatform(Platform):
             return Done(change, row.get("id"))
         return Failed(
             change,
-            f"POST {BASE}: no answer after {CREATE_ATTEMPTS} tries; it may or may not exist: run plan again",
+            f"POST {BASE}: no answer after {attempts} tries; it may or may not exist: run plan again",
             unknown=True,
         )
 

@@ -1,0 +1,97 @@
+"""Apply under injected faults: latency, 5xx answers, 429 storms, connections dropped after
+the write committed. Whatever happens, re-running converges, with no duplicates and nothing lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.apply import apply
+from reconciler.plan import Done
+from reconciler.platforms.http import RetryPolicy
+from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.transport import app_for, forget, transport
+from tests.platforms.test_roundtrip import Harness, chan, integ, model, prov
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    u = f"sandbox:{tmp_path / 'sandbox.db'}"
+    yield u
+    forget(u)
+
+
+def desired(n: int) -> list:
+    out = [integ(f"int-{i:04d}") for i in range(n)]
+    for p in range(n // 10):
+        out.append(prov(f"prov-{p:03d}"))
+        out.extend(model(f"prov-{p:03d}", f"m-{j}") for j in range(3))
+    out.extend(chan(f"ch-{i}") for i in range(10))
+    return out
+
+
+async def live_counts(url: str) -> tuple[Counter[str], Counter[str], int]:
+    async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
+        rows = (
+            await c.get("/api/v1/custom-integrations", headers={"Authorization": "Bearer sandbox-kubiya-token"})
+        ).json()
+        token = (
+            await c.post("/api/token", json={"keyId": "sandbox-key-id", "keySecret": "sandbox-key-secret"})
+        ).json()["token"]
+        providers = (
+            await c.get("/api/integrations/", params={"activeOnly": "false"}, headers={"X-Authorization": token})
+        ).json()
+        chans = (
+            await c.get(
+                "/api/v1/console/agents/agt_demo/integrations/mcp_server",
+                headers={"Authorization": "Bearer sk_sandbox"},
+            )
+        ).json()
+    names = Counter(r["name"] for r in rows)
+    chan_names = Counter(ch["config"]["name"] for ch in chans["data"])
+    apis = sum(len(p.get("apis") or []) for p in providers)
+    return names, chan_names, apis
+
+
+@pytest.mark.slow
+def test_apply_500_resources_under_faults_converges_without_duplicates(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Quick backoff so the test stays fast; the policy's bounds are what is exercised.
+    monkeypatch.setattr("reconciler.platforms.http.RetryPolicy", lambda: RetryPolicy(attempts=8, base=0.001, cap=0.01))
+    app = app_for(url)
+    app.state.sandbox.set_faults(
+        Faults(latency_ms=1, jitter_ms=2, error_rate=0.2, drop_after_rate=0.1, rate_limit_rps=400, seed=7)
+    )
+    h = Harness(url)
+    want = desired(400)  # 400 integrations + 40 providers + 120 models + 10 channels = 570
+    assert len(want) >= 500
+    runs = 0
+    while True:
+        runs += 1
+        plan, platforms = asyncio.run(h.plan(want))
+        if not plan.has_changes:
+            break
+        assert runs <= 4, "did not converge in 3 applies"
+
+        async def go() -> list[object]:
+            result = await apply(plan, platforms)
+            for p in platforms.values():
+                await p.aclose()
+            return [o for o in result.outcomes if not isinstance(o, Done)]
+
+        not_done = asyncio.run(go())
+        print(f"apply {runs}: {len(plan.actionable)} changes, {len(not_done)} not done")
+    stats = app.state.sandbox.stats.to_dict()
+    assert stats["injected"].get("500", 0) + stats["injected"].get("503", 0) > 50
+    assert stats["injected"].get("drop_after", 0) > 10
+    app.state.sandbox.set_faults(Faults())
+    names, chan_names, apis = asyncio.run(live_counts(url))
+    assert len(names) == 400 and max(names.values()) == 1
+    assert len(chan_names) == 10 and max(chan_names.values()) == 1, chan_names
+    assert apis == 120
