@@ -22,6 +22,10 @@ from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -95,17 +99,23 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def routing_error(request: Request, exc: StarletteHTTPException) -> Response:
         module = _module_for(request.url.path)
-        if module is None:
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        return module.http_error(request, exc.status_code, str(exc.detail))  # type: ignore[no-any-return]
+        if module is None or not isinstance(exc.detail, str):
+            # A structured detail (a handler's own error object) is FastAPI's to render as is;
+            # `str()` of it would send a Python repr.
+            return await http_exception_handler(request, exc)
+        response: Response = module.http_error(request, exc.status_code, exc.detail)
+        # Keep the headers the exception carries (`Allow` on a 405, `WWW-Authenticate`).
+        for name, value in (exc.headers or {}).items():
+            if name.lower() not in response.headers:
+                response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         module = _module_for(request.url.path)
         if module is not None and hasattr(module, "validation_error"):
-            return module.validation_error(request, exc)  # type: ignore[no-any-return]
-        from fastapi.exception_handlers import request_validation_exception_handler
-
+            response: Response = module.validation_error(request, exc)
+            return response
         return await request_validation_exception_handler(request, exc)
 
     @app.get("/_sandbox/health")

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -52,12 +54,20 @@ class Faults:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
         out = cls()
         for key, value in data.items():
+            # bool is an int to Python, but `true` is no number of milliseconds or a rate.
             if key == "seed":
-                out.seed = None if value is None else int(value)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise ValueError(f"fault setting seed={value!r} must be an integer or null")
+                out.seed = value
                 continue
-            number = float(value)
-            if number < 0 or (key.endswith("_rate") and key != "rate_limit_rps" and number > 1):
-                raise ValueError(f"fault setting {key}={value} is out of range")
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ValueError(f"fault setting {key}={value!r} must be a number")
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"fault setting {key}={value!r} must be a number") from None
+            if not math.isfinite(number) or number < 0 or (key.endswith("_rate") and number > 1):
+                raise ValueError(f"fault setting {key}={value!r} is out of range")
             setattr(out, key, number)
         return out
 
@@ -130,7 +140,8 @@ class FaultMiddleware:
             if faults.error_rate and rng.random() < faults.error_rate:
                 status = rng.choice((500, 503))
                 stats.injected[str(status)] += 1
-                await self._plain(counting_send, status, "Internal Server Error" if status == 500 else "Service Unavailable")
+                text = "Internal Server Error" if status == 500 else "Service Unavailable"
+                await self._plain(counting_send, status, text)
                 return
             is_write = method in WRITE_METHODS
             if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
@@ -141,16 +152,19 @@ class FaultMiddleware:
 
                 async def dropping_send(message: Message) -> None:
                     if message["type"] == "http.response.start":
-                        status_box["status"] = message["status"]
                         await _drop(send)
 
                 await self.app(scope, receive, dropping_send)
                 return
             await self.app(scope, receive, counting_send)
+        except DropConnection:
+            raise
+        except Exception:
+            # ServerErrorMiddleware, outside this one, answers it with a plain 500.
+            status_box.setdefault("status", 500)
+            raise
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or scope["path"]
-            stats.requests[f"{method} {template}"] += 1
+            stats.requests[f"{method} {_template(scope)}"] += 1
             stats.by_status[str(status_box.get("status", "dropped"))] += 1
 
     @staticmethod
@@ -160,7 +174,10 @@ class FaultMiddleware:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -190,6 +207,29 @@ class FaultMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _template(scope: Scope) -> str:
+    """The route template of a request (`/x/{id}`), also when a fault answered before routing."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    for route in _flat_routes(getattr(scope.get("app"), "routes", ())):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(scope["path"]):
+            return str(route.path)
+    return str(scope["path"])
+
+
+def _flat_routes(routes: Any) -> Iterator[Any]:
+    # Recent FastAPI versions wrap an included router instead of copying its routes; the
+    # sandbox includes its routers without a prefix, so their own paths are the full ones.
+    for route in routes:
+        nested = getattr(getattr(route, "original_router", None), "routes", None)
+        if nested is None:
+            yield route
+        else:
+            yield from _flat_routes(nested)
 
 
 async def _drop(send: Send) -> None:

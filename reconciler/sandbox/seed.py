@@ -81,7 +81,9 @@ def parse_seed(data: Any, source: str = "<seed>") -> Seed:
         return Seed(
             kubiya_tokens={str(k): str(v) for k, v in (kub.get("tokens") or {}).items()},
             conductor_keys={
-                str(k["id"]): ConductorKey(str(k["id"]), str(k["secret"]), str(k.get("organization", "sandbox")))
+                str(k["id"]): ConductorKey(
+                    str(k["id"]), str(k["secret"]), str(k.get("organization", "sandbox"))
+                )
                 for k in con.get("keys") or []
             },
             conductor_token_ttl=float(con.get("token_ttl_seconds", 2700)),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.faults import DropConnection, Faults
@@ -60,12 +61,35 @@ def forget(url: str | None = None) -> None:
 
 
 class SandboxTransport(httpx.AsyncBaseTransport):
-    """Runs requests against the ASGI app in process; a dropped connection becomes the
-    `httpx.RemoteProtocolError` a client would see over a socket."""
+    """Runs requests against the ASGI app in process, as a socket to a server would.
+
+    A dropped connection becomes the `httpx.RemoteProtocolError` a client would see over a
+    socket. An unhandled error in a handler answers the plain-text 500 that Starlette sends
+    (as it would over HTTP), instead of raising into the client.
+    """
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
-        self._inner = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+        self._inner = httpx.ASGITransport(app=self._as_server, raise_app_exceptions=True)
+
+    async def _as_server(self, scope: Scope, receive: Receive, send: Send) -> None:
+        complete = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal complete
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except DropConnection:
+            raise
+        except Exception as exc:
+            if not complete:
+                # Stopped mid-response: a server would close the connection.
+                raise DropConnection("the application failed mid-response") from exc
+            # Complete: Starlette's ServerErrorMiddleware sent its 500 before re-raising.
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from reconciler.apply import apply
-from reconciler.plan import Done
+from reconciler.plan import Done, Plan
+from reconciler.platforms import Platform
 from reconciler.platforms.http import RetryPolicy
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.transport import app_for, forget, transport
@@ -79,7 +80,7 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(
             break
         assert runs <= 4, "did not converge in 3 applies"
 
-        async def go() -> list[object]:
+        async def go(plan: Plan = plan, platforms: dict[str, Platform] = platforms) -> list[object]:
             result = await apply(plan, platforms)
             for p in platforms.values():
                 await p.aclose()
