@@ -54,7 +54,7 @@ def _number_matches(number: float, text: str) -> bool:
         return False
 
 
-def _covered(path: str, prefixes: Iterable[str]) -> bool:
+def covered(path: str, prefixes: Iterable[str]) -> bool:
     for p in prefixes:
         if path == p or path.startswith(p + ".") or path.startswith(p + "["):
             return True
@@ -117,7 +117,7 @@ def _walk(prefix: str, desired: Mapping[str, Any], live: Any, skip: tuple[str, .
     live_map: Mapping[str, Any] = live if isinstance(live, Mapping) else {}
     for key, want in desired.items():
         path = _join(prefix, str(key))
-        if _covered(path, skip):
+        if covered(path, skip):
             continue
         have = live_map.get(key, _MISSING)
         if have is not _MISSING and values_equal(want, have):
@@ -154,7 +154,7 @@ def _list_of_records(
             item_path = f"{path}[{index}]"
             if len(parts) > 1:
                 item_path += "." + str(parts[1])
-            if item_path in seen or _covered(item_path, skip):
+            if item_path in seen or covered(item_path, skip):
                 continue
             seen.add(item_path)
             w_item = want[int(index)]

@@ -53,7 +53,6 @@ class Reason(str, Enum):
     NEW = "new"
     CHANGED = "changed"
     WRITE_ONLY_CHANGED = "write_only_changed"
-    WRITE_ONLY_UNVERIFIED = "write_only_unverified"
     REVIVE = "revive"
     TYPE_CHANGED = "type_changed"
     NO_UPDATE_API = "no_update_api"
@@ -70,7 +69,6 @@ _REASON_TEXT = {
     Reason.NEW: "does not exist on the server",
     Reason.CHANGED: "fields differ from the desired state",
     Reason.WRITE_ONLY_CHANGED: "a write-only value changed (its fingerprint differs)",
-    Reason.WRITE_ONLY_UNVERIFIED: "write-only values carry no fingerprint yet; they will be written",
     Reason.REVIVE: "a soft-deleted integration holds the name; it will be revived",
     Reason.TYPE_CHANGED: "the type cannot be changed in place; replacement allowed by lifecycle",
     Reason.NO_UPDATE_API: "the API cannot update a channel; it is disconnected and configured again",

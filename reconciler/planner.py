@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler import diff
-from reconciler.errors import Diagnostic, DiagnosticsError, error
+from reconciler.errors import Diagnostic, DiagnosticsError, error, warning
 from reconciler.model import Address, LiveResource, Resource, ResourceKind, split_address
 from reconciler.plan import Action, Change, FieldChange, Plan, Reason, body_digest, order_key
 
@@ -65,6 +65,7 @@ def _in_scope(address: Address, options: PlanOptions) -> bool:
 def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
     problems: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
 
     wanted: dict[Address, Resource] = {}
     for res in desired:
@@ -99,7 +100,7 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
     # Parents first, so that a replaced provider is known when its models are planned.
     for res in sorted(wanted.values(), key=lambda r: (r.address.kind is ResourceKind.MODEL, str(r.address))):
         current = have.get(res.address)
-        change = _plan_one(res, current, replaced_providers, force_replace, problems)
+        change = _plan_one(res, current, replaced_providers, force_replace, problems, warnings)
         if change.action is Action.REPLACE and res.address.kind is ResourceKind.PROVIDER:
             replaced_providers.add(res.address)
         changes.append(change)
@@ -158,6 +159,7 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
         changes=tuple(changes),
         unmanaged=tuple(sorted(a for a in unmanaged if _in_scope(a, options))),
         orphaned=tuple(sorted(a for a in orphaned if _in_scope(a, options))),
+        diagnostics=tuple(w for w in warnings if w.address is None or _in_scope(Address.parse(w.address), options)),
         sources=dict(options.sources),
         servers=tuple(sorted({r.address.server for r in desired})),
     )
@@ -169,6 +171,7 @@ def _plan_one(
     replaced_providers: set[Address],
     force_replace: list[Address],
     problems: list[Diagnostic],
+    warnings: list[Diagnostic],
 ) -> Change:
     depends = (res.address.parent,) if res.address.parent is not None else ()
     digest = body_digest(res.body, [res.fingerprint or ""])
@@ -219,16 +222,26 @@ def _plan_one(
 
     fields = diff.diff(res.body, current.body, ignore=res.lifecycle.ignore_changes, write_only=res.write_only)
     reason = Reason.CHANGED
-    if res.fingerprint is not None and res.write_only:
-        wo = tuple(p for p in res.write_only if not diff._covered(p, res.lifecycle.ignore_changes))
-        if wo and current.fingerprint is None:
-            reason = Reason.WRITE_ONLY_UNVERIFIED
-            fields += tuple(FieldChange(p, "(unknown)", "(sensitive)", True) for p in wo)
-        elif wo and current.fingerprint != res.fingerprint:
-            reason = Reason.WRITE_ONLY_CHANGED
+    wo = tuple(p for p in res.write_only if not diff.covered(p, res.lifecycle.ignore_changes))
+    if res.fingerprint is not None and wo:
+        if current.fingerprint is None:
+            # Never written by reconciler (e.g. adopted after `export`): nothing to compare
+            # with. Say so instead of rewriting secrets nobody asked to change; the
+            # fingerprint is stored with the next update of the resource.
+            warnings.append(
+                warning(
+                    "plan.write-only-unverified",
+                    f"{res.address}: write-only values ({', '.join(wo)}) cannot be compared: "
+                    "the server holds no fingerprint of them yet",
+                    location=res.location,
+                    address=str(res.address),
+                    hint="they are written, and fingerprinted, with the next update of this resource",
+                )
+            )
+        elif current.fingerprint != res.fingerprint:
             fields += tuple(FieldChange(p, "(sensitive)", "(sensitive)", True) for p in wo)
-        if reason is not Reason.CHANGED and len(fields) > len(wo):
-            reason = Reason.CHANGED
+            if len(fields) == len(wo):
+                reason = Reason.WRITE_ONLY_CHANGED
     fields = tuple(sorted(fields, key=lambda f: f.path))
 
     if forced:

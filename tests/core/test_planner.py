@@ -110,7 +110,8 @@ def test_write_only_values_compare_by_fingerprint_and_never_show() -> None:
     assert change.action is Action.UPDATE and change.reason is Reason.WRITE_ONLY_CHANGED
     assert [(f.path, f.sensitive) for f in change.fields] == [("configuration.api_key", True)]
     unknown = make_plan([provider("p", "fp2")], [live_provider("p", None)])
-    assert unknown.changes[0].reason is Reason.WRITE_ONLY_UNVERIFIED
+    assert unknown.changes[0].action is Action.NOOP
+    assert [d.code for d in unknown.diagnostics] == ["plan.write-only-unverified"]
     for plan in (rotated, unknown):
         assert "sk-secret-123" not in repr(plan.to_dict())
 
