@@ -104,7 +104,11 @@ def _sources(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, 
 def desired_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that loads a desired state."""
     f = click.option(
-        "--var-file", "var_file", multiple=True, type=click.Path(dir_okay=False), help="YAML file of template variables."
+        "--var-file",
+        "var_file",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="YAML file of variables.",
     )(f)
     f = click.option("--var", "var", multiple=True, metavar="KEY=VALUE", help="Template variable (repeatable).")(f)
     f = click.argument("files", nargs=-1, type=click.Path())(f)
@@ -117,7 +121,7 @@ def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--prune", is_flag=True, help="Delete managed resources missing from the desired state."),
         click.option("--max-deletes", type=click.IntRange(0), default=None, help="Refuse plans deleting more than N."),
         click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Only this address (prefix)."),
-        click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS", help="Leave this address (prefix) out."),
+        click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS", help="Leave this address out."),
         click.option(
             "--replace", "replace", multiple=True, metavar="ADDRESS", help="Replace this resource even if unchanged."
         ),
@@ -185,9 +189,7 @@ def _render_plan(plan: Any, fmt: str, color: bool) -> str:
 @main.command()
 @desired_options
 @plan_options
-@click.option(
-    "--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan (no secrets) for `apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option(
@@ -406,6 +408,141 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
+
+
+@main.command()
+@desired_options
+@click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
+@click.option("--ignore-unmanaged", is_flag=True, help="Do not count unmanaged resources as drift.")
+@click.option("--notify", "notify_url", metavar="URL", help="Post the report to this webhook (Slack-compatible JSON).")
+@click.option("--notify-always", is_flag=True, help="Post even when there is no drift.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the JSON report to this file.")
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
+def drift(
+    files: tuple[str, ...],
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    servers: tuple[str, ...],
+    fmt: str,
+    ignore_unmanaged: bool,
+    notify_url: str | None,
+    notify_always: bool,
+    out_file: str | None,
+    no_color: bool,
+) -> None:
+    """Report what changed on the servers outside git. For cron jobs.
+
+    Lists field-level drift on managed resources, managed resources deleted from the server,
+    and unmanaged ones. Exits 0 when clean, 2 on drift, 1 on error. A failed --notify is
+    reported on stderr and never hides the drift exit code.
+
+    \b
+    Example:
+      reconciler drift config/ --format json --notify https://hooks.slack.com/services/T/B/X
+    """
+    from reconciler import drift as drift_mod
+    from reconciler import engine
+    from reconciler.views import drift as drift_views
+
+    sources = _sources(files, var, var_file)
+
+    async def go() -> Any:
+        run = await engine.open_run(sources, servers=servers)
+        try:
+            OUT.learn(engine.secret_values(run.state))
+            return engine.make_plan(run, engine.plan_options(run))
+        finally:
+            await run.aclose()
+
+    result = _run(go(), fmt)
+    report = drift_mod.from_plan(result, include_unmanaged=not ignore_unmanaged)
+    if fmt == "json":
+        OUT.out(drift_views.render_drift_json(report))
+    elif fmt == "markdown":
+        OUT.out(drift_views.render_drift_markdown(report))
+    else:
+        OUT.out(drift_views.render_drift_human(report, color=_color(no_color)))
+    if out_file:
+        Path(out_file).write_text(drift_views.render_drift_json(report) + "\n", encoding="utf-8")
+    if notify_url and (report.drifted or notify_always):
+        from reconciler.platforms.notify import post_json
+
+        try:
+            asyncio.run(post_json(notify_url, drift_views.render_drift_slack(report)))
+            OUT.err("Drift report posted to the webhook.")
+        except ReconcilerError as exc:
+            OUT.err(f"Warning: {exc}")
+    sys.exit(2 if report.drifted else 0)
+
+
+@main.command()
+@desired_options
+@click.option("--server", "server", required=True, metavar="NAME", help="The server to export (declared in FILES).")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(["integration", "provider", "channel"]),
+    help="Only these kinds (repeatable; providers come with their models).",
+)
+@click.option("--agent", "agents", multiple=True, metavar="ID", help="Console agents to export (repeatable).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write the YAML here instead of stdout.")
+def export(
+    files: tuple[str, ...],
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    server: str,
+    kinds: tuple[str, ...],
+    agents: tuple[str, ...],
+    out_file: str | None,
+) -> None:
+    """Write a server's live state as desired-state YAML, to adopt an existing setup.
+
+    FILES declare the server (a file holding just `servers:` is enough). Secrets the server
+    does not return become `${env:...}` references to fill in; fields the server adds are left
+    out. Planned together with FILES, the export shows no changes. The console cannot list
+    agents: name them with --agent, or declare channels on them in FILES.
+
+    \b
+    Example:
+      reconciler export servers.yaml --server orkes --out orkes.yaml
+      reconciler plan servers.yaml orkes.yaml
+    """
+    from dataclasses import replace as _replace
+
+    from reconciler import engine
+    from reconciler.desired.export import export as export_yaml
+    from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind
+
+    sources = _sources(files, var, var_file)
+
+    async def go() -> Any:
+        state = engine.load(sources)
+        OUT.learn(engine.secret_values(state))
+        config = engine.select_servers(state, [server])[server]
+        from reconciler.platforms import connect
+
+        platform = connect(config)
+        try:
+            scope = [r for r in state.resources if r.address.server == server]
+            scope += [
+                Resource(Address(ResourceKind.CHANNEL, server, (a, CHANNEL_FAMILIES[0]), "_"), {}) for a in agents
+            ]
+            scope = [_replace(r) for r in scope]
+            return config, await platform.read(scope)
+        finally:
+            await platform.aclose()
+
+    config, live = _run(go())
+    text, needed = export_yaml(config, live, [ResourceKind(k) for k in kinds] or None)
+    if out_file:
+        Path(out_file).write_text(text, encoding="utf-8")
+        OUT.err(f"Exported {sum(1 for i in live if not i.deleted)} resource(s) to {out_file}")
+    else:
+        OUT.out(text, nl=False)
+    if needed:
+        OUT.err("Set these variables before planning: " + ", ".join(needed))
 
 
 @main.group()

@@ -1,0 +1,187 @@
+"""Live state → desired-state YAML, so that a team can adopt a setup that already exists.
+
+What the server adds is left out (Kubiya's filled-in config defaults, Conductor's empty
+server-side keys such as `organizationId: ""`, audit fields, ids), so that the file reads as a
+person would write it. Values the server never returns or masks (Conductor password fields,
+console `auth_config`) become `${env:...}` references for the user to fill in; the names are
+returned so the command can list them. Exported, then planned with those variables set, the
+file shows no changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from reconciler.model import LiveResource, ResourceKind, ServerConfig
+
+MASK = "********"
+SECRET_KEYS = frozenset({"api_key", "password"})
+# What a console channel's auth_type needs in auth_config (write-only, so never read back).
+AUTH_KEYS: Mapping[str, tuple[str, ...]] = {
+    "bearer": ("token",),
+    "api_key": ("api_key",),
+    "basic": ("password",),
+    "custom": ("token",),
+}
+
+
+def env_name(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper()
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def _integration(item: LiveResource) -> dict[str, Any]:
+    body = item.body
+    out: dict[str, Any] = {"name": item.address.name, "server": item.address.server, "type": body.get("type")}
+    if body.get("description"):
+        out["description"] = body["description"]
+    config = body.get("config") or {}
+    cfg: dict[str, Any] = {}
+    if config.get("env_vars"):
+        cfg["env_vars"] = dict(config["env_vars"])
+    if config.get("secrets"):
+        cfg["secrets"] = list(config["secrets"])
+    files = []
+    for f in config.get("files") or []:
+        entry = {"path": f.get("path")}
+        if f.get("content") is not None:
+            entry["content"] = f["content"]
+        if f.get("secret_ref") is not None:
+            entry["secret_ref"] = f["secret_ref"]
+        if f.get("mode") not in (None, "0644"):
+            entry["mode"] = f["mode"]
+        if f.get("description") is not None:
+            entry["description"] = f["description"]
+        files.append(entry)
+    if files:
+        cfg["files"] = files
+    if config.get("context_prompt") is not None:
+        cfg["context_prompt"] = config["context_prompt"]
+    test = config.get("connection_test")
+    if test:
+        t: dict[str, Any] = {"command": test.get("command")}
+        if test.get("timeout") not in (None, 5):
+            t["timeout"] = test["timeout"]
+        if test.get("enabled") is False:
+            t["enabled"] = False
+        cfg["connection_test"] = t
+    if cfg:
+        out["config"] = cfg
+    if body.get("tags"):
+        out["tags"] = list(body["tags"])
+    return out
+
+
+def _configuration(config: Mapping[str, Any], owner: Sequence[str], needed: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if value == MASK or key in SECRET_KEYS:
+            name = env_name(*owner, key)
+            needed.append(name)
+            out[key] = f"${{env:{name}}}"
+        elif value == "" or value is None:
+            continue  # server-side default, not something a person set
+        else:
+            out[key] = value
+    return out
+
+
+def _provider(item: LiveResource, models: Iterable[LiveResource], needed: list[str]) -> dict[str, Any]:
+    body = item.body
+    owner = (item.address.server, item.address.name)
+    out: dict[str, Any] = {
+        "name": item.address.name,
+        "server": item.address.server,
+        "type": body.get("type"),
+        "category": body.get("category"),
+    }
+    if body.get("description"):
+        out["description"] = body["description"]
+    if body.get("enabled") is False:
+        out["enabled"] = False
+    configuration = _configuration(body.get("configuration") or {}, owner, needed)
+    if configuration:
+        out["configuration"] = configuration
+    tags = body.get("tags") or []
+    if tags:
+        keys = [t["key"] for t in tags]
+        out["tags"] = {t["key"]: t["value"] for t in tags} if len(set(keys)) == len(keys) else list(tags)
+    apis = []
+    for m in sorted(models, key=lambda m: m.address.name):
+        api: dict[str, Any] = {"name": m.address.name}
+        if m.body.get("description"):
+            api["description"] = m.body["description"]
+        if m.body.get("enabled") is False:
+            api["enabled"] = False
+        cfg = _configuration(m.body.get("configuration") or {}, (*owner, m.address.name), needed)
+        if cfg:
+            api["configuration"] = cfg
+        apis.append(api)
+    if apis:
+        out["apis"] = apis
+    return out
+
+
+def _channel(item: LiveResource, needed: list[str]) -> dict[str, Any]:
+    agent, family = item.address.scope
+    out: dict[str, Any] = {"server": item.address.server, "agent": agent, "family": family, "name": item.address.name}
+    for key, value in item.body.items():
+        if value is not None:
+            out[key] = value
+    auth_type = item.body.get("auth_type")
+    if isinstance(auth_type, str) and auth_type in AUTH_KEYS:
+        auth: dict[str, Any] = {}
+        for key in AUTH_KEYS[auth_type]:
+            name = env_name(item.address.server, agent, item.address.name, key)
+            needed.append(name)
+            auth[key] = f"${{env:{name}}}"
+        out["auth_config"] = auth
+    return out
+
+
+def export(
+    server: ServerConfig, live: Sequence[LiveResource], kinds: Iterable[ResourceKind] | None = None
+) -> tuple[str, list[str]]:
+    """The YAML text of `live` (one server's resources) and the env variables it references."""
+    wanted = set(kinds) if kinds else set(ResourceKind)
+    if ResourceKind.PROVIDER in wanted:
+        wanted.add(ResourceKind.MODEL)
+    needed: list[str] = []
+    doc: dict[str, Any] = {}
+    items = sorted((i for i in live if not i.deleted and i.address.kind in wanted), key=lambda i: str(i.address))
+    integrations = [_integration(i) for i in items if i.address.kind is ResourceKind.INTEGRATION]
+    models: dict[str, list[LiveResource]] = {}
+    for i in items:
+        if i.address.kind is ResourceKind.MODEL:
+            models.setdefault(i.address.scope[0], []).append(i)
+    providers = [
+        _provider(i, models.get(i.address.name, []), needed) for i in items if i.address.kind is ResourceKind.PROVIDER
+    ]
+    channels = [_channel(i, needed) for i in items if i.address.kind is ResourceKind.CHANNEL]
+    if integrations:
+        doc["integrations"] = integrations
+    if providers:
+        doc["providers"] = providers
+    if channels:
+        doc["channels"] = channels
+    header = (
+        f"# Exported from server {server.name!r} ({server.kind.value}) by `reconciler export`.\n"
+        "# Plan it together with the file that declares the server; set the ${env:...} variables first.\n"
+    )
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return header + (body if doc else "{}\n"), sorted(set(needed))

@@ -1,0 +1,102 @@
+"""Drift: what changed on the servers behind git's back, derived from a Plan.
+
+A drift report is the plan read the other way round. A resource the plan would update or
+replace has *changed* on the server (field by field); one it would create is *missing* (deleted
+on the server, soft-deleted, or never applied); live resources the desired state does not
+declare are *unmanaged* (not the reconciler's) or *orphaned* (marked as the reconciler's but
+gone from the desired state). Items are sorted so that two reports of the same drift are
+byte-identical and can be de-duplicated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from reconciler.errors import Diagnostic
+from reconciler.plan import Action, FieldChange, Plan, Reason
+
+
+class DriftKind(str, Enum):
+    CHANGED = "changed"
+    MISSING = "missing"
+    ORPHANED = "orphaned"
+    UNMANAGED = "unmanaged"
+
+
+@dataclass(frozen=True)
+class DriftItem:
+    """One drifted resource. `fields` (for `changed`) hold live values as `before` and desired
+    ones as `after`, secrets masked. `detail` says what was found, in words."""
+
+    address: str
+    kind: DriftKind
+    detail: str
+    fields: tuple[FieldChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "kind": self.kind.value,
+            "detail": self.detail,
+            "fields": [
+                {"path": f.path, "live": f.before, "desired": f.after, "sensitive": f.sensitive} for f in self.fields
+            ],
+        }
+
+
+_ORDER = {k: i for i, k in enumerate(DriftKind)}
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    items: tuple[DriftItem, ...]
+    servers: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.items)
+
+    def count(self, kind: DriftKind) -> int:
+        return sum(1 for i in self.items if i.kind is kind)
+
+    def counts(self) -> dict[str, int]:
+        return {k.value: self.count(k) for k in DriftKind}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "reconciler-drift",
+            "drifted": self.drifted,
+            "counts": self.counts(),
+            "servers": sorted(self.servers),
+            "items": [i.to_dict() for i in self.items],
+        }
+
+
+def from_plan(plan: Plan, *, include_unmanaged: bool = True) -> DriftReport:
+    items: list[DriftItem] = []
+    for change in plan.actionable:
+        address = str(change.address)
+        if change.action in (Action.UPDATE, Action.REPLACE):
+            paths = ", ".join(f.path for f in change.fields) or "fields"
+            items.append(
+                DriftItem(address, DriftKind.CHANGED, f"differs from the desired state: {paths}", change.fields)
+            )
+        elif change.action is Action.CREATE:
+            detail = (
+                "soft-deleted on the server"
+                if change.reason is Reason.REVIVE
+                else "declared in the desired state but absent from the server"
+            )
+            items.append(DriftItem(address, DriftKind.MISSING, detail))
+        elif change.action is Action.DELETE:
+            items.append(DriftItem(address, DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
+    for orphan in plan.orphaned:
+        items.append(DriftItem(str(orphan), DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
+    if include_unmanaged:
+        for other in plan.unmanaged:
+            items.append(DriftItem(str(other), DriftKind.UNMANAGED, "exists on the server, not in the desired state"))
+    items.sort(key=lambda i: (_ORDER[i.kind], i.address))
+    return DriftReport(tuple(items), plan.servers, plan.diagnostics)

@@ -1,0 +1,52 @@
+"""Posting a report to a webhook (Slack-compatible JSON), with retries.
+
+Retries connection errors, 429 and 5xx with backoff, a bounded number of times. A failure is
+raised as a `PlatformError` whose message names the status but never echoes the url's path
+(webhook urls embed their secret token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler.errors import PlatformError
+from reconciler.platforms.http import RETRY_STATUSES, server_message
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}"
+
+
+async def post_json(
+    url: str,
+    payload: Any,
+    *,
+    attempts: int = 4,
+    timeout: float = 10.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+    base_delay: float = 0.5,
+) -> int:
+    """POST `payload`; returns the number of tries it took."""
+    where = _host(url)
+    last = ""
+    async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await client.post(url, json=payload)
+            except httpx.HTTPError as exc:
+                last = f"no answer ({type(exc).__name__})"
+            else:
+                if response.status_code < 300:
+                    return attempt
+                last = f"answered {response.status_code}: {server_message(response)}"
+                if response.status_code not in RETRY_STATUSES:
+                    break
+            if attempt < attempts:
+                await asyncio.sleep(random.uniform(0, base_delay * 2 ** (attempt - 1)))
+    raise PlatformError(f"notifying {where} failed: {last}", hint="check the --notify url; the report itself is intact")

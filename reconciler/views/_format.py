@@ -1,0 +1,152 @@
+"""Text helpers shared by the views: value encoding, truncation, escaping of untrusted text,
+the words for each action, masking of sensitive field values, and the one-line description of
+an apply outcome.
+
+Names and values reach the views from desired-state files and, for unmanaged resources, from
+live servers, so they are untrusted: control characters and bidirectional overrides are escaped
+before they are shown, so that a name cannot move the cursor, recolour the terminal or reorder
+what a reviewer reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from reconciler.model import SENSITIVE_MASK, Sensitive
+from reconciler.plan import Action, Done, Failed, FieldChange, Outcome
+
+# Longest encoded value shown on one line; longer ones end in an ellipsis.
+MAX_VALUE_CHARS = 200
+# Longest multi-line string shown in a heredoc block, in lines.
+MAX_BLOCK_LINES = 40
+ELLIPSIS = "…"
+
+
+VERB = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.REPLACE: "will be replaced (deleted, then created)",
+    Action.DELETE: "will be destroyed",
+    Action.NOOP: "is up to date",
+}
+
+PAST = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.REPLACE: "replaced",
+    Action.DELETE: "destroyed",
+    Action.NOOP: "unchanged",
+}
+
+LEGEND = {
+    Action.CREATE: "create",
+    Action.UPDATE: "update in place",
+    Action.REPLACE: "destroy and then create replacement",
+    Action.DELETE: "destroy",
+}
+
+# C0 and C1 control characters, DEL, and the Unicode bidirectional embeddings, overrides and
+# isolates ("Trojan Source"). Newlines are included: callers that keep lines split them first.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """`text` with every control or bidi character written as a visible escape."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def clean_lines(text: str) -> list[str]:
+    """The lines of `text`, each cleaned: for multi-line messages that are shown as lines."""
+    return [clean(line) for line in text.split("\n")]
+
+
+def truncate(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, Sensitive):
+        return SENSITIVE_MASK
+    # Plans only hold JSON values; anything else is shown by its type, never by its contents.
+    return f"<{type(value).__name__}>"
+
+
+def to_json(value: Any) -> str:
+    """One-line JSON text of a value, non-ASCII kept, unsafe characters escaped."""
+    return clean(json.dumps(value, ensure_ascii=False, default=json_default))
+
+
+def encode(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """A value as shown on one line: JSON, truncated to `limit` characters."""
+    return truncate(to_json(value), limit)
+
+
+def mask_side(value: Any) -> Any:
+    """One side of a sensitive field as it may be shown: None (absent) or the mask, whatever
+    the field holds, so that a value left unmasked upstream still never comes out."""
+    return None if value is None else SENSITIVE_MASK
+
+
+def sides(field: FieldChange) -> tuple[Any, Any]:
+    """`before`/`after` of a field, masked again when it is sensitive."""
+    if field.sensitive:
+        return mask_side(field.before), mask_side(field.after)
+    return field.before, field.after
+
+
+def side_text(value: Any, sensitive: bool) -> str:
+    """One side of a field for a person: JSON, or the bare mask for a sensitive value."""
+    if sensitive:
+        masked = mask_side(value)
+        return "null" if masked is None else str(masked)
+    return encode(value)
+
+
+def multiline(value: Any) -> bool:
+    return isinstance(value, str) and "\n" in value.rstrip("\n")
+
+
+def block_lines(text: str, limit: int = MAX_BLOCK_LINES) -> list[str]:
+    """The lines of a multi-line string for a heredoc block, cleaned and bounded."""
+    lines = [truncate(clean(line)) for line in text.split("\n")]
+    if text.endswith("\n"):
+        lines.pop()
+    if len(lines) > limit:
+        hidden = len(lines) - limit
+        lines = [*lines[:limit], f"{ELLIPSIS} ({hidden} more lines)"]
+    return lines
+
+
+def outcome_parts(outcome: Outcome) -> tuple[str, str]:
+    """`(status, text)` of an outcome: status is `done`, `failed` or `skipped`; the text names
+    the address, the action and, for a failure or a skip, why. Safe to print (messages of
+    outcomes carry no secret values)."""
+    change = outcome.change
+    address = clean(str(change.address))
+    action = change.action.value
+    if isinstance(outcome, Done):
+        text = f"{address}: {PAST[change.action]}"
+        details = [d for d in (f"id {outcome.id}" if outcome.id else "", outcome.note) if d]
+        if details:
+            text += f" ({clean('; '.join(details))})"
+        return "done", text
+    if isinstance(outcome, Failed):
+        text = f"{address}: {action} failed: {failure_text(outcome)}"
+        return "failed", text
+    return "skipped", f"{address}: {action} skipped: {clean(outcome.reason)}"
+
+
+def failure_text(failed: Failed) -> str:
+    text = clean(failed.message)
+    if failed.status:
+        text += f" (HTTP {failed.status})"
+    if failed.unknown:
+        text += "; the request may have been carried out anyway"
+    return text

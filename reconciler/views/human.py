@@ -1,0 +1,260 @@
+"""Human-readable text of plans, apply results and diagnostics, Terraform-like.
+
+Every renderer returns the text without a trailing newline; the caller prints it. Colour is
+plain ANSI SGR codes, written only when `color=True`: deciding (a terminal, `NO_COLOR`) is the
+CLI's job.
+
+Plan layout: a legend of the markers in use, then one block per actionable change (no-ops too
+with `show_noop`): a header `  + <address>` with the action's marker, a comment line saying what
+will happen and why, then one line per field. A create shows `+ path = value`; an update
+`~ path: before -> after`; a replace shows the fields that force it (`~`) or, when it has none,
+what it will create (`+`). Values are JSON; a value longer than 200 characters is cut with `…`.
+A multi-line string is shown as a `<<EOT` block (Terraform's heredoc): the whole text for a
+create, a line diff with two lines of context for an update, at most 40 lines either way.
+A sensitive field shows only the mask `(sensitive)` (or `null` when absent), whatever value it
+holds. Then the unmanaged and orphaned addresses, the plan's warnings, and the summary line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+from reconciler.apply import ApplyResult
+from reconciler.errors import Diagnostic, Severity
+from reconciler.model import Address
+from reconciler.plan import Action, Change, Failed, FieldChange, Plan, Reason
+from reconciler.views import _format as fmt
+
+_RESET = "\x1b[0m"
+BOLD = "1"
+DIM = "2"
+RED = "31"
+GREEN = "32"
+YELLOW = "33"
+MAGENTA = "35"
+
+ACTION_COLOR = {
+    Action.CREATE: GREEN,
+    Action.UPDATE: YELLOW,
+    Action.REPLACE: MAGENTA,
+    Action.DELETE: RED,
+    Action.NOOP: DIM,
+}
+
+NO_CHANGES = "No changes. The live state matches the desired state."
+UNMANAGED_TITLE = "Unmanaged (not touched):"
+ORPHANED_TITLE = "Orphaned (managed, not in the desired state; use --prune to delete):"
+
+_HEADER_INDENT = 4  # width of the widest marker, `-/+`, plus one space
+_FIELD_INDENT = " " * 6
+_BLOCK_INDENT = " " * 12
+_DIFF_CONTEXT = 2
+
+
+class Painter:
+    """Wraps text in ANSI SGR codes, or leaves it alone when colour is off."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, *codes: str) -> str:
+        if not self.color or not codes or not text:
+            return text
+        return f"\x1b[{';'.join(codes)}m{text}{_RESET}"
+
+
+def render_plan_human(plan: Plan, *, color: bool, show_noop: bool = False) -> str:
+    paint = Painter(color)
+    out: list[str] = []
+    actionable = plan.actionable
+    shown = plan.changes if show_noop else actionable
+    if actionable:
+        out.append("Resource actions are indicated with the following symbols:")
+        present = {c.action for c in actionable}
+        for action, words in fmt.LEGEND.items():
+            if action in present:
+                marker = paint(action.symbol, ACTION_COLOR[action])
+                out.append(f"{_pad(action)}{marker} {words}")
+        out.append("")
+        out.append("Reconciler will perform the following actions:")
+        out.append("")
+    for change in shown:
+        out.extend(_change_lines(change, paint))
+        out.append("")
+    out.extend(_address_section(UNMANAGED_TITLE, plan.unmanaged))
+    out.extend(_address_section(ORPHANED_TITLE, plan.orphaned))
+    if plan.diagnostics:
+        all_warnings = all(d.severity is Severity.WARNING for d in plan.diagnostics)
+        out.append("Warnings:" if all_warnings else "Diagnostics:")
+        for d in plan.diagnostics:
+            out.extend("  " + line for line in _diagnostic_lines(d, paint))
+        out.append("")
+    if actionable:
+        s = plan.summary()
+        out.append(
+            paint(
+                f"Plan: {s.add} to add, {s.change} to change, {s.replace} to replace, {s.destroy} to destroy.",
+                BOLD,
+            )
+        )
+    else:
+        out.append(paint(NO_CHANGES, GREEN, BOLD))
+    return "\n".join(out)
+
+
+def _pad(action: Action) -> str:
+    return " " * (_HEADER_INDENT - 1 - len(action.symbol))
+
+
+def _change_lines(change: Change, paint: Painter) -> list[str]:
+    address = fmt.clean(str(change.address))
+    action = change.action
+    marker = paint(action.symbol, ACTION_COLOR[action]) if action is not Action.NOOP else " "
+    lines = [f"{_pad(action)}{marker} {paint(address, BOLD)}"]
+    why = f"# {address} {fmt.VERB[action]}: {fmt.clean(change.reason.text)}"
+    lines.append(_FIELD_INDENT + paint(why, DIM))
+    for field in change.fields:
+        lines.extend(_field_lines(change, field, paint))
+    return lines
+
+
+def _field_lines(change: Change, field: FieldChange, paint: Painter) -> list[str]:
+    before, after = fmt.sides(field)
+    path = fmt.clean(field.path)
+    note = ""
+    if change.reason is Reason.TYPE_CHANGED and field.path == "type":
+        note = " " + paint("# forces replacement", DIM)
+    adding = before is None and change.action is not Action.UPDATE
+    if adding:
+        head = f"{_FIELD_INDENT}{paint('+', GREEN)} {path} = "
+        if not field.sensitive and fmt.multiline(after):
+            return _heredoc(head, fmt.block_lines(after), paint)
+        return [head + fmt.side_text(after, field.sensitive) + note]
+    head = f"{_FIELD_INDENT}{paint('~', YELLOW)} {path}: "
+    text_change = isinstance(before, str) and isinstance(after, str)
+    if not field.sensitive and text_change and (fmt.multiline(before) or fmt.multiline(after)):
+        return _heredoc(head, _line_diff(before, after, paint), paint)
+    b = fmt.side_text(before, field.sensitive)
+    a = fmt.side_text(after, field.sensitive)
+    return [f"{head}{b} -> {a}{note}"]
+
+
+def _heredoc(head: str, body: Sequence[str], paint: Painter) -> list[str]:
+    lines = [head + "<<EOT"]
+    lines.extend(_BLOCK_INDENT + line if line else "" for line in body)
+    lines.append(_FIELD_INDENT + "  EOT")
+    return lines
+
+
+def _line_diff(before: str, after: str, paint: Painter) -> list[str]:
+    """The changed lines of a multi-line string, `-`/`+` marked, with a little context."""
+    old = before.split("\n")
+    new = after.split("\n")
+    out: list[str] = []
+    groups = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_grouped_opcodes(_DIFF_CONTEXT)
+    for n, group in enumerate(groups):
+        if n:
+            out.append(paint(f"  {fmt.ELLIPSIS}", DIM))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out.extend("  " + fmt.truncate(fmt.clean(line)) for line in old[i1:i2])
+                continue
+            for line in old[i1:i2]:
+                out.append(paint("- " + fmt.truncate(fmt.clean(line)), RED))
+            for line in new[j1:j2]:
+                out.append(paint("+ " + fmt.truncate(fmt.clean(line)), GREEN))
+    if len(out) > fmt.MAX_BLOCK_LINES:
+        hidden = len(out) - fmt.MAX_BLOCK_LINES
+        out = [*out[: fmt.MAX_BLOCK_LINES], f"{fmt.ELLIPSIS} ({hidden} more lines)"]
+    return out
+
+
+def _address_section(title: str, addresses: Iterable[Address]) -> list[str]:
+    names = sorted(fmt.clean(str(a)) for a in addresses)
+    if not names:
+        return []
+    return [title, *("  " + n for n in names), ""]
+
+
+def _diagnostic_lines(d: Diagnostic, paint: Painter) -> list[str]:
+    first, *rest = fmt.clean_lines(str(d))
+    code = RED if d.severity is Severity.ERROR else YELLOW
+    return [paint(first, code), *(paint(line, DIM) for line in rest)]
+
+
+def render_diagnostics(diags: Sequence[Diagnostic], *, color: bool) -> str:
+    """Each diagnostic as `str(d)` gives it (errors red, warnings yellow), then the counts."""
+    paint = Painter(color)
+    out: list[str] = []
+    for d in diags:
+        out.extend(_diagnostic_lines(d, paint))
+    errors = sum(1 for d in diags if d.severity is Severity.ERROR)
+    warnings = len(diags) - errors
+    out.append(paint(f"{errors} error(s), {warnings} warning(s)", BOLD))
+    return "\n".join(out)
+
+
+_MARKS = {
+    True: {"done": "✓", "failed": "✗", "skipped": "-"},
+    False: {"done": "ok", "failed": "FAIL", "skipped": "skip"},
+}
+_MARK_COLOR = {"done": GREEN, "failed": RED, "skipped": YELLOW}
+
+
+def outcome_marker(status: str, unicode: bool) -> str:
+    return _MARKS[unicode][status]
+
+
+def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True) -> str:
+    """One line per outcome, the failures grouped by message, then the summary line.
+
+    `unicode=False` writes `ok`/`FAIL`/`skip` instead of `✓`/`✗`/`-`, for consoles that cannot
+    encode them.
+    """
+    paint = Painter(color)
+    out: list[str] = []
+    for outcome in result.outcomes:
+        status, text = fmt.outcome_parts(outcome)
+        out.append(f"{paint(outcome_marker(status, unicode), _MARK_COLOR[status])} {text}")
+    failures = [o for o in result.outcomes if isinstance(o, Failed)]
+    if failures:
+        out.append("")
+        out.append(paint(f"Failures ({len(failures)}):", RED, BOLD))
+        groups: dict[str, list[str]] = {}
+        for f in failures:
+            groups.setdefault(fmt.failure_text(f), []).append(fmt.clean(str(f.change.address)))
+        for message, addresses in groups.items():
+            out.append(f"  {paint(message, RED)}")
+            out.extend(f"    {a}" for a in addresses)
+        unknown = sum(1 for f in failures if f.unknown)
+        if unknown:
+            out.append("")
+            out.append(
+                paint(
+                    f"No answer came for {unknown} change(s): they may have been carried out. "
+                    "Run `reconciler plan` to see the current state.",
+                    YELLOW,
+                )
+            )
+    if out:
+        out.append("")
+    out.append(apply_summary_line(result, paint))
+    return "\n".join(out)
+
+
+def apply_summary_line(result: ApplyResult, paint: Painter | None = None) -> str:
+    """`Apply complete: ...` when every change was done, else `Apply failed: ...` (or
+    `Apply interrupted: ...`) with the failed and skipped counts. `N replaced` is written
+    only when something was replaced."""
+    paint = paint or Painter(False)
+    s = result.summary()
+    counts = [f"{s.added} added", f"{s.changed} changed"]
+    if s.replaced:
+        counts.append(f"{s.replaced} replaced")
+    counts.append(f"{s.destroyed} destroyed")
+    done = ", ".join(counts)
+    if result.ok and not result.interrupted:
+        return paint(f"Apply complete: {done}.", GREEN, BOLD)
+    head = "Apply interrupted" if result.interrupted else "Apply failed"
+    return paint(f"{head}: {done}; {s.failed} failed, {s.skipped} skipped.", RED, BOLD)

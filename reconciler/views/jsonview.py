@@ -1,0 +1,94 @@
+"""JSON documents of plans, apply results and diagnostics, for machines.
+
+Each document is an object with a `format` tag saying what it is (`reconciler-plan`,
+`reconciler-apply`, `reconciler-diagnostics`), written with sorted keys and an indent of two,
+without a trailing newline. The plan document is `Plan.to_dict()` plus the tag; its shape is
+documented, and tested, by `schemas/plan.schema.json`.
+
+Nothing secret can come out: every value passes through `plan.masked` (a `Sensitive` becomes
+its mask) and the before/after of a sensitive field are masked again here, whatever they hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.apply import ApplyResult
+from reconciler.errors import Diagnostic, Severity
+from reconciler.plan import Done, Failed, FieldChange, Outcome, Plan, masked
+from reconciler.views import _format as fmt
+
+PLAN_FORMAT = "reconciler-plan"
+APPLY_FORMAT = "reconciler-apply"
+DIAGNOSTICS_FORMAT = "reconciler-diagnostics"
+APPLY_FORMAT_VERSION = 1
+
+
+def _dumps(document: dict[str, Any]) -> str:
+    # ASCII-only output survives any pipe, encoding or terminal unchanged.
+    return json.dumps(masked(document), sort_keys=True, indent=2, default=fmt.json_default)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON-ready dict: `Plan.to_dict()`, the format tag, sensitive fields masked."""
+    doc = plan.to_dict()
+    for change_doc, change in zip(doc["changes"], plan.changes, strict=True):
+        change_doc["fields"] = [_field_document(f) for f in change.fields]
+    return {"format": PLAN_FORMAT, **doc}
+
+
+def _field_document(field: FieldChange) -> dict[str, Any]:
+    before, after = fmt.sides(field)
+    return {**field.to_dict(), "before": before, "after": after}
+
+
+def render_plan_json(plan: Plan) -> str:
+    return _dumps(plan_document(plan))
+
+
+def _outcome_document(outcome: Outcome) -> dict[str, Any]:
+    change = outcome.change
+    doc: dict[str, Any] = {
+        "address": str(change.address),
+        "kind": change.address.kind.value,
+        "server": change.address.server,
+        "name": change.address.name,
+        "action": change.action.value,
+    }
+    if isinstance(outcome, Done):
+        doc.update(outcome="done", id=outcome.id, note=outcome.note)
+    elif isinstance(outcome, Failed):
+        doc.update(outcome="failed", message=outcome.message, status=outcome.status, unknown=outcome.unknown)
+    else:
+        doc.update(outcome="skipped", reason=outcome.reason)
+    return doc
+
+
+def render_apply_json(result: ApplyResult) -> str:
+    """`{format, format_version, ok, interrupted, summary, outcomes}`; each outcome names its
+    change and says `done` (with `id`, `note`), `failed` (with `message`, HTTP `status`, and
+    `unknown` when the write may have happened) or `skipped` (with `reason`)."""
+    return _dumps(
+        {
+            "format": APPLY_FORMAT,
+            "format_version": APPLY_FORMAT_VERSION,
+            "ok": result.ok and not result.interrupted,
+            "interrupted": result.interrupted,
+            "summary": result.summary().to_dict(),
+            "outcomes": [_outcome_document(o) for o in result.outcomes],
+        }
+    )
+
+
+def render_diagnostics_json(diags: Sequence[Diagnostic]) -> str:
+    """`{format, diagnostics: [Diagnostic.to_dict()...], summary: {errors, warnings}}`."""
+    errors = sum(1 for d in diags if d.severity is Severity.ERROR)
+    return _dumps(
+        {
+            "format": DIAGNOSTICS_FORMAT,
+            "diagnostics": [d.to_dict() for d in diags],
+            "summary": {"errors": errors, "warnings": len(diags) - errors},
+        }
+    )

@@ -1,0 +1,244 @@
+"""Plans and apply results built by hand for the view tests, covering every action, reason and
+resource kind, sensitive fields, unmanaged and orphaned addresses, and diagnostics."""
+
+from __future__ import annotations
+
+from reconciler.apply import ApplyResult
+from reconciler.errors import Location, warning
+from reconciler.model import Address, Resource, ResourceKind, Sensitive
+from reconciler.plan import Action, Change, Done, Failed, FieldChange, Plan, Reason, Skipped, order_key
+
+SECRET = "hunter2-secret"
+
+POSTGRES = Address(ResourceKind.INTEGRATION, "kubiya", (), "postgres-main")
+LEGACY = Address(ResourceKind.INTEGRATION, "kubiya", (), "legacy-api")
+REDIS = Address(ResourceKind.INTEGRATION, "kubiya", (), "redis")
+SCRIPTS = Address(ResourceKind.INTEGRATION, "kubiya", (), "scripts")
+STABLE = Address(ResourceKind.INTEGRATION, "kubiya", (), "stable")
+OPENAI = Address(ResourceKind.PROVIDER, "orkes", (), "openai")
+ANTHROPIC = Address(ResourceKind.PROVIDER, "orkes", (), "anthropic")
+VECTORS = Address(ResourceKind.PROVIDER, "orkes", (), "vectors")
+OLD_PROVIDER = Address(ResourceKind.PROVIDER, "orkes", (), "old-provider")
+GPT4O = Address(ResourceKind.MODEL, "orkes", ("openai",), "gpt-4o")
+DOCS = Address(ResourceKind.CHANNEL, "console", ("agt_demo", "mcp_server"), "Docs search")
+DUP_HOOK = Address(ResourceKind.CHANNEL, "console", ("agt_demo", "custom_api"), "dup-hook")
+HAND_MADE = Address(ResourceKind.INTEGRATION, "kubiya", (), "hand-made")
+TRICKY = Address(ResourceKind.CHANNEL, "console", ("agt_demo", "custom_api"), "a|b <c> `d`")
+FORGOTTEN = Address(ResourceKind.PROVIDER, "orkes", (), "forgotten")
+
+LONG_DESCRIPTION = "Runs the nightly maintenance scripts. " * 8  # 304 characters
+
+SCRIPT_BEFORE = "#!/bin/sh\nset -e\nvacuumdb --all\nreindexdb --all\necho done\n"
+SCRIPT_AFTER = "#!/bin/sh\nset -eu\nvacuumdb --all --analyze\nreindexdb --all\necho done\n"
+
+
+def _desired(address: Address, **body: object) -> Resource:
+    return Resource(address, body, location=Location("integrations.yaml", 3, 5))
+
+
+def representative_plan() -> Plan:
+    """One change per (action, reason) the planner makes, across all four kinds."""
+    changes = [
+        Change(DUP_HOOK, Action.DELETE, Reason.DUPLICATE, live_id="ch_9", live_version="v3", live_type="custom_api"),
+        Change(OLD_PROVIDER, Action.DELETE, Reason.PRUNE, live_id="old-provider", live_version="7", live_type="openai"),
+        Change(
+            POSTGRES,
+            Action.CREATE,
+            Reason.NEW,
+            (
+                FieldChange("config", None, {"env_vars": {"PGHOST": "db.internal", "PGPASSWORD": "(sensitive)"}}, True),
+                FieldChange("description", None, "Main Postgres"),
+                FieldChange("tags", None, ["db", "prod"]),
+                FieldChange("type", None, "postgres"),
+            ),
+            desired=_desired(
+                POSTGRES,
+                type="postgres",
+                description="Main Postgres",
+                config={"env_vars": {"PGHOST": "db.internal", "PGPASSWORD": Sensitive(SECRET, "env:PGPASSWORD")}},
+                tags=["db", "prod"],
+            ),
+            location=Location("integrations.yaml", 3, 5),
+            digest="a1b2c3d4e5f6a1b2c3d4e5f6",
+        ),
+        Change(
+            LEGACY,
+            Action.CREATE,
+            Reason.REVIVE,
+            (FieldChange("type", None, "http"),),
+            live_id="5f0c1d2e-0000-4000-8000-000000000001",
+            live_version="2024-05-01T00:00:00Z",
+            live_type="http",
+            desired=_desired(LEGACY, type="http"),
+            digest="0011223344556677889900aa",
+        ),
+        Change(
+            REDIS,
+            Action.UPDATE,
+            Reason.WRITE_ONLY_CHANGED,
+            (FieldChange("config.env_vars.REDIS_PASSWORD", "(sensitive)", "(sensitive)", True),),
+            live_id="5f0c1d2e-0000-4000-8000-000000000002",
+            live_version="2024-05-02T00:00:00Z",
+            live_type="redis",
+            desired=_desired(REDIS, type="redis", config={"env_vars": {"REDIS_PASSWORD": Sensitive(SECRET)}}),
+            digest="ffeeddccbbaa998877665544",
+        ),
+        Change(
+            SCRIPTS,
+            Action.UPDATE,
+            Reason.CHANGED,
+            (
+                FieldChange("config.files[0].content", SCRIPT_BEFORE, SCRIPT_AFTER),
+                FieldChange("description", "Maintenance", LONG_DESCRIPTION),
+            ),
+            live_id="5f0c1d2e-0000-4000-8000-000000000003",
+            live_version="2024-05-03T00:00:00Z",
+            live_type="shell",
+            digest="123412341234123412341234",
+        ),
+        Change(
+            OPENAI,
+            Action.UPDATE,
+            Reason.CHANGED,
+            (
+                FieldChange("configuration.endpoint", "https://api.openai.com/v1", "https://proxy.internal/v1"),
+                FieldChange("description", "OpenAI", "OpenAI (proxied)"),
+                FieldChange("enabled", False, True),
+            ),
+            live_id="openai",
+            live_version="12",
+            live_type="openai",
+            digest="abcdefabcdefabcdefabcdef",
+        ),
+        Change(
+            ANTHROPIC,
+            Action.UPDATE,
+            Reason.CHANGED,
+            (
+                FieldChange("configuration.api_key", "(sensitive)", "(sensitive)", True),
+                FieldChange("configuration.max_retries", "3", 5),
+            ),
+            live_id="anthropic",
+            live_version="4",
+            live_type="anthropic",
+            desired=_desired(ANTHROPIC, type="anthropic", configuration={"api_key": Sensitive(SECRET)}),
+            digest="999999999999999999999999",
+        ),
+        Change(
+            VECTORS,
+            Action.REPLACE,
+            Reason.TYPE_CHANGED,
+            (FieldChange("type", "pinecone", "weaviate"),),
+            live_id="vectors",
+            live_version="2",
+            live_type="pinecone",
+            digest="777777777777777777777777",
+        ),
+        Change(
+            DOCS,
+            Action.REPLACE,
+            Reason.NO_UPDATE_API,
+            (FieldChange("url", "https://docs.example/mcp", "https://docs.example/mcp/v2"),),
+            live_id="ch_1",
+            live_version="v1",
+            live_type="mcp_server",
+            digest="555555555555555555555555",
+        ),
+        Change(
+            GPT4O,
+            Action.CREATE,
+            Reason.NEW,
+            (FieldChange("description", None, "GPT-4o"), FieldChange("max_tokens", None, 4096)),
+            depends_on=(OPENAI,),
+            location=Location("conductor.yaml", 20, 7),
+            digest="444444444444444444444444",
+        ),
+        Change(STABLE, Action.NOOP, Reason.UNCHANGED, live_id="5f0c1d2e-0000-4000-8000-000000000004"),
+    ]
+    return Plan(
+        changes=tuple(sorted(changes, key=order_key)),
+        unmanaged=(HAND_MADE, TRICKY),
+        orphaned=(FORGOTTEN,),
+        diagnostics=(
+            warning(
+                "plan.write-only-unverified",
+                "provider.orkes.gemini: write-only values (configuration.api_key) cannot be compared: "
+                "the server holds no fingerprint of them yet",
+                location=Location("conductor.yaml", 9, 3),
+                address="provider.orkes.gemini",
+                hint="they are written, and fingerprinted, with the next update of this resource",
+            ),
+        ),
+        sources={"files": ["integrations.yaml", "conductor.yaml"], "variables": {"env": "prod"}},
+        servers=("console", "kubiya", "orkes"),
+    )
+
+
+def noop_plan() -> Plan:
+    return Plan(
+        changes=(Change(STABLE, Action.NOOP, Reason.UNCHANGED, live_id="x"),),
+        servers=("kubiya",),
+    )
+
+
+def big_plan(n: int = 5_000) -> Plan:
+    """`n` creates of Kubiya integrations, each with a few fields."""
+    changes = []
+    for i in range(n):
+        address = Address(ResourceKind.INTEGRATION, f"kubiya-{i % 3}", (), f"integration-{i:05d}")
+        fields = (
+            FieldChange("config.env_vars.HOST", None, f"host-{i}.internal"),
+            FieldChange("description", None, f"Integration number {i}"),
+            FieldChange("tags", None, ["generated", f"batch-{i // 100}"]),
+            FieldChange("type", None, "http"),
+        )
+        changes.append(Change(address, Action.CREATE, Reason.NEW, fields, digest=f"{i:024d}"))
+    return Plan(changes=tuple(changes), servers=("kubiya-0", "kubiya-1", "kubiya-2"))
+
+
+def _done(plan: Plan) -> list[Done]:
+    return [Done(c, id=c.live_id or f"id-{n}") for n, c in enumerate(plan.actionable)]
+
+
+def success_result() -> ApplyResult:
+    """Every change of the representative plan done; it holds replaces."""
+    return ApplyResult(tuple(_done(representative_plan())))
+
+
+def simple_success_result() -> ApplyResult:
+    """A create, an update and a delete, all done: no replace."""
+    plan = representative_plan()
+    picked = [c for c in plan.actionable if c.address in (POSTGRES, OPENAI, OLD_PROVIDER)]
+    return ApplyResult(
+        (
+            Done(picked[0]),
+            Done(picked[1], id="6a7b8c9d-0000-4000-8000-00000000000a", note="created with managed-by tag"),
+            Done(picked[2], id="openai"),
+        )
+    )
+
+
+def partial_failure_result() -> ApplyResult:
+    """Two failures with one message, one with no answer, a skip on a failed dependency."""
+    outcomes: list[Done | Failed | Skipped] = []
+    for change in representative_plan().actionable:
+        if change.address == OPENAI or change.address == VECTORS:
+            outcomes.append(Failed(change, "server error: upstream unavailable", status=503))
+        elif change.address == DOCS:
+            outcomes.append(Failed(change, "no answer from the server: read timed out", unknown=True))
+        elif change.address == GPT4O:
+            outcomes.append(Skipped(change, "depends on provider.orkes.openai, which failed"))
+        else:
+            outcomes.append(Done(change, id=change.live_id))
+    return ApplyResult(tuple(outcomes))
+
+
+def interrupted_result() -> ApplyResult:
+    """Deletes done, then Ctrl-C: nothing else started."""
+    outcomes: list[Done | Failed | Skipped] = []
+    for change in representative_plan().actionable:
+        if change.action is Action.DELETE:
+            outcomes.append(Done(change))
+        else:
+            outcomes.append(Skipped(change, "not started: the apply was interrupted"))
+    return ApplyResult(tuple(outcomes), interrupted=True)

@@ -1,0 +1,98 @@
+"""The apply progress observer, driven by hand and by the real apply engine."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from reconciler.apply import Observer, Report, apply
+from reconciler.plan import Change, Done, Failed, Skipped
+from reconciler.views.progress import ProgressObserver
+from tests.views import plans
+
+
+class AsciiFile(io.StringIO):
+    encoding = "ascii"
+
+
+def _outcomes() -> list[Done | Failed | Skipped]:
+    return list(plans.partial_failure_result().outcomes)
+
+
+def test_disabled_prints_plain_lines_only() -> None:
+    out = io.StringIO()
+    observer = ProgressObserver(Console(file=out, force_terminal=True, width=60), enabled=False)
+    outcomes = _outcomes()
+    observer.started(len(outcomes))
+    for o in outcomes:
+        observer.outcome(o)
+    observer.close()
+    lines = out.getvalue().split("\n")
+    assert "\x1b" not in out.getvalue()
+    assert len(lines) == len(outcomes) + 1 and lines[-1] == ""
+    assert lines[0] == "✓ channel.console.agt_demo.custom_api.dup-hook: destroyed (id ch_9)"
+    # Long lines are not wrapped at the console width: one outcome, one line.
+    assert lines[2].startswith('✗ channel.console.agt_demo.mcp_server."Docs search": replace failed')
+    assert observer.seen == len(outcomes)
+    assert observer.failed == 3
+
+
+def test_enabled_shows_a_bar_and_styled_lines() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=120)
+    outcomes = _outcomes()
+    with ProgressObserver(console, enabled=True) as observer:
+        observer.started(len(outcomes))
+        for o in outcomes:
+            observer.outcome(o)
+    text = out.getvalue()
+    assert "\x1b[32m✓\x1b[0m channel.console.agt_demo.custom_api.dup-hook" in text
+    assert "\x1b[31m✗\x1b[0m provider.orkes.openai: update failed" in text
+    assert "Applying" in text  # the bar's description
+    assert observer._progress is None  # closed by the context manager
+
+
+def test_ascii_console_gets_ascii_markers() -> None:
+    out = AsciiFile()
+    observer = ProgressObserver(Console(file=out, width=200), enabled=False)
+    for o in _outcomes():
+        observer.outcome(o)
+    text = out.getvalue()
+    assert "✓" not in text and "✗" not in text
+    assert "ok channel.console.agt_demo.custom_api.dup-hook: destroyed" in text
+    assert "FAIL provider.orkes.openai" in text
+
+
+def test_markup_and_emoji_codes_in_names_are_printed_literally() -> None:
+    change = plans.representative_plan().actionable[0]
+    out = io.StringIO()
+    observer = ProgressObserver(Console(file=out, width=200), enabled=False)
+    observer.outcome(Failed(change, "bad [bold]markup[/bold] :smile: here"))
+    assert "bad [bold]markup[/bold] :smile: here" in out.getvalue()
+
+
+class _DoneExecutor:
+    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        for c in changes:
+            report(Done(c))
+
+    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        for c in changes:
+            report(Done(c))
+
+
+def test_observes_a_real_apply() -> None:
+    plan = plans.representative_plan()
+    out = io.StringIO()
+    observer = ProgressObserver(Console(file=out, width=200), enabled=False)
+    as_protocol: Observer = observer
+    executors = {s: _DoneExecutor() for s in plan.servers}
+    result = asyncio.run(apply(plan, executors, observer=as_protocol))
+    observer.close()
+    lines = out.getvalue().strip().split("\n")
+    assert len(lines) == len(plan.actionable) == len(result.outcomes)
+    assert all(line.startswith("✓ ") for line in lines)
+    assert {line.split(":")[0][2:] for line in lines} == {str(c.address) for c in plan.actionable}
