@@ -50,6 +50,27 @@ class Output:
 OUT = Output()
 
 
+class ScrubbingStream:
+    """A text stream that scrubs secrets before writing to stderr (for rich's live output)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.encoding = getattr(stream, "encoding", "utf-8")
+
+    def write(self, text: str) -> int:
+        self._stream.write(OUT.scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+
 def _color(no_color: bool, stream: Any = None) -> bool:
     stream = stream or sys.stdout
     if no_color or os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
@@ -360,7 +381,8 @@ def apply_cmd(
     if fmt == "json":
         OUT.out(views.render_apply_json(result))
     else:
-        OUT.out(views.render_apply_human(result, color=color))
+        # The outcomes were shown live on stderr; stdout gets the failures and the summary.
+        OUT.out(views.render_apply_human(result, color=color, lines=False))
     sys.exit(0 if result.ok else 1)
 
 
@@ -385,7 +407,7 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    console = Console(stderr=True, no_color=not color, highlight=False)
+    console = Console(file=ScrubbingStream(sys.stderr), no_color=not color, highlight=False)  # type: ignore[arg-type]
     observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty())
 
     def interrupt() -> None:

@@ -180,15 +180,18 @@ def _reveal_all(value: Any) -> Any:
 
 
 def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-    """The fields a create will set, for display: every non-empty top-level key.
+    """The fields a create will set, for display: every non-empty leaf, records flattened to
+    dotted paths (`config.env_vars.PGHOST`), secret values masked one by one."""
+    out: list[FieldChange] = []
 
-    Secret values inside a record are masked one by one, so that `configuration.endpoint`
-    still shows while `configuration.api_key` reads `(sensitive)`.
-    """
-    out = []
-    for key in sorted(desired):
-        value = desired[key]
-        if value is None or value == {} or value == []:
-            continue
-        out.append(FieldChange(str(key), None, masked(value), _is_sensitive(value)))
+    def walk(prefix: str, value: Any) -> None:
+        if value is None or value == {} or value == [] or value == "":
+            return
+        if isinstance(value, Mapping):
+            for key in sorted(value, key=str):
+                walk(_join(prefix, str(key)), value[key])
+            return
+        out.append(FieldChange(prefix, None, masked(value), _is_sensitive(value)))
+
+    walk("", desired)
     return tuple(out)

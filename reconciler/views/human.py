@@ -206,15 +206,16 @@ def outcome_marker(status: str, unicode: bool) -> str:
     return _MARKS[unicode][status]
 
 
-def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True) -> str:
+def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True, lines: bool = True) -> str:
     """One line per outcome, the failures grouped by message, then the summary line.
 
     `unicode=False` writes `ok`/`FAIL`/`skip` instead of `✓`/`✗`/`-`, for consoles that cannot
-    encode them.
+    encode them. `lines=False` leaves out the per-outcome lines (already shown live by the
+    progress observer).
     """
     paint = Painter(color)
     out: list[str] = []
-    for outcome in result.outcomes:
+    for outcome in result.outcomes if lines else ():
         status, text = fmt.outcome_parts(outcome)
         out.append(f"{paint(outcome_marker(status, unicode), _MARK_COLOR[status])} {text}")
     failures = [o for o in result.outcomes if isinstance(o, Failed)]
