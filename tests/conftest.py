@@ -32,11 +32,23 @@ class ServedSandbox:
     """A `reconciler sandbox serve` subprocess on a free loopback port."""
 
     def __init__(self, *extra: str) -> None:
+        self.admin: httpx.Client | None = None
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NO_COLOR": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler.cli", "sandbox", "serve", "--port", str(self.port), "--db", ":memory:", *extra],
+            [
+                sys.executable,
+                "-m",
+                "reconciler.cli",
+                "sandbox",
+                "serve",
+                "--port",
+                str(self.port),
+                "--db",
+                ":memory:",
+                *extra,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
@@ -55,11 +67,15 @@ class ServedSandbox:
         raise RuntimeError("sandbox serve did not come up within 20 s")
 
     def reset(self) -> None:
-        httpx.post(self.url + "/_sandbox/reset", timeout=10).raise_for_status()
-        httpx.put(self.url + "/_sandbox/faults", json={}, timeout=10).raise_for_status()
-        httpx.delete(self.url + "/_sandbox/stats", timeout=10).raise_for_status()
+        if self.admin is None:
+            self.admin = httpx.Client(base_url=self.url, timeout=10)
+        self.admin.post("/_sandbox/reset").raise_for_status()
+        self.admin.put("/_sandbox/faults", json={}).raise_for_status()
+        self.admin.delete("/_sandbox/stats").raise_for_status()
 
     def stop(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)

@@ -1,0 +1,155 @@
+"""The shared HTTP layer against the sandbox: retries, Retry-After, token refresh, idempotency,
+and answers that are not JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.errors import PlatformError
+from reconciler.model import Address, Resource, ResourceKind, ServerConfig, ServerKind
+from reconciler.plan import Action, Change, Done, Reason
+from reconciler.platforms.conductor import ConductorPlatform
+from reconciler.platforms.console import ConsolePlatform
+from reconciler.platforms.http import HttpClient, RetryPolicy
+from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.transport import app_for, forget, transport
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    u = f"sandbox:{tmp_path / 'sandbox.db'}"
+    yield u
+    forget(u)
+
+
+def test_expired_conductor_token_is_renewed_once_and_the_call_retried(url: str) -> None:
+    platform = ConductorPlatform(ServerConfig("o", ServerKind.CONDUCTOR, url))
+    app = app_for(url)
+
+    async def go() -> None:
+        assert await platform.read([]) == []
+        # Two hours later the token the client holds has expired on the server's clock.
+        app.state.sandbox.clock = lambda: time.time() + 7200
+        assert await platform.read([]) == []
+        await platform.aclose()
+
+    asyncio.run(go())
+    assert platform.auth.exchanges == 2
+
+
+def test_retry_after_is_honoured_on_429(url: str) -> None:
+    app_for(url).state.sandbox.set_faults(Faults(rate_limit_rps=2))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async def go() -> list[int]:
+        server = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=4)
+        async with HttpClient(server, retry=RetryPolicy(attempts=5), sleep=sleep) as client:
+            headers = {"Authorization": "Bearer sandbox-kubiya-token"}
+            responses = await asyncio.gather(
+                *(client.request("GET", "/api/v1/custom-integrations", headers=headers) for _ in range(4))
+            )
+            return [r.status_code for r in responses]
+
+    assert asyncio.run(go()) == [200, 200, 200, 200]
+    assert waits and all(w == 1.0 for w in waits), waits
+
+
+def test_retries_are_bounded_in_count(url: str) -> None:
+    app = app_for(url)
+    app.state.sandbox.set_faults(Faults(error_rate=1.0))
+
+    async def go() -> HttpClient:
+        server = ServerConfig("k", ServerKind.KUBIYA, url)
+        client = HttpClient(server, retry=RetryPolicy(attempts=3, base=0.001, cap=0.002))
+        with pytest.raises(PlatformError, match="answered 50[03]") as info:
+            await client.request("GET", "/api/v1/custom-integrations")
+        assert info.value.retryable
+        await client.aclose()
+        return client
+
+    client = asyncio.run(go())
+    assert client.requests == 3 and client.retries == 2
+    assert app.state.sandbox.stats.to_dict()["total"] == 3
+
+
+def test_retries_are_bounded_in_time(url: str) -> None:
+    app_for(url).state.sandbox.set_faults(Faults(error_rate=1.0))
+
+    async def go() -> float:
+        server = ServerConfig("k", ServerKind.KUBIYA, url)
+        client = HttpClient(server, retry=RetryPolicy(attempts=1000, base=0.05, cap=0.05, budget=0.3))
+        started = time.monotonic()
+        with pytest.raises(PlatformError):
+            await client.request("GET", "/api/v1/custom-integrations")
+        await client.aclose()
+        return time.monotonic() - started
+
+    assert asyncio.run(go()) < 5.0
+
+
+class DropFirstAnswer(httpx.AsyncBaseTransport):
+    """Forwards every request to the sandbox, but loses the answer of the first write: the
+    write is committed, the client hears nothing, exactly as a connection cut after commit."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.keys: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST":
+            self.keys.append(request.headers.get("Idempotency-Key"))
+            if len(self.keys) == 1:
+                await response.aread()
+                raise httpx.ReadError("connection reset", request=request)
+        return response
+
+
+def test_retried_console_configure_makes_one_channel(url: str) -> None:
+    dropper = DropFirstAnswer(transport(url))
+    server = ServerConfig("c", ServerKind.CONSOLE, url)
+    from reconciler.platforms.console import ApiKeyAuth
+
+    client = HttpClient(server, ApiKeyAuth("sk_sandbox"), transport=dropper, retry=RetryPolicy(base=0.001, cap=0.001))
+    client._client.base_url = httpx.URL("http://sandbox.invalid")
+    platform = ConsolePlatform(server, client)
+    res = Resource(
+        Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), "docs"),
+        {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"},
+    )
+    change = Change(res.address, Action.CREATE, Reason.NEW, desired=platform.prepare(res))
+
+    async def go() -> tuple[object, list[object]]:
+        outcome = await platform.save_one(change)
+        live = await platform.read([res])
+        await platform.aclose()
+        return outcome, live
+
+    outcome, live = asyncio.run(go())
+    assert isinstance(outcome, Done)
+    assert len(dropper.keys) == 2 and dropper.keys[0] == dropper.keys[1] and dropper.keys[0]
+    assert [str(item.address) for item in live] == ["channel.c.agt_demo.mcp_server.docs"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("body", [b"<html>oops</html>", b'[{"name": "trunc'])
+def test_an_answer_that_is_not_json_is_a_clear_error(body: bytes) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    server = ServerConfig("k", ServerKind.KUBIYA, "http://kubiya.invalid")
+
+    async def go() -> None:
+        async with HttpClient(server, transport=httpx.MockTransport(handler)) as client:
+            with pytest.raises(PlatformError, match="not valid JSON"):
+                await client.get_json("/api/v1/custom-integrations")
+
+    asyncio.run(go())
