@@ -70,7 +70,7 @@ def test_retries_are_bounded_in_count(url: str) -> None:
     async def go() -> HttpClient:
         server = ServerConfig("k", ServerKind.KUBIYA, url)
         client = HttpClient(server, retry=RetryPolicy(attempts=3, base=0.001, cap=0.002))
-        with pytest.raises(PlatformError, match="answered 50[03]") as info:
+        with pytest.raises(PlatformError, match=r"answered 50[03]") as info:
             await client.request("GET", "/api/v1/custom-integrations")
         assert info.value.retryable
         await client.aclose()
