@@ -172,7 +172,9 @@ def make_plan(run: Run, options: planner.PlanOptions) -> Plan:
     return plan
 
 
-async def execute(run: Run, plan: Plan, observer: Observer | None = None, stop: asyncio.Event | None = None) -> ApplyResult:
+async def execute(
+    run: Run, plan: Plan, observer: Observer | None = None, stop: asyncio.Event | None = None
+) -> ApplyResult:
     return await apply(plan, run.platforms, observer=observer, stop=stop)
 
 

@@ -279,7 +279,7 @@ class ServerConfig:
     kind: ServerKind
     url: str
     credentials: Mapping[str, Sensitive] = field(default_factory=dict)
-    parallelism: int = 8
+    parallelism: int = 16
     rate_limit: float = 0.0
     timeout: float = 30.0
     prune: bool = False

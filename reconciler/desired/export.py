@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
+from reconciler.desired.yamlpos import dump
 from reconciler.model import LiveResource, ResourceKind, ServerConfig
 
 MASK = "********"
@@ -31,18 +30,6 @@ AUTH_KEYS: Mapping[str, tuple[str, ...]] = {
 
 def env_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(parts)).strip("_").upper()
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str_presenter)
 
 
 def _integration(item: LiveResource) -> dict[str, Any]:
@@ -183,5 +170,5 @@ def export(
         f"# Exported from server {server.name!r} ({server.kind.value}) by `reconciler export`.\n"
         "# Plan it together with the file that declares the server; set the ${env:...} variables first.\n"
     )
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    body = dump(doc)
     return header + (body if doc else "{}\n"), sorted(set(needed))

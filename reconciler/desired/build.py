@@ -1,0 +1,266 @@
+"""Declarations -> model values: `ServerConfig`s and `Resource`s in canonical shape.
+
+Secret references are resolved here (into `Sensitive`), each problem placed at the string
+that holds the reference. The bodies are the exact shapes the platform adapters compare
+against (see `reconciler.desired` for the full description):
+
+- integration: `{type, description, config, tags}`; `config` holds only the keys written,
+  but a file entry is completed with the server's defaults (`mode` "0644", others None) and a
+  connection test with `enabled` True and `timeout` 5, as the server stores them;
+- provider: `{type, category, description, enabled, configuration, tags}`, tags as a sorted
+  list of `{key, value}`; password-type configuration keys are write-only;
+- model: `{description, enabled, configuration}`;
+- channel: the family's fields as written, with the API's defaults filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.desired import yamlpos
+from reconciler.desired.document import Declarations, ResourceDecl, ServerDecl
+from reconciler.desired.rules import (
+    CHANNEL_DEFAULTS,
+    CHANNEL_FIELDS,
+    CHANNEL_WRITE_ONLY,
+    CREDENTIAL_FIELDS,
+    address_of,
+    conductor_catalog,
+    model_address,
+)
+from reconciler.desired.secrets import Resolver
+from reconciler.errors import Diagnostic, error
+from reconciler.model import Address, Lifecycle, Resource, Sensitive, ServerConfig, ServerKind
+
+FILE_DEFAULTS: dict[str, Any] = {
+    "content": None,
+    "secret_ref": None,
+    "mode": "0644",
+    "description": None,
+}
+
+
+@dataclass
+class Built:
+    servers: dict[str, ServerConfig] = field(default_factory=dict)
+    resources: list[Resource] = field(default_factory=list)
+
+
+@dataclass
+class _Values:
+    """Copies parsed values into plain dicts and lists, resolving references on the way."""
+
+    resolver: Resolver
+    file: str
+    base_dir: Path
+    out: list[Diagnostic]
+    address: Address | None = None
+
+    def get(self, container: Mapping[str, Any] | list[Any], key: str | int) -> Any:
+        return self.value(container[key], container, key)  # type: ignore[index]
+
+    def value(self, value: Any, container: Any, key: str | int) -> Any:
+        kind = type(value)
+        if kind is str:
+            if "${" not in value:
+                return value
+            resolved, problems = self.resolver.resolve(value, self.base_dir)
+            if problems:
+                if isinstance(key, int):
+                    where = yamlpos.item_location(self.file, container, key)
+                else:
+                    where = yamlpos.value_location(self.file, container, key)
+                for problem in problems:
+                    self.out.append(
+                        error(
+                            problem.code,
+                            problem.message,
+                            location=where,
+                            address=str(self.address) if self.address else None,
+                            hint=problem.hint,
+                        )
+                    )
+            return resolved
+        if isinstance(value, dict):
+            return {k: self.value(v, value, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, value, i) for i, v in enumerate(value)]
+        return value
+
+
+def build(decls: Declarations, resolver: Resolver, out: list[Diagnostic]) -> Built:
+    """Model values for every declaration; reference problems are appended to `out`."""
+    built = Built()
+    for server in decls.servers:
+        if server.name not in built.servers:
+            built.servers[server.name] = _server(server, resolver, out)
+    for decl in decls.resources:
+        values = _Values(resolver, decl.file, decl.document.base_dir, out, address_of(decl))
+        if decl.section == "integrations":
+            built.resources.append(_integration(decl, values))
+        elif decl.section == "providers":
+            built.resources.append(_provider(decl, values))
+            built.resources.extend(_models(decl, values))
+        else:
+            built.resources.append(_channel(decl, values))
+    return built
+
+
+def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> ServerConfig:
+    node = decl.node
+    values = _Values(resolver, decl.document.file, decl.document.base_dir, out)
+    kind = ServerKind(node["kind"])
+    credentials: dict[str, Sensitive] = {}
+    for name in CREDENTIAL_FIELDS[kind]:
+        if name in node:
+            credentials[name] = _sensitive(values.get(node, name), f"server {decl.name}.{name}")
+    fingerprint_key = None
+    if "fingerprint_key" in node:
+        fingerprint_key = _sensitive(values.get(node, "fingerprint_key"), "fingerprint_key")
+    defaults = ServerConfig(decl.name, kind, node["url"])
+    return ServerConfig(
+        name=decl.name,
+        kind=kind,
+        url=node["url"],
+        credentials=credentials,
+        parallelism=int(node.get("parallelism", defaults.parallelism)),
+        rate_limit=float(node.get("rate_limit", defaults.rate_limit)),
+        timeout=float(node.get("timeout", defaults.timeout)),
+        prune=bool(node.get("prune", defaults.prune)),
+        batch_size=int(node.get("batch_size", defaults.batch_size)),
+        fingerprint_key=fingerprint_key,
+        location=decl.location,
+    )
+
+
+def _sensitive(value: Any, source: str) -> Sensitive:
+    # A literal credential has already been reported by the rules; it is still wrapped so
+    # that it is never shown.
+    return value if isinstance(value, Sensitive) else Sensitive(str(value), source=source)
+
+
+_NO_LIFECYCLE = Lifecycle()
+
+
+def _lifecycle(node: Mapping[str, Any]) -> Lifecycle:
+    spec = node.get("lifecycle")
+    if not spec:
+        return _NO_LIFECYCLE
+    return Lifecycle(
+        prevent_destroy=bool(spec.get("prevent_destroy", False)),
+        ignore_changes=tuple(spec.get("ignore_changes") or ()),
+        replace_on_type_change=bool(spec.get("replace_on_type_change", False)),
+    )
+
+
+def _integration(decl: ResourceDecl, values: _Values) -> Resource:
+    node = decl.node
+    config: dict[str, Any] = {}
+    written = node.get("config") or {}
+    for key in written:
+        if key == "files":
+            config["files"] = [
+                {
+                    "path": values.get(entry, "path"),
+                    **{k: values.get(entry, k) if entry.get(k) is not None else d for k, d in FILE_DEFAULTS.items()},
+                }
+                for entry in written["files"]
+            ]
+        elif key == "connection_test":
+            test = written["connection_test"]
+            config["connection_test"] = (
+                None
+                if test is None
+                else {
+                    "enabled": test.get("enabled", True),
+                    "command": values.get(test, "command"),
+                    "timeout": test.get("timeout", 5),
+                }
+            )
+        else:
+            config[key] = values.get(written, key)
+    body = {
+        "type": node["type"],
+        "description": values.get(node, "description") if "description" in node else None,
+        "config": config,
+        "tags": sorted(node.get("tags") or ()),
+    }
+    return Resource(
+        address=address_of(decl),
+        body=body,
+        location=decl.location,
+        lifecycle=_lifecycle(node),
+        write_only=(),
+    )
+
+
+def _tags(tags: Any) -> list[dict[str, str]]:
+    if isinstance(tags, dict):
+        pairs = {(str(k), str(v)) for k, v in tags.items()}
+    else:
+        pairs = {(t["key"], t["value"]) for t in tags or ()}
+    return [{"key": k, "value": v} for k, v in sorted(pairs)]
+
+
+def _provider(decl: ResourceDecl, values: _Values) -> Resource:
+    node = decl.node
+    catalog = conductor_catalog()
+    ctype = catalog.types.get(node["type"])
+    configuration = values.get(node, "configuration") if "configuration" in node else {}
+    category = node.get("category") or (ctype.category if ctype else None)
+    body = {
+        "type": node["type"],
+        "category": category,
+        "description": (values.get(node, "description") if node.get("description") is not None else ""),
+        "enabled": node.get("enabled", True),
+        "configuration": configuration,
+        "tags": _tags(node.get("tags")),
+    }
+    write_only = tuple(f"configuration.{k}" for k in sorted(catalog.secret_keys & set(configuration)))
+    return Resource(
+        address=address_of(decl),
+        body=body,
+        location=decl.location,
+        lifecycle=_lifecycle(node),
+        write_only=write_only,
+    )
+
+
+def _models(decl: ResourceDecl, values: _Values) -> list[Resource]:
+    models = []
+    apis = decl.node.get("apis") or []
+    for i, api in enumerate(apis):
+        address = model_address(decl, api)
+        values.address = address
+        body = {
+            "description": values.get(api, "description") if api.get("description") is not None else "",
+            "enabled": api.get("enabled", True),
+            "configuration": values.get(api, "configuration") if "configuration" in api else {},
+        }
+        models.append(
+            Resource(
+                address=address,
+                body=body,
+                location=yamlpos.item_location(decl.file, apis, i),
+                lifecycle=_lifecycle(api),
+            )
+        )
+    return models
+
+
+def _channel(decl: ResourceDecl, values: _Values) -> Resource:
+    node = decl.node
+    family = node["family"]
+    body: dict[str, Any] = {f: values.get(node, f) for f in CHANNEL_FIELDS[family] if f in node}
+    for key, default in CHANNEL_DEFAULTS[family].items():
+        body.setdefault(key, default)
+    return Resource(
+        address=address_of(decl),
+        body=body,
+        location=decl.location,
+        lifecycle=_lifecycle(node),
+        write_only=tuple(f for f in CHANNEL_WRITE_ONLY[family] if f in body),
+    )

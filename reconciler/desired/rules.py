@@ -1,0 +1,587 @@
+"""Rules the schema cannot express, checked across all files of a desired state.
+
+- Conductor per-type rules from `reconciler/data/conductor-types.yaml`: the type must exist,
+  its required configuration keys (and those required by an AWS-family `connectionType`)
+  must be set, the category must match the type; unknown keys are warnings, since the
+  catalog may lag behind the server.
+- Names are unique in their scope across every file: integrations and providers per server,
+  models per provider, channels per server + agent + family, servers everywhere (a later
+  file may not silently override an earlier one). Both places are reported.
+- A resource names a declared server of the kind its section is for.
+- Credentials are secret references, present unless the server is the sandbox; password-type
+  fields never hold literals; names, types and tags never hold references.
+- `lifecycle.ignore_changes` names fields the resource has; the reconciler's own tags are
+  reserved.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.resources
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.desired import secrets, yamlpos
+from reconciler.desired.document import SECTION_KIND, Declarations, ResourceDecl, ServerDecl
+from reconciler.desired.schema import path_text
+from reconciler.errors import Diagnostic, Location, error, warning
+from reconciler.model import (
+    CHANNEL_FAMILIES,
+    FINGERPRINT_TAG_KEY,
+    MANAGED_TAG_KEY,
+    Address,
+    ResourceKind,
+    ServerKind,
+)
+
+# --- Conductor catalog --------------------------------------------------------------------
+
+CONDUCTOR_TYPES_RESOURCE = "data/conductor-types.yaml"
+
+
+@dataclass(frozen=True)
+class ConductorType:
+    """One integration type: its category and configuration keys. `connection` maps each
+    value of `connectionType` to the keys it requires (AWS-family types only)."""
+
+    name: str
+    category: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    connection: Mapping[str, tuple[str, ...]]
+
+    @property
+    def known_keys(self) -> frozenset[str]:
+        keys = set(self.required) | set(self.optional)
+        for extra in self.connection.values():
+            keys.update(extra)
+        return frozenset(keys)
+
+
+@dataclass(frozen=True)
+class ConductorCatalog:
+    categories: tuple[str, ...]
+    secret_keys: frozenset[str]
+    types: Mapping[str, ConductorType]
+
+
+@functools.cache
+def conductor_catalog() -> ConductorCatalog:
+    """The catalog shipped in the package, read once."""
+    text = importlib.resources.files("reconciler").joinpath(CONDUCTOR_TYPES_RESOURCE).read_text("utf-8")
+    data = yamlpos.load_data(text, CONDUCTOR_TYPES_RESOURCE)
+    types = {
+        name: ConductorType(
+            name=name,
+            category=str(spec["category"]),
+            required=tuple(spec.get("required", ())),
+            optional=tuple(spec.get("optional", ())),
+            connection={k: tuple(v or ()) for k, v in (spec.get("connection") or {}).items()},
+        )
+        for name, spec in data["types"].items()
+    }
+    return ConductorCatalog(tuple(data["categories"]), frozenset(data["secret_keys"]), types)
+
+
+# --- what each kind holds -----------------------------------------------------------------
+
+SECTION_SERVER_KIND = {
+    "integrations": ServerKind.KUBIYA,
+    "providers": ServerKind.CONDUCTOR,
+    "channels": ServerKind.CONSOLE,
+}
+SERVER_KIND_SECTION = {kind: section for section, kind in SECTION_SERVER_KIND.items()}
+
+CREDENTIAL_FIELDS: dict[ServerKind, tuple[str, ...]] = {
+    ServerKind.KUBIYA: ("token",),
+    ServerKind.CONDUCTOR: ("key_id", "key_secret"),
+    ServerKind.CONSOLE: ("api_key",),
+}
+ALL_CREDENTIAL_FIELDS = ("token", "key_id", "key_secret", "api_key")
+
+CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
+    "custom_api": ("base_url", "auth_type", "description", "auth_config", "test_endpoint"),
+    "mcp_server": ("server_url", "transport", "auth_type", "auth_config"),
+    "bimpeai": ("type", "token", "public_key", "secret_key", "currency"),
+}
+CHANNEL_WRITE_ONLY: dict[str, tuple[str, ...]] = {
+    "custom_api": ("description", "auth_config", "test_endpoint"),
+    "mcp_server": ("auth_config",),
+    "bimpeai": ("token", "public_key", "secret_key", "currency"),
+}
+CHANNEL_DEFAULTS: dict[str, dict[str, str]] = {
+    "custom_api": {"auth_type": "none"},
+    "mcp_server": {"transport": "streamable_http", "auth_type": "none"},
+    "bimpeai": {},
+}
+AUTH_CONFIG_SECRETS = ("token", "api_key", "password")
+BIMPEAI_SECRETS = ("token", "secret_key")
+
+INTEGRATION_FIELDS = ("type", "description", "config", "tags")
+INTEGRATION_CONFIG_FIELDS = ("env_vars", "secrets", "files", "context_prompt", "connection_test")
+PROVIDER_FIELDS = ("type", "category", "description", "enabled", "configuration", "tags")
+MODEL_FIELDS = ("description", "enabled", "configuration")
+
+assert set(CHANNEL_FIELDS) == set(CHANNEL_FAMILIES)
+
+REFERENCE_HINT = "write it as a reference: {field}: ${{env:{env}}} (or ${{file:PATH}})"
+
+
+def address_of(decl: ResourceDecl) -> Address:
+    return decl.address
+
+
+def model_address(decl: ResourceDecl, api: Mapping[str, Any]) -> Address:
+    return Address(ResourceKind.MODEL, decl.node["server"], (decl.node["name"],), api["name"])
+
+
+def _hint_close(word: str, choices: Iterable[str], *, list_all: bool = True) -> str | None:
+    options = sorted(choices)
+    matches = difflib.get_close_matches(word, options, n=3, cutoff=0.6)
+    if matches:
+        return "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
+    if list_all and options:
+        return "known: " + ", ".join(options)
+    return None
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
+def check(decls: Declarations) -> list[Diagnostic]:
+    """Every cross-file problem of the declarations (errors and warnings)."""
+    out: list[Diagnostic] = []
+    servers = _check_servers(decls.servers, out)
+    seen: dict[tuple[str, ...], ResourceDecl] = {}
+    for decl in decls.resources:
+        address = address_of(decl)
+        _check_identity_references(decl, address, out)
+        _check_server_reference(decl, address, servers, decls.server_names, out)
+        _check_unique(decl, address, seen, out)
+        _check_lifecycle(decl, decl.node, (), address, out)
+        if decl.section == "integrations":
+            _check_integration(decl, address, out)
+        elif decl.section == "providers":
+            _check_provider(decl, address, out)
+            _check_models(decl, seen, out)
+        else:
+            _check_channel(decl, address, out)
+    return out
+
+
+def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, ServerDecl]:
+    first: dict[str, ServerDecl] = {}
+    for decl in decls:
+        file = decl.document.file
+        node = decl.node
+        if decl.name in first:
+            out.append(
+                error(
+                    "unique.server",
+                    f"server {decl.name!r} is declared twice (first at {first[decl.name].location}); "
+                    "a later file may not override an earlier one",
+                    location=decl.location,
+                    hint="rename one of them, or keep one declaration",
+                )
+            )
+            continue
+        first[decl.name] = decl
+        kind = ServerKind(node["kind"])
+        url = node["url"]
+        if "${" in url:
+            out.append(
+                error(
+                    "reference.not-allowed",
+                    f"the `url` of server {decl.name!r} cannot hold a secret reference",
+                    location=yamlpos.value_location(file, node, "url"),
+                    hint="use a template variable for URLs that differ between environments",
+                )
+            )
+        allowed = CREDENTIAL_FIELDS[kind]
+        for name in ALL_CREDENTIAL_FIELDS:
+            if name in node and name not in allowed:
+                out.append(
+                    error(
+                        "server.wrong-credential",
+                        f"`{name}` is not a credential of a {kind.value} server",
+                        location=yamlpos.key_location(file, node, name),
+                        hint=f"a {kind.value} server takes " + " and ".join(f"`{a}`" for a in allowed),
+                    )
+                )
+        for name in (*allowed, "fingerprint_key"):
+            value = node.get(name)
+            if isinstance(value, str) and not secrets.has_reference(value):
+                env = secrets.suggested_env_name(decl.name, name)
+                out.append(
+                    error(
+                        "server.literal-credential",
+                        f"the `{name}` of server {decl.name!r} is written as a literal value",
+                        location=yamlpos.value_location(file, node, name),
+                        hint="credentials never go in the file; " + REFERENCE_HINT.format(field=name, env=env),
+                    )
+                )
+        present = [name for name in allowed if name in node]
+        sandbox = url.startswith("sandbox:")
+        if present and len(present) < len(allowed):
+            missing = [name for name in allowed if name not in node]
+            out.append(
+                error(
+                    "server.missing-credential",
+                    f"server {decl.name!r} sets `{present[0]}` but not `{missing[0]}`",
+                    location=decl.location,
+                    hint=" and ".join(f"`{a}`" for a in allowed) + " go together",
+                )
+            )
+        elif not present and not sandbox:
+            env = secrets.suggested_env_name(decl.name, allowed[0])
+            out.append(
+                error(
+                    "server.missing-credential",
+                    f"server {decl.name!r} has no credentials (" + " and ".join(f"`{a}`" for a in allowed) + ")",
+                    location=decl.location,
+                    hint=f"add {allowed[0]}: ${{env:{env}}}; only a `sandbox:` url may go without",
+                )
+            )
+    return first
+
+
+def _check_identity_references(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
+    """Names, types, agents and tags identify things; a secret inside one would be printed in
+    every plan, so references are refused there."""
+    node = decl.node
+
+    def check(path: tuple[str | int, ...], text: Any) -> None:
+        if isinstance(text, str) and "${" in text and secrets.has_reference(text):
+            out.append(
+                error(
+                    "reference.not-allowed",
+                    f"`{path_text(path)}` cannot hold a secret reference",
+                    location=decl.at(*path),
+                    address=str(address),
+                    hint="references belong in values such as credentials and configuration",
+                )
+            )
+
+    for key in ("name", "server", "type", "agent"):
+        check((key,), node.get(key))
+    tags = node.get("tags")
+    if isinstance(tags, list):
+        for i, tag in enumerate(tags):
+            if isinstance(tag, str):
+                check(("tags", i), tag)
+            else:
+                check(("tags", i, "key"), tag["key"])
+                check(("tags", i, "value"), tag["value"])
+    elif isinstance(tags, dict):
+        for key, value in tags.items():
+            check(("tags", key), f"{key} {value}")
+    for i, api in enumerate(node.get("apis") or ()):
+        check(("apis", i, "name"), api["name"])
+
+
+def _check_server_reference(
+    decl: ResourceDecl,
+    address: Address,
+    servers: Mapping[str, ServerDecl],
+    written: set[str],
+    out: list[Diagnostic],
+) -> None:
+    name = decl.node["server"]
+    wanted = SECTION_SERVER_KIND[decl.section]
+    what = SECTION_KIND[decl.section].value
+    server = servers.get(name)
+    if server is None:
+        if name in written:
+            return  # declared, but broken: that is reported where it is declared
+        same_kind = [n for n, s in servers.items() if s.node["kind"] == wanted.value]
+        close = _hint_close(name, servers, list_all=False)
+        hint = close or (
+            "declared " + wanted.value + " servers: " + ", ".join(same_kind)
+            if same_kind
+            else f"declare it under `servers:` with `kind: {wanted.value}`"
+        )
+        out.append(
+            error(
+                "reference.unknown-server",
+                f"{what} {decl.node['name']!r} names server {name!r}, which is not declared",
+                location=decl.at("server"),
+                address=str(address),
+                hint=hint,
+            )
+        )
+        return
+    kind = ServerKind(server.node["kind"])
+    if kind is not wanted:
+        out.append(
+            error(
+                "reference.server-kind",
+                f"{what} {decl.node['name']!r} is on server {name!r}, a {kind.value} server; "
+                f"{decl.section} go on {wanted.value} servers",
+                location=decl.at("server"),
+                address=str(address),
+                hint=f"use a {wanted.value} server, or move the entry to "
+                f"`{SERVER_KIND_SECTION[kind]}:` if it is meant for {name!r}",
+            )
+        )
+
+
+def _check_unique(
+    decl: ResourceDecl,
+    address: Address,
+    seen: dict[tuple[str, ...], ResourceDecl],
+    out: list[Diagnostic],
+) -> None:
+    node = decl.node
+    what = SECTION_KIND[decl.section].value
+    key: tuple[str, ...]
+    if decl.section == "channels":
+        key = ("channel", node["server"], node["agent"], node["family"], node["name"])
+        scope = f"for agent {node['agent']!r} ({node['family']}) on server {node['server']!r}"
+    else:
+        key = (what, node["server"], node["name"])
+        scope = f"on server {node['server']!r}"
+    if key in seen:
+        out.append(
+            error(
+                f"unique.{what}",
+                f"{what} {node['name']!r} is declared twice {scope} (first at {seen[key].location})",
+                location=decl.location,
+                address=str(address),
+                hint="names are unique in their scope: rename or remove one of them",
+            )
+        )
+    else:
+        seen[key] = decl
+
+
+def _check_models(decl: ResourceDecl, seen: dict[tuple[str, ...], ResourceDecl], out: list[Diagnostic]) -> None:
+    node = decl.node
+    if seen.get(("provider", node["server"], node["name"])) is not decl:
+        return  # a repeated provider: reported once, at the provider
+    first: dict[str, int] = {}
+    for i, api in enumerate(node.get("apis") or ()):
+        address = model_address(decl, api)
+        if api["name"] in first:
+            out.append(
+                error(
+                    "unique.model",
+                    f"model {api['name']!r} is declared twice in provider {node['name']!r} "
+                    f"(first at {decl.at('apis', first[api['name']])})",
+                    location=decl.at("apis", i),
+                    address=str(address),
+                    hint="rename or remove one of them",
+                )
+            )
+        else:
+            first[api["name"]] = i
+        _check_lifecycle(decl, api, ("apis", i), address, out, kind="model")
+
+
+def _check_lifecycle(
+    decl: ResourceDecl,
+    node: Mapping[str, Any],
+    path: tuple[str | int, ...],
+    address: Address,
+    out: list[Diagnostic],
+    *,
+    kind: str | None = None,
+) -> None:
+    lifecycle = node.get("lifecycle")
+    if not isinstance(lifecycle, dict):
+        return
+    kind = kind or SECTION_KIND[decl.section].value
+    if kind == "integration":
+        fields: tuple[str, ...] = INTEGRATION_FIELDS
+    elif kind == "provider":
+        fields = PROVIDER_FIELDS
+    elif kind == "model":
+        fields = MODEL_FIELDS
+    else:
+        fields = CHANNEL_FIELDS[node["family"]]
+    for i, entry in enumerate(lifecycle.get("ignore_changes") or ()):
+        head, _, rest = entry.partition(".")
+        problem = None
+        if head not in fields:
+            problem = f"`{head}` is not a field of {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            hint = _hint_close(head, fields)
+        elif kind == "integration" and head == "config" and rest:
+            sub = rest.partition(".")[0]
+            if sub not in INTEGRATION_CONFIG_FIELDS:
+                problem = f"`config.{sub}` is not a field of an integration's config"
+                hint = _hint_close(sub, INTEGRATION_CONFIG_FIELDS)
+        if problem:
+            out.append(
+                error(
+                    "lifecycle.unknown-field",
+                    f"ignore_changes: {problem}",
+                    location=decl.at(*path, "lifecycle", "ignore_changes", i),
+                    address=str(address),
+                    hint=hint,
+                )
+            )
+
+
+def _check_integration(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
+    for i, tag in enumerate(decl.node.get("tags") or ()):
+        if tag.split(":", 1)[0] in (MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY):
+            out.append(_reserved_tag(decl, ("tags", i), address))
+
+
+def _reserved_tag(
+    decl: ResourceDecl,
+    path: tuple[str | int, ...],
+    address: Address,
+    where: Location | None = None,
+) -> Diagnostic:
+    return error(
+        "tags.reserved",
+        f"the tag keys `{MANAGED_TAG_KEY}` and `{FINGERPRINT_TAG_KEY}` are reserved for the reconciler",
+        location=where or decl.at(*path),
+        address=str(address),
+        hint="the reconciler adds its own marker tag; remove this one",
+    )
+
+
+def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
+    node = decl.node
+    catalog = conductor_catalog()
+    tags = node.get("tags")
+    if isinstance(tags, dict):
+        for key in tags:
+            if key in (MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY):
+                where = yamlpos.key_location(decl.file, tags, key)
+                out.append(_reserved_tag(decl, ("tags", key), address, where))
+    elif isinstance(tags, list):
+        for i, tag in enumerate(tags):
+            if tag["key"] in (MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY):
+                out.append(_reserved_tag(decl, ("tags", i), address))
+
+    config: Mapping[str, Any] = node.get("configuration") or {}
+    for key in sorted(catalog.secret_keys & set(config)):
+        value = config[key]
+        if not (isinstance(value, str) and secrets.has_reference(value)):
+            env = secrets.suggested_env_name(node["name"], key)
+            out.append(
+                error(
+                    "secret.literal",
+                    f"`configuration.{key}` of provider {node['name']!r} is a password-type "
+                    "field written as a literal value",
+                    location=decl.at("configuration", key),
+                    address=str(address),
+                    hint=REFERENCE_HINT.format(field=key, env=env),
+                )
+            )
+
+    ctype = catalog.types.get(node["type"])
+    if ctype is None:
+        out.append(
+            error(
+                "conductor.unknown-type",
+                f"provider {node['name']!r} has the unknown integration type {node['type']!r}",
+                location=decl.at("type"),
+                address=str(address),
+                hint=_hint_close(node["type"], catalog.types),
+            )
+        )
+        return
+    category = node.get("category")
+    if category is not None and category != ctype.category:
+        out.append(
+            error(
+                "conductor.category",
+                f"provider {node['name']!r}: type {ctype.name!r} is in category {ctype.category}, not {category}",
+                location=decl.at("category"),
+                address=str(address),
+                hint=f"omit `category` (it follows from the type) or set it to {ctype.category}",
+            )
+        )
+    where_config = decl.key_at("configuration") if "configuration" in node else decl.location
+    for key in ctype.required:
+        if key not in config:
+            out.append(
+                error(
+                    "conductor.missing-key",
+                    f"provider {node['name']!r} of type {ctype.name!r} needs the configuration key `{key}`",
+                    location=where_config,
+                    address=str(address),
+                    hint="required keys of this type: " + ", ".join(ctype.required),
+                )
+            )
+    needed_by_connection: set[str] = set()
+    if ctype.connection:
+        connection = config.get("connectionType")
+        if isinstance(connection, str) and connection not in ctype.connection:
+            out.append(
+                error(
+                    "conductor.connection-type",
+                    f"provider {node['name']!r}: `connectionType` must be one of " + ", ".join(ctype.connection),
+                    location=decl.at("configuration", "connectionType"),
+                    address=str(address),
+                    hint=_hint_close(connection, ctype.connection, list_all=False),
+                )
+            )
+        elif isinstance(connection, str):
+            needed_by_connection = set(ctype.connection[connection])
+            for key in ctype.connection[connection]:
+                if key not in config:
+                    out.append(
+                        error(
+                            "conductor.missing-key",
+                            f"provider {node['name']!r}: connectionType {connection} needs the "
+                            f"configuration key `{key}`",
+                            location=decl.at("configuration", "connectionType"),
+                            address=str(address),
+                            hint=f"{connection} takes " + ", ".join(ctype.connection[connection]),
+                        )
+                    )
+    other_connection_keys = {k for keys in ctype.connection.values() for k in keys}
+    base_keys = set(ctype.required) | set(ctype.optional)
+    for key in config:
+        if key in base_keys or key in needed_by_connection:
+            continue
+        if key in other_connection_keys and "connectionType" in config:
+            message = f"provider {node['name']!r}: `{key}` is not used with connectionType {config['connectionType']}"
+            hint = None
+        elif key in other_connection_keys:
+            continue
+        else:
+            message = f"provider {node['name']!r}: `{key}` is not a known configuration key of type {ctype.name!r}"
+            hint = _hint_close(key, ctype.known_keys)
+        out.append(
+            warning(
+                "conductor.unknown-key",
+                message,
+                location=yamlpos.key_location(decl.file, config, key),
+                address=str(address),
+                hint=hint,
+            )
+        )
+
+
+def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
+    node = decl.node
+    family = node["family"]
+    paths: list[tuple[str, ...]] = []
+    auth = node.get("auth_config")
+    if isinstance(auth, dict):
+        paths.extend(("auth_config", key) for key in AUTH_CONFIG_SECRETS if key in auth)
+    if family == "bimpeai":
+        paths.extend((key,) for key in BIMPEAI_SECRETS if key in node)
+    for path in paths:
+        value: Any = node
+        for part in path:
+            value = value[part]
+        if not (isinstance(value, str) and secrets.has_reference(value)):
+            env = secrets.suggested_env_name(node["name"], path[-1])
+            out.append(
+                error(
+                    "secret.literal",
+                    f"`{'.'.join(path)}` of channel {node['name']!r} is a password-type field "
+                    "written as a literal value",
+                    location=decl.at(*path),
+                    address=str(address),
+                    hint=REFERENCE_HINT.format(field=path[-1], env=env),
+                )
+            )

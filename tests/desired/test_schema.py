@@ -1,0 +1,82 @@
+"""The JSON Schema file: valid, in step with the rules and the Conductor catalog, documented."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.desired import FORMAT_DOC, rules, schema
+from reconciler.model import CHANNEL_FAMILIES, ServerConfig, ServerKind
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_package_loads_the_top_level_schema_file() -> None:
+    on_disk = json.loads((ROOT / "schemas" / "desired-state.schema.json").read_text())
+    assert on_disk == schema.SCHEMA
+    schema.Draft202012Validator.check_schema(on_disk)
+    assert on_disk["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_the_fast_checker_is_in_use() -> None:
+    assert schema.FAST_AVAILABLE
+
+
+def test_schema_agrees_with_the_conductor_catalog() -> None:
+    catalog = rules.conductor_catalog()
+    provider = schema.SCHEMA["$defs"]["provider"]["properties"]
+    assert sorted(provider["type"]["examples"]) == sorted(catalog.types)
+    assert provider["category"]["enum"] == list(catalog.categories)
+
+
+def test_schema_agrees_with_the_channel_rules() -> None:
+    defs = schema.SCHEMA["$defs"]
+    assert tuple(defs["channel"]["properties"]["family"]["enum"]) == CHANNEL_FAMILIES
+    common = {"server", "agent", "family", "name", "lifecycle"}
+    for name, family in (
+        ("customApiChannel", "custom_api"),
+        ("mcpServerChannel", "mcp_server"),
+        ("bimpeaiChannel", "bimpeai"),
+    ):
+        assert set(defs[name]["properties"]) - common == set(rules.CHANNEL_FIELDS[family])
+
+
+def _has_description(node: Any) -> bool:
+    if "description" in node:
+        return True
+    ref = node.get("$ref")
+    return bool(ref) and "description" in schema.SCHEMA["$defs"][ref.split("/")[-1]]
+
+
+def test_every_field_is_documented_for_editors() -> None:
+    missing = []
+
+    def walk(node: Any, where: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, sub in node.get("properties", {}).items():
+            if isinstance(sub, dict) and not _has_description(sub):
+                missing.append(f"{where}.{key}")
+            walk(sub, f"{where}.{key}")
+
+    walk(schema.SCHEMA, "root")
+    for name, node in schema.SCHEMA["$defs"].items():
+        walk(node, name)
+    assert missing == []
+
+
+def test_path_text() -> None:
+    assert schema.path_text(["integrations", 0, "config", "env_vars", "A B"]) == (
+        'integrations[0].config.env_vars["A B"]'
+    )
+
+
+def test_documented_server_defaults_are_the_model_defaults() -> None:
+    defaults = ServerConfig("d", ServerKind.KUBIYA, "sandbox:")
+    server = schema.SCHEMA["$defs"]["server"]["properties"]
+    for name in ("parallelism", "rate_limit", "timeout", "prune", "batch_size"):
+        assert server[name]["default"] == getattr(defaults, name), name
+        value = getattr(defaults, name)
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+        assert f"{name}: {shown} " in FORMAT_DOC, name

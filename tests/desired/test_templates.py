@@ -1,0 +1,153 @@
+"""Templating: `.j2` files are rendered with variables in a sandbox before YAML parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.desired import check, load, render
+from reconciler.errors import DiagnosticsError, Location, Severity
+from tests.desired.conftest import WriteFile
+
+TEMPLATE = """\
+servers:
+  kubiya: {kind: kubiya, url: "sandbox:"}
+integrations:
+{% for db in databases %}
+  - name: {{ db }}-{{ env }}
+    server: kubiya
+    type: postgres
+    description: {{ description | tojson }}
+    config:
+      env_vars: {TOKEN: "${env:DB_TOKEN}"}
+{% endfor %}
+"""
+
+
+def test_variables_and_var_files_in_order(write: WriteFile) -> None:
+    path = write("state.yaml.j2", TEMPLATE)
+    base = write("vars/base.yaml", "env: dev\ndatabases: [orders]\ndescription: from base\n")
+    override = write("vars/prod.yaml", "env: prod\ndatabases: [orders, users]\n")
+    state = load(
+        [path],
+        var_files=[base, override],
+        variables={"description": "from --var"},
+        environ={"DB_TOKEN": "t"},
+    )
+    names = [r.address.name for r in state.resources]
+    assert names == ["orders-prod", "users-prod"]  # the later var file wins
+    assert {r.body["description"] for r in state.resources} == {"from --var"}  # --var wins
+
+
+def test_env_references_pass_through_jinja_untouched(write: WriteFile) -> None:
+    path = write("state.yaml.j2", TEMPLATE)
+    text = render(path, variables={"env": "x", "description": "d"}, var_files=[write("v.yaml", "databases: [a]")])
+    assert 'TOKEN: "${env:DB_TOKEN}"' in text
+    assert "- name: a-x\n" in text  # lstrip/trim_blocks: no stray indentation from the loop
+
+
+def test_undefined_variable_is_an_error_at_its_line(write: WriteFile) -> None:
+    path = write("state.yaml.j2", TEMPLATE)
+    state, diagnostics = check([path], variables={"env": "x"}, environ={})
+    assert state is None
+    [d] = diagnostics
+    assert d.code == "template.undefined"
+    assert "'databases' is undefined" in d.message
+    assert d.location == Location(str(path), 4)
+
+
+def test_undefined_attribute_inside_a_loop(write: WriteFile) -> None:
+    path = write("t.yaml.j2", "a: 1\n{% for x in items %}\nb{{ loop.index }}: {{ x.missing }}\n{% endfor %}\n")
+    _, diagnostics = check([path], var_files=[write("v.yaml", "items: [{other: 1}]")], environ={})
+    assert [(d.code, d.location) for d in diagnostics] == [("template.undefined", Location(str(path), 3))]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "''.__class__",
+        "''.__class__.__mro__[1].__subclasses__()",
+        "cycler.__init__.__globals__",
+        "self.__init__.__globals__",
+    ],
+)
+def test_sandbox_blocks_attribute_tricks(write: WriteFile, expression: str) -> None:
+    path = write("t.yaml.j2", f"a: {{{{ {expression} }}}}\n")
+    state, diagnostics = check([path], environ={})
+    assert state is None
+    assert len(diagnostics) == 1
+    assert diagnostics[0].severity is Severity.ERROR
+    assert diagnostics[0].code in ("template.unsafe", "template.undefined")
+    assert diagnostics[0].location == Location(str(path), 1)
+
+
+def test_sandbox_forbids_mutating_variables(write: WriteFile) -> None:
+    path = write("t.yaml.j2", "a: {{ items.append(1) }}\n")
+    _, diagnostics = check([path], var_files=[write("v.yaml", "items: []")], environ={})
+    assert [d.code for d in diagnostics] == ["template.unsafe"]
+
+
+def test_templates_cannot_include_files(write: WriteFile) -> None:
+    write("secret.yaml", "token: x\n")
+    path = write("t.yaml.j2", "{% include 'secret.yaml' %}\n")
+    _, diagnostics = check([path], environ={})
+    assert [d.code for d in diagnostics] == ["template.include"]
+
+
+def test_syntax_error_has_the_template_line(write: WriteFile) -> None:
+    path = write("t.yaml.j2", "a: 1\nb: {{ oops(\n")
+    _, diagnostics = check([path], environ={})
+    assert [(d.code, d.location) for d in diagnostics] == [("template.syntax", Location(str(path), 2))]
+
+
+def test_runtime_error_in_an_expression(write: WriteFile) -> None:
+    path = write("t.yaml.j2", "a: 1\n\nb: {{ 1 // 0 }}\n")
+    _, diagnostics = check([path], environ={})
+    [d] = diagnostics
+    assert d.code == "template.error" and "ZeroDivisionError" in d.message
+    assert d.location == Location(str(path), 3)
+
+
+def test_plain_yaml_is_never_templated(write: WriteFile) -> None:
+    path = write(
+        "state.yaml",
+        """\
+        servers:
+          kubiya: {kind: kubiya, url: "sandbox:"}
+        integrations:
+          - {name: literal, server: kubiya, type: x, description: "{{ env }}"}
+        """,
+    )
+    state, diagnostics = check([path], variables={"env": "prod"}, environ={})
+    assert state is not None
+    assert state.resources[0].body["description"] == "{{ env }}"
+    assert [d.code for d in diagnostics] == ["template.unused-variables"]
+    assert diagnostics[0].severity is Severity.WARNING
+    assert state.diagnostics == tuple(diagnostics)
+
+
+def test_var_file_problems(write: WriteFile) -> None:
+    path = write("t.yaml.j2", "a: {{ x }}\n")
+    not_mapping = write("list.yaml", "- a\n- b\n")
+    broken = write("broken.yaml", "x: [1, 2\n")
+    _, diagnostics = check([path], var_files=[not_mapping, broken, "missing-vars.yaml"], environ={})
+    found = {(d.code, d.location.file if d.location else None) for d in diagnostics}
+    assert ("template.var-file", str(not_mapping)) in found
+    assert ("yaml.syntax", str(broken)) in found
+    assert ("file.not-found", "missing-vars.yaml") in found
+    # The template still runs, with what could be read: x is undefined.
+    assert ("template.undefined", str(path)) in found
+
+
+def test_rendered_output_is_bounded(write: WriteFile) -> None:
+    from reconciler.desired.yamlpos import Limits
+
+    path = write("t.yaml.j2", "{% for i in range(100000) %}k{{ i }}: {{ i }}\n{% endfor %}\n")
+    _, diagnostics = check([path], environ={}, limits=Limits(max_bytes=10_000))
+    assert [d.code for d in diagnostics] == ["template.too-large"]
+
+
+def test_render_returns_plain_files_unchanged(write: WriteFile) -> None:
+    path = write("plain.yaml", "a: {{ not rendered }}\n")
+    assert render(path) == "a: {{ not rendered }}\n"
+    with pytest.raises(DiagnosticsError):
+        render(write("bad.yaml.j2", "{{ nope }}"))

@@ -1,0 +1,219 @@
+"""Safe YAML loading with positions: typing, positions, merge keys and the safety bounds."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+import pytest
+import yaml
+
+from reconciler.desired import yamlpos
+from reconciler.desired.yamlpos import Limits, YList, YMap, locate, parse
+from reconciler.errors import DiagnosticsError, Location
+
+
+def _value(text: str) -> object:
+    parsed = parse(text, "f.yaml")
+    assert parsed.ok and parsed.diagnostics == [], [str(d) for d in parsed.diagnostics]
+    return parsed.value
+
+
+def _codes(text: str, limits: Limits = yamlpos.DEFAULT_LIMITS) -> list[str]:
+    return [d.code for d in parse(text, "f.yaml", limits).diagnostics]
+
+
+def test_uses_libyaml_when_pyyaml_has_it() -> None:
+    assert yaml.__with_libyaml__ == yamlpos.HAVE_LIBYAML
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("yes", "yes"),
+        ("on", "on"),
+        ("No", "No"),
+        ("true", True),
+        ("FALSE", False),
+        ("0600", 600),
+        ("0o17", 15),
+        ("0x1f", 31),
+        ("-12", -12),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        (".inf", math.inf),
+        ("-.Inf", -math.inf),
+        ("1:30", "1:30"),
+        ("2024-01-01", "2024-01-01"),
+        ("~", None),
+        ("null", None),
+        ("", None),
+        ("'5432'", "5432"),
+        ('"true"', "true"),
+        ("!!str 5432", "5432"),
+        ("!!int '7'", 7),
+        ("!!float 3", 3.0),
+        ("! 12", "12"),
+        ("=", "="),
+        ("<<", "<<"),
+    ],
+)
+def test_scalars_follow_the_yaml_1_2_core_schema(text: str, expected: object) -> None:
+    value = _value(f"v: {text}\n")
+    assert isinstance(value, dict)
+    assert value["v"] == expected and type(value["v"]) is type(expected)
+
+
+def test_nan() -> None:
+    value = _value("v: .nan\n")
+    assert isinstance(value, dict) and math.isnan(value["v"])
+
+
+def test_positions_of_keys_values_and_items() -> None:
+    text = "top:\n  name: é€ x\n  list:\n    - a\n    - {k: v, n: 5}\n  flow: [1, 'two']\n"
+    root = _value(text)
+    assert isinstance(root, YMap)
+    assert locate("f", root, ["top", "name"]) == Location("f", 2, 9)
+    assert locate("f", root, ["top", "list"]) == Location("f", 3, 3)  # a container: its key
+    assert locate("f", root, ["top", "list", 0]) == Location("f", 4, 7)
+    assert locate("f", root, ["top", "list", 1]) == Location("f", 5, 7)
+    assert locate("f", root, ["top", "list", 1, "n"]) == Location("f", 5, 17)
+    assert locate("f", root, ["top", "flow", 1]) == Location("f", 6, 13)
+    assert locate("f", root, ["top", "missing", 3]) == Location("f", 1, 1)
+    assert yamlpos.key_location("f", root["top"], "flow") == Location("f", 6, 3)
+    # Columns count characters, not bytes.
+    nested = _value("a: {é€: [x, y]}\n")
+    assert isinstance(nested, dict)
+    assert locate("f", nested, ["a", "é€", 1]) == Location("f", 1, 13)
+
+
+def test_raw_text_of_non_string_scalars() -> None:
+    root = _value("mode: 0600\nname: x\nitems: [1.50, b]\n")
+    assert isinstance(root, YMap)
+    assert yamlpos.raw_text(root, "mode") == "0600"
+    assert yamlpos.raw_text(root, "name") is None
+    items = root["items"]
+    assert isinstance(items, YList)
+    assert yamlpos.raw_text(items, 0) == "1.50"
+
+
+def test_duplicate_keys_report_both_places_and_keep_the_last() -> None:
+    parsed = parse("a: 1\nb:\n  c: 1\n  'c': 2\na: 3\n", "f.yaml")
+    assert parsed.ok
+    assert parsed.value == {"a": 3, "b": {"c": 2}}
+    assert [(str(d.location), d.message) for d in parsed.diagnostics] == [
+        ("f.yaml:4:3", "duplicate key 'c' (first written at line 3, column 3); the later value would silently win"),
+        ("f.yaml:5:1", "duplicate key 'a' (first written at line 1, column 1); the later value would silently win"),
+    ]
+
+
+def test_merge_keys() -> None:
+    root = _value(
+        "base: &b {x: 1, y: 2, z: 3}\nother: &o {z: 30, w: 40}\n"
+        "m:\n  <<: [*b, *o]\n  y: 20\n"
+        "n:\n  y: 5\n  <<: {y: 6, q: 7}\n"
+    )
+    assert isinstance(root, dict)
+    assert root["m"] == {"x": 1, "y": 20, "z": 3, "w": 40}
+    assert root["n"] == {"y": 5, "q": 7}  # explicit keys win wherever they are written
+    assert "'<<'" not in repr(root)
+
+
+def test_merge_of_a_scalar_is_an_error() -> None:
+    assert _codes("a: &a 1\nb:\n  <<: *a\n") == ["yaml.bad-merge"]
+
+
+def test_aliases_share_values() -> None:
+    root = _value("a: &x [1, 2]\nb: *x\n")
+    assert isinstance(root, dict)
+    assert root["b"] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("a: !!python/object/apply:os.system ['true']\n", "yaml.unsupported-tag"),
+        ("a: !!python/name:os.system\n", "yaml.unsupported-tag"),
+        ("a: !!set {x, y}\n", "yaml.unsupported-tag"),
+        ("a: !!timestamp 2024-01-01\n", "yaml.unsupported-tag"),
+        ("a: !custom x\n", "yaml.unsupported-tag"),
+        ("!!python/object:os.system x: 1\n", "yaml.unsupported-tag"),
+        ("a: !!int nope\n", "yaml.bad-tagged-value"),
+        ("a: !!bool 1\n", "yaml.bad-tagged-value"),
+        ("a: *nowhere\n", "yaml.undefined-alias"),
+        ("a: &r [*r]\n", "yaml.recursive-alias"),
+        ("? [complex, key]\n: 1\n", "yaml.complex-key"),
+        ("a: 1\n---\nb: 2\n", "yaml.multiple-documents"),
+        ("a: [1, 2\n", "yaml.syntax"),
+        ("a: \x00\n", "yaml.bad-character"),
+    ],
+)
+def test_unsafe_or_broken_documents(text: str, code: str) -> None:
+    parsed = parse(text, "f.yaml")
+    assert not parsed.ok
+    assert [d.code for d in parsed.diagnostics] == [code]
+
+
+def test_depth_is_bounded_before_the_parser_recurses() -> None:
+    assert _codes("[" * 200_000) == ["yaml.too-deep"]
+    assert _codes("a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 80))) == ["yaml.too-deep"]
+    assert _codes("[[[1]]]", Limits(max_depth=2)) == ["yaml.too-deep"]
+    assert _codes("[[1]]", Limits(max_depth=2)) == []
+
+
+def test_alias_expansion_is_bounded() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        prev = f"*a{i - 1}"
+        levels.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    parsed = parse("\n".join(levels) + "\n", "f.yaml")
+    assert [d.code for d in parsed.diagnostics] == ["yaml.alias-bomb"]
+    # It stops at the level where the count passes the limit, long before 10^10 values.
+    location = parsed.diagnostics[0].location
+    assert location is not None and location.line == 5
+
+
+def test_alias_count_is_bounded() -> None:
+    text = "a: &a 1\nb: [" + ", ".join(["*a"] * 20) + "]\n"
+    assert _codes(text, Limits(max_aliases=10)) == ["yaml.too-many-aliases"]
+    assert _codes(text, Limits(max_aliases=20)) == []
+
+
+def test_honest_large_documents_may_use_many_merges() -> None:
+    lines = ["x-d: &d {server: s, type: t, description: d, tags: [a, b]}", "items:"]
+    lines += [f"  - {{<<: *d, name: n{i}}}" for i in range(30_000)]
+    parsed = parse("\n".join(lines) + "\n", "f.yaml")
+    assert parsed.ok, [str(d) for d in parsed.diagnostics]
+    assert len(parsed.value["items"]) == 30_000
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_garbage_collector_state_is_restored(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        parse("a: [1, 2]\n", "f")
+        parse("a: [1, 2\n", "f")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_decode() -> None:
+    assert yamlpos.decode("\ufeffa: é".encode(), "f") == "a: é"
+    with pytest.raises(DiagnosticsError) as raised:
+        yamlpos.decode(b"a: 1\nb: \xc3\x28\n", "f")
+    [d] = raised.value.diagnostics
+    assert d.code == "file.encoding" and d.location == Location("f", 2, 4)
+
+
+def test_empty_document() -> None:
+    parsed = parse("# only a comment\n", "f")
+    assert parsed.ok and parsed.value is None and parsed.diagnostics == []
+
+
+def test_load_data_raises_with_positions() -> None:
+    assert yamlpos.load_data("a: 1\n", "f") == {"a": 1}
+    with pytest.raises(DiagnosticsError) as raised:
+        yamlpos.load_data("a: 1\na: 2\n", "f")
+    assert [d.code for d in raised.value.diagnostics] == ["yaml.duplicate-key"]
