@@ -1,7 +1,8 @@
 """Kubiya Agent Control Plane adapter: custom integrations at `/api/v1/custom-integrations`.
 
-Canonical body (desired and live alike): `type`, `description` ("" for none: the API cannot
-clear it to null, so null and "" are the same), `config` normalized as the server stores it
+Canonical body (desired and live alike): `type`, `status` (a declared integration is
+`active`), `description` ("" for none: the API cannot clear it to null, so null and "" are
+the same), `config` normalized as the server stores it
 (every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
 `connection_test.enabled = true`, `timeout = 5`), and `tags` sorted, without the
 `managed-by:reconciler` marker, which is added on every write.
@@ -120,6 +121,8 @@ class KubiyaPlatform(Platform):
         body["config"] = normalize_config(body.get("config"))
         body["description"] = body.get("description") or ""
         body["tags"] = sorted(t for t in body.get("tags") or [] if t != MANAGED_TAG)
+        # A declared integration is an active one: someone setting it inactive is drift.
+        body["status"] = "active"
         return replace(resource, body=body)
 
     def _live(self, row: Mapping[str, Any]) -> LiveResource:
@@ -132,6 +135,7 @@ class KubiyaPlatform(Platform):
                 "description": row.get("description") or "",
                 "config": normalize_config(row.get("config")),
                 "tags": sorted(t for t in tags if t != MANAGED_TAG),
+                "status": row.get("status"),
             },
             managed=MANAGED_TAG in tags,
             deleted=row.get("status") == "deleted",
@@ -152,6 +156,7 @@ class KubiyaPlatform(Platform):
         return [self._live(r) for r in active + deleted]
 
     def _payload(self, change: Change, live_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The full body of a create or PUT; `status: active` also revives a soft-deleted row."""
         assert change.desired is not None
         body = change.desired.body
         payload: dict[str, Any] = {
@@ -160,6 +165,7 @@ class KubiyaPlatform(Platform):
             "description": body.get("description") or "",
             "config": _reveal(body["config"]),
             "tags": sorted({*body.get("tags", []), MANAGED_TAG}),
+            "status": "active",
         }
         if live_row is not None and change.desired.lifecycle.ignore_changes:
             live = self._live(live_row).body
@@ -193,6 +199,7 @@ class KubiyaPlatform(Platform):
 
     async def _create(self, change: Change) -> Outcome:
         payload = self._payload(change)
+        del payload["status"]  # not part of the create body; new rows are active
         lost = False
         attempts = max(CREATE_ATTEMPTS, self.client.retry.attempts)
         for attempt in range(attempts):
@@ -251,8 +258,6 @@ class KubiyaPlatform(Platform):
                 )
             return outcome
         payload = self._payload(change, row)
-        if change.reason is Reason.REVIVE:
-            payload["status"] = "active"
         response = await self.client.request("PUT", f"{BASE}/{quote(row['id'])}", json_body=payload, address=address)
         updated = decode(response, f"PUT {BASE}/{{id}}")
         return Done(change, updated.get("id") if isinstance(updated, dict) else row["id"])
