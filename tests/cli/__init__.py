@@ -1,0 +1,1 @@
+"""End-to-end tests of the `reconciler` command line against the sandbox."""

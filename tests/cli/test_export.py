@@ -1,0 +1,114 @@
+"""`reconciler export --server NAME`: live state to desired-state YAML that plans clean."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.cli.conftest import BASIC, World, servers_yaml
+
+OPENAI_KEY = "sk-openai-Export-123456"
+STATUS_TOKEN = "tok-status-Export-9999"
+
+# BASIC plus a provider with a write-only key and a channel with a write-only token.
+WITH_SECRETS = (
+    BASIC.replace(
+        "providers:\n",
+        """providers:
+  - name: openai-x
+    server: orkes
+    type: openai
+    configuration: {api_key: "${env:OPENAI_KEY}"}
+    tags: {team: marketing}
+    apis:
+      - {name: gpt-4o, description: GPT-4o}
+""",
+    )
+    + """  - server: console
+    agent: agt_demo
+    family: custom_api
+    name: status
+    base_url: https://status.example.com
+    auth_type: bearer
+    auth_config: {token: "${env:STATUS_TOKEN}"}
+"""
+)
+
+SECRETS_ENV = {"OPENAI_KEY": OPENAI_KEY, "STATUS_TOKEN": STATUS_TOKEN}
+
+
+def asked_variables(stderr: str) -> list[str]:
+    match = re.search(r"^Set these variables before planning: (.*)$", stderr, re.M)
+    return match.group(1).split(", ") if match else []
+
+
+def test_exported_kubiya_server_plans_clean(any_world: World) -> None:
+    world = any_world
+    assert world.run("apply", world.desired(), "--auto-approve").exit_code == 0
+    world.create_unmanaged("hand-made")
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=world.creds))
+    out = world.tmp / "exported.yaml"
+    result = world.run("export", servers, "--server", "kubiya", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"Exported 3 resource(s) to {out}" in result.stderr
+    assert asked_variables(result.stderr) == []
+    doc = yaml.safe_load(out.read_text())
+    assert sorted(i["name"] for i in doc["integrations"]) == ["cache", "hand-made", "pg-main"]
+    pg = next(i for i in doc["integrations"] if i["name"] == "pg-main")
+    assert pg["config"]["env_vars"] == {"PGHOST": "db.internal", "PGPORT": "5432"}
+    assert "managed-by:reconciler" not in out.read_text()
+    plan = world.run("plan", servers, out, "--server", "kubiya", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert plan.stdout.strip() == "No changes. The live state matches the desired state."
+
+
+def test_export_to_stdout_is_the_same_yaml(world: World) -> None:
+    assert world.run("apply", world.desired(), "--auto-approve").exit_code == 0
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=False))
+    out = world.tmp / "exported.yaml"
+    assert world.run("export", servers, "--server", "kubiya", "--out", out).exit_code == 0
+    printed = world.run("export", servers, "--server", "kubiya")
+    assert printed.exit_code == 0
+    assert printed.stdout == out.read_text()
+
+
+def test_export_of_every_server_with_secrets_asked_for_plans_clean(world: World) -> None:
+    assert (
+        world.run("apply", world.desired(WITH_SECRETS), "--auto-approve", env=SECRETS_ENV).exit_code
+        == 0
+    )
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=False))
+    files = []
+    needed: list[str] = []
+    for server, extra in (("kubiya", ()), ("orkes", ()), ("console", ("--agent", "agt_demo"))):
+        out = world.tmp / f"{server}.yaml"
+        result = world.run("export", servers, "--server", server, "--out", out, *extra)
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert OPENAI_KEY not in text and STATUS_TOKEN not in text
+        assert "reconciler-fingerprint" not in text
+        needed += asked_variables(result.stderr)
+        for name in asked_variables(result.stderr):
+            assert f"${{env:{name}}}" in text
+        files.append(out)
+    assert len(needed) == 2  # the provider's api_key and the channel's token
+    missing = world.run("plan", servers, *files)
+    assert missing.exit_code == 1
+    assert all(f"the environment variable {name} is not set" in missing.stderr for name in needed)
+    key_var = next(n for n in needed if "OPENAI" in n)
+    token_var = next(n for n in needed if "STATUS" in n)
+    env = {key_var: OPENAI_KEY, token_var: STATUS_TOKEN}
+    plan = world.run("plan", servers, *files, "--detailed-exitcode", env=env)
+    assert plan.exit_code == 0, plan.output
+    assert "No changes. The live state matches the desired state." in plan.stdout
+
+
+def test_export_needs_a_declared_server(world: World) -> None:
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=False))
+    result = world.run("export", servers, "--server", "elsewhere")
+    assert result.exit_code == 1
+    assert "unknown server(s): elsewhere" in result.stderr
+    missing = world.run("export", servers)
+    assert missing.exit_code == 2  # click's usage error
+    assert "Missing option '--server'" in missing.stderr

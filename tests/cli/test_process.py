@@ -1,0 +1,97 @@
+"""The command as a real process: exit codes, what goes to stdout and what to stderr, no colour
+when the output is not a terminal (even without NO_COLOR)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import ANSI, BASIC_ADDRESSES, World, run_in_terminal
+
+
+@pytest.mark.slow
+def test_plan_apply_plan_as_processes(world: World) -> None:
+    path = world.desired()
+    plan_file = world.tmp / "plan.json"
+    plan = world.process(
+        "plan", path, "--detailed-exitcode", "--format", "json", "--out", plan_file
+    )
+    assert plan.code == 2, plan.stderr
+    # stdout is exactly the JSON document; the note about the saved plan went to stderr.
+    doc = json.loads(plan.stdout)
+    assert {c["address"] for c in doc["changes"]} == set(BASIC_ADDRESSES)
+    assert (
+        plan.stderr.strip()
+        == f"Saved the plan to {plan_file}; apply it with: reconciler apply {plan_file}"
+    )
+
+    applied = world.process("apply", plan_file)
+    assert applied.code == 0, applied.stderr
+    assert applied.stdout.rstrip().endswith("Apply complete: 5 added, 0 changed, 0 destroyed.")
+    assert "+ integration.kubiya.pg-main" in applied.stdout  # the plan, on stdout
+    # One plain line per outcome on stderr; the summary is not repeated there.
+    outcome_lines = [line for line in applied.stderr.splitlines() if line.strip()]
+    assert len(outcome_lines) == 5, applied.stderr
+    assert all(": created (id " in line for line in outcome_lines)
+    assert "Apply complete" not in applied.stderr
+    assert ANSI not in plan.stdout + plan.stderr + applied.stdout + applied.stderr
+
+    again = world.process("plan", path, "--detailed-exitcode")
+    assert again.code == 0
+    assert again.stdout.strip() == "No changes. The live state matches the desired state."
+    assert again.stderr == ""
+
+
+def test_errors_go_to_stderr_with_exit_code_1(world: World) -> None:
+    bad = world.desired("integrations:\n  - {name: x, server: nowhere, type: redis, config: {}}\n")
+    invalid = world.process("validate", bad)
+    assert invalid.code == 1
+    assert invalid.stdout == ""
+    assert (
+        f"{bad}:" in invalid.stderr
+        and "error: integration 'x' names server 'nowhere'" in invalid.stderr
+    )
+    assert "Traceback" not in invalid.stderr
+
+    unconfirmed = world.process("apply", world.desired())
+    assert unconfirmed.code == 1
+    assert "Plan: 5 to add" in unconfirmed.stdout
+    assert unconfirmed.stderr.startswith(
+        "Error: apply needs confirmation, and standard input is not a terminal"
+    )
+    assert ANSI not in unconfirmed.stderr
+
+    usage = world.process("plan", "--max-changes", "many", world.desired())
+    assert usage.code == 2  # click's usage errors keep click's code
+    assert "Invalid value for '--max-changes'" in usage.stderr
+    assert usage.stdout == ""
+
+
+def test_on_a_terminal_apply_asks_and_only_yes_approves(world: World) -> None:
+    path = world.desired()
+    declined = run_in_terminal(world, "apply", path, answer="y")
+    assert declined.code == 1, declined.stdout
+    assert "Do you want to perform these actions? Only 'yes' will be accepted" in declined.stdout
+    assert "Apply cancelled." in declined.stdout
+    assert world.integrations() == []
+
+    approved = run_in_terminal(world, "apply", path, answer="yes")
+    assert approved.code == 0, approved.stdout
+    assert "Apply complete: 5 added, 0 changed, 0 destroyed." in approved.stdout
+    assert sorted(world.integration_names()) == ["cache", "pg-main"]
+
+
+@pytest.mark.slow
+def test_colour_on_a_terminal_unless_no_color(world: World) -> None:
+    path = world.desired()
+    coloured = run_in_terminal(world, "plan", path)
+    assert coloured.code == 0
+    assert ANSI in coloured.stdout
+    for off in ({"NO_COLOR": "1"}, {"TERM": "dumb"}):
+        plain = run_in_terminal(world, "plan", path, env=off)
+        assert plain.code == 0
+        assert ANSI not in plain.stdout, off
+        assert "Plan: 5 to add, 0 to change, 0 to replace, 0 to destroy." in plain.stdout
+    flag = run_in_terminal(world, "plan", path, "--no-color")
+    assert ANSI not in flag.stdout

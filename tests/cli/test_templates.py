@@ -1,0 +1,86 @@
+"""Templates on the command line: `--var`, `--var-file`, and a saved plan that keeps them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import REPO, World
+
+TEMPLATE = REPO / "examples" / "multi-env" / "integrations.yaml.j2"
+STAGING = REPO / "examples" / "multi-env" / "vars" / "staging.yaml"
+
+
+def staging(world: World) -> tuple[str, ...]:
+    # The staging var file names the default sandbox; --var (last wins) points it at ours.
+    return (
+        str(TEMPLATE),
+        "--var-file",
+        str(STAGING),
+        "--var",
+        f"kubiya_url={world.url}",
+        "--var",
+        f"conductor_url={world.url}",
+    )
+
+
+def test_multi_env_template_plans_applies_and_converges(world: World) -> None:
+    plan = world.run("plan", *staging(world), "--format", "json")
+    assert plan.exit_code == 0, plan.output
+    addresses = {c["address"] for c in json.loads(plan.stdout)["changes"]}
+    assert addresses == {
+        "integration.kubiya.orders-staging",
+        "integration.kubiya.users-staging",
+        "provider.orkes.llm-staging",
+        'model.orkes.llm-staging."llama3.1"',
+        "model.orkes.llm-staging.mistral",
+    }
+    applied = world.run("apply", *staging(world), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert world.integration("orders-staging")["config"]["env_vars"]["PGHOST"] == (
+        "orders.staging.internal"
+    )
+    assert world.run("plan", *staging(world), "--detailed-exitcode").exit_code == 0
+
+
+def test_saved_plan_keeps_its_variables(world: World) -> None:
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", *staging(world), "--out", plan_file).exit_code == 0
+    saved = json.loads(plan_file.read_text())
+    assert saved["sources"]["variables"]["kubiya_url"] == world.url
+    applied = world.run("apply", plan_file)  # no --var needed: the plan file holds them
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete: 5 added, 0 changed, 0 destroyed." in applied.stdout
+    assert sorted(world.integration_names()) == ["orders-staging", "users-staging"]
+
+
+def test_undefined_variable_is_an_error_at_its_line(world: World) -> None:
+    path = world.write(
+        "t.yaml.j2",
+        'servers:\n  kubiya: {kind: kubiya, url: "sandbox:"}\n'
+        'integrations:\n  - {name: "a-{{ env }}", server: kubiya, type: redis, config: {}}\n',
+    )
+    result = world.run("validate", path)
+    assert result.exit_code == 1
+    assert f"{path}:4: error: template error: 'env' is undefined" in result.stderr
+    assert "hint: give it a value with `--var NAME=VALUE`" in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an undefined variable passed through `tojson` (as examples/multi-env does for every "
+    "value) is reported as 'template error: TypeError: Object of type StrictUndefined is not JSON "
+    "serializable', without the variable's name or the hint: desired/template.py should make "
+    "tojson raise the UndefinedError of the variable",
+)
+def test_undefined_variable_through_tojson_is_named(world: World) -> None:
+    result = world.run("validate", TEMPLATE, "--var", "env=x")
+    assert result.exit_code == 1
+    assert f"{TEMPLATE}:13: error: template error: 'kubiya_url' is undefined" in result.stderr
+
+
+def test_malformed_var(world: World) -> None:
+    result = world.run("plan", TEMPLATE, "--var", "novalue")
+    assert result.exit_code == 1
+    assert "--var 'novalue' is not of the form key=value" in result.stderr

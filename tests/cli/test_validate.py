@@ -1,0 +1,101 @@
+"""`reconciler validate`: offline checks, every problem at once with file:line:column."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.cli.conftest import REPO, World
+
+QUICKSTART = REPO / "examples" / "quickstart.yaml"
+
+INVALID = """
+integrations:
+  - name: pg
+    server: kubiya
+    type: postgres
+    config:
+      env_vars: {PGPORT: 5432}
+  - name: other
+    server: nowhere
+    type: redis
+    config: {}
+"""
+
+
+def test_quickstart_is_valid(world: World) -> None:
+    result = world.run("validate", QUICKSTART)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"Valid: {QUICKSTART}"
+    assert result.stderr == ""
+
+
+def test_quickstart_as_json_has_no_diagnostics(world: World) -> None:
+    result = world.run("validate", QUICKSTART, "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["format"] == "reconciler-diagnostics"
+    assert doc["diagnostics"] == []
+    assert doc["summary"] == {"errors": 0, "warnings": 0}
+
+
+def test_invalid_file_reports_every_error_with_its_position(world: World) -> None:
+    path = world.desired(INVALID)
+    lines = path.read_text().splitlines()
+    port_line = next(i for i, line in enumerate(lines, 1) if "PGPORT" in line)
+    server_line = next(i for i, line in enumerate(lines, 1) if "nowhere" in line)
+    result = world.run("validate", path)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    positions = re.findall(
+        rf"^{re.escape(str(path))}:(\d+):(\d+): error: (.*)$", result.stderr, re.M
+    )
+    assert [int(line) for line, _, _ in positions] == [port_line, server_line]
+    col = int(positions[0][1])
+    assert lines[port_line - 1][col - 1 :].startswith("5432")
+    assert "PGPORT" in positions[0][2] and "string" in positions[0][2]
+    assert "nowhere" in positions[1][2]
+    assert 'hint: quote the value so that it stays a string: PGPORT: "5432"' in result.stderr
+    assert "2 error(s), 0 warning(s)" in result.stderr
+
+
+def test_invalid_file_as_json_lists_the_diagnostics(world: World) -> None:
+    path = world.desired(INVALID)
+    result = world.run("validate", path, "--format", "json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["format"] == "reconciler-diagnostics"
+    assert doc["summary"] == {"errors": 2, "warnings": 0}
+    codes = [(d["code"], d["file"], d["severity"]) for d in doc["diagnostics"]]
+    assert codes == [
+        ("schema.type", str(path), "error"),
+        ("reference.unknown-server", str(path), "error"),
+    ]
+    assert all(isinstance(d["line"], int) and d["line"] > 0 for d in doc["diagnostics"])
+    assert doc["diagnostics"][1]["address"] == "integration.nowhere.other"
+
+
+def test_duplicate_name_across_files_names_both_places(world: World) -> None:
+    body = "integrations:\n  - {name: x, server: kubiya, type: redis, config: {}}\n"
+    one = world.desired(body)
+    two = world.write("two.yaml", body)
+    result = world.run("validate", one, two)
+    assert result.exit_code == 1
+    assert re.search(
+        rf"^{re.escape(str(two))}:2:5: error: integration 'x' is declared twice "
+        rf".*\(first at {re.escape(str(one))}:\d+:5\)",
+        result.stderr,
+        re.M,
+    ), result.stderr
+
+
+def test_missing_file_is_an_error_not_a_traceback(world: World) -> None:
+    result = world.run("validate", world.tmp / "nope.yaml")
+    assert result.exit_code == 1
+    assert "nope.yaml" in result.stderr
+
+
+def test_no_file_given(world: World) -> None:
+    result = world.run("validate")
+    assert result.exit_code == 1
+    assert "no desired-state files given" in result.stderr
