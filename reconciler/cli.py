@@ -383,7 +383,7 @@ def apply_cmd(
     else:
         # The outcomes were shown live on stderr; stdout gets the failures and the summary.
         OUT.out(views.render_apply_human(result, color=color, lines=False))
-    sys.exit(0 if result.ok else 1)
+    sys.exit(0 if result.ok and not result.interrupted else 1)
 
 
 def _confirm() -> bool:
@@ -552,7 +552,7 @@ def export(
                 Resource(Address(ResourceKind.CHANNEL, server, (a, CHANNEL_FAMILIES[0]), "_"), {}) for a in agents
             ]
             scope = [_replace(r) for r in scope]
-            return config, await platform.read(scope)
+            return config, await platform.read_live(scope)
         finally:
             await platform.aclose()
 

@@ -125,7 +125,7 @@ async def open_run(
         for r in run.prepared:
             by_server[r.address.server].append(r)
         results = await asyncio.gather(
-            *(p.read(by_server[n]) for n, p in run.platforms.items()), return_exceptions=True
+            *(p.read_live(by_server[n]) for n, p in run.platforms.items()), return_exceptions=True
         )
         errors: list[str] = []
         for name, result in zip(run.platforms, results, strict=True):

@@ -444,9 +444,32 @@ def _reserved_tag(
     )
 
 
+def _conductor_name(name: Any, what: str, where: Location, address: Address, out: list[Diagnostic]) -> None:
+    """Conductor addresses providers and models by name in the url path: a `/`, or a name that
+    is a dot segment (`.`, `..`), can never be addressed there (and `..` would address the
+    parent: deleting a model named `..` would delete its provider)."""
+    if not isinstance(name, str):
+        return
+    if "/" in name or name in (".", ".."):
+        out.append(
+            error(
+                "name.path",
+                f"{what} name {name!r} cannot be used with Conductor: it is part of the url path",
+                location=where,
+                address=str(address),
+                hint="use a name without `/` that is not `.` or `..`",
+            )
+        )
+
+
 def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
     node = decl.node
     catalog = conductor_catalog()
+    _conductor_name(node.get("name"), "provider", yamlpos.value_location(decl.file, node, "name"), address, out)
+    for i, api in enumerate(node.get("apis") or ()):
+        if isinstance(api, Mapping):
+            where = yamlpos.value_location(decl.file, api, "name")
+            _conductor_name(api.get("name"), "model", where, model_address(decl, api), out)
     tags = node.get("tags")
     if isinstance(tags, dict):
         for key in tags:

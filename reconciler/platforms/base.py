@@ -51,10 +51,24 @@ class Platform(ABC):
         assert client is not None, "adapters build their client in their own __init__"
         self.server = server
         self.client = client
+        # Changes in progress at once. The stop flag is checked once a change holds a slot,
+        # so that after Ctrl-C the queued changes are skipped, not started.
+        self._changes = asyncio.Semaphore(max(1, server.parallelism))
 
     @abstractmethod
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         """Every resource of this server the reconciler can see, with the fewest requests."""
+
+    async def read_live(self, desired: Sequence[Resource]) -> list[LiveResource]:
+        """`read`, with an answer of an unexpected shape (valid JSON, wrong rows) turned into a
+        clear error instead of whatever the row parsing tripped on."""
+        try:
+            return await self.read(desired)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            raise PlatformError(
+                f"the server's list answer has an unexpected shape ({type(exc).__name__}: {exc})",
+                hint=f"check that {self.server.url} is a {self.kind.value} server",
+            ) from exc
 
     def prepare(self, resource: Resource) -> Resource:
         """The desired resource in the exact shape `read` produces (defaults filled in)."""
@@ -96,27 +110,38 @@ class Platform(ABC):
         stop: asyncio.Event,
         blocked: set[Address],
     ) -> None:
-        if stop.is_set():
-            blocked.add(change.address)
-            report(Skipped(change, INTERRUPTED))
-            return
         dep = next((d for d in change.depends_on if d in blocked), None)
         if dep is not None:
             blocked.add(change.address)
             report(Skipped(change, f"depends on {dep}, which did not succeed"))
             return
-        try:
-            outcome = await run(change)
-        except ConflictError as exc:
-            outcome = conflict(change, str(exc))
-        except PlatformError as exc:
-            outcome = failed(change, exc)
+        async with self._changes:
+            if stop.is_set():
+                blocked.add(change.address)
+                report(Skipped(change, INTERRUPTED))
+                return
+            try:
+                outcome = await run(change)
+            except ConflictError as exc:
+                outcome = conflict(change, str(exc))
+            except PlatformError as exc:
+                outcome = failed(change, exc)
         if not isinstance(outcome, Done):
             blocked.add(change.address)
         report(outcome)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def text_field(row: Any, key: str) -> str:
+    """A required string field of a list row; anything else is an unexpected answer."""
+    if not isinstance(row, dict):
+        raise TypeError(f"a row is {type(row).__name__}, not an object")
+    value = row[key]
+    if not isinstance(value, str):
+        raise TypeError(f"`{key}` is {type(value).__name__}, not a string")
+    return value
 
 
 def sandbox_credentials(server: ServerConfig, field: str, default: str) -> str:

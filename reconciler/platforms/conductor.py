@@ -40,14 +40,7 @@ from reconciler.model import (
     fingerprint,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
-from reconciler.platforms.base import (
-    INTERRUPTED,
-    Platform,
-    Report,
-    conflict,
-    failed,
-    sandbox_credentials,
-)
+from reconciler.platforms.base import INTERRUPTED, Platform, Report, conflict, failed, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_KEY_ID = "sandbox-key-id"
@@ -171,7 +164,7 @@ class ConductorPlatform(Platform):
         managed = {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE} in raw_tags
         fp = next((t["value"] for t in raw_tags if t["key"] == FINGERPRINT_TAG_KEY), None)
         return LiveResource(
-            address=Address(ResourceKind.PROVIDER, self.server.name, (), row["name"]),
+            address=Address(ResourceKind.PROVIDER, self.server.name, (), text_field(row, "name")),
             id=row["name"],
             body={
                 "type": row.get("type"),
@@ -187,7 +180,7 @@ class ConductorPlatform(Platform):
         )
 
     def _model_live(self, provider: LiveResource, api: Mapping[str, Any]) -> LiveResource:
-        name = str(api.get("api"))
+        name = text_field(api, "api")
         return LiveResource(
             address=Address(ResourceKind.MODEL, self.server.name, (provider.address.name,), name),
             id=name,

@@ -35,7 +35,7 @@ from reconciler.model import (
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
@@ -102,6 +102,8 @@ class ConsolePlatform(Platform):
         return data
 
     def _live(self, agent: str, family: str, row: Mapping[str, Any]) -> LiveResource | None:
+        if not isinstance(row, dict):
+            raise TypeError(f"a channel is {type(row).__name__}, not an object")
         if family == "bimpeai":
             if not row.get("id"):
                 return None  # a type that is not connected
@@ -109,11 +111,11 @@ class ConsolePlatform(Platform):
             body = {"type": row.get("type")}
         else:
             config = row.get("config") or {}
-            name = str(config.get("name"))
+            name = text_field(config, "name")
             body = {k: config.get(k) for k in READ_FIELDS[family]}
         return LiveResource(
             address=Address(ResourceKind.CHANNEL, self.server.name, (agent, family), name),
-            id=str(row["id"]),
+            id=text_field(row, "id"),
             body=body,
             managed=False,
             version=str(row["id"]),

@@ -293,7 +293,13 @@ def decode(response: httpx.Response, what: str) -> Any:
 
 
 def quote(segment: str) -> str:
-    """A path segment, percent-encoded so that names with `/`, `?` or unicode stay one segment."""
+    """A path segment, percent-encoded so that names with `/`, `?` or unicode stay one segment.
+
+    A segment that is `.` or `..` is encoded too: left plain, url normalization would drop it
+    or climb to the parent (`DELETE .../integration/..` would address the provider itself).
+    """
     from urllib.parse import quote as _quote
 
+    if segment in (".", ".."):
+        return segment.replace(".", "%2E")
     return _quote(segment, safe="")

@@ -34,7 +34,7 @@ from reconciler.model import (
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
@@ -128,8 +128,8 @@ class KubiyaPlatform(Platform):
     def _live(self, row: Mapping[str, Any]) -> LiveResource:
         tags = row.get("tags") or []
         return LiveResource(
-            address=self._address(row["name"]),
-            id=row["id"],
+            address=self._address(text_field(row, "name")),
+            id=text_field(row, "id"),
             body={
                 "type": row.get("integration_type"),
                 "description": row.get("description") or "",

@@ -71,14 +71,6 @@ def requests_by_method(world: World) -> dict[str, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="Ctrl-C does not stop new changes: platforms/base.py Platform._run_ranked gathers every "
-    "change of a rank at once and _guarded checks `stop` before the change waits for a request "
-    "slot (HttpClient's semaphore), so all 40 creates are already past the check when SIGINT "
-    "comes and all are carried out; and cli.py apply_cmd exits 0 for such a run (it tests "
-    "`result.ok`, not `result.interrupted`) while printing 'Apply interrupted: 40 added'",
-)
 def test_ctrl_c_stops_new_changes_and_reports_what_was_done(served_world: World) -> None:
     world = served_world
     path = world.write("desired.yaml", desired_text(world))
