@@ -94,17 +94,19 @@ def diff(
     *,
     ignore: Sequence[str] = (),
     write_only: Sequence[str] = (),
+    open_paths: Sequence[str] = (),
 ) -> tuple[FieldChange, ...]:
     """The fields whose desired value differs from the live one, in path order.
 
-    Only keys of `desired` are compared: a live key the desired state does not mention is the
-    server's business (defaults, server-added keys).
+    Top-level keys the desired state does not mention are the server's business (audit
+    fields). Inside a record, a live key the desired state lacks is a difference (shown as a
+    removal, `after` None), except under `open_paths`, where the server adds keys of its own.
     """
     skip = tuple(ignore) + tuple(write_only)
     if not skip and values_equal(desired, {k: live.get(k, _MISSING) for k in desired}):
         return ()
     out: list[FieldChange] = []
-    _walk("", desired, live, skip, out)
+    _walk("", desired, live, skip, tuple(open_paths), out)
     out.sort(key=lambda f: f.path)
     return tuple(out)
 
@@ -113,7 +115,14 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _walk(prefix: str, desired: Mapping[str, Any], live: Any, skip: tuple[str, ...], out: list[FieldChange]) -> None:
+def _walk(
+    prefix: str,
+    desired: Mapping[str, Any],
+    live: Any,
+    skip: tuple[str, ...],
+    open_paths: tuple[str, ...],
+    out: list[FieldChange],
+) -> None:
     live_map: Mapping[str, Any] = live if isinstance(live, Mapping) else {}
     for key, want in desired.items():
         path = _join(prefix, str(key))
@@ -124,11 +133,16 @@ def _walk(prefix: str, desired: Mapping[str, Any], live: Any, skip: tuple[str, .
             continue
         want_plain = _plain(want)
         if isinstance(want_plain, Mapping) and isinstance(have, Mapping):
-            _walk(path, want_plain, have, skip, out)
+            _walk(path, want_plain, have, skip, open_paths, out)
         elif _records(want_plain) and _records(have):
             _list_of_records(path, want_plain, have, skip, out)
         else:
             out.append(_field(path, have, want))
+    if prefix and not covered(prefix, open_paths):
+        for key in sorted(live_map.keys() - desired.keys(), key=str):
+            path = _join(prefix, str(key))
+            if not covered(path, skip):
+                out.append(_field(path, live_map[key], _MISSING))
 
 
 def _records(value: Any) -> bool:

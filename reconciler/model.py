@@ -228,6 +228,10 @@ class Resource:
     # Keyed digest of the write-only values, set by the platform adapter when the server can
     # store one next to the resource; None when it cannot (the values are then not compared).
     fingerprint: str | None = None
+    # Records (dotted paths) where the server may add keys of its own: live keys the desired
+    # state does not name are left alone there. Everywhere else a live key the desired state
+    # lacks is a difference (the write replaces the record whole and would remove it).
+    open_paths: tuple[str, ...] = ()
 
     @property
     def type(self) -> str | None:

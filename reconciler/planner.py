@@ -220,7 +220,13 @@ def _plan_one(
         )
         return make(Action.NOOP, Reason.UNCHANGED)
 
-    fields = diff.diff(res.body, current.body, ignore=res.lifecycle.ignore_changes, write_only=res.write_only)
+    fields = diff.diff(
+        res.body,
+        current.body,
+        ignore=res.lifecycle.ignore_changes,
+        write_only=res.write_only,
+        open_paths=res.open_paths,
+    )
     reason = Reason.CHANGED
     wo = tuple(p for p in res.write_only if not diff.covered(p, res.lifecycle.ignore_changes))
     if res.fingerprint is not None and wo:

@@ -466,7 +466,7 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
     node = decl.node
     catalog = conductor_catalog()
     _conductor_name(node.get("name"), "provider", yamlpos.value_location(decl.file, node, "name"), address, out)
-    for i, api in enumerate(node.get("apis") or ()):
+    for api in node.get("apis") or ():
         if isinstance(api, Mapping):
             where = yamlpos.value_location(decl.file, api, "name")
             _conductor_name(api.get("name"), "model", where, model_address(decl, api), out)

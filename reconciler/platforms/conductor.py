@@ -145,13 +145,14 @@ class ConductorPlatform(Platform):
             body["configuration"] = dict(body.get("configuration") or {})
             secrets = {p: _get(body, p) for p in resource.write_only}
             fp = fingerprint(self._fp_key, secrets) if secrets else None
-            prepared = replace(resource, body=body, fingerprint=fp)
+            # The server adds keys of its own to a configuration (e.g. `organizationId`).
+            prepared = replace(resource, body=body, fingerprint=fp, open_paths=("configuration",))
             self._providers[resource.address] = prepared
             return prepared
         body["description"] = body.get("description") or ""
         body.setdefault("enabled", True)
         body["configuration"] = dict(body.get("configuration") or {})
-        return replace(resource, body=body)
+        return replace(resource, body=body, open_paths=("configuration",))
 
     async def _list_all(self) -> list[dict[str, Any]]:
         rows = await self.client.get_json("/api/integrations/", params={"activeOnly": "false"})

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from tests.cli.conftest import BASIC, World
 
 CACHE = """  - name: cache
@@ -303,14 +301,6 @@ def test_ignore_changes_hides_a_field_from_plan_and_drift(world: World) -> None:
     assert "tags" in drift.stdout and "description" not in drift.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply deletes what the plan did not show: an env var added on the server by hand "
-    "(config.env_vars.EXTRA) is invisible to plan and drift (only declared keys are compared), "
-    "but the next update of any config field PUTs the desired config whole, and Kubiya "
-    "replaces config whole, so EXTRA is silently wiped. Either the update keeps undeclared "
-    "keys (platforms/kubiya.py, the update body) or the plan lists their removal (diff/planner)",
-)
 def test_apply_never_removes_what_the_plan_did_not_show(world: World) -> None:
     assert world.run("apply", world.desired(), "--auto-approve").exit_code == 0
     row = world.integration("pg-main")

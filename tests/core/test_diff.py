@@ -1,0 +1,49 @@
+"""Field-level comparison rules: secrets, numbers as strings, removals, open records, lists."""
+
+from __future__ import annotations
+
+from reconciler.diff import creation_fields, diff, values_equal
+from reconciler.model import Sensitive
+
+
+def test_sensitive_equals_the_string_it_wraps_and_never_shows() -> None:
+    assert values_equal(Sensitive("s3cret"), "s3cret")
+    (change,) = diff({"config": {"token": Sensitive("new-secret")}}, {"config": {"token": "old-secret"}})
+    assert (change.path, change.before, change.after, change.sensitive) == ("config.token", "(sensitive)", "(sensitive)", True)
+
+
+def test_numbers_equal_their_string_form_but_not_booleans() -> None:
+    assert values_equal(5432, "5432") and values_equal("1.5", 1.5)
+    assert not values_equal(True, "true") and not values_equal(1, True)
+
+
+def test_a_live_key_missing_from_a_record_is_a_removal() -> None:
+    (change,) = diff({"config": {"env_vars": {"A": "1"}}}, {"config": {"env_vars": {"A": "1", "EXTRA": "x"}}})
+    assert (change.path, change.before, change.after) == ("config.env_vars.EXTRA", "x", None)
+
+
+def test_open_records_and_top_level_server_keys_are_left_alone() -> None:
+    live = {"configuration": {"endpoint": "e", "organizationId": ""}, "createTime": 1}
+    assert diff({"configuration": {"endpoint": "e"}}, live, open_paths=("configuration",)) == ()
+
+
+def test_ignored_and_write_only_paths_are_skipped() -> None:
+    desired = {"description": "a", "configuration": {"api_key": Sensitive("k"), "x": "1"}}
+    live = {"description": "b", "configuration": {"api_key": "********", "x": "1"}}
+    assert diff(desired, live, ignore=("description",), write_only=("configuration.api_key",)) == ()
+
+
+def test_lists_of_records_diff_item_by_item() -> None:
+    want = {"files": [{"path": "/a", "mode": "0600"}, {"path": "/b", "mode": "0644"}]}
+    have = {"files": [{"path": "/a", "mode": "0644"}, {"path": "/b", "mode": "0644"}]}
+    (change,) = diff(want, have)
+    assert (change.path, change.before, change.after) == ("files[0].mode", "0644", "0600")
+
+
+def test_creation_fields_flatten_records_and_mask_secrets() -> None:
+    fields = creation_fields({"type": "openai", "configuration": {"api_key": Sensitive("k"), "endpoint": "e"}, "tags": []})
+    assert [(f.path, f.after, f.sensitive) for f in fields] == [
+        ("configuration.api_key", "(sensitive)", True),
+        ("configuration.endpoint", "e", False),
+        ("type", "openai", False),
+    ]
