@@ -265,7 +265,10 @@ def plan(
     result, options = _run(go(), fmt)
     OUT.out(_render_plan(result, fmt, _color(no_color)))
     if out_file:
-        engine.write_plan_file(out_file, result, options)
+        try:
+            engine.write_plan_file(out_file, result, options)
+        except ReconcilerError as exc:
+            _report_error(exc)
         OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
     gate = [c for c in result.actionable if c.action in fail_actions]
     if gate:
@@ -486,7 +489,10 @@ def drift(
     else:
         OUT.out(drift_views.render_drift_human(report, color=_color(no_color)))
     if out_file:
-        Path(out_file).write_text(drift_views.render_drift_json(report) + "\n", encoding="utf-8")
+        try:
+            engine.write_text(out_file, drift_views.render_drift_json(report) + "\n")
+        except ReconcilerError as exc:
+            _report_error(exc)
     if notify_url and (report.drifted or notify_always):
         from reconciler.platforms.notify import post_json
 
@@ -535,6 +541,7 @@ def export(
 
     from reconciler import engine
     from reconciler.desired.export import export as export_yaml
+    from reconciler.desired.export import references_of
     from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind
 
     sources = _sources(files, var, var_file)
@@ -552,14 +559,17 @@ def export(
                 Resource(Address(ResourceKind.CHANNEL, server, (a, CHANNEL_FAMILIES[0]), "_"), {}) for a in agents
             ]
             scope = [_replace(r) for r in scope]
-            return config, await platform.read_live(scope)
+            return config, await platform.read_live(scope), references_of(state.resources)
         finally:
             await platform.aclose()
 
-    config, live = _run(go())
-    text, needed = export_yaml(config, live, [ResourceKind(k) for k in kinds] or None)
+    config, live, references = _run(go())
+    text, needed = export_yaml(config, live, [ResourceKind(k) for k in kinds] or None, references)
     if out_file:
-        Path(out_file).write_text(text, encoding="utf-8")
+        try:
+            engine.write_text(out_file, text)
+        except ReconcilerError as exc:
+            _report_error(exc)
         OUT.err(f"Exported {sum(1 for i in live if not i.deleted)} resource(s) to {out_file}")
     else:
         OUT.out(text, nl=False)

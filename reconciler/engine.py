@@ -195,11 +195,20 @@ def plan_file_dict(plan: Plan, options: planner.PlanOptions) -> dict[str, Any]:
 
 
 def write_plan_file(path: str | Path, plan: Plan, options: planner.PlanOptions) -> None:
-    text = json.dumps(plan_file_dict(plan, options), indent=2, sort_keys=True)
+    write_text(path, json.dumps(plan_file_dict(plan, options), indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a report or plan file whole (through a temporary file), or raise ConfigError."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(target)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {target}: {exc.strerror or exc}", hint="check that the directory exists and is writable"
+        ) from exc
 
 
 def read_plan_file(path: str | Path) -> dict[str, Any]:
@@ -214,7 +223,47 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict) or data.get("format") != PLAN_FILE_FORMAT:
         raise ConfigError(f"{p}: not a reconciler plan file", hint="write one with `reconciler plan --out FILE`")
+    problem = _plan_file_problem(data)
+    if problem:
+        raise ConfigError(
+            f"{p}: the plan file is damaged ({problem})",
+            hint="make the plan again with `reconciler plan --out FILE`; do not edit plan files",
+        )
     return data
+
+
+def _plan_file_problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with the shape of a plan file's document, if anything."""
+    changes = data.get("changes")
+    if not isinstance(changes, list):
+        return "`changes` is not a list"
+    for i, change in enumerate(changes):
+        if not isinstance(change, dict):
+            return f"changes[{i}] is not an object"
+        for key in ("address", "action"):
+            if not isinstance(change.get(key), str):
+                return f"changes[{i}].{key} is missing or not a string"
+        if change["action"] not in {a.value for a in Action}:
+            return f"changes[{i}].action {change['action']!r} is unknown"
+    sources = data.get("sources")
+    if not isinstance(sources, dict):
+        return "`sources` is not an object"
+    paths = sources.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths):
+        return "`sources.paths` is not a list of file names"
+    if not isinstance(sources.get("variables", {}), dict) or not isinstance(sources.get("var_files", []), list):
+        return "`sources.variables` or `sources.var_files` has the wrong type"
+    options = data.get("options", {})
+    if not isinstance(options, dict):
+        return "`options` is not an object"
+    for key in ("prune_servers", "targets", "excludes", "replace"):
+        value = options.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            return f"`options.{key}` is not a list of strings"
+    max_deletes = options.get("max_deletes")
+    if max_deletes is not None and (not isinstance(max_deletes, int) or isinstance(max_deletes, bool)):
+        return "`options.max_deletes` is not a number"
+    return None
 
 
 def options_from_file(data: Mapping[str, Any]) -> tuple[Sources, dict[str, Any]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.desired.yamlpos import dump
-from reconciler.model import LiveResource, ResourceKind, ServerConfig
+from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig
 
 MASK = "********"
 SECRET_KEYS = frozenset({"api_key", "password"})
@@ -141,10 +141,56 @@ def _channel(item: LiveResource, needed: list[str]) -> dict[str, Any]:
     return out
 
 
+def references_of(resources: Iterable[Resource]) -> dict[str, str]:
+    """Secret value → the reference it was declared with, for values declared as one whole
+    `${env:…}`/`${file:…}` reference."""
+    found: dict[str, str] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Sensitive):
+            if value.source and "," not in value.source and value.reveal():
+                found.setdefault(value.reveal(), "${" + value.source + "}")
+        elif isinstance(value, Mapping):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+
+    for res in resources:
+        walk(res.body)
+    return found
+
+
+def _hide_secrets(value: Any, secrets: Mapping[str, str], owner: list[str], needed: list[str]) -> Any:
+    """Write declared secrets back as their references; a string merely holding one (a
+    composite like `Bearer <token>`) becomes a reference to fill in."""
+    if isinstance(value, str):
+        if value in secrets:
+            return secrets[value]
+        if any(secret in value for secret in secrets):
+            name = env_name(*owner)
+            needed.append(name)
+            return f"${{env:{name}}}"
+        return value
+    if isinstance(value, dict):
+        return {k: _hide_secrets(v, secrets, [*owner, str(k)], needed) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide_secrets(v, secrets, [*owner, str(i)], needed) for i, v in enumerate(value)]
+    return value
+
+
 def export(
-    server: ServerConfig, live: Sequence[LiveResource], kinds: Iterable[ResourceKind] | None = None
+    server: ServerConfig,
+    live: Sequence[LiveResource],
+    kinds: Iterable[ResourceKind] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> tuple[str, list[str]]:
-    """The YAML text of `live` (one server's resources) and the env variables it references."""
+    """The YAML text of `live` (one server's resources) and the env variables it references.
+
+    `secrets` (from `references_of`) maps secret values the desired state declared to their
+    references: the server returns some of them verbatim (Kubiya env vars, file contents), and
+    the export must write the reference, never the value."""
     wanted = set(kinds) if kinds else set(ResourceKind)
     if ResourceKind.PROVIDER in wanted:
         wanted.add(ResourceKind.MODEL)
@@ -166,6 +212,8 @@ def export(
         doc["providers"] = providers
     if channels:
         doc["channels"] = channels
+    if secrets:
+        doc = _hide_secrets(doc, secrets, [server.name], needed)
     header = (
         f"# Exported from server {server.name!r} ({server.kind.value}) by `reconciler export`.\n"
         "# Plan it together with the file that declares the server; set the ${env:...} variables first.\n"

@@ -33,6 +33,19 @@ _ENV = ImmutableSandboxedEnvironment(
 )
 
 
+
+def _tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+    """Jinja's `tojson`, but an undefined value fails as the undefined variable it is (the
+    stock filter would report a JSON serialization error without the variable's name)."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return _STOCK_TOJSON(eval_ctx, value, indent)
+
+
+_STOCK_TOJSON = _ENV.filters["tojson"]
+_ENV.filters["tojson"] = jinja2.pass_eval_context(_tojson)
+
+
 def is_template(name: str) -> bool:
     return name.endswith(TEMPLATE_SUFFIX)
 

@@ -197,14 +197,6 @@ def test_export_of_write_only_secrets(leaks: Leaks) -> None:
     leaks.check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export writes a value the desired state declares as a secret reference (here a Kubiya "
-    "env var `${env:PG_PASSWORD}`, which the server returns verbatim) in plain text into the "
-    "--out file (unscrubbed) and into stdout (only the CLI's last-resort scrubber masks it, "
-    "turning it into `(sensitive)`, which is not valid config either): it should write the "
-    "declared `${env:PG_PASSWORD}` reference back",
-)
 def test_export_writes_a_declared_secret_as_its_reference(leaks: Leaks) -> None:
     world = leaks.world
     path = world.desired(DESIRED)

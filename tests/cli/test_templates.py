@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.cli.conftest import REPO, World
 
 TEMPLATE = REPO / "examples" / "multi-env" / "integrations.yaml.j2"
@@ -67,13 +65,6 @@ def test_undefined_variable_is_an_error_at_its_line(world: World) -> None:
     assert "hint: give it a value with `--var NAME=VALUE`" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an undefined variable passed through `tojson` (as examples/multi-env does for every "
-    "value) is reported as 'template error: TypeError: Object of type StrictUndefined is not JSON "
-    "serializable', without the variable's name or the hint: desired/template.py should make "
-    "tojson raise the UndefinedError of the variable",
-)
 def test_undefined_variable_through_tojson_is_named(world: World) -> None:
     result = world.run("validate", TEMPLATE, "--var", "env=x")
     assert result.exit_code == 1
