@@ -179,6 +179,6 @@ class StalePlanError(ReconcilerError):
         self.addresses = sorted(addresses)
         listed = ", ".join(self.addresses)
         super().__init__(
-            f"the live state changed since the plan was made: {listed}",
+            f"the desired or the live state changed since the plan was made: {listed}",
             hint="run `reconciler plan` again and review the new plan",
         )

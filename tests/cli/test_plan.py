@@ -125,7 +125,7 @@ def test_stale_saved_plan_is_refused_naming_what_changed(world: World) -> None:
     result = world.run("apply", plan_file)
     assert result.exit_code == 1
     assert (
-        "the live state changed since the plan was made: integration.kubiya.pg-main"
+        "the desired or the live state changed since the plan was made: integration.kubiya.pg-main"
         in result.stderr
     )
     assert "integration.kubiya.cache" not in result.stderr
