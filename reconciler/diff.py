@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.model import Sensitive
 from reconciler.plan import FieldChange, masked
 
@@ -29,6 +27,14 @@ def _plain(value: Any) -> Any:
 
 def values_equal(a: Any, b: Any) -> bool:
     """Equality under the rules above, recursing into mappings and lists."""
+    ta, tb = type(a), type(b)
+    # Fast paths for the plain JSON types that make up nearly every body.
+    if ta is tb and (ta is str or ta is int or ta is float or ta is bool or a is None):
+        return bool(a == b)
+    if ta is dict and tb is dict:
+        if a.keys() != b.keys():
+            return False
+        return all(values_equal(v, b[k]) for k, v in a.items())
     a, b = _plain(a), _plain(b)
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         if a.keys() != b.keys():
@@ -153,6 +159,10 @@ def _list_of_records(
     path: str, want: Sequence[Any], have: Sequence[Any], skip: tuple[str, ...], out: list[FieldChange]
 ) -> None:
     """Item-level changes of a list of records, by position, via deepdiff."""
+    # Imported here: deepdiff pulls in numpy and pydantic (~0.2 s), and most runs never
+    # compare two differing lists of records.
+    from deepdiff import DeepDiff
+
     if len(want) != len(have):
         out.append(_field(path, have, want))
         return

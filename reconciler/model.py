@@ -80,8 +80,14 @@ class Address:
     name: str
 
     def __str__(self) -> str:
-        parts = [self.kind.value, self.server, *self.scope, self.name]
-        return ".".join(_quote(p) for p in parts)
+        # Cached on the frozen instance: plans of thousands of resources sort and print
+        # addresses many times.
+        text: str | None = self.__dict__.get("_text")
+        if text is None:
+            parts = [self.kind.value, self.server, *self.scope, self.name]
+            text = ".".join(_quote(p) for p in parts)
+            object.__setattr__(self, "_text", text)
+        return text
 
     @property
     def parent(self) -> Address | None:

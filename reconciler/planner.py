@@ -174,11 +174,12 @@ def _plan_one(
     warnings: list[Diagnostic],
 ) -> Change:
     depends = (res.address.parent,) if res.address.parent is not None else ()
-    digest = body_digest(res.body, [res.fingerprint or ""])
 
     def make(action: Action, reason: Reason, fields: tuple[FieldChange, ...] = ()) -> Change:
         if action in (Action.CREATE, Action.REPLACE) and not fields:
             fields = diff.creation_fields(res.body)
+        # Only changes that write are matched against a saved plan by digest.
+        digest = "" if action is Action.NOOP else body_digest(res.body, [res.fingerprint or ""])
         return Change(
             res.address,
             action,

@@ -17,15 +17,13 @@ does not know, it is switched off rather than guessing.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.resources
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from reconciler.desired import yamlpos
 from reconciler.errors import Diagnostic, Location, error
@@ -41,8 +39,16 @@ def _load_schema() -> dict[str, Any]:
 
 
 SCHEMA: dict[str, Any] = _load_schema()
-Draft202012Validator.check_schema(SCHEMA)
-_VALIDATOR = Draft202012Validator(SCHEMA)
+
+
+@functools.cache
+def _validator() -> Any:
+    """jsonschema's validator, built on first need: a valid document never needs it (the
+    compiled fast check answers first), and importing jsonschema costs a tenth of a second.
+    That the schema itself is valid 2020-12 is checked by the test suite."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
+    return Draft202012Validator(SCHEMA)
 
 
 # --- the fast checker ---------------------------------------------------------------------
@@ -313,7 +319,7 @@ def fast_is_valid(document: Any) -> bool | None:
 
 def jsonschema_is_valid(document: Any) -> bool:
     """jsonschema's own answer, for tests that hold the fast checker to it."""
-    return bool(_VALIDATOR.is_valid(document))
+    return bool(_validator().is_valid(document))
 
 
 # --- errors -> diagnostics ----------------------------------------------------------------
@@ -337,7 +343,7 @@ def validate(document: Any, file: str) -> Validation:
     result = Validation()
     if _FAST is not None and _FAST(document):
         return result
-    for err in _VALIDATOR.iter_errors(document):
+    for err in _validator().iter_errors(document):
         _explain(err, document, file, result)
     return result
 
@@ -447,7 +453,7 @@ def _bad_prefix(path: Sequence[str | int], validator: str) -> tuple[str | int, .
     return tuple(path[:1])
 
 
-def _explain(err: jsonschema.ValidationError, document: Any, file: str, out: Validation) -> None:
+def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
     path = list(err.absolute_path)
     validator = str(err.validator)
     schema = err.schema if isinstance(err.schema, dict) else {}

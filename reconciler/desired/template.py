@@ -13,37 +13,44 @@ indentation in the YAML they produce.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
-
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Diagnostic, DiagnosticsError, Location, error
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATE_SUFFIX = ".j2"
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
+@functools.cache
+def _env() -> jinja2.Environment:
+    """The sandboxed environment, built on first use: most runs render no template, and
+    importing jinja2 is not free."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    stock = env.filters["tojson"]
 
-def _tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
-    """Jinja's `tojson`, but an undefined value fails as the undefined variable it is (the
-    stock filter would report a JSON serialization error without the variable's name)."""
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    return _STOCK_TOJSON(eval_ctx, value, indent)
+    def tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+        # An undefined value fails as the undefined variable it is; the stock filter would
+        # report a JSON serialization error without the variable's name.
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()
+        return stock(eval_ctx, value, indent)
 
-
-_STOCK_TOJSON = _ENV.filters["tojson"]
-_ENV.filters["tojson"] = jinja2.pass_eval_context(_tojson)
+    env.filters["tojson"] = jinja2.pass_eval_context(tojson)
+    return env
 
 
 def is_template(name: str) -> bool:
@@ -52,9 +59,12 @@ def is_template(name: str) -> bool:
 
 def render(source: str, *, file: str, variables: Mapping[str, Any], max_bytes: int) -> str:
     """The rendered text of template `source` (read from `file`). Raises DiagnosticsError."""
+    import jinja2
+
+    env = _env()
     try:
-        code = _ENV.compile(source, name=file, filename=file)
-        template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None), None)
+        code = env.compile(source, name=file, filename=file)
+        template = env.template_class.from_code(env, code, env.make_globals(None), None)
     except jinja2.TemplateSyntaxError as exc:
         raise DiagnosticsError(
             [
@@ -93,6 +103,9 @@ def render(source: str, *, file: str, variables: Mapping[str, Any], max_bytes: i
 
 
 def _render_diagnostic(exc: Exception, file: str) -> Diagnostic:
+    import jinja2
+    from jinja2.sandbox import SecurityError
+
     where = Location(file, _template_line(exc.__traceback__, file))
     if isinstance(exc, SecurityError):
         return error(

@@ -35,7 +35,7 @@ from reconciler.model import (
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
+from reconciler.platforms.base import Platform, Report, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
@@ -83,6 +83,7 @@ class ConsolePlatform(Platform):
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         key = sandbox_credentials(server, "api_key", SANDBOX_API_KEY)
         super().__init__(server, client or HttpClient(server, ApiKeyAuth(key)))
+        self._families: dict[tuple[str, str], asyncio.Future[dict[str, str]]] | None = None
 
     def prepare(self, resource: Resource) -> Resource:
         from dataclasses import replace
@@ -133,8 +134,24 @@ class ConsolePlatform(Platform):
                     out.append(item)
         return out
 
+    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        # Each agent and family is listed once for the whole batch (not once per change).
+        self._families = {}
+        try:
+            await super().save_many(changes, report, stop)
+        finally:
+            self._families = None
+
     async def _current_ids(self, change: Change) -> dict[str, str]:
         agent, family = change.address.scope
+        if self._families is not None:
+            key = (agent, family)
+            if key not in self._families:
+                self._families[key] = asyncio.ensure_future(self._read_ids(agent, family))
+            return dict(await self._families[key])
+        return await self._read_ids(agent, family)
+
+    async def _read_ids(self, agent: str, family: str) -> dict[str, str]:
         rows = await self._list_family(agent, family)
         out: dict[str, str] = {}
         for row in rows:

@@ -13,8 +13,10 @@ messages that never hold a secret value (server bodies are reduced to their mess
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,14 @@ from reconciler.errors import AuthError, PlatformError, UnreachableError
 from reconciler.model import ServerConfig
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Connections per httpx pool (see HttpClient.__init__).
+POOL_SIZE = 4
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for the process: loading the CA bundle costs ~20 ms per client."""
+    return ssl.create_default_context()
 
 
 @dataclass(frozen=True)
@@ -135,26 +145,40 @@ class HttpClient:
         self._sleep = sleep
         self.requests = 0
         self.retries = 0
-        if transport is None and server.is_sandbox:
+        base_url = server.url.rstrip("/")
+        if server.is_sandbox:
             from reconciler.sandbox.transport import SANDBOX_BASE_URL
             from reconciler.sandbox.transport import transport as sandbox_transport
 
-            transport = sandbox_transport(server.url)
             base_url = SANDBOX_BASE_URL
+            if transport is None:
+                transport = sandbox_transport(server.url)
+        timeout = httpx.Timeout(server.timeout, connect=min(server.timeout, 10.0))
+        headers = {"User-Agent": "reconciler", "Accept": "application/json"}
+        parallelism = max(1, server.parallelism)
+        if transport is not None:
+            pools = 1
+            per_pool = parallelism
         else:
-            base_url = server.url.rstrip("/")
-        limits = httpx.Limits(
-            max_connections=max(1, server.parallelism), max_keepalive_connections=max(1, server.parallelism)
-        )
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            timeout=httpx.Timeout(server.timeout, connect=min(server.timeout, 10.0)),
-            limits=limits,
-            follow_redirects=False,
-            headers={"User-Agent": "reconciler", "Accept": "application/json"},
-        )
-        self._slots = asyncio.Semaphore(max(1, server.parallelism))
+            # httpcore scans every connection of a pool for each request it places; with many
+            # connections in one pool that scan dominates an apply's CPU time. Several small
+            # pools, each request sent to the least busy one, keep it short.
+            pools = -(-parallelism // POOL_SIZE)
+            per_pool = min(parallelism, POOL_SIZE)
+        self._clients = [
+            httpx.AsyncClient(
+                base_url=base_url,
+                transport=transport,
+                timeout=timeout,
+                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+                follow_redirects=False,
+                headers=headers,
+                verify=_ssl_context() if transport is None and base_url.startswith("https:") else True,
+            )
+            for _ in range(pools)
+        ]
+        self._busy = [0] * pools
+        self._slots = asyncio.Semaphore(parallelism)
         self._rate = RateLimiter(server.rate_limit)
 
     async def __aenter__(self) -> HttpClient:
@@ -164,7 +188,7 @@ class HttpClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await asyncio.gather(*(c.aclose() for c in self._clients))
 
     async def send_once(
         self,
@@ -187,8 +211,10 @@ class HttpClient:
         async with self._slots:
             await self._rate.wait()
             self.requests += 1
+            pool = min(range(len(self._busy)), key=self._busy.__getitem__)
+            self._busy[pool] += 1
             try:
-                return await self._client.request(method, path, content=content, params=params, headers=hdrs)
+                return await self._clients[pool].request(method, path, content=content, params=params, headers=hdrs)
             except httpx.TimeoutException as exc:
                 raise UnreachableError(
                     f"{method} {path}: no answer from {self.server.name} within {self.server.timeout:g}s",
@@ -199,6 +225,8 @@ class HttpClient:
                     f"{method} {path}: connection to {self.server.name} failed ({type(exc).__name__})",
                     retryable=True,
                 ) from exc
+            finally:
+                self._busy[pool] -= 1
 
     async def request(
         self,

@@ -13,12 +13,13 @@ answer 500); the planner revives such rows with a PUT instead.
 
 Writes: a create that got no answer (or a 5xx) may have been written, so before trying again
 the adapter lists the server and adopts the integration if it is there; a 409 after such a
-lost answer is therefore success. Updates and deletes first re-read the row and refuse to
-overwrite a copy that changed since the plan (its `updated_at` moved).
+lost answer is therefore success. Before updates and deletes the adapter lists the server once
+and refuses to overwrite a row that changed since the plan (its `updated_at` moved).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -34,7 +35,7 @@ from reconciler.model import (
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
+from reconciler.platforms.base import Platform, Report, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
@@ -112,6 +113,7 @@ class KubiyaPlatform(Platform):
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         token = sandbox_credentials(server, "token", SANDBOX_TOKEN)
         super().__init__(server, client or HttpClient(server, BearerAuth(token)))
+        self._rows: dict[str, dict[str, Any]] | None = None
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -150,8 +152,6 @@ class KubiyaPlatform(Platform):
         return rows
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
-        import asyncio
-
         active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
         return [self._live(r) for r in active + deleted]
 
@@ -182,7 +182,33 @@ class KubiyaPlatform(Platform):
                     payload.pop(mapped[head], None)
         return payload
 
+    async def _snapshot(self, changes: Sequence[Change]) -> None:
+        """One listing (active and deleted rows) instead of a GET per update or delete: the
+        version check before each write reads from it."""
+        import asyncio
+
+        self._rows = None
+        if any(c.live_id for c in changes):
+            active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
+            self._rows = {str(r.get("id")): r for r in active + deleted if isinstance(r, dict)}
+
+    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        await self._snapshot(changes)
+        try:
+            await super().save_many(changes, report, stop)
+        finally:
+            self._rows = None
+
+    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
+        await self._snapshot(changes)
+        try:
+            await super().delete_many(changes, report, stop)
+        finally:
+            self._rows = None
+
     async def _get(self, change: Change) -> dict[str, Any] | None:
+        if self._rows is not None:
+            return self._rows.get(change.live_id or "")
         response = await self.client.request(
             "GET", f"{BASE}/{quote(change.live_id or '')}", address=str(change.address), ok=(200, 404)
         )

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from reconciler.desired import FORMAT_DOC, rules, schema
 from reconciler.model import CHANNEL_FAMILIES, ServerConfig, ServerKind
 
@@ -15,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_package_loads_the_top_level_schema_file() -> None:
     on_disk = json.loads((ROOT / "schemas" / "desired-state.schema.json").read_text())
     assert on_disk == schema.SCHEMA
-    schema.Draft202012Validator.check_schema(on_disk)
+    Draft202012Validator.check_schema(on_disk)
     assert on_disk["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 

@@ -120,7 +120,6 @@ def test_retried_console_configure_makes_one_channel(url: str) -> None:
     from reconciler.platforms.console import ApiKeyAuth
 
     client = HttpClient(server, ApiKeyAuth("sk_sandbox"), transport=dropper, retry=RetryPolicy(base=0.001, cap=0.001))
-    client._client.base_url = httpx.URL("http://sandbox.invalid")
     platform = ConsolePlatform(server, client)
     res = Resource(
         Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), "docs"),
