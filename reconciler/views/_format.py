@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import SENSITIVE_MASK, Sensitive
@@ -74,6 +75,10 @@ def truncate(text: str, limit: int = MAX_VALUE_CHARS) -> str:
 def json_default(value: Any) -> Any:
     if isinstance(value, Sensitive):
         return SENSITIVE_MASK
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
     # Plans only hold JSON values; anything else is shown by its type, never by its contents.
     return f"<{type(value).__name__}>"
 
