@@ -66,7 +66,9 @@ class ProgressObserver:
         if status == "failed":
             self.failed += 1
         if not self.enabled:
-            self.console.print(f"{marker} {text}", markup=False, emoji=False, highlight=False, soft_wrap=True)
+            # Plain lines go straight to the stream: rich's rendering costs more than the
+            # request behind a line when thousands of them scroll by in a CI log.
+            self.console.file.write(f"{marker} {text}\n")
             return
         line = Text.assemble((marker, _STYLE[status]), " ", text)
         # Printing through the Progress's console keeps the line above the live bar.
