@@ -686,7 +686,8 @@ def run() -> None:
     the long-running `sandbox serve` keeps the ordinary behaviour.
     """
     long_running = len(sys.argv) > 1 and sys.argv[1] == "sandbox"
-    if long_running:
+    # Under a profiler or tracer (cProfile, coverage) the ordinary exit lets it write its data.
+    if long_running or sys.getprofile() is not None or sys.gettrace() is not None:
         main()
         return
     gc.disable()

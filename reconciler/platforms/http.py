@@ -173,7 +173,8 @@ class HttpClient:
                 limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
                 follow_redirects=False,
                 headers=headers,
-                verify=_ssl_context() if transport is None and base_url.startswith("https:") else True,
+                # One shared context: httpx would load the CA bundle again for every client.
+                verify=_ssl_context(),
             )
             for _ in range(pools)
         ]
