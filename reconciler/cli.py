@@ -98,9 +98,29 @@ def _report_error(exc: ReconcilerError, fmt: str = "human") -> NoReturn:
     _fail(str(exc), exc.hint)
 
 
+class _Box:
+    """Carries a coroutine's result out of `asyncio.run` behind a cheap repr: when the run
+    ends, asyncio's SIGINT bookkeeping formats the main task's repr, result included, and a
+    plan of thousands of resources takes a noticeable time to repr."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def __repr__(self) -> str:
+        return "<result>"
+
+
 def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
+    async def boxed() -> _Box:
+        box = _Box()
+        box.value = await coro
+        return box
+
     try:
-        return asyncio.run(coro)
+        result: T = asyncio.run(boxed()).value
+        return result
     except ReconcilerError as exc:
         _report_error(exc, fmt)
 

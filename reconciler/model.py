@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -53,11 +52,11 @@ MANAGED_TAG = f"{MANAGED_TAG_KEY}:{MANAGED_TAG_VALUE}"
 # Where a keyed fingerprint of write-only values is kept, as a tag next to the marker.
 FINGERPRINT_TAG_KEY = "reconciler-fingerprint"
 
-_PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 
 
 def _quote(segment: str) -> str:
-    if _PLAIN_SEGMENT.match(segment):
+    # str methods instead of the regex: addresses are built for every resource of a plan.
+    if segment and segment.isascii() and segment.replace("-", "").replace("_", "").isalnum():
         return segment
     escaped = segment.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
