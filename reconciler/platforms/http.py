@@ -165,8 +165,9 @@ class HttpClient:
             # pools, each request sent to the least busy one, keep it short.
             pools = -(-parallelism // POOL_SIZE)
             per_pool = min(parallelism, POOL_SIZE)
-        self._clients = [
-            httpx.AsyncClient(
+
+        def make_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
                 base_url=base_url,
                 transport=transport,
                 timeout=timeout,
@@ -176,8 +177,10 @@ class HttpClient:
                 # One shared context: httpx would load the CA bundle again for every client.
                 verify=_ssl_context(),
             )
-            for _ in range(pools)
-        ]
+
+        # Pools are made on first use: a plan's few list calls need one or two of them.
+        self._make_client = make_client
+        self._clients: list[httpx.AsyncClient | None] = [None] * pools
         self._busy = [0] * pools
         self._slots = asyncio.Semaphore(parallelism)
         self._rate = RateLimiter(server.rate_limit)
@@ -189,7 +192,7 @@ class HttpClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(c.aclose() for c in self._clients))
+        await asyncio.gather(*(c.aclose() for c in self._clients if c is not None))
 
     async def send_once(
         self,
@@ -213,9 +216,12 @@ class HttpClient:
             await self._rate.wait()
             self.requests += 1
             pool = min(range(len(self._busy)), key=self._busy.__getitem__)
+            client = self._clients[pool]
+            if client is None:
+                client = self._clients[pool] = self._make_client()
             self._busy[pool] += 1
             try:
-                return await self._clients[pool].request(method, path, content=content, params=params, headers=hdrs)
+                return await client.request(method, path, content=content, params=params, headers=hdrs)
             except httpx.TimeoutException as exc:
                 raise UnreachableError(
                     f"{method} {path}: no answer from {self.server.name} within {self.server.timeout:g}s",
