@@ -67,7 +67,7 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(
     monkeypatch.setattr("reconciler.platforms.http.RetryPolicy", lambda: RetryPolicy(attempts=8, base=0.001, cap=0.01))
     app = app_for(url)
     app.state.sandbox.set_faults(
-        Faults(latency_ms=1, jitter_ms=2, error_rate=0.2, drop_after_rate=0.1, rate_limit_rps=400, seed=7)
+        Faults(latency_ms=1, jitter_ms=2, error_rate=0.2, drop_after_rate=0.1, rate_limit_rps=150, seed=7)
     )
     h = Harness(url)
     want = desired(400)  # 400 integrations + 40 providers + 120 models + 10 channels = 570
@@ -91,6 +91,8 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(
     stats = app.state.sandbox.stats.to_dict()
     assert stats["injected"].get("500", 0) + stats["injected"].get("503", 0) > 50
     assert stats["injected"].get("drop_after", 0) > 10
+    assert stats["injected"].get("429", 0) > 50, "no 429 storm happened"
+    print("injected:", stats["injected"], "requests:", stats["total"])
     app.state.sandbox.set_faults(Faults())
     names, chan_names, apis = asyncio.run(live_counts(url))
     assert len(names) == 400 and max(names.values()) == 1
