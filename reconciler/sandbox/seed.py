@@ -23,14 +23,17 @@ conductor:
   # key pairs exchanged at POST /api/token for a JWT; each belongs to an organization
   keys:
     - {id: sandbox-key-id, secret: sandbox-key-secret, organization: sandbox}
+    - {id: sandbox-key-id-2, secret: sandbox-key-secret-2, organization: sandbox-2}
   token_ttl_seconds: 2700
 console:
   api_keys:
     - {key: sk_sandbox, team: sandbox, scopes: ["integrations:read", "integrations:write"]}
     - {key: sk_sandbox_readonly, team: sandbox, scopes: ["integrations:read"]}
+    - {key: sk_sandbox_2, team: sandbox-2, scopes: ["integrations:read", "integrations:write"]}
   agents:
     - {id: agt_demo, team: sandbox, workflow: true, channel_limit: 25}
     - {id: agt_noflow, team: sandbox, workflow: false, channel_limit: 25}
+    - {id: agt_other, team: sandbox-2, workflow: true, channel_limit: 25}
   idempotency_window_seconds: 86400
 """
 
