@@ -10,6 +10,8 @@ Faults apply to the API paths only, never to `/_sandbox/...`:
   runs (nothing written); `drop_after_rate`: dropped after the handler committed its write
   (the write stands, the client never hears of it). Drops only hit writes (POST/PUT/DELETE).
 
+Injected errors take the shape of the API the path belongs to (see `_error`).
+
 A drop is made by starting a response that promises a body and then aborting: over real HTTP
 the client sees a connection closed mid-response; in process the transport turns it into the
 same `httpx` error.
@@ -21,6 +23,8 @@ import asyncio
 import json
 import math
 import random
+import secrets
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -135,13 +139,24 @@ class FaultMiddleware:
                 self._window_count += 1
                 if self._window_count > faults.rate_limit_rps:
                     stats.injected["429"] += 1
-                    await self._rate_limited(scope, counting_send, int(faults.rate_limit_rps))
+                    limit = int(faults.rate_limit_rps)
+                    reset = int(time.time()) + 1
+                    await _error(
+                        scope,
+                        counting_send,
+                        429,
+                        [
+                            (b"retry-after", b"1"),
+                            (b"x-ratelimit-limit", str(limit).encode()),
+                            (b"x-ratelimit-remaining", b"0"),
+                            (b"x-ratelimit-reset", str(reset).encode()),
+                        ],
+                    )
                     return
             if faults.error_rate and rng.random() < faults.error_rate:
                 status = rng.choice((500, 503))
                 stats.injected[str(status)] += 1
-                text = "Internal Server Error" if status == 500 else "Service Unavailable"
-                await self._plain(counting_send, status, text)
+                await _error(scope, counting_send, status)
                 return
             is_write = method in WRITE_METHODS
             if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
@@ -167,46 +182,46 @@ class FaultMiddleware:
             stats.requests[f"{method} {_template(scope)}"] += 1
             stats.by_status[str(status_box.get("status", "dropped"))] += 1
 
-    @staticmethod
-    async def _plain(send: Send, status: int, text: str) -> None:
-        body = text.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
-    @staticmethod
-    async def _rate_limited(scope: Scope, send: Send, limit: int) -> None:
-        reset = int(time.time()) + 1
+_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+_CONSOLE_CODES = {429: "rate_limited", 500: "internal_error", 503: "service_unavailable"}
+
+
+async def _error(scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """An injected error in the shape of the API the path belongs to: Kubiya's FastAPI answers
+    a 5xx in plain text and a 429 as `{"detail"}`; Conductor its `{status, message, instance,
+    retryable}`; the console its `{message, error, code, statusCode, request_id}` with the
+    `X-Request-Id` header."""
+    path: str = scope["path"]
+    reason = _REASONS[status]
+    extra = list(headers or [])
+    if path.startswith("/api/v1/custom-integrations"):
+        if status == 429:
+            content_type, body = b"application/json", json.dumps({"detail": reason}).encode()
+        else:
+            content_type, body = b"text/plain; charset=utf-8", reason.encode()
+    elif path.startswith("/api/v1/console"):
+        request_id = "req_" + secrets.token_hex(12)
         payload = {
-            "message": "Too many requests",
-            "error": "Too Many Requests",
-            "code": "rate_limited",
-            "statusCode": 429,
+            "message": reason,
+            "error": reason,
+            "code": _CONSOLE_CODES[status],
+            "statusCode": status,
+            "request_id": request_id,
         }
-        body = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", b"1"),
-                    (b"x-ratelimit-limit", str(limit).encode()),
-                    (b"x-ratelimit-remaining", b"0"),
-                    (b"x-ratelimit-reset", str(reset).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        content_type, body = b"application/json", json.dumps(payload).encode()
+        extra.append((b"x-request-id", request_id.encode()))
+    else:
+        payload = {"status": status, "message": reason, "instance": socket.gethostname(), "retryable": True}
+        content_type, body = b"application/json", json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _template(scope: Scope) -> str:
