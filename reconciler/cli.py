@@ -192,7 +192,14 @@ def main() -> None:
 @main.command()
 @desired_options
 @click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True)
-def validate(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--strict-secrets",
+    is_flag=True,
+    help="Treat an unset ${env:...} variable as an error (by default a warning: plan and apply need it).",
+)
+def validate(
+    files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], fmt: str, strict_secrets: bool
+) -> None:
     """Check desired-state files without contacting any server.
 
     Reports every problem at once, each with file:line:column and a hint. Exits 0 when valid,
@@ -207,6 +214,10 @@ def validate(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, 
 
     sources = _sources(files, var, var_file)
     _, diagnostics = desired.check(list(sources.paths), variables=sources.variables, var_files=list(sources.var_files))
+    if not strict_secrets:
+        # Validation is about the files; the secrets' values are needed by plan and apply. A
+        # pull-request job may well run without them (forks have no access to CI secrets).
+        diagnostics = [_unset_env_as_warning(d) for d in diagnostics]
     errors = [d for d in diagnostics if d.severity.value == "error"]
     if fmt == "json":
         OUT.out(views.render_diagnostics_json(diagnostics))
@@ -216,6 +227,20 @@ def validate(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, 
         if not errors:
             OUT.out(f"Valid: {', '.join(sources.paths)}")
     sys.exit(1 if errors else 0)
+
+
+def _unset_env_as_warning(diagnostic: Any) -> Any:
+    from dataclasses import replace
+
+    from reconciler.errors import Severity
+
+    if diagnostic.code != "reference.env-missing":
+        return diagnostic
+    return replace(
+        diagnostic,
+        severity=Severity.WARNING,
+        hint="plan and apply need it set; validate checks the files only (--strict-secrets to fail)",
+    )
 
 
 def _render_plan(plan: Any, fmt: str, color: bool) -> str:
