@@ -35,7 +35,7 @@ from reconciler.model import (
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome
-from reconciler.platforms.base import Platform, Report, conflict, sandbox_credentials, text_field
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
@@ -83,12 +83,14 @@ class ConsolePlatform(Platform):
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         key = sandbox_credentials(server, "api_key", SANDBOX_API_KEY)
         super().__init__(server, client or HttpClient(server, ApiKeyAuth(key)))
-        self._families: dict[tuple[str, str], asyncio.Future[dict[str, str]]] | None = None
+        self._bimpeai_names: dict[tuple[str, str], str] = {}
 
     def prepare(self, resource: Resource) -> Resource:
         from dataclasses import replace
 
-        family = resource.address.scope[1]
+        agent, family = resource.address.scope
+        if family == "bimpeai" and isinstance(resource.body.get("type"), str):
+            self._bimpeai_names[(agent, resource.body["type"])] = resource.address.name
         body = {**DEFAULTS.get(family, {}), **resource.body}
         return replace(resource, body=body, fingerprint=None)
 
@@ -108,7 +110,11 @@ class ConsolePlatform(Platform):
         if family == "bimpeai":
             if not row.get("id"):
                 return None  # a type that is not connected
-            name = str(row.get("name") or row.get("type"))
+            kind = str(row.get("type"))
+            # The console names a bimpeai channel after its type ("Paystack"); the desired
+            # state names it as the user likes. A type connected on an agent is matched to
+            # the declared channel of that type there.
+            name = self._bimpeai_names.get((agent, kind)) or str(row.get("name") or kind)
             body = {"type": row.get("type")}
         else:
             config = row.get("config") or {}
@@ -134,21 +140,10 @@ class ConsolePlatform(Platform):
                     out.append(item)
         return out
 
-    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        # Each agent and family is listed once for the whole batch (not once per change).
-        self._families = {}
-        try:
-            await super().save_many(changes, report, stop)
-        finally:
-            self._families = None
-
     async def _current_ids(self, change: Change) -> dict[str, str]:
+        """The channels of the change's agent and family, listed right before the write (the
+        check that nobody changed them since the plan)."""
         agent, family = change.address.scope
-        if self._families is not None:
-            key = (agent, family)
-            if key not in self._families:
-                self._families[key] = asyncio.ensure_future(self._read_ids(agent, family))
-            return dict(await self._families[key])
         return await self._read_ids(agent, family)
 
     async def _read_ids(self, agent: str, family: str) -> dict[str, str]:
@@ -181,7 +176,7 @@ class ConsolePlatform(Platform):
         data = answer.get("data") if isinstance(answer, dict) else None
         if isinstance(data, dict):
             if data.get("onboarding_url"):
-                return Done(change, None, "finish the OAuth connection at the onboarding url the console gave")
+                return Done(change, None, f"finish the OAuth connection at {data['onboarding_url']}")
             new_id = data.get("id") or data.get("channel_id")
             return Done(change, str(new_id) if new_id else None)
         return Done(change, None)
@@ -198,6 +193,7 @@ class ConsolePlatform(Platform):
         await self.client.request(
             "DELETE",
             f"{self._path(agent, family)}/{quote(change.live_id or '')}",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
             address=str(change.address),
             ok=(200, 404),
         )

@@ -1,8 +1,8 @@
 """Kubiya Agent Control Plane adapter: custom integrations at `/api/v1/custom-integrations`.
 
-Canonical body (desired and live alike): `type`, `status` (a declared integration is
-`active`), `description` ("" for none: the API cannot clear it to null, so null and "" are
-the same), `config` normalized as the server stores it
+Canonical body (desired and live alike): `type`, `description` ("" for none: the API
+cannot clear it to null, so null and "" are the same), `config` normalized as the server
+stores it
 (every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
 `connection_test.enabled = true`, `timeout = 5`), and `tags` sorted, without the
 `managed-by:reconciler` marker, which is added on every write.
@@ -13,8 +13,8 @@ answer 500); the planner revives such rows with a PUT instead.
 
 Writes: a create that got no answer (or a 5xx) may have been written, so before trying again
 the adapter lists the server and adopts the integration if it is there; a 409 after such a
-lost answer is therefore success. Before updates and deletes the adapter lists the server once
-and refuses to overwrite a row that changed since the plan (its `updated_at` moved).
+lost answer is therefore success. Right before each update or delete the adapter reads the
+row again and refuses to overwrite it if it changed since the plan (its `updated_at` moved).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from reconciler.model import (
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
-from reconciler.platforms.base import Platform, Report, conflict, sandbox_credentials, text_field
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
@@ -113,7 +113,6 @@ class KubiyaPlatform(Platform):
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         token = sandbox_credentials(server, "token", SANDBOX_TOKEN)
         super().__init__(server, client or HttpClient(server, BearerAuth(token)))
-        self._rows: dict[str, dict[str, Any]] | None = None
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -123,8 +122,6 @@ class KubiyaPlatform(Platform):
         body["config"] = normalize_config(body.get("config"))
         body["description"] = body.get("description") or ""
         body["tags"] = sorted(t for t in body.get("tags") or [] if t != MANAGED_TAG)
-        # A declared integration is an active one: someone setting it inactive is drift.
-        body["status"] = "active"
         return replace(resource, body=body)
 
     def _live(self, row: Mapping[str, Any]) -> LiveResource:
@@ -137,7 +134,6 @@ class KubiyaPlatform(Platform):
                 "description": row.get("description") or "",
                 "config": normalize_config(row.get("config")),
                 "tags": sorted(t for t in tags if t != MANAGED_TAG),
-                "status": row.get("status"),
             },
             managed=MANAGED_TAG in tags,
             deleted=row.get("status") == "deleted",
@@ -156,7 +152,7 @@ class KubiyaPlatform(Platform):
         return [self._live(r) for r in active + deleted]
 
     def _payload(self, change: Change, live_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The full body of a create or PUT; `status: active` also revives a soft-deleted row."""
+        """The full body of a create or PUT (a revive adds `status: active`)."""
         assert change.desired is not None
         body = change.desired.body
         payload: dict[str, Any] = {
@@ -165,7 +161,6 @@ class KubiyaPlatform(Platform):
             "description": body.get("description") or "",
             "config": _reveal(body["config"]),
             "tags": sorted({*body.get("tags", []), MANAGED_TAG}),
-            "status": "active",
         }
         if live_row is not None and change.desired.lifecycle.ignore_changes:
             live = self._live(live_row).body
@@ -182,33 +177,7 @@ class KubiyaPlatform(Platform):
                     payload.pop(mapped[head], None)
         return payload
 
-    async def _snapshot(self, changes: Sequence[Change]) -> None:
-        """One listing (active and deleted rows) instead of a GET per update or delete: the
-        version check before each write reads from it."""
-        import asyncio
-
-        self._rows = None
-        if any(c.live_id for c in changes):
-            active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
-            self._rows = {str(r.get("id")): r for r in active + deleted if isinstance(r, dict)}
-
-    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        await self._snapshot(changes)
-        try:
-            await super().save_many(changes, report, stop)
-        finally:
-            self._rows = None
-
-    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        await self._snapshot(changes)
-        try:
-            await super().delete_many(changes, report, stop)
-        finally:
-            self._rows = None
-
     async def _get(self, change: Change) -> dict[str, Any] | None:
-        if self._rows is not None:
-            return self._rows.get(change.live_id or "")
         response = await self.client.request(
             "GET", f"{BASE}/{quote(change.live_id or '')}", address=str(change.address), ok=(200, 404)
         )
@@ -225,7 +194,6 @@ class KubiyaPlatform(Platform):
 
     async def _create(self, change: Change) -> Outcome:
         payload = self._payload(change)
-        del payload["status"]  # not part of the create body; new rows are active
         lost = False
         attempts = max(CREATE_ATTEMPTS, self.client.retry.attempts)
         for attempt in range(attempts):
@@ -284,6 +252,8 @@ class KubiyaPlatform(Platform):
                 )
             return outcome
         payload = self._payload(change, row)
+        if change.reason is Reason.REVIVE:
+            payload["status"] = "active"
         response = await self.client.request("PUT", f"{BASE}/{quote(row['id'])}", json_body=payload, address=address)
         updated = decode(response, f"PUT {BASE}/{{id}}")
         return Done(change, updated.get("id") if isinstance(updated, dict) else row["id"])
