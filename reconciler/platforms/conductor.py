@@ -133,6 +133,8 @@ class ConductorPlatform(Platform):
             # and not derivable from anything the server shows.
             self._fp_key = hashlib.sha256(b"reconciler-fingerprint\0" + key_secret.encode()).digest()
         self._providers: dict[Address, Resource] = {}
+        # Providers being replaced in the current save: their models are new, not checked.
+        self._replacing: set[Address] = set()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -228,18 +230,21 @@ class ConductorPlatform(Platform):
             return conflict(change, "changed")
         return None
 
-    def _bulk_item(self, provider: Resource, models: list[Change]) -> dict[str, Any]:
+    def _bulk_item(self, provider: Resource, models: list[Change], row: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A bulk-save item: the desired provider, with what the plan leaves alone kept as the
+        server has it (configuration keys the desired state does not name, paths under
+        `ignore_changes`), so that a write never changes what the plan did not show."""
         body = provider.body
         tags = [*body.get("tags", []), {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE}]
         if provider.fingerprint:
             tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
-        return {
+        item: dict[str, Any] = {
             "name": provider.address.name,
             "type": body["type"],
             "category": body.get("category"),
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
-            "configuration": _reveal(body.get("configuration") or {}),
+            "configuration": _merged(body.get("configuration"), row.get("configuration") if row else None),
             "tags": tags,
             "apis": [
                 {
@@ -251,6 +256,21 @@ class ConductorPlatform(Platform):
                 for m in models
             ],
         }
+        if row is not None:
+            for path in provider.lifecycle.ignore_changes:
+                head, _, rest = path.partition(".")
+                if head == "tags":
+                    kept = [t for t in _tags(row.get("tags")) if t["key"] not in OWN_TAG_KEYS]
+                    item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
+                elif head in ("description", "enabled") and head in row:
+                    item[head] = row[head]
+                elif head == "configuration":
+                    live_config = row.get("configuration") or {}
+                    if not rest:
+                        item["configuration"] = dict(live_config)
+                    elif rest in live_config:
+                        item["configuration"][rest] = live_config[rest]
+        return item
 
     async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
         if not changes:
@@ -279,10 +299,11 @@ class ConductorPlatform(Platform):
     async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
         if not changes:
             return
-        live, rows = await self._versions()
+        live, _ = await self._versions()
         blocked: set[Address] = set()
         ready: list[Change] = []
         replaced = frozenset(c.address for c in changes if c.action is Action.REPLACE)
+        self._replacing = set(replaced)
         for change in changes:
             stale = self._stale(change, live, replaced)
             if stale is not None:
@@ -332,10 +353,33 @@ class ConductorPlatform(Platform):
                         blocked.add(m.address)
                         report(Skipped(m, INTERRUPTED))
                 return
+            # Checked again right before the write: another apply may have written these
+            # providers since this one started.
+            try:
+                live_now, rows_now = await self._versions()
+            except PlatformError as exc:
+                for c in batch:
+                    blocked.add(c.address)
+                    report(failed(c, exc))
+                return
+            fresh = []
+            for c in batch:
+                stale = self._stale(c, live_now, replaced) if c.action is not Action.REPLACE else None
+                if stale is None:
+                    fresh.append(c)
+                    continue
+                blocked.add(c.address)
+                report(stale)
+                for m in saved_with[c.address]:
+                    blocked.add(m.address)
+                    report(Skipped(m, f"depends on {c.address}, which did not succeed"))
+            batch = fresh
+            if not batch:
+                return
             items = []
             for c in batch:
                 assert c.desired is not None
-                items.append(self._bulk_item(c.desired, saved_with[c.address]))
+                items.append(self._bulk_item(c.desired, saved_with[c.address], rows_now.get(c.address.name)))
             try:
                 await self.client.request("POST", "/api/integrations/", json_body=items, address=str(batch[0].address))
             except PlatformError as exc:
@@ -349,7 +393,7 @@ class ConductorPlatform(Platform):
             for c in batch:
                 outcome: Outcome = Done(c, c.address.name)
                 try:
-                    await self._remove_stale_tags(c, rows.get(c.address.name))
+                    await self._remove_stale_tags(c, rows_now.get(c.address.name))
                 except PlatformError as exc:
                     outcome = failed(c, exc)
                     blocked.add(c.address)
@@ -381,22 +425,48 @@ class ConductorPlatform(Platform):
         assert change.desired is not None
         body = change.desired.body
         provider = change.address.scope[0]
+        path = f"/api/integrations/provider/{quote(provider)}/integration/{quote(change.address.name)}"
+        current: dict[str, Any] | None = None
+        if change.address.parent not in self._replacing:
+            # Read right before the write: refuse to overwrite a model changed since the plan.
+            response = await self.client.request("GET", path, address=str(change.address), ok=(200, 404))
+            if response.status_code == 200:
+                found = decode(response, f"GET {path}")
+                current = found if isinstance(found, dict) else None
+            if change.action is Action.CREATE and current is not None:
+                return conflict(change, "was created by someone else")
+            if change.action is not Action.CREATE:
+                if current is None:
+                    return conflict(change, "was deleted")
+                if str(current.get("updateTime", "")) != (change.live_version or ""):
+                    return conflict(change, "changed")
         payload = {
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
-            "configuration": _reveal(body.get("configuration") or {}),
+            "configuration": _merged(body.get("configuration"), current.get("configuration") if current else None),
         }
-        await self.client.request(
-            "POST",
-            f"/api/integrations/provider/{quote(provider)}/integration/{quote(change.address.name)}",
-            json_body=payload,
-            address=str(change.address),
-        )
+        if current is not None:
+            for ignored in change.desired.lifecycle.ignore_changes:
+                head, _, rest = ignored.partition(".")
+                if head in ("description", "enabled") and head in current:
+                    payload[head] = current[head]
+                elif head == "configuration" and rest and rest in (current.get("configuration") or {}):
+                    payload["configuration"][rest] = current["configuration"][rest]
+        await self.client.request("POST", path, json_body=payload, address=str(change.address))
         return Done(change, change.address.name)
 
     async def save_one(self, change: Change) -> Outcome:
         # Providers always go through save_many's bulk path; single saves are for models.
         return await self._save_model(change)
+
+
+def _merged(desired: Any, live: Any) -> dict[str, Any]:
+    """The configuration to write: the desired keys (secrets revealed) over the live ones the
+    desired state does not name. A masked live secret is sent back masked, which the server
+    reads as "keep the stored value"."""
+    out: dict[str, Any] = dict(live) if isinstance(live, Mapping) else {}
+    out.update(_reveal(desired or {}))
+    return out
 
 
 def _get(body: Mapping[str, Any], path: str) -> Any:

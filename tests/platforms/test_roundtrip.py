@@ -212,3 +212,64 @@ def test_concurrent_change_is_not_overwritten(url: str) -> None:
     (outcome,) = result.outcomes
     assert not isinstance(outcome, Done)
     assert "since the plan was made" in outcome.message  # type: ignore[union-attr]
+
+
+async def _conductor_post(url: str, name: str, body: dict) -> None:
+    from reconciler.sandbox.transport import transport
+
+    async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
+        token = (
+            await c.post("/api/token", json={"keyId": "sandbox-key-id", "keySecret": "sandbox-key-secret"})
+        ).json()["token"]
+        r = await c.post("/api/integrations/", json=[{"name": name, **body}], headers={"X-Authorization": token})
+        assert r.status_code == 200, r.text
+
+
+async def _conductor_get(url: str, name: str) -> dict:
+    from reconciler.sandbox.transport import transport
+
+    async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
+        token = (
+            await c.post("/api/token", json={"keyId": "sandbox-key-id", "keySecret": "sandbox-key-secret"})
+        ).json()["token"]
+        r = await c.get(f"/api/integrations/provider/{name}", headers={"X-Authorization": token})
+        return dict(r.json())
+
+
+def test_conductor_writes_keep_what_the_plan_leaves_alone(url: str) -> None:
+    h = Harness(url)
+    base = prov("p1", description="from-yaml", configuration={"api_key": Sensitive("k1"), "endpoint": "https://e"})
+    ignoring = Resource(
+        base.address, base.body, lifecycle=Lifecycle(ignore_changes=("description",)), write_only=base.write_only
+    )
+    run(h.converge([ignoring]))
+    # By hand: a new description (ignored) and a configuration key the desired state does not name.
+    live = run(_conductor_get(url, "p1"))
+    run(
+        _conductor_post(
+            url,
+            "p1",
+            {
+                "type": "openai",
+                "category": "AI_MODEL",
+                "description": "by hand",
+                "enabled": True,
+                "configuration": {**live["configuration"], "organizationId": "org-123"},
+                "tags": live["tags"],
+            },
+        )
+    )
+    assert not run(h.plan([ignoring]))[0].has_changes
+    changed = Resource(
+        base.address,
+        {**base.body, "configuration": {"api_key": Sensitive("k1"), "endpoint": "https://other"}},
+        lifecycle=Lifecycle(ignore_changes=("description",)),
+        write_only=base.write_only,
+    )
+    plan, result, again = run(h.converge([changed]))
+    assert [f.path for f in plan.actionable[0].fields] == ["configuration.endpoint"]
+    assert result.ok and not again.has_changes
+    after = run(_conductor_get(url, "p1"))
+    assert after["description"] == "by hand"
+    assert after["configuration"]["organizationId"] == "org-123"
+    assert after["configuration"]["endpoint"] == "https://other"
