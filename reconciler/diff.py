@@ -12,6 +12,7 @@ skipped (write-only values are compared through their fingerprint by the planner
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -77,8 +78,20 @@ def _is_sensitive(value: Any) -> bool:
     return False
 
 
+_SECRET_WORDS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+
+
 def _field(path: str, before: Any, after: Any) -> FieldChange:
-    sensitive = _is_sensitive(after) or _is_sensitive(before)
+    # A value is shown only when nothing says it may be a secret: a Sensitive on either side,
+    # a key named like one (`DB_PASSWORD`), or a removed value, which the desired state no
+    # longer declares and so can no longer vouch for (it may have been a `${env:...}`).
+    leaf = path.rsplit(".", 1)[-1]
+    sensitive = (
+        _is_sensitive(after)
+        or _is_sensitive(before)
+        or bool(_SECRET_WORDS.search(leaf))
+        or (after is _MISSING and isinstance(before, (str, Mapping, list, tuple)))
+    )
     if sensitive:
         return FieldChange(
             path,

@@ -19,7 +19,15 @@ def test_numbers_equal_their_string_form_but_not_booleans() -> None:
 
 def test_a_live_key_missing_from_a_record_is_a_removal() -> None:
     (change,) = diff({"config": {"env_vars": {"A": "1"}}}, {"config": {"env_vars": {"A": "1", "EXTRA": "x"}}})
-    assert (change.path, change.before, change.after) == ("config.env_vars.EXTRA", "x", None)
+    # A removed value is not shown: it may have been a secret the desired state no longer names.
+    assert (change.path, change.before, change.after, change.sensitive) == ("config.env_vars.EXTRA", "(sensitive)", None, True)
+
+
+def test_values_of_keys_named_like_secrets_are_not_shown() -> None:
+    (change,) = diff({"env_vars": {"DB_PASSWORD": "new"}}, {"env_vars": {"DB_PASSWORD": "old"}})
+    assert (change.before, change.after, change.sensitive) == ("(sensitive)", "(sensitive)", True)
+    (plain,) = diff({"env_vars": {"PGHOST": "new"}}, {"env_vars": {"PGHOST": "old"}})
+    assert (plain.before, plain.after) == ("old", "new")
 
 
 def test_open_records_and_top_level_server_keys_are_left_alone() -> None:
