@@ -312,7 +312,7 @@ def plan(
     OUT.out(_render_plan(result, fmt, _color(no_color)))
     if out_file:
         try:
-            engine.write_plan_file(out_file, result, options)
+            engine.write_plan_file(out_file, result, options, servers)
         except ReconcilerError as exc:
             _report_error(exc)
         OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
@@ -390,11 +390,31 @@ def apply_cmd(
     saved: dict[str, Any] | None = None
     saved_opts: dict[str, Any] = {}
     if _looks_like_plan_file(files):
+        given = [
+            name
+            for name, value in (
+                ("--var", var),
+                ("--var-file", var_file),
+                ("--prune", prune),
+                ("--max-deletes", max_deletes is not None),
+                ("--target", targets),
+                ("--exclude", excludes),
+                ("--replace", replace),
+                ("--server", servers),
+            )
+            if value
+        ]
+        if given:
+            _fail(
+                f"{', '.join(given)} cannot be combined with a saved plan: it applies exactly what was planned",
+                "give these options to `reconciler plan --out FILE` instead",
+            )
         try:
             saved = engine.read_plan_file(files[0])
             sources, saved_opts = engine.options_from_file(saved)
         except ReconcilerError as exc:
             _report_error(exc)
+        servers = tuple(saved_opts.get("servers") or ())
     else:
         sources = _sources(files, var, var_file)
 

@@ -181,10 +181,11 @@ async def execute(
 # -- saved plans ---------------------------------------------------------------------------
 
 
-def plan_file_dict(plan: Plan, options: planner.PlanOptions) -> dict[str, Any]:
+def plan_file_dict(plan: Plan, options: planner.PlanOptions, servers: Sequence[str] = ()) -> dict[str, Any]:
     data = plan.to_dict()
     data["format"] = PLAN_FILE_FORMAT
     data["options"] = {
+        "servers": list(servers),
         "prune_servers": sorted(options.prune_servers),
         "max_deletes": options.max_deletes,
         "targets": list(options.targets),
@@ -194,8 +195,9 @@ def plan_file_dict(plan: Plan, options: planner.PlanOptions) -> dict[str, Any]:
     return data
 
 
-def write_plan_file(path: str | Path, plan: Plan, options: planner.PlanOptions) -> None:
-    write_text(path, json.dumps(plan_file_dict(plan, options), indent=2, sort_keys=True) + "\n")
+def write_plan_file(path: str | Path, plan: Plan, options: planner.PlanOptions, servers: Sequence[str] = ()) -> None:
+    """The plan and what it was made from (files, variables, servers, options): no secret."""
+    write_text(path, json.dumps(plan_file_dict(plan, options, servers), indent=2, sort_keys=True) + "\n")
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -256,7 +258,7 @@ def _plan_file_problem(data: Mapping[str, Any]) -> str | None:
     options = data.get("options", {})
     if not isinstance(options, dict):
         return "`options` is not an object"
-    for key in ("prune_servers", "targets", "excludes", "replace"):
+    for key in ("servers", "prune_servers", "targets", "excludes", "replace"):
         value = options.get(key, [])
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             return f"`options.{key}` is not a list of strings"

@@ -56,6 +56,36 @@ def matches(address: Address, pattern: str) -> bool:
     return False
 
 
+def check_addresses(options: PlanOptions) -> list[Diagnostic]:
+    """Malformed `--target`, `--exclude` and `--replace` addresses, as diagnostics."""
+    from reconciler.model import ResourceKind
+
+    out = []
+    kinds = ", ".join(k.value for k in ResourceKind)
+    for flag, patterns in (
+        ("--target", options.targets),
+        ("--exclude", options.excludes),
+        ("--replace", options.replace),
+    ):
+        for pattern in patterns:
+            try:
+                parts = split_address(pattern)
+                if flag == "--replace":
+                    Address.parse(pattern)
+                elif not parts or parts[0] not in {k.value for k in ResourceKind}:
+                    raise ValueError(f"an address starts with its kind ({kinds})")
+            except ValueError as exc:
+                out.append(
+                    error(
+                        "plan.bad-address",
+                        f"{flag} {pattern!r} is not an address: {exc}",
+                        hint="addresses read kind.server[.scope].name; quote a segment holding dots: "
+                        'channel.console.agt_demo.mcp_server."docs.v2"',
+                    )
+                )
+    return out
+
+
 def _in_scope(address: Address, options: PlanOptions) -> bool:
     if options.targets and not any(matches(address, t) for t in options.targets):
         return False
@@ -65,6 +95,9 @@ def _in_scope(address: Address, options: PlanOptions) -> bool:
 def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
     problems: list[Diagnostic] = []
+    bad = check_addresses(options)
+    if bad:
+        raise DiagnosticsError(bad)
     warnings: list[Diagnostic] = []
 
     wanted: dict[Address, Resource] = {}
@@ -107,7 +140,13 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
 
     unmanaged: list[Address] = []
     orphaned: list[Address] = []
-    extras = [(item, Reason.DUPLICATE) for item in duplicates if item.address in wanted]
+    # Extra channels holding a declared name: removed only when pruning (they may be a
+    # person's, made by hand).
+    extras = [
+        (item, Reason.DUPLICATE)
+        for item in duplicates
+        if item.address in wanted and item.address.server in options.prune_servers
+    ]
     for item in have.values():
         if item.address in wanted or item.deleted:
             continue
@@ -121,7 +160,7 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
         else:
             orphaned.append(item.address)
     for item in duplicates:
-        if item.address not in wanted:
+        if item.address not in wanted or item.address.server not in options.prune_servers:
             unmanaged.append(item.address)
 
     deleted_providers = {item.address for item, _ in extras if item.address.kind is ResourceKind.PROVIDER}
@@ -140,7 +179,23 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
             )
         )
 
-    changes = [c for c in changes if _in_scope(c.address, options)]
+    for flag, patterns in (("--target", options.targets), ("--exclude", options.excludes)):
+        for pattern in patterns:
+            if not any(matches(a, pattern) for a in [*wanted, *have]):
+                problems.append(
+                    error(
+                        "plan.target-unknown",
+                        f"{flag} {pattern} matches no resource, desired or live",
+                        hint="addresses read kind.server[.scope].name, e.g. integration.kubiya.postgres-main",
+                    )
+                )
+    kept = [c for c in changes if _in_scope(c.address, options)]
+    if options.targets:
+        # A targeted change brings the changes it depends on (a new model, its new provider).
+        by_address = {c.address: c for c in changes}
+        wanted_deps = {d for c in kept for d in c.depends_on if d in by_address}
+        kept += [by_address[d] for d in wanted_deps if by_address[d] not in kept]
+    changes = kept
     changes.sort(key=order_key)
 
     deletes = sum(1 for c in changes if c.action in (Action.DELETE, Action.REPLACE))

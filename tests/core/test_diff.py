@@ -9,7 +9,12 @@ from reconciler.model import Sensitive
 def test_sensitive_equals_the_string_it_wraps_and_never_shows() -> None:
     assert values_equal(Sensitive("s3cret"), "s3cret")
     (change,) = diff({"config": {"token": Sensitive("new-secret")}}, {"config": {"token": "old-secret"}})
-    assert (change.path, change.before, change.after, change.sensitive) == ("config.token", "(sensitive)", "(sensitive)", True)
+    assert (change.path, change.before, change.after, change.sensitive) == (
+        "config.token",
+        "(sensitive)",
+        "(sensitive)",
+        True,
+    )
 
 
 def test_numbers_equal_their_string_form_but_not_booleans() -> None:
@@ -20,7 +25,12 @@ def test_numbers_equal_their_string_form_but_not_booleans() -> None:
 def test_a_live_key_missing_from_a_record_is_a_removal() -> None:
     (change,) = diff({"config": {"env_vars": {"A": "1"}}}, {"config": {"env_vars": {"A": "1", "EXTRA": "x"}}})
     # A removed value is not shown: it may have been a secret the desired state no longer names.
-    assert (change.path, change.before, change.after, change.sensitive) == ("config.env_vars.EXTRA", "(sensitive)", None, True)
+    assert (change.path, change.before, change.after, change.sensitive) == (
+        "config.env_vars.EXTRA",
+        "(sensitive)",
+        None,
+        True,
+    )
 
 
 def test_values_of_keys_named_like_secrets_are_not_shown() -> None:
@@ -49,7 +59,9 @@ def test_lists_of_records_diff_item_by_item() -> None:
 
 
 def test_creation_fields_flatten_records_and_mask_secrets() -> None:
-    fields = creation_fields({"type": "openai", "configuration": {"api_key": Sensitive("k"), "endpoint": "e"}, "tags": []})
+    fields = creation_fields(
+        {"type": "openai", "configuration": {"api_key": Sensitive("k"), "endpoint": "e"}, "tags": []}
+    )
     assert [(f.path, f.after, f.sensitive) for f in fields] == [
         ("configuration.api_key", "(sensitive)", True),
         ("configuration.endpoint", "e", False),

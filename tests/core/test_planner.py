@@ -182,10 +182,13 @@ def live_channel(name: str, cid: str, **body: object) -> LiveResource:
 
 
 def test_changed_channel_is_replaced_and_duplicates_removed() -> None:
-    plan = make_plan(
-        [channel("a", server_url="v"), channel("b")],
-        [live_channel("a", "1"), live_channel("b", "2"), live_channel("b", "3")],
-    )
+    live = [live_channel("a", "1"), live_channel("b", "2"), live_channel("b", "3")]
+    desired = [channel("a", server_url="v"), channel("b")]
+    # Without pruning, the extra channel of a declared name is only listed.
+    listed = make_plan(desired, live)
+    assert [str(a) for a in listed.unmanaged] == ["channel.c.agt.mcp_server.b"]
+    assert all(c.action is not Action.DELETE for c in listed.changes)
+    plan = make_plan(desired, live, PlanOptions(prune_servers=frozenset({"c"})))
     got = sorted((str(c.address), c.action.value, c.reason.value, c.live_id) for c in plan.actionable)
     assert got == [
         ("channel.c.agt.mcp_server.a", "replace", "no_update_api", "1"),
@@ -201,6 +204,21 @@ def test_targets_and_excludes() -> None:
     assert "integration.k.b" not in {str(c.address) for c in no_b.changes}
     assert matches(Address(ResourceKind.MODEL, "o", ("p",), "m"), "provider.o")
     assert not matches(Address(ResourceKind.MODEL, "o", ("p",), "m"), "provider.o.q")
+
+
+def test_targets_must_match_and_be_well_formed() -> None:
+    desired = [integ("a")]
+    with pytest.raises(DiagnosticsError, match="matches no resource"):
+        make_plan(desired, [], PlanOptions(targets=("integration.k.nope",)))
+    with pytest.raises(DiagnosticsError, match="is not an address"):
+        make_plan(desired, [], PlanOptions(targets=('integration."unterminated',)))
+    with pytest.raises(DiagnosticsError, match="is not an address"):
+        make_plan(desired, [], PlanOptions(replace=("bogus",)))
+
+
+def test_a_targeted_model_brings_its_new_provider() -> None:
+    plan = make_plan([provider("p", "x"), model("p", "m"), integ("other")], [], PlanOptions(targets=("model.o.p.m",)))
+    assert sorted(str(c.address) for c in plan.changes) == ["model.o.p.m", "provider.o.p"]
 
 
 def test_address_round_trip_with_quoted_segments() -> None:
