@@ -701,7 +701,10 @@ def sandbox_serve(
     except (SeedError, ValueError) as exc:
         _fail(str(exc))
     click.echo(f"sandbox listening on http://{host}:{port} (database {db_path})", err=True)
-    serve(host, port, db_path, seed=seed, faults=faults, log_level=log_level)
+    try:
+        serve(host, port, db_path, seed=seed, faults=faults, log_level=log_level)
+    except Exception as exc:  # sqlite3 and OS errors opening the database
+        _fail(f"cannot start the sandbox with database {db_path}: {exc}", "give --db a writable file, or :memory:")
 
 
 @sandbox.command("reset")
@@ -736,9 +739,12 @@ def sandbox_reset(db_path: str, seed_file: str | None, url: str | None) -> None:
         _fail(str(exc))
     if db_path != ":memory:" and not Path(db_path).parent.exists():
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    app: Any = create_app(db_path, seed=seed)
-    app.state.sandbox.reset()
-    app.state.sandbox.db.close()
+    try:
+        app: Any = create_app(db_path, seed=seed)
+        app.state.sandbox.reset()
+        app.state.sandbox.db.close()
+    except Exception as exc:  # sqlite3 and OS errors opening the database
+        _fail(f"cannot reset the sandbox database {db_path}: {exc}", "give --db a writable SQLite file")
     click.echo(f"sandbox database {db_path} reset")
 
 

@@ -125,6 +125,9 @@ class ConductorPlatform(Platform):
         key_id = sandbox_credentials(server, "key_id", SANDBOX_KEY_ID)
         key_secret = sandbox_credentials(server, "key_secret", SANDBOX_KEY_SECRET)
         self.auth = TokenAuth(key_id, key_secret)
+        # The official SDKs take the server url with its `/api` suffix; the paths here carry it.
+        if not server.is_sandbox and server.url.rstrip("/").endswith("/api"):
+            server = replace(server, url=server.url.rstrip("/")[: -len("/api")])
         super().__init__(server, client or HttpClient(server, self.auth))
         if server.fingerprint_key is not None:
             self._fp_key = server.fingerprint_key.reveal().encode()

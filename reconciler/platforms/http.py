@@ -152,7 +152,13 @@ class HttpClient:
 
             base_url = SANDBOX_BASE_URL
             if transport is None:
-                transport = sandbox_transport(server.url)
+                try:
+                    transport = sandbox_transport(server.url)
+                except Exception as exc:  # sqlite3 and OS errors of the sandbox's database
+                    raise PlatformError(
+                        f"server {server.name!r}: cannot open the sandbox database of {server.url!r} ({exc})",
+                        hint="give `sandbox:` for .reconciler/sandbox.db, or sandbox:PATH to a writable file",
+                    ) from exc
         timeout = httpx.Timeout(server.timeout, connect=min(server.timeout, 10.0))
         headers = {"User-Agent": "reconciler", "Accept": "application/json"}
         parallelism = max(1, server.parallelism)

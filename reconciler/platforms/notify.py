@@ -19,8 +19,11 @@ from reconciler.platforms.http import RETRY_STATUSES, server_message
 
 
 def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}"
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname or '?'}"
+    except ValueError:
+        return "the webhook"
 
 
 async def post_json(
@@ -39,6 +42,11 @@ async def post_json(
         for attempt in range(1, attempts + 1):
             try:
                 response = await client.post(url, json=payload)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+                raise PlatformError(
+                    f"notifying failed: the --notify url is not usable ({type(exc).__name__})",
+                    hint="give an http(s) url, e.g. https://hooks.slack.com/services/...",
+                ) from exc
             except httpx.HTTPError as exc:
                 last = f"no answer ({type(exc).__name__})"
             else:

@@ -245,16 +245,12 @@ def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True
 
 
 def apply_summary_line(result: ApplyResult, paint: Painter | None = None) -> str:
-    """`Apply complete: ...` when every change was done, else `Apply failed: ...` (or
-    `Apply interrupted: ...`) with the failed and skipped counts. `N replaced` is written
-    only when something was replaced."""
+    """`Apply complete: N added, N changed, N destroyed.` when every change was done, else
+    `Apply failed: ...` (or `Apply interrupted: ...`) with the failed and skipped counts. A
+    replacement counts as one destroyed and one added, as it is carried out."""
     paint = paint or Painter(False)
     s = result.summary()
-    counts = [f"{s.added} added", f"{s.changed} changed"]
-    if s.replaced:
-        counts.append(f"{s.replaced} replaced")
-    counts.append(f"{s.destroyed} destroyed")
-    done = ", ".join(counts)
+    done = f"{s.added + s.replaced} added, {s.changed} changed, {s.destroyed + s.replaced} destroyed"
     if result.ok and not result.interrupted:
         return paint(f"Apply complete: {done}.", GREEN, BOLD)
     head = "Apply interrupted" if result.interrupted else "Apply failed"

@@ -122,7 +122,7 @@ def test_type_change_with_replace_on_type_change_replaces(world: World) -> None:
     assert plan.stdout.rstrip().endswith("Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy.")
     result = world.run("apply", changed, "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert "Apply complete: 0 added, 0 changed, 1 replaced, 0 destroyed." in result.stdout
+    assert "Apply complete: 1 added, 0 changed, 1 destroyed." in result.stdout
     row = world.integration("cache")
     assert row["integration_type"] == "memcached"
     assert row["id"] != old_id
@@ -250,7 +250,7 @@ def test_changed_channel_is_replaced_with_a_new_id(world: World) -> None:
     result = world.run("apply", moved, "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "-/+ channel.console.agt_demo.mcp_server.docs-search" in result.stdout
-    assert "Apply complete: 0 added, 0 changed, 1 replaced, 0 destroyed." in result.stdout
+    assert "Apply complete: 1 added, 0 changed, 1 destroyed." in result.stdout
     (new,) = world.console("GET", "/mcp_server").json()["data"]
     assert new["id"] != old["id"]
     assert new["config"]["server_url"] == "https://mcp.example.com/v2"
@@ -265,7 +265,7 @@ def test_replace_option_recreates_an_unchanged_channel(world: World) -> None:
     result = world.run("apply", path, "--replace", address, "--auto-approve")
     assert result.exit_code == 0, result.output
     assert f"-/+ {address}" in result.stdout
-    assert result.stdout.rstrip().endswith("1 replaced, 0 destroyed.")
+    assert result.stdout.rstrip().endswith("Apply complete: 1 added, 0 changed, 1 destroyed.")
     (new,) = world.console("GET", "/mcp_server").json()["data"]
     assert new["id"] != old["id"]
 

@@ -40,7 +40,7 @@ def _change(action: Action, name: str = "x") -> Change:
         ),
         (
             ApplyResult((Done(_change(Action.REPLACE)), Done(_change(Action.UPDATE)))),
-            "Apply complete: 0 added, 1 changed, 1 replaced, 0 destroyed.",
+            "Apply complete: 1 added, 1 changed, 1 destroyed.",
         ),
         (
             ApplyResult((Done(_change(Action.CREATE)), Failed(_change(Action.UPDATE), "boom"))),
@@ -48,7 +48,7 @@ def _change(action: Action, name: str = "x") -> Change:
         ),
         (
             ApplyResult((Done(_change(Action.REPLACE)), Skipped(_change(Action.DELETE), "dependency failed"))),
-            "Apply failed: 0 added, 0 changed, 1 replaced, 0 destroyed; 0 failed, 1 skipped.",
+            "Apply failed: 1 added, 0 changed, 1 destroyed; 0 failed, 1 skipped.",
         ),
         (
             ApplyResult((Done(_change(Action.DELETE)), Skipped(_change(Action.CREATE), "interrupted")), True),
