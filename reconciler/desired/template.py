@@ -13,7 +13,9 @@ indentation in the YAML they produce.
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,34 @@ if TYPE_CHECKING:
 TEMPLATE_SUFFIX = ".j2"
 
 
+# Bounds of one render: loop items produced by `range` and seconds of work. A template is a
+# page of YAML with a few loops; these leave room for tens of thousands of resources.
+MAX_RANGE_ITEMS = 1_000_000
+MAX_RENDER_SECONDS = 10.0
+_budget: contextvars.ContextVar[list[float]] = contextvars.ContextVar("template_budget")
+
+
+class TemplateBudgetError(Exception):
+    """A template ran past its budget of loop items or seconds."""
+
+
+def _check_budget(items: int = 0) -> None:
+    budget = _budget.get(None)
+    if budget is None:
+        return
+    budget[1] += items
+    if budget[1] > MAX_RANGE_ITEMS:
+        raise TemplateBudgetError(f"the template's loops run over more than {MAX_RANGE_ITEMS:,} items")
+    if time.monotonic() > budget[0]:
+        raise TemplateBudgetError(f"the template took more than {MAX_RENDER_SECONDS:g} s to render")
+
+
+def _budgeted_range(*args: int) -> range:
+    items = range(*args)
+    _check_budget(len(items))
+    return items
+
+
 @functools.cache
 def _env() -> jinja2.Environment:
     """The sandboxed environment, built on first use: most runs render no template, and
@@ -33,13 +63,22 @@ def _env() -> jinja2.Environment:
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    class BudgetedEnvironment(ImmutableSandboxedEnvironment):
+        """Every call a template makes checks the render's time budget, so that nested loops
+        end with an error instead of running for hours."""
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            _check_budget()
+            return super().call(__context, __obj, *args, **kwargs)
+
+    env = BudgetedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["range"] = _budgeted_range
     stock = env.filters["tojson"]
 
     def tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
@@ -78,6 +117,7 @@ def render(source: str, *, file: str, variables: Mapping[str, Any], max_bytes: i
         ) from exc
     chunks: list[str] = []
     size = 0
+    token = _budget.set([time.monotonic() + MAX_RENDER_SECONDS, 0.0])
     try:
         for chunk in template.generate(dict(variables)):
             chunks.append(chunk)
@@ -95,10 +135,23 @@ def render(source: str, *, file: str, variables: Mapping[str, Any], max_bytes: i
                 )
     except DiagnosticsError:
         raise
+    except TemplateBudgetError as exc:
+        raise DiagnosticsError(
+            [
+                error(
+                    "template.too-slow",
+                    f"template error: {exc}",
+                    location=Location(file, _template_line(exc.__traceback__, file)),
+                    hint="check the template's loops: nested ranges multiply",
+                )
+            ]
+        ) from exc
     except Exception as exc:
         # A template runs the user's expressions: any exception they raise (an undefined
         # name, a division by zero, a sandbox refusal) is a problem in the input.
         raise DiagnosticsError([_render_diagnostic(exc, file)]) from exc
+    finally:
+        _budget.reset(token)
     return "".join(chunks)
 
 

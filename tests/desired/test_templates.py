@@ -151,3 +151,14 @@ def test_render_returns_plain_files_unchanged(write: WriteFile) -> None:
     assert render(path) == "a: {{ not rendered }}\n"
     with pytest.raises(DiagnosticsError):
         render(write("bad.yaml.j2", "{{ nope }}"))
+
+
+def test_nested_loops_end_with_an_error_not_a_hang(write: WriteFile) -> None:
+    path = write(
+        "slow.yaml.j2",
+        "servers: {}\n{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}\n",
+    )
+    _, diagnostics = check([path])
+    (problem,) = diagnostics
+    assert problem.code == "template.too-slow"
+    assert "more than 1,000,000 items" in problem.message
