@@ -67,7 +67,7 @@ def _env() -> jinja2.Environment:
         """Every call a template makes checks the render's time budget, so that nested loops
         end with an error instead of running for hours."""
 
-        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             _check_budget()
             return super().call(__context, __obj, *args, **kwargs)
 
