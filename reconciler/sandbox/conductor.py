@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -91,8 +92,7 @@ def reset(conn: sqlite3.Connection, seed: Seed) -> None:
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return Response(body.encode("utf-8"), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def _error(status: int, message: str, errors: Sequence[FieldError] = ()) -> Response:

@@ -26,6 +26,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from reconciler.sandbox.conductor_auth import Principal
 from reconciler.sandbox.conductor_catalog import MASK, READ_DEFAULTS, Catalog
 from reconciler.sandbox.conductor_model import ApiInput, ProviderInput, Tag
@@ -121,7 +123,7 @@ def _tags_json(tags: Iterable[Tag] | None) -> str | None:
 
 
 def _read_tags(text: str | None) -> list[dict[str, str]]:
-    return [] if text is None else list(json.loads(text))
+    return [] if text is None else list(orjson.loads(text))
 
 
 # ---- reads -----------------------------------------------------------------------------------
@@ -142,7 +144,7 @@ def provider_types(conn: sqlite3.Connection, org: str, names: Iterable[str]) -> 
 
 
 def _present_configuration(catalog: Catalog, stored: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(stored)
+    config: dict[str, Any] = orjson.loads(stored)
     if defaults:
         for key, value in defaults.items():
             config.setdefault(key, value)
