@@ -273,3 +273,22 @@ def test_conductor_writes_keep_what_the_plan_leaves_alone(url: str) -> None:
     assert after["description"] == "by hand"
     assert after["configuration"]["organizationId"] == "org-123"
     assert after["configuration"]["endpoint"] == "https://other"
+
+
+def test_bimpeai_channels_converge_and_are_matched_by_type(url: str) -> None:
+    h = Harness(url)
+    payments = Resource(
+        Address(ResourceKind.CHANNEL, "c", ("agt_demo", "bimpeai"), "payments"),
+        {"type": "paystack", "secret_key": Sensitive("sk_live_paystack_123")},
+        write_only=("secret_key",),
+    )
+    plan, result, again = run(h.converge([payments]))
+    assert [c.action for c in plan.actionable] == [Action.CREATE]
+    assert result.ok and not again.has_changes, [str(c.address) for c in again.actionable]
+    # A second apply creates nothing more: one paystack channel on the agent.
+    _, result, _ = run(h.converge([payments]))
+    assert result.outcomes == ()
+    live, platforms = run(h.plan([payments]))
+    assert not live.unmanaged
+    for p in platforms.values():
+        run(p.aclose())
