@@ -118,6 +118,7 @@ async def open_run(
     try:
         for name, server in chosen.items():
             run.platforms[name] = connect(server)
+        await asyncio.gather(*(p.warm() for p in run.platforms.values()))
         run.prepared = [
             run.platforms[r.address.server].prepare(r) for r in state.resources if r.address.server in run.platforms
         ]

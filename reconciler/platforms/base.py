@@ -59,6 +59,10 @@ class Platform(ABC):
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         """Every resource of this server the reconciler can see, with the fewest requests."""
 
+    async def warm(self) -> None:
+        """Learn what `prepare` needs from the server (e.g. a catalog), before any prepare."""
+        return None
+
     async def read_live(self, desired: Sequence[Resource]) -> list[LiveResource]:
         """`read`, with an answer of an unexpected shape (valid JSON, wrong rows) turned into a
         clear error instead of whatever the row parsing tripped on."""

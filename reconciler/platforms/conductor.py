@@ -136,10 +136,31 @@ class ConductorPlatform(Platform):
             # and not derivable from anything the server shows.
             self._fp_key = hashlib.sha256(b"reconciler-fingerprint\0" + key_secret.encode()).digest()
         self._providers: dict[Address, Resource] = {}
+        self._password_fields: dict[str, frozenset[str]] = {}
         # Providers being replaced in the current save: their models are new, not checked.
         self._replacing: set[Address] = set()
 
     # -- reading -------------------------------------------------------------------------
+
+    async def warm(self) -> None:
+        """Read the type catalog: any field whose `fieldType` is PASSWORD is stored as a secret
+        and comes back masked, not only the `api_key`/`password` the bundled catalog names."""
+        try:
+            catalog = await self.client.get_json("/api/integrations/def")
+        except PlatformError:
+            return  # an older server without the catalog: the bundled key names stand
+        for entry in catalog if isinstance(catalog, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            kind = entry.get("type") or entry.get("name")
+            fields = entry.get("configuration") or []
+            passwords = {
+                str(f.get("fieldName"))
+                for f in fields
+                if isinstance(f, dict) and str(f.get("fieldType", "")).upper() == "PASSWORD"
+            }
+            if isinstance(kind, str) and passwords:
+                self._password_fields[kind] = frozenset(passwords)
 
     def prepare(self, resource: Resource) -> Resource:
         body = dict(resource.body)
@@ -148,6 +169,14 @@ class ConductorPlatform(Platform):
             body["description"] = body.get("description") or ""
             body.setdefault("enabled", True)
             body["configuration"] = dict(body.get("configuration") or {})
+            write_only = set(resource.write_only)
+            for key in self._password_fields.get(str(body.get("type")), ()):
+                if key in body["configuration"]:
+                    write_only.add(f"configuration.{key}")
+                    value = body["configuration"][key]
+                    if not isinstance(value, Sensitive):
+                        body["configuration"][key] = Sensitive(str(value), source="literal")
+            resource = replace(resource, write_only=tuple(sorted(write_only)))
             secrets = {p: _get(body, p) for p in resource.write_only}
             fp = fingerprint(self._fp_key, secrets) if secrets else None
             # The server adds keys of its own to a configuration (e.g. `organizationId`).

@@ -292,3 +292,25 @@ def test_bimpeai_channels_converge_and_are_matched_by_type(url: str) -> None:
     assert not live.unmanaged
     for p in platforms.values():
         run(p.aclose())
+
+
+def test_conductor_learns_password_fields_from_the_catalog(url: str) -> None:
+    platform = connect(servers(url)["o"])
+
+    async def go() -> None:
+        await platform.warm()
+        await platform.aclose()
+
+    run(go())
+    learned = platform._password_fields  # type: ignore[attr-defined]
+    assert learned["openai"] == frozenset({"api_key"})
+    assert learned["relational_db"] == frozenset({"password"})
+    # A value in such a field is write-only and masked, however it was written.
+    res = Resource(
+        Address(ResourceKind.PROVIDER, "o", (), "db"),
+        {"type": "relational_db", "configuration": {"password": "literal-pw", "user": "u"}},
+    )
+    prepared = platform.prepare(res)
+    assert prepared.write_only == ("configuration.password",)
+    assert isinstance(prepared.body["configuration"]["password"], Sensitive)
+    assert prepared.fingerprint is not None
