@@ -40,7 +40,16 @@ from reconciler.model import (
     fingerprint,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
-from reconciler.platforms.base import INTERRUPTED, Platform, Report, conflict, failed, sandbox_credentials, text_field
+from reconciler.platforms.base import (
+    INTERRUPTED,
+    Platform,
+    Report,
+    conflict,
+    failed,
+    reveal,
+    sandbox_credentials,
+    text_field,
+)
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_KEY_ID = "sandbox-key-id"
@@ -106,16 +115,6 @@ class TokenAuth(Auth):
 def _tags(raw: Any) -> list[dict[str, str]]:
     pairs = {(str(t.get("key")), str(t.get("value"))) for t in raw or [] if isinstance(t, Mapping)}
     return [{"key": k, "value": v} for k, v in sorted(pairs)]
-
-
-def _reveal(value: Any) -> Any:
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, Mapping):
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_reveal(v) for v in value]
-    return value
 
 
 class ConductorPlatform(Platform):
@@ -497,7 +496,7 @@ def _merged(desired: Any, live: Any) -> dict[str, Any]:
     desired state does not name. A masked live secret is sent back masked, which the server
     reads as "keep the stored value"."""
     out: dict[str, Any] = dict(live) if isinstance(live, Mapping) else {}
-    out.update(_reveal(desired or {}))
+    out.update(reveal(desired or {}))
     return out
 
 

@@ -31,12 +31,11 @@ from reconciler.model import (
     LiveResource,
     Resource,
     ResourceKind,
-    Sensitive,
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
-from reconciler.platforms.http import Auth, HttpClient, decode, quote
+from reconciler.platforms.base import Platform, conflict, reveal, sandbox_credentials, text_field
+from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
 BASE = "/api/v1/console/agents"
@@ -59,30 +58,12 @@ DEFAULTS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-class ApiKeyAuth(Auth):
-    def __init__(self, key: str) -> None:
-        self._header = {"Authorization": f"Bearer {key}"}
-
-    async def headers(self, client: HttpClient) -> dict[str, str]:
-        return self._header
-
-
-def _reveal(value: Any) -> Any:
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, Mapping):
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_reveal(v) for v in value]
-    return value
-
-
 class ConsolePlatform(Platform):
     kind = ServerKind.CONSOLE
 
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         key = sandbox_credentials(server, "api_key", SANDBOX_API_KEY)
-        super().__init__(server, client or HttpClient(server, ApiKeyAuth(key)))
+        super().__init__(server, client or HttpClient(server, BearerAuth(key)))
         self._bimpeai_names: dict[tuple[str, str], str] = {}
 
     def prepare(self, resource: Resource) -> Resource:
@@ -159,7 +140,7 @@ class ConsolePlatform(Platform):
         assert change.desired is not None
         agent, family = change.address.scope
         body = change.desired.body
-        payload = {k: _reveal(body[k]) for k in WRITE_FIELDS[family] if body.get(k) is not None}
+        payload = {k: reveal(body[k]) for k in WRITE_FIELDS[family] if body.get(k) is not None}
         if family != "bimpeai":
             payload["name"] = change.address.name
         # One key for this write, reused by every retry of it: the console answers a repeat

@@ -82,6 +82,16 @@ class Auth:
         return False
 
 
+class BearerAuth(Auth):
+    """`Authorization: Bearer <token>`: the Kubiya token, the console's API key."""
+
+    def __init__(self, token: str) -> None:
+        self._header = {"Authorization": f"Bearer {token}"}
+
+    async def headers(self, client: HttpClient) -> dict[str, str]:
+        return self._header
+
+
 def server_message(response: httpx.Response) -> str:
     """A short, secret-free description of an error answer.
 

@@ -31,24 +31,15 @@ from reconciler.model import (
     LiveResource,
     Resource,
     ResourceKind,
-    Sensitive,
     ServerKind,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
-from reconciler.platforms.http import Auth, HttpClient, decode, quote
+from reconciler.platforms.base import Platform, conflict, reveal, sandbox_credentials, text_field
+from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
 SANDBOX_TOKEN = "sandbox-kubiya-token"
 CREATE_ATTEMPTS = 4
-
-
-class BearerAuth(Auth):
-    def __init__(self, token: str) -> None:
-        self._header = {"Authorization": f"Bearer {token}"}
-
-    async def headers(self, client: HttpClient) -> dict[str, str]:
-        return self._header
 
 
 def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -81,16 +72,6 @@ def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
         "context_prompt": config.get("context_prompt"),
         "connection_test": test,
     }
-
-
-def _reveal(value: Any) -> Any:
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, Mapping):
-        return {k: _reveal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_reveal(v) for v in value]
-    return value
 
 
 def _set_path(body: dict[str, Any], path: str, source: Mapping[str, Any]) -> None:
@@ -159,7 +140,7 @@ class KubiyaPlatform(Platform):
             "name": change.address.name,
             "integration_type": body["type"],
             "description": body.get("description") or "",
-            "config": _reveal(body["config"]),
+            "config": reveal(body["config"]),
             "tags": sorted({*body.get("tags", []), MANAGED_TAG}),
         }
         if live_row is not None and change.desired.lifecycle.ignore_changes:
