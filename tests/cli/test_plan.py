@@ -296,3 +296,24 @@ def test_detailed_exitcode_is_1_on_error(world: World) -> None:
     assert result.exit_code == 1
     assert "names server 'nowhere'" in result.stderr
     assert result.stdout == ""
+
+
+def test_saved_plan_keeps_its_server_selection(world: World) -> None:
+    path = world.desired()
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", path, "--server", "kubiya", "--out", plan_file).exit_code == 0
+    applied = world.run("apply", plan_file)
+    assert applied.exit_code == 0, applied.output
+    assert world.integrations() != []
+    # Only the selected server was touched.
+    assert world.conductor("GET", "/integrations/", params={"activeOnly": "false"}).json() == []
+
+
+def test_planning_options_are_refused_with_a_saved_plan(world: World) -> None:
+    path = world.desired()
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", path, "--out", plan_file).exit_code == 0
+    result = world.run("apply", plan_file, "--prune")
+    assert result.exit_code == 1
+    assert "--prune cannot be combined with a saved plan" in result.stderr
+    assert world.integrations() == []
