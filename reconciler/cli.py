@@ -292,7 +292,6 @@ def plan(
       reconciler plan config/ --format markdown --out plan.json --detailed-exitcode
     """
     from reconciler import engine
-    from reconciler.plan import Action
 
     sources = _sources(files, var, var_file)
     fail_actions = _parse_actions(fail_on)
@@ -327,7 +326,6 @@ def plan(
         _fail(f"the plan holds {len(result.actionable)} changes, more than --max-changes {max_changes}")
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
-    del Action
 
 
 def _parse_actions(text: str) -> set[Any]:
@@ -603,8 +601,6 @@ def export(
       reconciler export servers.yaml --server orkes --out orkes.yaml
       reconciler plan servers.yaml orkes.yaml
     """
-    from dataclasses import replace as _replace
-
     from reconciler import engine
     from reconciler.desired.export import export as export_yaml
     from reconciler.desired.export import references_of
@@ -624,7 +620,6 @@ def export(
             scope += [
                 Resource(Address(ResourceKind.CHANNEL, server, (a, CHANNEL_FAMILIES[0]), "_"), {}) for a in agents
             ]
-            scope = [_replace(r) for r in scope]
             return config, await platform.read_live(scope), references_of(state.resources)
         finally:
             await platform.aclose()

@@ -16,8 +16,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import Sensitive
-from reconciler.plan import FieldChange, masked
+from reconciler.model import Sensitive, reveal
+from reconciler.plan import FieldChange, contains_sensitive, masked
 
 _MISSING = object()
 
@@ -68,16 +68,6 @@ def covered(path: str, prefixes: Iterable[str]) -> bool:
     return False
 
 
-def _is_sensitive(value: Any) -> bool:
-    if isinstance(value, Sensitive):
-        return True
-    if isinstance(value, Mapping):
-        return any(_is_sensitive(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_is_sensitive(v) for v in value)
-    return False
-
-
 _SECRET_WORDS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
 
 
@@ -87,8 +77,8 @@ def _field(path: str, before: Any, after: Any) -> FieldChange:
     # longer declares and so can no longer vouch for (it may have been a `${env:...}`).
     leaf = path.rsplit(".", 1)[-1]
     sensitive = (
-        _is_sensitive(after)
-        or _is_sensitive(before)
+        contains_sensitive(after)
+        or contains_sensitive(before)
         or bool(_SECRET_WORDS.search(leaf))
         or (after is _MISSING and isinstance(before, (str, Mapping, list, tuple)))
     )
@@ -183,7 +173,7 @@ def _list_of_records(
     if len(want) != len(have):
         out.append(_field(path, have, want))
         return
-    plain_want = [_reveal_all(w) for w in want]
+    plain_want = [reveal(w) for w in want]
     delta = DeepDiff(list(have), plain_want, ignore_numeric_type_changes=True, view="tree")
     seen: set[str] = set()
     for report in delta.values():
@@ -210,16 +200,6 @@ def _list_of_records(
             out.append(_field(item_path, h_val, w_val))
 
 
-def _reveal_all(value: Any) -> Any:
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, Mapping):
-        return {k: _reveal_all(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_reveal_all(v) for v in value]
-    return value
-
-
 def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     """The fields a create will set, for display: every non-empty leaf, records flattened to
     dotted paths (`config.env_vars.PGHOST`), secret values masked one by one."""
@@ -232,7 +212,7 @@ def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
             for key in sorted(value, key=str):
                 walk(_join(prefix, str(key)), value[key])
             return
-        out.append(FieldChange(prefix, None, masked(value), _is_sensitive(value)))
+        out.append(FieldChange(prefix, None, masked(value), contains_sensitive(value)))
 
     walk("", desired)
     return tuple(out)

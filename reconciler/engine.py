@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,9 +58,6 @@ class Run:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(p.aclose() for p in self.platforms.values()), return_exceptions=True)
-
-    def requests(self) -> int:
-        return sum(p.client.requests for p in self.platforms.values())
 
 
 def load(sources: Sources, environ: Mapping[str, str] | None = None) -> desired_state.DesiredState:
@@ -309,8 +306,3 @@ def check_saved(saved: Mapping[str, Any], fresh: Plan) -> None:
     stale = stale_addresses(saved, fresh)
     if stale:
         raise StalePlanError(stale)
-
-
-def iter_requests(run: Run) -> Iterator[tuple[str, int]]:
-    for name, platform in run.platforms.items():
-        yield name, platform.client.requests

@@ -53,7 +53,6 @@ MANAGED_TAG = f"{MANAGED_TAG_KEY}:{MANAGED_TAG_VALUE}"
 FINGERPRINT_TAG_KEY = "reconciler-fingerprint"
 
 
-
 def _quote(segment: str) -> str:
     # str methods instead of the regex: addresses are built for every resource of a plan.
     if segment and segment.isascii() and segment.replace("-", "").replace("_", "").isalnum():
@@ -183,6 +182,17 @@ class Sensitive:
 
 
 SENSITIVE_MASK = "(sensitive)"
+
+
+def reveal(value: Any) -> Any:
+    """A value with its secrets revealed: for comparing, and for the request that writes them."""
+    if isinstance(value, Sensitive):
+        return value.reveal()
+    if isinstance(value, Mapping):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [reveal(v) for v in value]
+    return value
 
 
 def fingerprint(key: bytes, values: Mapping[str, Any]) -> str:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.errors import ConflictError, PlatformError, UnreachableError
-from reconciler.model import Address, LiveResource, Resource, Sensitive, ServerConfig, ServerKind
+from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
 from reconciler.plan import Change, Done, Failed, Outcome, Skipped, order_key
 from reconciler.platforms.http import HttpClient
 
@@ -136,17 +136,6 @@ class Platform(ABC):
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def reveal(value: Any) -> Any:
-    """A body with its secrets revealed, for the request that writes them (and nothing else)."""
-    if isinstance(value, Sensitive):
-        return value.reveal()
-    if isinstance(value, Mapping):
-        return {k: reveal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [reveal(v) for v in value]
-    return value
 
 
 def text_field(row: Any, key: str) -> str:

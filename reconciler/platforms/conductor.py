@@ -38,18 +38,10 @@ from reconciler.model import (
     Sensitive,
     ServerKind,
     fingerprint,
+    reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
-from reconciler.platforms.base import (
-    INTERRUPTED,
-    Platform,
-    Report,
-    conflict,
-    failed,
-    reveal,
-    sandbox_credentials,
-    text_field,
-)
+from reconciler.platforms.base import INTERRUPTED, Platform, Report, conflict, failed, sandbox_credentials, text_field
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_KEY_ID = "sandbox-key-id"
@@ -134,7 +126,6 @@ class ConductorPlatform(Platform):
             # Derived from the key secret: stable for everyone who may write this server,
             # and not derivable from anything the server shows.
             self._fp_key = hashlib.sha256(b"reconciler-fingerprint\0" + key_secret.encode()).digest()
-        self._providers: dict[Address, Resource] = {}
         self._password_fields: dict[str, frozenset[str]] = {}
         # Providers being replaced in the current save: their models are new, not checked.
         self._replacing: set[Address] = set()
@@ -180,7 +171,6 @@ class ConductorPlatform(Platform):
             fp = fingerprint(self._fp_key, secrets) if secrets else None
             # The server adds keys of its own to a configuration (e.g. `organizationId`).
             prepared = replace(resource, body=body, fingerprint=fp, open_paths=("configuration",))
-            self._providers[resource.address] = prepared
             return prepared
         body["description"] = body.get("description") or ""
         body.setdefault("enabled", True)

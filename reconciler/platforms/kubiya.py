@@ -32,9 +32,10 @@ from reconciler.model import (
     Resource,
     ResourceKind,
     ServerKind,
+    reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
-from reconciler.platforms.base import Platform, conflict, reveal, sandbox_credentials, text_field
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
 from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
