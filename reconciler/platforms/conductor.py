@@ -320,18 +320,22 @@ class ConductorPlatform(Platform):
     async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
         if not changes:
             return
-        live, _ = await self._versions()
         blocked: set[Address] = set()
-        ready: list[Change] = []
         replaced = frozenset(c.address for c in changes if c.action is Action.REPLACE)
         self._replacing = set(replaced)
-        for change in changes:
-            stale = self._stale(change, live, replaced)
-            if stale is not None:
-                blocked.add(change.address)
-                report(stale)
-            else:
-                ready.append(change)
+        ready: list[Change] = list(changes)
+        if replaced:
+            # A replacement deletes first: check those providers before the delete. Everything
+            # else is checked right before its own write (per batch, or per model).
+            live, _ = await self._versions()
+            ready = []
+            for change in changes:
+                stale = self._stale(change, live) if change.address in replaced else None
+                if stale is not None:
+                    blocked.add(change.address)
+                    report(stale)
+                else:
+                    ready.append(change)
 
         providers = [c for c in ready if c.address.kind is ResourceKind.PROVIDER]
         models = [c for c in ready if c.address.kind is ResourceKind.MODEL]
@@ -387,6 +391,16 @@ class ConductorPlatform(Platform):
             for c in batch:
                 stale = self._stale(c, live_now, replaced) if c.action is not Action.REPLACE else None
                 if stale is None:
+                    # The models riding along are checked too; a stale one stays out of the item.
+                    riding = []
+                    for m in saved_with[c.address]:
+                        stale_model = self._stale(m, live_now, replaced)
+                        if stale_model is None:
+                            riding.append(m)
+                        else:
+                            blocked.add(m.address)
+                            report(stale_model)
+                    saved_with[c.address] = riding
                     fresh.append(c)
                     continue
                 blocked.add(c.address)

@@ -314,3 +314,23 @@ def test_conductor_learns_password_fields_from_the_catalog(url: str) -> None:
     assert prepared.write_only == ("configuration.password",)
     assert isinstance(prepared.body["configuration"]["password"], Sensitive)
     assert prepared.fingerprint is not None
+
+
+def test_conductor_does_not_overwrite_a_model_changed_since_the_plan(url: str) -> None:
+    h = Harness(url)
+    run(h.converge([prov("p1"), model("p1", "m")]))
+    plan, platforms = run(h.plan([prov("p1", description="mine"), model("p1", "m", description="mine")]))
+    assert {c.action for c in plan.actionable} == {Action.UPDATE}
+    # Someone else updates the model between the plan and the apply.
+    _, other, _ = run(h.converge([prov("p1"), model("p1", "m", description="theirs")]))
+    assert other.ok
+    result = run(apply(plan, platforms))
+    for p in platforms.values():
+        run(p.aclose())
+    # Writing a model moves its provider's version too: neither is overwritten.
+    assert not any(isinstance(o, Done) for o in result.outcomes)
+    assert all("since the plan was made" in o.message for o in result.outcomes)  # type: ignore[union-attr]
+    again, platforms = run(h.plan([prov("p1"), model("p1", "m", description="theirs")]))
+    for p in platforms.values():
+        run(p.aclose())
+    assert not again.has_changes
