@@ -345,10 +345,11 @@ def _looks_like_plan_file(files: tuple[str, ...]) -> bool:
         return False
     try:
         with open(files[0], "rb") as fh:
-            head = fh.read(4096)
+            head = fh.read(1_000_000)
     except OSError:
         return False
-    return head.lstrip().startswith(b"{") and b"reconciler-plan" in Path(files[0]).read_bytes()[:1_000_000]
+    # A JSON object carrying the plan format tag (YAML desired states never start with `{`).
+    return head.lstrip().startswith(b"{") and b"reconciler-plan" in head
 
 
 @main.command(name="apply")
