@@ -285,7 +285,12 @@ def parse(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
         result.value = None
         result.ok = False
     except yaml.MarkedYAMLError as exc:
-        result.diagnostics.append(_syntax_diagnostic(exc, text, file))
+        # libyaml's scanner reads a line of flow collections ahead of the events, so on deep
+        # nesting it may refuse (newer releases bound the depth themselves) before the builder
+        # sees the level that passes the tool's bound: whatever refused, a document nested
+        # deeper than the bound gets the tool's own diagnostic.
+        deep = _too_deep(text, exc.problem_mark, file, limits.max_depth)
+        result.diagnostics.append(deep if deep is not None else _syntax_diagnostic(exc, text, file))
         result.value = None
         result.ok = False
     except yaml.YAMLError as exc:
@@ -416,12 +421,7 @@ class _Builder:
                         hint="write the key as a string",
                     )
                 if len(stack) + (cur is not None) >= max_depth:
-                    raise self.fatal(
-                        "yaml.too-deep",
-                        f"values are nested deeper than {max_depth} levels",
-                        mark,
-                        hint="a desired-state file needs only a few levels; check the indentation",
-                    )
+                    raise _Fatal(_too_deep_diagnostic(self.file, mark, max_depth))
                 new_is_map = kind is MappingStartEvent
                 tag = event.tag
                 if tag is not None and tag != "!" and tag != (_MAP if new_is_map else _SEQ):
@@ -616,6 +616,81 @@ _SYNTAX_HINTS = (
     ("found undefined tag handle", "remove the tag"),
     ("could not find expected ':'", "a key needs ': ' after it; check quotes and indentation"),
 )
+
+
+def _too_deep_diagnostic(file: str, mark: Mark | None, max_depth: int) -> Diagnostic:
+    return error(
+        "yaml.too-deep",
+        f"values are nested deeper than {max_depth} levels",
+        location=location(file, mark),
+        hint="a desired-state file needs only a few levels; check the indentation",
+    )
+
+
+class _At:
+    """A position in the text, in the shape of a PyYAML mark (0-based line and column)."""
+
+    __slots__ = ("column", "line")
+
+    def __init__(self, line: int, column: int) -> None:
+        self.line = line
+        self.column = column
+
+
+# Characters after which `[` or `{` opens a flow collection rather than being part of a plain
+# value such as `v[1]`.
+_FLOW_OPENERS_AFTER = frozenset("[{,:-?")
+
+
+def _too_deep(text: str, mark: Any, file: str, max_depth: int) -> Diagnostic | None:
+    """The depth diagnostic when the flow collections open where the parser stopped pass
+    `max_depth`, pointing at the first one past the bound, as the builder would have."""
+    if mark is None or not isinstance(getattr(mark, "index", None), int):
+        return None
+    end = min(mark.index + 1, len(text))
+    if text.count("[", 0, end) + text.count("{", 0, end) <= max_depth:
+        return None  # cheap exit for every ordinary syntax error
+    # Every open collection counts, as in the builder; block levels are approximated by one.
+    first = text.lstrip()[:1]
+    depth = 0 if first in ("[", "{") else 1
+    line = column = 0
+    quote = ""
+    previous = "\n"
+    i = 0
+    while i < end:
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+                column += 1
+            elif ch == quote:
+                quote = ""
+        elif ch == "#" and previous in " \t\n":
+            newline = text.find("\n", i, end)
+            if newline < 0:
+                break
+            column += newline - i
+            i = newline
+            continue
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{" and (previous in _FLOW_OPENERS_AFTER or previous in " \t\n"):
+            depth += 1
+            if depth > max_depth:
+                return _too_deep_diagnostic(file, _At(line, column), max_depth)
+        elif ch in "]}" and depth > 1:
+            depth -= 1
+        if ch == "\n":
+            line += 1
+            column = 0
+        else:
+            column += 1
+        if ch not in " \t":
+            previous = ch
+        elif previous != "\n":
+            previous = " "
+        i += 1
+    return None
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:

@@ -161,6 +161,22 @@ def test_depth_is_bounded_before_the_parser_recurses() -> None:
     assert _codes("[[1]]", Limits(max_depth=2)) == []
 
 
+def test_a_refusal_inside_deep_nesting_is_the_depth_diagnostic() -> None:
+    # The scanner reads flow collections ahead of the builder, so whatever it refuses there
+    # (here a character that cannot start a value; newer libyaml also refuses depth itself)
+    # comes before the builder sees the level past the bound: the user gets the tool's rule.
+    parsed = parse("[" * 100 + "@", "f.yaml")
+    assert [(d.code, d.message) for d in parsed.diagnostics] == [
+        ("yaml.too-deep", "values are nested deeper than 64 levels")
+    ]
+    location = parsed.diagnostics[0].location
+    assert location is not None and (location.line, location.column) == (1, 65)
+
+
+def test_a_syntax_error_in_shallow_text_stays_a_syntax_error() -> None:
+    assert _codes("x: [[1]] # " + "[" * 80 + "\n@") == ["yaml.syntax"]
+
+
 def test_alias_expansion_is_bounded() -> None:
     levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 10):
