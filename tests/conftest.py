@@ -11,8 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,6 +20,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from reconciler.sandbox.app import create_app
+
+T = TypeVar("T")
 
 
 def _free_port() -> int:
@@ -117,3 +119,39 @@ def sandbox_client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
 def json_of(response: httpx.Response) -> Any:
     assert response.headers.get("content-type", "").startswith("application/json"), response.text
     return response.json()
+
+
+class _CountingConnection:
+    """A sqlite3 connection that counts the statements its callers issue (an `executemany`
+    is one statement, as it is one call into SQLite)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.statements = 0
+
+    def execute(self, *args: Any) -> Any:
+        self.statements += 1
+        return self._conn.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        self.statements += 1
+        return self._conn.executemany(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def statements_of(app: Any, call: Callable[[], T]) -> tuple[int, T]:
+    """How many SQL statements the sandbox behind `app` issued while `call` ran, and its result.
+
+    Counting statements instead of timing a call says whether a handler issues a query per row,
+    which is what makes it slow at size, and holds on a loaded machine as on an idle one."""
+    db = app.state.sandbox.db
+    real = db.conn
+    counting = _CountingConnection(real)
+    db.conn = counting
+    try:
+        result = call()
+    finally:
+        db.conn = real
+    return counting.statements, result

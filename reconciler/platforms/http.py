@@ -149,11 +149,14 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.server = server
         self.auth = auth or Auth()
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        # The retry budget is measured on this clock; tests pass one that only sleeps advance.
+        self._clock = clock
         self.requests = 0
         self.retries = 0
         base_url = server.url.rstrip("/")
@@ -268,7 +271,7 @@ class HttpClient:
         """A request with retries on connection errors, 429 and 5xx (when `retry`), and one
         credential refresh on 401/403. Answers with a status in `ok` are returned; a 4xx not in
         `ok` raises `PlatformError` (or `AuthError`) unless the caller lists it in `ok`."""
-        started = time.monotonic()
+        started = self._clock()
         attempt = 0
         refreshed = False
         while True:
@@ -281,7 +284,7 @@ class HttpClient:
                 exc.address = address
                 if not retry or not self._may_retry(attempt, started, None):
                     raise
-                await self._backoff(attempt, None)
+                await self._backoff(attempt, None, started)
                 continue
             status = response.status_code
             if status in ok:
@@ -291,7 +294,7 @@ class HttpClient:
                 if await self.auth.refresh_on(self, response):
                     continue
             if status in RETRY_STATUSES and retry and self._may_retry(attempt, started, response):
-                await self._backoff(attempt, response)
+                await self._backoff(attempt, response, started)
                 continue
             raise self.error_for(method, path, response, address)
 
@@ -313,14 +316,17 @@ class HttpClient:
         wait = _retry_after(response) if response is not None else None
         if wait is not None and wait > self.retry.max_retry_after:
             return False
-        return time.monotonic() - started + (wait or 0.0) < self.retry.budget
+        return self._clock() - started + (wait or 0.0) < self.retry.budget
 
-    async def _backoff(self, attempt: int, response: httpx.Response | None) -> None:
+    async def _backoff(self, attempt: int, response: httpx.Response | None, started: float | None = None) -> None:
         self.retries += 1
         wait = _retry_after(response) if response is not None else None
         if wait is None:
             # Full jitter: spreads the retries of many parallel calls apart.
             wait = random.uniform(0, min(self.retry.cap, self.retry.base * (2 ** (attempt - 1))))
+            if started is not None:
+                # The last wait never carries the call past its budget.
+                wait = min(wait, max(0.0, self.retry.budget - (self._clock() - started)))
         await self._sleep(wait)
 
     async def backoff(self, attempt: int) -> None:

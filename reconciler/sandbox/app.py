@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reconciler.sandbox import conductor, console, kubiya
 from reconciler.sandbox.db import Database
-from reconciler.sandbox.faults import FaultMiddleware, Faults, Stats
+from reconciler.sandbox.faults import FaultCounts, FaultMiddleware, Faults, Stats
 from reconciler.sandbox.seed import Seed, default_seed
 
 # Most specific prefix first: Conductor owns the rest of `/api`.
@@ -48,6 +48,8 @@ class Sandbox:
     faults: Faults = field(default_factory=Faults)
     stats: Stats = field(default_factory=Stats.empty)
     rng: random.Random = field(default_factory=random.Random)
+    # Requests seen since the faults were last set, for the count-based faults.
+    counts: FaultCounts = field(default_factory=FaultCounts)
     # Wall clock, replaceable so that token expiry and idempotency windows can be tested.
     clock: Callable[[], float] = time.time
 
@@ -68,6 +70,7 @@ class Sandbox:
     def set_faults(self, faults: Faults) -> None:
         self.faults = faults
         self.rng = random.Random(faults.seed)
+        self.counts = FaultCounts()
 
 
 def _module_for(path: str) -> ModuleType | None:

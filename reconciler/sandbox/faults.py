@@ -8,7 +8,11 @@ Faults apply to the API paths only, never to `/_sandbox/...`:
   `Retry-After`, `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`;
 - `drop_before_rate`: that fraction of requests has its connection dropped before the handler
   runs (nothing written); `drop_after_rate`: dropped after the handler committed its write
-  (the write stands, the client never hears of it). Drops only hit writes (POST/PUT/DELETE).
+  (the write stands, the client never hears of it). Drops only hit writes (POST/PUT/DELETE);
+- by count rather than by chance or by the clock, so that a test injects the same faults on a
+  loaded machine as on an idle one: `throttle_every` answers every N-th API request 429
+  (with `Retry-After: retry_after_s`), `error_every` every N-th 500 or 503 (alternating), and
+  `drop_after_every` drops every N-th write that reaches its handler after it committed.
 
 Injected errors take the shape of the API the path belongs to (see `_error`).
 
@@ -48,6 +52,10 @@ class Faults:
     rate_limit_rps: float = 0.0
     drop_before_rate: float = 0.0
     drop_after_rate: float = 0.0
+    throttle_every: int = 0
+    error_every: int = 0
+    drop_after_every: int = 0
+    retry_after_s: float = 1.0
     seed: int | None = None
 
     @classmethod
@@ -64,6 +72,11 @@ class Faults:
                     raise ValueError(f"fault setting seed={value!r} must be an integer or null")
                 out.seed = value
                 continue
+            if key in _COUNTS:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"fault setting {key}={value!r} must be a whole number, 0 for off")
+                setattr(out, key, value)
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise ValueError(f"fault setting {key}={value!r} must be a number")
             try:
@@ -77,6 +90,14 @@ class Faults:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class FaultCounts:
+    """What the count-based faults count: API requests, and writes that reached their handler."""
+
+    requests: int = 0
+    writes: int = 0
 
 
 @dataclass
@@ -118,6 +139,7 @@ class FaultMiddleware:
         faults: Faults = self.state.faults
         stats: Stats = self.state.stats
         rng: random.Random = self.state.rng
+        counts: FaultCounts = self.state.counts
         method = scope["method"]
         stats.by_method[method] += 1
 
@@ -132,6 +154,16 @@ class FaultMiddleware:
             if faults.latency_ms or faults.jitter_ms:
                 delay = faults.latency_ms + rng.uniform(0, faults.jitter_ms)
                 await asyncio.sleep(delay / 1000.0)
+            counts.requests += 1
+            if faults.throttle_every and counts.requests % faults.throttle_every == 0:
+                stats.injected["429"] += 1
+                await _error(scope, counting_send, 429, _throttle_headers(faults.retry_after_s, 0))
+                return
+            if faults.error_every and counts.requests % faults.error_every == 0:
+                status = 500 if (counts.requests // faults.error_every) % 2 else 503
+                stats.injected[str(status)] += 1
+                await _error(scope, counting_send, status)
+                return
             if faults.rate_limit_rps:
                 now = int(time.monotonic())
                 if now != self._window:
@@ -162,7 +194,10 @@ class FaultMiddleware:
             if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
                 stats.injected["drop_before"] += 1
                 await _drop(send)
-            if is_write and faults.drop_after_rate and rng.random() < faults.drop_after_rate:
+            if is_write:
+                counts.writes += 1
+            drop_now = bool(faults.drop_after_every) and is_write and counts.writes % faults.drop_after_every == 0
+            if drop_now or (is_write and faults.drop_after_rate and rng.random() < faults.drop_after_rate):
                 stats.injected["drop_after"] += 1
 
                 async def dropping_send(message: Message) -> None:
@@ -181,6 +216,18 @@ class FaultMiddleware:
         finally:
             stats.requests[f"{method} {_template(scope)}"] += 1
             stats.by_status[str(status_box.get("status", "dropped"))] += 1
+
+
+_COUNTS = frozenset({"throttle_every", "error_every", "drop_after_every"})
+
+
+def _throttle_headers(retry_after: float, limit: int) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"retry-after", f"{retry_after:g}".encode()),
+        (b"x-ratelimit-limit", str(limit).encode()),
+        (b"x-ratelimit-remaining", b"0"),
+        (b"x-ratelimit-reset", str(int(time.time()) + max(1, math.ceil(retry_after))).encode()),
+    ]
 
 
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}

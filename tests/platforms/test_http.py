@@ -82,18 +82,31 @@ def test_retries_are_bounded_in_count(url: str) -> None:
 
 
 def test_retries_are_bounded_in_time(url: str) -> None:
-    app_for(url).state.sandbox.set_faults(Faults(error_rate=1.0))
+    app = app_for(url)
+    app.state.sandbox.set_faults(Faults(error_rate=1.0))
+    # A clock that only the client's own waits move: the budget is spent by the backoff it asks
+    # for, whatever the machine's load.
+    now = [0.0]
+    waits: list[float] = []
 
-    async def go() -> float:
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    async def go() -> HttpClient:
         server = ServerConfig("k", ServerKind.KUBIYA, url)
-        client = HttpClient(server, retry=RetryPolicy(attempts=1000, base=0.05, cap=0.05, budget=0.3))
-        started = time.monotonic()
-        with pytest.raises(PlatformError):
+        policy = RetryPolicy(attempts=1000, base=0.05, cap=0.05, budget=0.3)
+        client = HttpClient(server, retry=policy, sleep=sleep, clock=lambda: now[0])
+        with pytest.raises(PlatformError, match=r"answered 50[03]"):
             await client.request("GET", "/api/v1/custom-integrations")
         await client.aclose()
-        return time.monotonic() - started
+        return client
 
-    assert asyncio.run(go()) < 5.0
+    client = asyncio.run(go())
+    assert sum(waits) <= 0.3 + 1e-9  # the waits never pass the budget ...
+    assert client.requests < 1000  # ... and the budget, not the attempt count, ended the call
+    assert client.requests == len(waits) + 1
+    assert app.state.sandbox.stats.to_dict()["total"] == client.requests
 
 
 class DropFirstAnswer(httpx.AsyncBaseTransport):

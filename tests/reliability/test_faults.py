@@ -66,8 +66,11 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(
     # Quick backoff so the test stays fast; the policy's bounds are what is exercised.
     monkeypatch.setattr("reconciler.platforms.http.RetryPolicy", lambda: RetryPolicy(attempts=8, base=0.001, cap=0.01))
     app = app_for(url)
+    # Faults by count, not by chance or by the clock: the same ones happen on a loaded machine.
+    # Every 7th request is throttled, every 5th (not throttled) fails with a 5xx, every 10th
+    # write that reaches its handler loses its answer after the commit.
     app.state.sandbox.set_faults(
-        Faults(latency_ms=1, jitter_ms=2, error_rate=0.2, drop_after_rate=0.1, rate_limit_rps=150, seed=7)
+        Faults(latency_ms=1, jitter_ms=2, throttle_every=7, error_every=5, drop_after_every=10, retry_after_s=0.2)
     )
     h = Harness(url)
     want = desired(400)  # 400 integrations + 40 providers + 120 models + 10 channels = 570
@@ -89,9 +92,13 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(
         not_done = asyncio.run(go())
         print(f"apply {runs}: {len(plan.actionable)} changes, {len(not_done)} not done")
     stats = app.state.sandbox.stats.to_dict()
-    assert stats["injected"].get("500", 0) + stats["injected"].get("503", 0) > 50
-    assert stats["injected"].get("drop_after", 0) > 10
-    assert stats["injected"].get("429", 0) > 50, "no 429 storm happened"
+    # Every integration and channel is one answered write and the providers with their models at
+    # least one bulk save: at least that many writes, and requests, were made, so the counts
+    # below follow from the schedule whatever the order of the requests.
+    writes = 400 + 10 + 1
+    assert stats["injected"].get("429", 0) >= writes // 7
+    assert stats["injected"].get("500", 0) + stats["injected"].get("503", 0) >= writes // 5 - writes // 7
+    assert stats["injected"].get("drop_after", 0) >= writes // 10
     print("injected:", stats["injected"], "requests:", stats["total"])
     app.state.sandbox.set_faults(Faults())
     names, chan_names, apis = asyncio.run(live_counts(url))

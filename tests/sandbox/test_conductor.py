@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.conductor_catalog import catalog
 from reconciler.sandbox.seed import ConductorKey, Seed, default_seed
-from tests.conftest import json_of
+from tests.conftest import json_of, statements_of
 
 KEY = {"keyId": "sandbox-key-id", "keySecret": "sandbox-key-secret"}
 MASK = "********"
@@ -728,28 +728,31 @@ def test_a_token_of_a_removed_key_is_invalid() -> None:
         assert_auth_error(client.get("/api/integrations/def"), "INVALID_TOKEN")
 
 
-def test_big_bulk_and_list_are_fast(app_client: TestClient) -> None:
-    def batch(b: int, apis: int) -> list[dict[str, Any]]:
+def test_big_bulk_and_list_take_a_bounded_number_of_statements(app_client: TestClient, sandbox_app: FastAPI) -> None:
+    # What keeps a 10,000-model bulk save and list quick is that neither issues a query per
+    # row; counted at the database, so the check holds on any machine, loaded or not.
+    def batch(b: int, providers: int, apis: int) -> list[dict[str, Any]]:
         return [
             bulk_item(
                 f"p{b:02d}-{i:03d}",
                 apis=[{"integrationName": f"p{b:02d}-{i:03d}", "api": f"m{j}", "enabled": True} for j in range(apis)],
             )
-            for i in range(100)
+            for i in range(providers)
         ]
 
-    for b in range(9):
-        app_client.post("/api/integrations/", json=batch(b, 10)).raise_for_status()
-    started = time.perf_counter()
-    response = app_client.post("/api/integrations/", json=batch(9, 9))
-    bulk_seconds = time.perf_counter() - started
-    assert response.status_code == 200
-    app_client.post("/api/integrations/", json=batch(9, 10)).raise_for_status()
-    started = time.perf_counter()
-    listed = app_client.get("/api/integrations/?activeOnly=false")
-    list_seconds = time.perf_counter() - started
-    providers = listed.json()
-    assert len(providers) == 1000
-    assert sum(len(p["apis"]) for p in providers) == 10_000
-    assert bulk_seconds < 0.5, bulk_seconds
-    assert list_seconds < 1.0, list_seconds
+    def statements(call: Any) -> tuple[int, Any]:
+        return statements_of(sandbox_app, call)
+
+    def listing() -> Any:
+        return app_client.get("/api/integrations/?activeOnly=false")
+
+    bulk_small, answer = statements(lambda: app_client.post("/api/integrations/", json=batch(0, 2, 2)))
+    assert answer.status_code == 200
+    list_small, _ = statements(listing)
+    bulk_large, answer = statements(lambda: app_client.post("/api/integrations/", json=batch(1, 100, 20)))
+    assert answer.status_code == 200
+    list_large, response = statements(listing)
+    providers = response.json()
+    assert len(providers) == 102
+    assert sum(len(p["apis"]) for p in providers) == 2004
+    assert (bulk_large, list_large) == (bulk_small, list_small)  # 50 times the rows, the same statements

@@ -116,6 +116,9 @@ def test_faults_read_back_what_was_set(sandbox_client: httpx.Client) -> None:
         {"latency_ms": [100]},
         {"seed": "abc"},
         {"seed": 1.5},
+        {"throttle_every": 2.5},
+        {"error_every": -1},
+        {"drop_after_every": True},
         {"bogus": 1},
         [{"error_rate": 1}],
     ],
@@ -148,6 +151,12 @@ def test_latency_is_added_to_api_requests(sandbox_client: httpx.Client) -> None:
     elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert elapsed >= 0.15
+
+
+def test_count_based_faults_hit_exactly_the_nth_requests(sandbox_client: httpx.Client) -> None:
+    set_faults(sandbox_client, throttle_every=3, error_every=4, retry_after_s=0)
+    statuses = [sandbox_client.get(BASE, headers=AUTH).status_code for _ in range(12)]
+    assert statuses == [200, 200, 429, 500, 200, 429, 200, 503, 429, 200, 200, 429]
 
 
 def test_error_rate_one_answers_5xx_and_writes_nothing(sandbox_client: httpx.Client) -> None:
@@ -242,6 +251,28 @@ def test_in_process_drop_after_is_a_protocol_error_but_the_write_stands(
     stats = memory_app.state.sandbox.stats.to_dict()
     assert stats["injected"] == {"drop_after": 1}
     assert stats["by_status"]["dropped"] == 1
+
+
+def test_every_nth_write_loses_its_answer_after_the_commit(memory_app: FastAPI) -> None:
+    memory_app.state.sandbox.set_faults(Faults(drop_after_every=2))
+    names = [f"drop-{i}" for i in range(4)]
+
+    async def go() -> tuple[list[object], list[str]]:
+        async with httpx.AsyncClient(
+            transport=sandbox_transport.transport(MEMORY), base_url=sandbox_transport.SANDBOX_BASE_URL
+        ) as client:
+            outcomes: list[object] = []
+            for name in names:
+                try:
+                    outcomes.append((await client.post(BASE, headers=AUTH, json={**BODY, "name": name})).status_code)
+                except httpx.RemoteProtocolError:
+                    outcomes.append("dropped")
+            listed = (await client.get(BASE, headers=AUTH)).json()
+            return outcomes, sorted(item["name"] for item in listed)
+
+    outcomes, listed = asyncio.run(go())
+    assert outcomes == [201, "dropped", 201, "dropped"]
+    assert listed == names  # the dropped writes were committed
 
 
 def test_drops_only_hit_writes(memory_app: FastAPI) -> None:
