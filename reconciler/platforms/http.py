@@ -39,6 +39,12 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+@functools.cache
+def _no_tls_context() -> ssl.SSLContext:
+    """A client TLS context with no trusted certificate: every TLS handshake fails."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """`attempts`: tries in all; `base`/`cap`: backoff bounds in seconds (full jitter);
@@ -186,6 +192,11 @@ class HttpClient:
             pools = -(-parallelism // POOL_SIZE)
             per_pool = min(parallelism, POOL_SIZE)
 
+        # Only an https server needs the CA bundle; loading it is a measurable part of a short
+        # command's start. Over http (or the in-process sandbox) a context that trusts nothing
+        # is given instead: no redirect is followed, so no TLS connection can ever be made.
+        verify = _ssl_context() if transport is None and base_url.startswith("https:") else _no_tls_context()
+
         def make_client() -> httpx.AsyncClient:
             return httpx.AsyncClient(
                 base_url=base_url,
@@ -195,7 +206,7 @@ class HttpClient:
                 follow_redirects=False,
                 headers=headers,
                 # One shared context: httpx would load the CA bundle again for every client.
-                verify=_ssl_context(),
+                verify=verify,
             )
 
         # Pools are made on first use: a plan's few list calls need one or two of them.

@@ -31,7 +31,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.sandbox.transport import SANDBOX_BASE_URL, forget, transport
-from tests.conftest import ServedSandbox
+from tests.conftest import TLS, ServedSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -219,7 +219,7 @@ class World:
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         if self.served is not None:
-            with httpx.Client(base_url=self.served.url, timeout=10) as client:
+            with httpx.Client(base_url=self.served.url, timeout=10, verify=TLS) as client:
                 return client.request(method, path, headers=headers, json=json_body, params=params)
 
         async def send() -> httpx.Response:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import CREDS_ENV, World, integrations_yaml, process_env
+from tests.conftest import TLS
 
 COUNT = 40
 
@@ -65,7 +66,7 @@ def wait_for(
 
 def requests_by_method(world: World) -> dict[str, int]:
     assert world.served is not None
-    stats = httpx.get(world.served.url + "/_sandbox/stats", timeout=5).json()
+    stats = httpx.get(world.served.url + "/_sandbox/stats", timeout=5, verify=TLS).json()
     by_method: dict[str, int] = stats["by_method"]
     return by_method
 

@@ -25,7 +25,7 @@ from reconciler.sandbox import transport as sandbox_transport
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.seed import SeedError, default_seed, load_seed
-from tests.conftest import ServedSandbox, json_of
+from tests.conftest import TLS, ServedSandbox, json_of
 
 BASE = "/api/v1/custom-integrations"
 AUTH = {"Authorization": "Bearer sandbox-kubiya-token"}
@@ -333,7 +333,7 @@ def test_a_non_sandbox_url_is_refused() -> None:
 def served(served_sandbox: ServedSandbox) -> Iterator[httpx.Client]:
     served_sandbox.reset()
     try:
-        with httpx.Client(base_url=served_sandbox.url, timeout=10) as client:
+        with httpx.Client(base_url=served_sandbox.url, timeout=10, verify=TLS) as client:
             yield client
     finally:
         served_sandbox.reset()
@@ -429,7 +429,7 @@ def test_serve_with_a_seed_file(tmp_path: Path) -> None:
     seed_file.write_text(SEED_YAML, encoding="utf-8")
     server = ServedSandbox("--seed", str(seed_file))
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
             response = client.post(
                 BASE, headers={"Authorization": "Bearer custom-token"}, json=BODY
             )
