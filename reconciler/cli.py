@@ -666,6 +666,9 @@ def sandbox() -> None:
 @click.option("--rate-limit", "rate_limit_rps", type=float, default=0.0, help="Requests per second before 429.")
 @click.option("--drop-before-rate", type=float, default=0.0, help="Fraction of writes dropped before commit.")
 @click.option("--drop-after-rate", type=float, default=0.0, help="Fraction of writes dropped after commit.")
+@click.option("--throttle-every", type=click.IntRange(min=0), default=0, help="Answer every N-th request 429.")
+@click.option("--error-every", type=click.IntRange(min=0), default=0, help="Answer every N-th request 500/503.")
+@click.option("--drop-after-every", type=click.IntRange(min=0), default=0, help="Drop every N-th write after commit.")
 @click.option("--fault-seed", type=int, default=None, help="Seed of the fault randomness, for repeatable runs.")
 @click.option(
     "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])

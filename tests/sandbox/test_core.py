@@ -440,6 +440,17 @@ def test_serve_with_a_seed_file(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_serve_takes_count_based_faults_from_its_options() -> None:
+    server = ServedSandbox("--throttle-every", "2", "--error-every", "3")
+    try:
+        with httpx.Client(base_url=server.url, timeout=10, verify=TLS) as client:
+            assert client.get("/_sandbox/faults").json()["throttle_every"] == 2
+            statuses = [client.get(BASE, headers=AUTH).status_code for _ in range(4)]
+    finally:
+        server.stop()
+    assert statuses == [200, 429, 500, 429]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
