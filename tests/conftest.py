@@ -19,10 +19,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings
 
 from reconciler.sandbox.app import create_app
 
 T = TypeVar("T")
+
+# Property tests: 50 examples each in the everyday run; HYPOTHESIS_PROFILE=thorough for 500.
+settings.register_profile("default", max_examples=50)
+settings.register_profile("thorough", max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # One TLS context for every test client: httpx loads the CA bundle for each client it makes
 # without one, which costs a tenth of a second on a busy machine, for every test.

@@ -20,8 +20,8 @@ from reconciler.errors import Diagnostic, Severity
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = (ROOT / "examples" / "quickstart.yaml").read_text()
 
+# How many examples each property gets comes from the profile chosen in tests/conftest.py.
 FAST = settings(
-    max_examples=80,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -187,7 +187,7 @@ def test_mutations_of_a_valid_document(workdir: Path, document: dict[str, Any]) 
     _check_text(workdir, yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(deadline=None, database=None)
 @given(mutated())
 def test_fast_checker_agrees_with_jsonschema(document: dict[str, Any]) -> None:
     # Through our own loader, so that the values have exactly the types validation sees.
@@ -197,7 +197,7 @@ def test_fast_checker_agrees_with_jsonschema(document: dict[str, Any]) -> None:
     assert schema.fast_is_valid(parsed.value) == schema.jsonschema_is_valid(parsed.value)
 
 
-@settings(max_examples=100, deadline=None, database=None)
+@settings(deadline=None, database=None)
 @given(st.dictionaries(KEYS, structures, max_size=5))
 def test_fast_checker_agrees_on_random_structures(document: dict[str, Any]) -> None:
     assert schema.fast_is_valid(document) == schema.jsonschema_is_valid(document)
