@@ -175,7 +175,27 @@ def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """A command group whose usage errors exit 1: exit 2 means "changes" (`plan
+    --detailed-exitcode`) or "drift" (`drift`), and a pipeline must never read a mistyped
+    option as either."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reconciler")
 def main() -> None:
     """Declarative reconciler for Kubiya integrations, Conductor providers and console channels.
@@ -212,6 +232,7 @@ def validate(
     """
     from reconciler import desired, views
 
+    _refuse_saved_plan(files, "validate")
     sources = _sources(files, var, var_file)
     _, diagnostics = desired.check(list(sources.paths), variables=sources.variables, var_files=list(sources.var_files))
     if not strict_secrets:
@@ -293,6 +314,7 @@ def plan(
     """
     from reconciler import engine
 
+    _refuse_saved_plan(files, "plan")
     sources = _sources(files, var, var_file)
     fail_actions = _parse_actions(fail_on)
 
@@ -309,21 +331,28 @@ def plan(
 
     result, options = _run(go(), fmt)
     OUT.out(_render_plan(result, fmt, _color(no_color)))
-    if out_file:
-        try:
-            engine.write_plan_file(out_file, result, options, servers)
-        except ReconcilerError as exc:
-            _report_error(exc)
-        OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
+    # The gates come before the plan file: a refused plan must leave nothing to apply.
+    refused: tuple[str, str | None] | None = None
     gate = [c for c in result.actionable if c.action in fail_actions]
     if gate:
         names = ", ".join(sorted({c.action.value for c in gate}))
-        _fail(
+        refused = (
             f"the plan holds {len(gate)} change(s) of a kind --fail-on refuses ({names})",
             "review them; these need a human decision",
         )
-    if max_changes is not None and len(result.actionable) > max_changes:
-        _fail(f"the plan holds {len(result.actionable)} changes, more than --max-changes {max_changes}")
+    elif max_changes is not None and len(result.actionable) > max_changes:
+        refused = (f"the plan holds {len(result.actionable)} changes, more than --max-changes {max_changes}", None)
+    if refused is not None:
+        message, hint = refused
+        if out_file:
+            message += f"; no plan was saved to {out_file}"
+        _fail(message, hint)
+    if out_file:
+        try:
+            engine.write_text(out_file, OUT.scrub(engine.plan_file_text(result, options, servers, out_file)))
+        except ReconcilerError as exc:
+            _report_error(exc)
+        OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
 
@@ -352,6 +381,16 @@ def _looks_like_plan_file(files: tuple[str, ...]) -> bool:
     return head.lstrip().startswith(b"{") and b"reconciler-plan" in head
 
 
+def _refuse_saved_plan(files: tuple[str, ...], command: str) -> None:
+    """A saved plan given where desired-state files are expected: say what to run instead of
+    reporting each of its keys as an unknown field."""
+    if _looks_like_plan_file(files):
+        _fail(
+            f"{files[0]} is a saved plan, not a desired-state file: `reconciler {command}` reads YAML files",
+            f"use `reconciler apply {files[0]}` to apply it",
+        )
+
+
 @main.command(name="apply")
 @desired_options
 @plan_options
@@ -374,8 +413,9 @@ def apply_cmd(
     """Make the changes a plan shows: creates, updates, replaces and (with --prune) deletes.
 
     Given desired-state files, it plans, shows the plan and asks before acting. Given a plan
-    file saved by `plan --out`, it applies exactly that plan, after checking that nothing it
-    touches changed since (else exit 1, naming what changed). Ctrl-C stops starting new
+    file saved by `plan --out`, it plans again from the same files and options and applies
+    only if the result is the saved plan; on any difference (a resource changed on the server,
+    an edited file, other --var values) it refuses with exit 1, naming what differs. Ctrl-C stops starting new
     changes, waits for the calls in flight and prints what was and was not done.
 
     \b
@@ -392,7 +432,6 @@ def apply_cmd(
         given = [
             name
             for name, value in (
-                ("--var", var),
                 ("--var-file", var_file),
                 ("--prune", prune),
                 ("--max-deletes", max_deletes is not None),
@@ -410,7 +449,7 @@ def apply_cmd(
             )
         try:
             saved = engine.read_plan_file(files[0])
-            sources, saved_opts = engine.options_from_file(saved)
+            sources, saved_opts = engine.options_from_file(saved, _parse_vars(var))
         except ReconcilerError as exc:
             _report_error(exc)
         servers = tuple(saved_opts.get("servers") or ())
@@ -422,7 +461,8 @@ def apply_cmd(
         try:
             OUT.learn(engine.secret_values(run.state))
             if saved is not None:
-                options = engine.saved_plan_options(run, saved_opts)
+                engine.check_variables(saved, run)
+                options = engine.saved_plan_options(run, saved_opts, saved)
                 fresh = engine.make_plan(run, options)
                 engine.check_saved(saved, fresh)
             else:
@@ -535,6 +575,7 @@ def drift(
     from reconciler import engine
     from reconciler.views import drift as drift_views
 
+    _refuse_saved_plan(files, "drift")
     sources = _sources(files, var, var_file)
 
     async def go() -> Any:
@@ -607,6 +648,7 @@ def export(
     from reconciler.desired.export import references_of
     from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind
 
+    _refuse_saved_plan(files, "export")
     sources = _sources(files, var, var_file)
 
     async def go() -> Any:
@@ -639,7 +681,7 @@ def export(
         OUT.err("Set these variables before planning: " + ", ".join(needed))
 
 
-@main.group()
+@main.group(cls=_Group)
 def sandbox() -> None:
     """Run the local emulators of the three APIs (Kubiya, Conductor, console).
 

@@ -12,12 +12,11 @@ skipped (write-only values are compared through their fingerprint by the planner
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import Sensitive, reveal
-from reconciler.plan import FieldChange, contains_sensitive, masked
+from reconciler.model import Sensitive, is_sensitive, reveal
+from reconciler.plan import FieldChange, masked
 
 _MISSING = object()
 
@@ -68,33 +67,13 @@ def covered(path: str, prefixes: Iterable[str]) -> bool:
     return False
 
 
-_SECRET_WORDS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
-
-
 def _field(path: str, before: Any, after: Any) -> FieldChange:
-    # A value is shown only when nothing says it may be a secret: a Sensitive on either side,
-    # a key named like one (`DB_PASSWORD`), or a removed value, which the desired state no
-    # longer declares and so can no longer vouch for (it may have been a `${env:...}`).
-    leaf = path.rsplit(".", 1)[-1]
-    sensitive = (
-        contains_sensitive(after)
-        or contains_sensitive(before)
-        or bool(_SECRET_WORDS.search(leaf))
-        or (after is _MISSING and isinstance(before, (str, Mapping, list, tuple)))
-    )
-    if sensitive:
-        return FieldChange(
-            path,
-            None if before is _MISSING else "(sensitive)",
-            None if after is _MISSING else "(sensitive)",
-            True,
-        )
-    return FieldChange(
-        path,
-        None if before is _MISSING else masked(before),
-        None if after is _MISSING else masked(after),
-        False,
-    )
+    # Shown unless the one sensitivity rule says otherwise (model.is_sensitive).
+    b = None if before is _MISSING else before
+    a = None if after is _MISSING else after
+    if is_sensitive(path, b, a):
+        return FieldChange(path, None if b is None else "(sensitive)", None if a is None else "(sensitive)", True)
+    return FieldChange(path, masked(b), masked(a), False)
 
 
 def diff(
@@ -212,7 +191,10 @@ def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
             for key in sorted(value, key=str):
                 walk(_join(prefix, str(key)), value[key])
             return
-        out.append(FieldChange(prefix, None, masked(value), contains_sensitive(value)))
+        if is_sensitive(prefix, value):
+            out.append(FieldChange(prefix, None, "(sensitive)", True))
+        else:
+            out.append(FieldChange(prefix, None, masked(value), False))
 
     walk("", desired)
     return tuple(out)

@@ -9,7 +9,11 @@ defence, and it checks a saved plan against a fresh one before applying it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,22 +32,49 @@ PLAN_FILE_FORMAT = "reconciler-plan"
 
 @dataclass(frozen=True)
 class Sources:
-    """Where a desired state came from, enough to load it again (no secret values)."""
+    """Where a desired state came from, enough to load it again.
+
+    `variables` (`--var`) may hold secrets: its serialized form keeps only their names and
+    keyed digests (see `variable_digests`), never the values."""
 
     paths: tuple[str, ...]
     variables: Mapping[str, str] = field(default_factory=dict)
     var_files: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"paths": list(self.paths), "variables": dict(self.variables), "var_files": list(self.var_files)}
+    def to_dict(self, key: bytes = b"", salt: str = "") -> dict[str, Any]:
+        return {
+            "paths": list(self.paths),
+            "variables": variable_digests(self.variables, key, salt),
+            "variables_salt": salt,
+            "var_files": list(self.var_files),
+        }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Sources:
-        return cls(
-            tuple(data.get("paths") or ()),
-            dict(data.get("variables") or {}),
-            tuple(data.get("var_files") or ()),
-        )
+
+def variables_key(state: desired_state.DesiredState) -> bytes:
+    """The key of the `--var` digests: derived from the servers' credentials, so that a reader
+    of a plan file cannot try guesses of a variable against its digest."""
+    mac = hmac.new(b"reconciler-variables", digestmod=hashlib.sha256)
+    for name in sorted(state.servers):
+        server = state.servers[name]
+        for field_name in sorted(server.credentials):
+            mac.update(f"{name}.{field_name}\0{server.credentials[field_name].reveal()}\0".encode())
+        if server.fingerprint_key is not None:
+            mac.update(f"{name}.fp\0{server.fingerprint_key.reveal()}\0".encode())
+    return mac.digest()
+
+
+def variable_digests(variables: Mapping[str, str], key: bytes, salt: str) -> dict[str, str]:
+    """`{name: keyed digest of its value}` (HMAC-SHA256 under `key` and the plan's `salt`)."""
+    out = {}
+    for name in sorted(variables):
+        mac = hmac.new(key + salt.encode(), digestmod=hashlib.sha256)
+        mac.update(name.encode() + b"\0" + variables[name].encode())
+        out[name] = mac.hexdigest()[:32]
+    return out
+
+
+def new_salt() -> str:
+    return secrets.token_hex(8)
 
 
 @dataclass
@@ -157,7 +188,7 @@ def plan_options(
         targets=tuple(targets),
         excludes=tuple(excludes),
         replace=tuple(replace),
-        sources=run.sources.to_dict(),
+        sources=run.sources.to_dict(variables_key(run.state), new_salt()),
     )
 
 
@@ -179,10 +210,21 @@ async def execute(
 # -- saved plans ---------------------------------------------------------------------------
 
 
-def plan_file_dict(plan: Plan, options: planner.PlanOptions, servers: Sequence[str] = ()) -> dict[str, Any]:
-    data = plan.to_dict()
-    data["format"] = PLAN_FILE_FORMAT
-    data["options"] = {
+def plan_file_document(
+    plan: Plan, options: planner.PlanOptions, servers: Sequence[str], location: str | Path
+) -> dict[str, Any]:
+    """The saved plan: the plan's JSON document (`schemas/plan.schema.json`), the options it
+    was made with, and its sources with every path relative to the plan file's directory, so
+    that `apply` finds them wherever it runs. No secret: variables are keyed digests."""
+    from reconciler.views.jsonview import plan_document
+
+    doc = plan_document(plan)
+    base = Path(location).resolve().parent
+    sources = dict(doc["sources"])
+    sources["paths"] = [_relative(p, base) for p in sources.get("paths", ())]
+    sources["var_files"] = [_relative(p, base) for p in sources.get("var_files", ())]
+    doc["sources"] = sources
+    doc["options"] = {
         "servers": list(servers),
         "prune_servers": sorted(options.prune_servers),
         "max_deletes": options.max_deletes,
@@ -190,12 +232,19 @@ def plan_file_dict(plan: Plan, options: planner.PlanOptions, servers: Sequence[s
         "excludes": list(options.excludes),
         "replace": list(options.replace),
     }
-    return data
+    return doc
 
 
-def write_plan_file(path: str | Path, plan: Plan, options: planner.PlanOptions, servers: Sequence[str] = ()) -> None:
-    """The plan and what it was made from (files, variables, servers, options): no secret."""
-    write_text(path, json.dumps(plan_file_dict(plan, options, servers), indent=2, sort_keys=True) + "\n")
+def plan_file_text(
+    plan: Plan, options: planner.PlanOptions, servers: Sequence[str], location: str | Path
+) -> str:
+    from reconciler.views.jsonview import render_document
+
+    return render_document(plan_file_document(plan, options, servers, location)) + "\n"
+
+
+def _relative(path: str, base: Path) -> str:
+    return os.path.relpath(Path(path).resolve(), base)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -212,6 +261,10 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def read_plan_file(path: str | Path) -> dict[str, Any]:
+    """A saved plan, checked against `schemas/plan.schema.json`, with its source paths
+    resolved against the plan file's directory."""
+    from reconciler.desired.schema import plan_document_problems
+
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -223,64 +276,65 @@ def read_plan_file(path: str | Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict) or data.get("format") != PLAN_FILE_FORMAT:
         raise ConfigError(f"{p}: not a reconciler plan file", hint="write one with `reconciler plan --out FILE`")
-    problem = _plan_file_problem(data)
-    if problem:
+    problems = plan_document_problems(data)
+    if not problems and "options" not in data:
+        problems = ["the document: missing field(s) 'options' (a plan printed by --format json, not saved by --out)"]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise ConfigError(
-            f"{p}: the plan file is damaged ({problem})",
+            f"{p}: the plan file does not match schemas/plan.schema.json: {shown}",
             hint="make the plan again with `reconciler plan --out FILE`; do not edit plan files",
         )
+    base = p.resolve().parent
+    sources = dict(data["sources"])
+    sources["paths"] = [str(base / x) for x in sources.get("paths", [])]
+    sources["var_files"] = [str(base / x) for x in sources.get("var_files", [])]
+    data["sources"] = sources
     return data
 
 
-def _plan_file_problem(data: Mapping[str, Any]) -> str | None:
-    """What is wrong with the shape of a plan file's document, if anything."""
-    changes = data.get("changes")
-    if not isinstance(changes, list):
-        return "`changes` is not a list"
-    for i, change in enumerate(changes):
-        if not isinstance(change, dict):
-            return f"changes[{i}] is not an object"
-        for key in ("address", "action"):
-            if not isinstance(change.get(key), str):
-                return f"changes[{i}].{key} is missing or not a string"
-        if change["action"] not in {a.value for a in Action}:
-            return f"changes[{i}].action {change['action']!r} is unknown"
-    sources = data.get("sources")
-    if not isinstance(sources, dict):
-        return "`sources` is not an object"
-    paths = sources.get("paths")
-    if not isinstance(paths, list) or not all(isinstance(x, str) for x in paths):
-        return "`sources.paths` is not a list of file names"
-    if not isinstance(sources.get("variables", {}), dict) or not isinstance(sources.get("var_files", []), list):
-        return "`sources.variables` or `sources.var_files` has the wrong type"
-    options = data.get("options", {})
-    if not isinstance(options, dict):
-        return "`options` is not an object"
-    for key in ("servers", "prune_servers", "targets", "excludes", "replace"):
-        value = options.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            return f"`options.{key}` is not a list of strings"
-    max_deletes = options.get("max_deletes")
-    if max_deletes is not None and (not isinstance(max_deletes, int) or isinstance(max_deletes, bool)):
-        return "`options.max_deletes` is not a number"
-    return None
-
-
-def options_from_file(data: Mapping[str, Any]) -> tuple[Sources, dict[str, Any]]:
-    sources = Sources.from_dict(data.get("sources") or {})
+def options_from_file(data: Mapping[str, Any], variables: Mapping[str, str]) -> tuple[Sources, dict[str, Any]]:
+    """The sources to load again (files from the plan, `--var` values given to apply) and the
+    planning options the plan was made with."""
+    saved = data.get("sources") or {}
+    sources = Sources(tuple(saved.get("paths") or ()), dict(variables), tuple(saved.get("var_files") or ()))
     if not sources.paths:
         raise ConfigError("the plan file names no desired-state files")
     return sources, dict(data.get("options") or {})
 
 
-def saved_plan_options(run: Run, options: Mapping[str, Any]) -> planner.PlanOptions:
+def check_variables(saved: Mapping[str, Any], run: Run) -> None:
+    """Refuse to apply a saved plan with `--var` values other than the ones it was made with
+    (compared by keyed digest: the plan file holds no value)."""
+    sources = saved.get("sources") or {}
+    want: Mapping[str, str] = sources.get("variables") or {}
+    given = variable_digests(run.sources.variables, variables_key(run.state), str(sources.get("variables_salt") or ""))
+    missing = sorted(want.keys() - given.keys())
+    extra = sorted(given.keys() - want.keys())
+    differ = sorted(k for k in want.keys() & given.keys() if not hmac.compare_digest(want[k], given[k]))
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if differ:
+        problems.append(f"other values for {', '.join(differ)}")
+    if extra:
+        problems.append(f"not in the plan: {', '.join(extra)}")
+    if problems:
+        raise ConfigError(
+            "the --var values differ from those the plan was made with (" + "; ".join(problems) + ")",
+            hint="give apply the same --var values as plan (the plan file keeps only their digests)",
+        )
+
+
+def saved_plan_options(run: Run, options: Mapping[str, Any], saved: Mapping[str, Any]) -> planner.PlanOptions:
+    sources = saved.get("sources") or {}
     return planner.PlanOptions(
         prune_servers=frozenset(options.get("prune_servers") or ()),
         max_deletes=options.get("max_deletes"),
         targets=tuple(options.get("targets") or ()),
         excludes=tuple(options.get("excludes") or ()),
         replace=tuple(options.get("replace") or ()),
-        sources=run.sources.to_dict(),
+        sources=run.sources.to_dict(variables_key(run.state), str(sources.get("variables_salt") or "")),
     )
 
 

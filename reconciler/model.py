@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -193,6 +194,42 @@ def reveal(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [reveal(v) for v in value]
     return value
+
+
+# A key named like a secret: `DB_PASSWORD`, `api_key`, `AUTH_TOKEN`, `credentials`.
+_SECRET_WORDS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+# Fields whose values are the *names* of secrets, which are safe to show and needed to review
+# a change: Kubiya's vault secret names (`config.secrets: [PG_PASSWORD]`).
+SECRET_NAME_FIELDS = frozenset({"config.secrets"})
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def holds_secret(value: Any) -> bool:
+    """Whether a value is, or contains, a `Sensitive` (a `${env:}`/`${file:}` reference or a
+    password-type field of a server's type catalog, which the adapters wrap)."""
+    if isinstance(value, Sensitive):
+        return True
+    if isinstance(value, Mapping):
+        return any(holds_secret(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_secret(v) for v in value)
+    return False
+
+
+def secret_named(path: str) -> bool:
+    """Whether a field's own key is named like a secret (`config.env_vars.DB_PASSWORD`)."""
+    bare = _INDEX.sub("", path)
+    if bare in SECRET_NAME_FIELDS:
+        return False
+    leaf = bare.rsplit(".", 1)[-1]
+    return bool(_SECRET_WORDS.search(leaf))
+
+
+def is_sensitive(path: str, *values: Any) -> bool:
+    """The one rule for what is never shown, on every path (plan, drift, export, validate, the
+    plan file, the notifier): a value holding a secret reference or a password-type field, or
+    any value under a key named like a secret."""
+    return secret_named(path) or any(holds_secret(v) for v in values)
 
 
 def fingerprint(key: bytes, values: Mapping[str, Any]) -> str:

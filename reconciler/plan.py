@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Any
 
 from reconciler.errors import Diagnostic, Location
-from reconciler.model import Address, Resource, ResourceKind, Sensitive
+from reconciler.model import Address, Resource, ResourceKind, Sensitive, holds_secret
 
 PLAN_FORMAT_VERSION = 1
 
@@ -59,6 +59,8 @@ class Reason(str, Enum):
     PRUNE = "prune"
     DUPLICATE = "duplicate"
     UNCHANGED = "unchanged"
+    REPLACE_REQUESTED = "replace_requested"
+    PARENT_REPLACED = "parent_replaced"
 
     @property
     def text(self) -> str:
@@ -75,6 +77,8 @@ _REASON_TEXT = {
     Reason.PRUNE: "managed by reconciler and no longer in the desired state (--prune)",
     Reason.DUPLICATE: "another channel with the same agent, family and name exists",
     Reason.UNCHANGED: "matches the desired state",
+    Reason.REPLACE_REQUESTED: "its replacement was requested (--replace)",
+    Reason.PARENT_REPLACED: "its provider is replaced; the server deletes it with the provider",
 }
 
 
@@ -111,16 +115,24 @@ class FieldChange:
     """One field that differs. `path` is dotted (`config.env_vars.PGHOST`, `tags`).
 
     `before`/`after` are JSON values; when `sensitive`, both are the mask `(sensitive)` (or
-    None where absent) and the real values are nowhere in the plan.
+    None where absent) and the real values are nowhere in the plan. `forces_replacement`: in a
+    replace, this field's change is what forces it (a changed type).
     """
 
     path: str
     before: Any
     after: Any
     sensitive: bool = False
+    forces_replacement: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after, "sensitive": self.sensitive}
+        return {
+            "path": self.path,
+            "before": self.before,
+            "after": self.after,
+            "sensitive": self.sensitive,
+            "forces_replacement": self.forces_replacement,
+        }
 
 
 @dataclass(frozen=True)
@@ -230,7 +242,7 @@ class Plan:
             "unmanaged": sorted(str(a) for a in self.unmanaged),
             "orphaned": sorted(str(a) for a in self.orphaned),
             "diagnostics": [d.to_dict() for d in self.diagnostics],
-            "sources": dict(self.sources),
+            "sources": {"paths": [], "variables": {}, "variables_salt": "", "var_files": [], **self.sources},
             "servers": list(self.servers),
         }
 
@@ -247,13 +259,7 @@ def masked(value: Any) -> Any:
 
 
 def contains_sensitive(value: Any) -> bool:
-    if isinstance(value, Sensitive):
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_sensitive(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(contains_sensitive(v) for v in value)
-    return False
+    return holds_secret(value)
 
 
 def body_digest(body: Mapping[str, Any], secret_digests: Iterable[str] = ()) -> str:

@@ -56,10 +56,31 @@ def matches(address: Address, pattern: str) -> bool:
     return False
 
 
-def check_addresses(options: PlanOptions) -> list[Diagnostic]:
+_ADDRESS_HINT = (
+    "addresses read kind.server[.scope].name; quote a segment holding dots: "
+    'model.orkes.local-llm."llama3.1", channel.console.agt_demo.mcp_server."docs.v2"'
+)
+
+
+def _suggest(pattern: str, known: Iterable[Address]) -> str:
+    """` (did you mean X?)` for the closest known address, or the empty string."""
+    import difflib
+
+    texts = sorted({str(a) for a in known})
+    # The same segments, quoted where they must be: the usual slip with `llama3.1`.
+    unquoted = {t.replace('"', ""): t for t in texts}
+    bare = pattern.replace('"', "")
+    if bare in unquoted:
+        return f" (did you mean {unquoted[bare]}?)"
+    close = difflib.get_close_matches(pattern, texts, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def check_addresses(options: PlanOptions, known: Iterable[Address] = ()) -> list[Diagnostic]:
     """Malformed `--target`, `--exclude` and `--replace` addresses, as diagnostics."""
     from reconciler.model import ResourceKind
 
+    known = list(known)
     out = []
     kinds = ", ".join(k.value for k in ResourceKind)
     for flag, patterns in (
@@ -78,9 +99,8 @@ def check_addresses(options: PlanOptions) -> list[Diagnostic]:
                 out.append(
                     error(
                         "plan.bad-address",
-                        f"{flag} {pattern!r} is not an address: {exc}",
-                        hint="addresses read kind.server[.scope].name; quote a segment holding dots: "
-                        'channel.console.agt_demo.mcp_server."docs.v2"',
+                        f"{flag} {pattern!r} is not an address: {exc}{_suggest(pattern, known)}",
+                        hint=_ADDRESS_HINT,
                     )
                 )
     return out
@@ -95,10 +115,8 @@ def _in_scope(address: Address, options: PlanOptions) -> bool:
 def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
     problems: list[Diagnostic] = []
-    bad = check_addresses(options)
-    if bad:
-        raise DiagnosticsError(bad)
     warnings: list[Diagnostic] = []
+    live = list(live)
 
     wanted: dict[Address, Resource] = {}
     for res in desired:
@@ -126,6 +144,20 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
         else:
             have[item.address] = item
 
+    bad = check_addresses(options, [*wanted, *have])
+    if bad:
+        raise DiagnosticsError(bad)
+    for pattern in options.replace:
+        if (Address.parse(pattern) if isinstance(pattern, str) else pattern) not in wanted:
+            problems.append(
+                error(
+                    "plan.target-unknown",
+                    f"--replace {pattern} matches no resource of the desired state"
+                    f"{_suggest(pattern, wanted)}",
+                    hint="--replace takes the full address of a declared resource; " + _ADDRESS_HINT,
+                )
+            )
+
     changes: list[Change] = []
     replaced_providers: set[Address] = set()
     force_replace = [Address.parse(a) if isinstance(a, str) else a for a in options.replace]
@@ -152,7 +184,9 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
             continue
         parent = item.address.parent
         if parent is not None and parent in replaced_providers:
-            continue  # removed with its provider
+            # The server deletes it with its provider: a destroy the plan must show.
+            extras.append((item, Reason.PARENT_REPLACED))
+            continue
         if not item.managed:
             unmanaged.append(item.address)
         elif item.address.server in options.prune_servers:
@@ -185,8 +219,8 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
                 problems.append(
                     error(
                         "plan.target-unknown",
-                        f"{flag} {pattern} matches no resource, desired or live",
-                        hint="addresses read kind.server[.scope].name, e.g. integration.kubiya.postgres-main",
+                        f"{flag} {pattern} matches no resource, desired or live{_suggest(pattern, [*wanted, *have])}",
+                        hint=_ADDRESS_HINT,
                     )
                 )
     kept = [c for c in changes if _in_scope(c.address, options)]
@@ -250,31 +284,10 @@ def _plan_one(
         )
 
     parent = res.address.parent
-    if current is None or (parent is not None and parent in replaced_providers):
-        if current is not None:
-            current = None  # the model goes with its replaced provider and is created anew
+    if current is None:
         return make(Action.CREATE, Reason.NEW)
     if current.deleted:
         return make(Action.CREATE, Reason.REVIVE)
-
-    forced = res.address in force_replace
-    if res.type is not None and current.type is not None and res.type != current.type:
-        type_field = FieldChange("type", current.type, res.type)
-        if res.address.kind is ResourceKind.CHANNEL:
-            return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, (type_field,)), res, problems)
-        if res.lifecycle.replace_on_type_change:
-            return _guard_destroy(make(Action.REPLACE, Reason.TYPE_CHANGED, (type_field,)), res, problems)
-        problems.append(
-            error(
-                "plan.type-immutable",
-                f"{res.address}: type cannot change from {current.type!r} to {res.type!r}",
-                location=res.location,
-                address=str(res.address),
-                hint=f"restore type {current.type!r}, or set `lifecycle: {{replace_on_type_change: true}}` "
-                "to delete it and create it anew",
-            )
-        )
-        return make(Action.NOOP, Reason.UNCHANGED)
 
     fields = diff.diff(
         res.body,
@@ -306,16 +319,33 @@ def _plan_one(
                 reason = Reason.WRITE_ONLY_CHANGED
     fields = tuple(sorted(fields, key=lambda f: f.path))
 
-    if forced:
-        return _guard_destroy(
-            make(
-                Action.REPLACE,
-                Reason.NO_UPDATE_API if res.address.kind is ResourceKind.CHANNEL else Reason.CHANGED,
-                fields,
-            ),
-            res,
-            problems,
+    if parent is not None and parent in replaced_providers:
+        # Deleted with its provider and created anew: a replacement, showing what will differ.
+        return make(Action.REPLACE, Reason.PARENT_REPLACED, fields)
+
+    if res.type is not None and current.type is not None and res.type != current.type:
+        # Every field that will differ, the type marked as the one forcing the replacement.
+        fields = tuple(
+            FieldChange(f.path, f.before, f.after, f.sensitive, True) if f.path == "type" else f for f in fields
         )
+        if res.address.kind is ResourceKind.CHANNEL:
+            return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
+        if res.lifecycle.replace_on_type_change:
+            return _guard_destroy(make(Action.REPLACE, Reason.TYPE_CHANGED, fields), res, problems)
+        problems.append(
+            error(
+                "plan.type-immutable",
+                f"{res.address}: type cannot change from {current.type!r} to {res.type!r}",
+                location=res.location,
+                address=str(res.address),
+                hint=f"restore type {current.type!r}, or set `lifecycle: {{replace_on_type_change: true}}` "
+                "to delete it and create it anew",
+            )
+        )
+        return make(Action.NOOP, Reason.UNCHANGED)
+
+    if res.address in force_replace:
+        return _guard_destroy(make(Action.REPLACE, Reason.REPLACE_REQUESTED, fields), res, problems)
     if not fields:
         return make(Action.NOOP, Reason.UNCHANGED)
     if res.address.kind is ResourceKind.CHANNEL:

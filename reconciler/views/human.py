@@ -7,8 +7,8 @@ CLI's job.
 Plan layout: a legend of the markers in use, then one block per actionable change (no-ops too
 with `show_noop`): a header `  + <address>` with the action's marker, a comment line saying what
 will happen and why, then one line per field. A create shows `+ path = value`; an update
-`~ path: before -> after`; a replace shows the fields that force it (`~`) or, when it has none,
-what it will create (`+`). Values are JSON; a value longer than 200 characters is cut with `…`.
+`~ path: before -> after`; a replace shows every field that will differ (`~`), those forcing it
+marked `# forces replacement`, or, when none differs, what it will create (`+`). Values are JSON; a value longer than 200 characters is cut with `…`.
 A multi-line string is shown as a `<<EOT` block (Terraform's heredoc): the whole text for a
 create, a line diff with two lines of context for an update, at most 40 lines either way.
 A sensitive field shows only the mask `(sensitive)` (or `null` when absent), whatever value it
@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from reconciler.apply import ApplyResult
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import Address
-from reconciler.plan import Action, Change, Failed, FieldChange, Plan, Reason
+from reconciler.plan import Action, Change, Failed, FieldChange, Plan
 from reconciler.views import _format as fmt
 
 _RESET = "\x1b[0m"
@@ -123,7 +123,7 @@ def _field_lines(change: Change, field: FieldChange, paint: Painter) -> list[str
     before, after = fmt.sides(field)
     path = fmt.clean(field.path)
     note = ""
-    if change.reason is Reason.TYPE_CHANGED and field.path == "type":
+    if field.forces_replacement:
         note = " " + paint("# forces replacement", DIM)
     adding = before is None and change.action is not Action.UPDATE
     if adding:
@@ -245,12 +245,12 @@ def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True
 
 
 def apply_summary_line(result: ApplyResult, paint: Painter | None = None) -> str:
-    """`Apply complete: N added, N changed, N destroyed.` when every change was done, else
-    `Apply failed: ...` (or `Apply interrupted: ...`) with the failed and skipped counts. A
-    replacement counts as one destroyed and one added, as it is carried out."""
+    """`Apply complete: N added, N changed, N replaced, N destroyed.` when every change was
+    done, else `Apply failed: ...` (or `Apply interrupted: ...`) with the failed and skipped
+    counts. The same convention as the plan's line: a replacement counts once, as replaced."""
     paint = paint or Painter(False)
     s = result.summary()
-    done = f"{s.added + s.replaced} added, {s.changed} changed, {s.destroyed + s.replaced} destroyed"
+    done = f"{s.added} added, {s.changed} changed, {s.replaced} replaced, {s.destroyed} destroyed"
     if result.ok and not result.interrupted:
         return paint(f"Apply complete: {done}.", GREEN, BOLD)
     head = "Apply interrupted" if result.interrupted else "Apply failed"

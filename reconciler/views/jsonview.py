@@ -111,3 +111,8 @@ def render_diagnostics_json(diags: Sequence[Diagnostic]) -> str:
             "summary": {"errors": errors, "warnings": len(diags) - errors},
         }
     )
+
+
+def render_document(document: dict[str, Any]) -> str:
+    """Any document in the layout of the others (for the saved plan, which adds its options)."""
+    return _dumps(document)

@@ -226,6 +226,8 @@ def _diff_lines(change: Change, field: FieldChange) -> list[str]:
     before, after = fmt.sides(field)
     path = fmt.clean(field.path)
     after_text = f"+ {path} = {fmt.side_text(after, field.sensitive)}"
+    if field.forces_replacement:
+        after_text += "  # forces replacement"
     if before is None and change.action is not Action.UPDATE:
         return [after_text]
     return [f"- {path} = {fmt.side_text(before, field.sensitive)}", after_text]

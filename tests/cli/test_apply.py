@@ -42,7 +42,7 @@ def test_auto_approve_applies_and_converges(world: World) -> None:
     assert result.exit_code == 0, result.output
     assert (
         result.stdout.rstrip().splitlines()[-1]
-        == "Apply complete: 5 added, 0 changed, 0 destroyed."
+        == "Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed."
     )
     # Each outcome was reported, on stderr.
     assert re.search(
@@ -86,7 +86,7 @@ def test_changed_description_is_an_update(world: World) -> None:
     assert plan.stdout.rstrip().endswith("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy.")
     result = world.run("apply", changed, "--auto-approve")
     assert result.exit_code == 0
-    assert "Apply complete: 0 added, 1 changed, 0 destroyed." in result.stdout
+    assert "Apply complete: 0 added, 1 changed, 0 replaced, 0 destroyed." in result.stdout
     row = world.integration("pg-main")
     assert (row["id"], row["description"]) == (before_id, "Primary database")
     assert world.run("plan", changed, "--detailed-exitcode").exit_code == 0
@@ -122,7 +122,7 @@ def test_type_change_with_replace_on_type_change_replaces(world: World) -> None:
     assert plan.stdout.rstrip().endswith("Plan: 0 to add, 0 to change, 1 to replace, 0 to destroy.")
     result = world.run("apply", changed, "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert "Apply complete: 1 added, 0 changed, 1 destroyed." in result.stdout
+    assert "Apply complete: 0 added, 0 changed, 1 replaced, 0 destroyed." in result.stdout
     row = world.integration("cache")
     assert row["integration_type"] == "memcached"
     assert row["id"] != old_id
@@ -149,7 +149,7 @@ def test_prune_deletes_only_what_reconciler_created(world: World) -> None:
     )
     result = world.run("apply", smaller, "--prune", "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert "Apply complete: 0 added, 0 changed, 1 destroyed." in result.stdout
+    assert "Apply complete: 0 added, 0 changed, 0 replaced, 1 destroyed." in result.stdout
     names = world.integration_names()
     assert set(names) == {"pg-main", "hand-made"}
     assert world.integration("hand-made")["id"] == hand["id"]
@@ -207,7 +207,7 @@ def test_soft_deleted_name_is_revived_not_created(world: World) -> None:
     assert "a soft-deleted integration holds the name; it will be revived" in plan.stdout
     result = world.run("apply", path, "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert "Apply complete: 1 added, 0 changed, 0 destroyed." in result.stdout
+    assert "Apply complete: 1 added, 0 changed, 0 replaced, 0 destroyed." in result.stdout
     revived = world.integration("cache")
     assert revived["id"] == row["id"]
     assert revived["status"] == "active"
@@ -250,7 +250,7 @@ def test_changed_channel_is_replaced_with_a_new_id(world: World) -> None:
     result = world.run("apply", moved, "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "-/+ channel.console.agt_demo.mcp_server.docs-search" in result.stdout
-    assert "Apply complete: 1 added, 0 changed, 1 destroyed." in result.stdout
+    assert "Apply complete: 0 added, 0 changed, 1 replaced, 0 destroyed." in result.stdout
     (new,) = world.console("GET", "/mcp_server").json()["data"]
     assert new["id"] != old["id"]
     assert new["config"]["server_url"] == "https://mcp.example.com/v2"
@@ -265,7 +265,7 @@ def test_replace_option_recreates_an_unchanged_channel(world: World) -> None:
     result = world.run("apply", path, "--replace", address, "--auto-approve")
     assert result.exit_code == 0, result.output
     assert f"-/+ {address}" in result.stdout
-    assert result.stdout.rstrip().endswith("Apply complete: 1 added, 0 changed, 1 destroyed.")
+    assert result.stdout.rstrip().endswith("Apply complete: 0 added, 0 changed, 1 replaced, 0 destroyed.")
     (new,) = world.console("GET", "/mcp_server").json()["data"]
     assert new["id"] != old["id"]
 
@@ -277,7 +277,7 @@ def test_model_update(world: World) -> None:
     assert result.exit_code == 0, result.output
     assert "  ~ model.orkes.local-llm.llama3" in result.stdout
     assert '~ description: "Chat" -> "Chat model"' in result.stdout
-    assert "Apply complete: 0 added, 1 changed, 0 destroyed." in result.stdout
+    assert "Apply complete: 0 added, 1 changed, 0 replaced, 0 destroyed." in result.stdout
     api = world.conductor("GET", "/integrations/provider/local-llm/integration/llama3").json()
     assert api["description"] == "Chat model"
     assert world.run("plan", changed, "--detailed-exitcode").exit_code == 0

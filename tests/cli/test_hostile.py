@@ -149,7 +149,7 @@ def test_odd_but_valid_names_apply_and_plan_clean(world: World) -> None:
     assert world.run("validate", path).exit_code == 0
     result = world.run("apply", path, "--auto-approve")
     assert result.exit_code == 0, result.output
-    assert "Apply complete: 12 added, 0 changed, 0 destroyed." in result.stdout
+    assert "Apply complete: 12 added, 0 changed, 0 replaced, 0 destroyed." in result.stdout
     assert 'integration.kubiya."café ☕ 数据"' in result.stdout
     assert set(world.integration_names()) == {
         "team/db",
@@ -185,7 +185,7 @@ def test_odd_names_are_pruned_one_by_one(world: World) -> None:
     )
     result = world.run("apply", keep, "--prune", "--auto-approve", "--server", "kubiya")
     assert result.exit_code == 0, result.output
-    assert "Apply complete: 1 added, 0 changed, 6 destroyed." in result.stdout
+    assert "Apply complete: 1 added, 0 changed, 0 replaced, 6 destroyed." in result.stdout
     assert set(world.integration_names()) == {"keep"}
 
 

@@ -86,7 +86,7 @@ def test_ctrl_c_stops_new_changes_and_reports_what_was_done(served_world: World)
     assert "Traceback" not in out + err
     assert "Interrupted: no new changes start; waiting for the calls in flight..." in err
     summary = re.search(
-        r"^Apply interrupted: (\d+) added, 0 changed, 0 destroyed; 0 failed, (\d+) skipped\.$",
+        r"^Apply interrupted: (\d+) added, 0 changed, 0 replaced, 0 destroyed; 0 failed, (\d+) skipped\.$",
         out,
         re.M,
     )
@@ -104,7 +104,7 @@ def test_ctrl_c_stops_new_changes_and_reports_what_was_done(served_world: World)
     world.faults()
     again = world.run("apply", path, "--auto-approve")
     assert again.exit_code == 0, again.output
-    assert f"Apply complete: {skipped} added, 0 changed, 0 destroyed." in again.stdout
+    assert f"Apply complete: {skipped} added, 0 changed, 0 replaced, 0 destroyed." in again.stdout
     assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
     names = world.integration_names()
     assert len(names) == COUNT and max(names.values()) == 1
@@ -126,7 +126,7 @@ def test_sigkill_mid_apply_then_apply_converges_without_duplicates(served_world:
     world.faults()
     again = world.run("apply", path, "--auto-approve")
     assert again.exit_code == 0, again.output
-    assert f"Apply complete: {COUNT - len(partial)} added, 0 changed, 0 destroyed." in again.stdout
+    assert f"Apply complete: {COUNT - len(partial)} added, 0 changed, 0 replaced, 0 destroyed." in again.stdout
     names = world.integration_names()
     assert sorted(names) == [f"svc-{i:02d}" for i in range(COUNT)]
     assert max(names.values()) == 1

@@ -107,7 +107,7 @@ def test_saved_plan_applies(world: World) -> None:
     assert {c["address"] for c in saved["changes"]} == set(BASIC_ADDRESSES)
     applied = world.run("apply", plan_file)
     assert applied.exit_code == 0, applied.output
-    assert "Apply complete: 5 added, 0 changed, 0 destroyed." in applied.stdout
+    assert "Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed." in applied.stdout
     assert world.integration("pg-main")["integration_type"] == "postgres"
     assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
 
@@ -215,7 +215,7 @@ def test_targeted_apply_touches_only_the_target(world: World) -> None:
     path = world.desired()
     result = world.run("apply", path, "--auto-approve", "--target", "integration.kubiya.cache")
     assert result.exit_code == 0
-    assert "Apply complete: 1 added, 0 changed, 0 destroyed." in result.stdout
+    assert "Apply complete: 1 added, 0 changed, 0 replaced, 0 destroyed." in result.stdout
     assert set(world.integration_names()) == {"cache"}
 
 

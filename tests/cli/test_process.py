@@ -28,7 +28,7 @@ def test_plan_apply_plan_as_processes(world: World) -> None:
 
     applied = world.process("apply", plan_file)
     assert applied.code == 0, applied.stderr
-    assert applied.stdout.rstrip().endswith("Apply complete: 5 added, 0 changed, 0 destroyed.")
+    assert applied.stdout.rstrip().endswith("Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed.")
     assert "+ integration.kubiya.pg-main" in applied.stdout  # the plan, on stdout
     # One plain line per outcome on stderr; the summary is not repeated there.
     outcome_lines = [line for line in applied.stderr.splitlines() if line.strip()]
@@ -63,7 +63,7 @@ def test_errors_go_to_stderr_with_exit_code_1(world: World) -> None:
     assert ANSI not in unconfirmed.stderr
 
     usage = world.process("plan", "--max-changes", "many", world.desired())
-    assert usage.code == 2  # click's usage errors keep click's code
+    assert usage.code == 1  # a usage error: 2 means only changes or drift
     assert "Invalid value for '--max-changes'" in usage.stderr
     assert usage.stdout == ""
 
@@ -78,7 +78,7 @@ def test_on_a_terminal_apply_asks_and_only_yes_approves(world: World) -> None:
 
     approved = run_in_terminal(world, "apply", path, answer="yes")
     assert approved.code == 0, approved.stdout
-    assert "Apply complete: 5 added, 0 changed, 0 destroyed." in approved.stdout
+    assert "Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed." in approved.stdout
     assert sorted(world.integration_names()) == ["cache", "pg-main"]
 
 

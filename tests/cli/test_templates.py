@@ -42,15 +42,35 @@ def test_multi_env_template_plans_applies_and_converges(world: World) -> None:
     assert world.run("plan", *staging(world), "--detailed-exitcode").exit_code == 0
 
 
-def test_saved_plan_keeps_its_variables(world: World) -> None:
+def test_saved_plan_keeps_variable_names_and_digests_not_values(world: World) -> None:
     plan_file = world.tmp / "plan.json"
     assert world.run("plan", *staging(world), "--out", plan_file).exit_code == 0
-    saved = json.loads(plan_file.read_text())
-    assert saved["sources"]["variables"]["kubiya_url"] == world.url
-    applied = world.run("apply", plan_file)  # no --var needed: the plan file holds them
+    text = plan_file.read_text()
+    assert world.url not in text
+    assert sorted(json.loads(text)["sources"]["variables"]) == ["conductor_url", "kubiya_url"]
+    applied = world.run("apply", plan_file, *staging(world)[3:])  # the same --var values again
     assert applied.exit_code == 0, applied.output
-    assert "Apply complete: 5 added, 0 changed, 0 destroyed." in applied.stdout
+    assert "Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed." in applied.stdout
     assert sorted(world.integration_names()) == ["orders-staging", "users-staging"]
+
+
+def test_saved_plan_refuses_other_variable_values(world: World) -> None:
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", *staging(world), "--out", plan_file).exit_code == 0
+    other = world.run("apply", plan_file, "--var", f"kubiya_url={world.url}", "--var", "conductor_url=sandbox:")
+    assert other.exit_code == 1
+    assert "the --var values differ from those the plan was made with (other values for conductor_url)" in (
+        other.stderr
+    )
+    assert world.integration_names() == {}
+
+
+def test_saved_plan_refuses_missing_variables(world: World) -> None:
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", *staging(world), "--out", plan_file).exit_code == 0
+    missing = world.run("apply", plan_file)
+    assert missing.exit_code == 1
+    assert "(missing conductor_url, kubiya_url)" in missing.stderr
 
 
 def test_undefined_variable_is_an_error_at_its_line(world: World) -> None:

@@ -24,13 +24,37 @@ def test_numbers_equal_their_string_form_but_not_booleans() -> None:
 
 def test_a_live_key_missing_from_a_record_is_a_removal() -> None:
     (change,) = diff({"config": {"env_vars": {"A": "1"}}}, {"config": {"env_vars": {"A": "1", "EXTRA": "x"}}})
-    # A removed value is not shown: it may have been a secret the desired state no longer names.
+    # A hand-added key is shown, so that a reviewer sees what the write removes.
+    assert (change.path, change.before, change.after, change.sensitive) == ("config.env_vars.EXTRA", "x", None, False)
+
+
+def test_a_removed_value_under_a_secret_named_key_is_not_shown() -> None:
+    (change,) = diff({"config": {"env_vars": {}}}, {"config": {"env_vars": {"API_TOKEN": "t0k3n"}}})
     assert (change.path, change.before, change.after, change.sensitive) == (
-        "config.env_vars.EXTRA",
+        "config.env_vars.API_TOKEN",
         "(sensitive)",
         None,
         True,
     )
+
+
+def test_vault_secret_names_are_shown() -> None:
+    (change,) = diff({"config": {"secrets": ["PG_PASSWORD", "NEW"]}}, {"config": {"secrets": ["PG_PASSWORD"]}})
+    assert (change.path, change.before, change.after, change.sensitive) == (
+        "config.secrets",
+        ["PG_PASSWORD"],
+        ["PG_PASSWORD", "NEW"],
+        False,
+    )
+
+
+def test_a_created_value_under_a_secret_named_key_is_not_shown() -> None:
+    fields = {f.path: f for f in creation_fields({"config": {"env_vars": {"DB_PASSWORD": "hunter2", "PGHOST": "h"}}})}
+    assert (fields["config.env_vars.DB_PASSWORD"].after, fields["config.env_vars.DB_PASSWORD"].sensitive) == (
+        "(sensitive)",
+        True,
+    )
+    assert fields["config.env_vars.PGHOST"].after == "h"
 
 
 def test_values_of_keys_named_like_secrets_are_not_shown() -> None:

@@ -154,7 +154,7 @@ def test_order_table_puts_every_delete_before_every_save() -> None:
     assert ORDER[(Action.CREATE, ResourceKind.PROVIDER)] < ORDER[(Action.CREATE, ResourceKind.MODEL)]
 
 
-def test_models_of_a_replaced_provider_are_created_again() -> None:
+def test_models_of_a_replaced_provider_are_shown_as_replaced_because_of_it() -> None:
     p = provider("p", "fp", type="cohere")
     p = Resource(p.address, p.body, None, Lifecycle(replace_on_type_change=True), p.write_only, p.fingerprint)
     live = [
@@ -167,8 +167,11 @@ def test_models_of_a_replaced_provider_are_created_again() -> None:
         ),
     ]
     plan = make_plan([p, model("p", "m")], live)
-    actions = {str(c.address): c.action for c in plan.changes}
-    assert actions == {"provider.o.p": Action.REPLACE, "model.o.p.m": Action.CREATE}
+    actions = {str(c.address): (c.action, c.reason) for c in plan.changes}
+    assert actions == {
+        "provider.o.p": (Action.REPLACE, Reason.TYPE_CHANGED),
+        "model.o.p.m": (Action.REPLACE, Reason.PARENT_REPLACED),
+    }
 
 
 def channel(name: str, **body: object) -> Resource:

@@ -33,30 +33,30 @@ def _change(action: Action, name: str = "x") -> Change:
 @pytest.mark.parametrize(
     ("result", "line"),
     [
-        (ApplyResult(()), "Apply complete: 0 added, 0 changed, 0 destroyed."),
+        (ApplyResult(()), "Apply complete: 0 added, 0 changed, 0 replaced, 0 destroyed."),
         (
             ApplyResult((Done(_change(Action.CREATE)), Done(_change(Action.UPDATE)), Done(_change(Action.DELETE)))),
-            "Apply complete: 1 added, 1 changed, 1 destroyed.",
+            "Apply complete: 1 added, 1 changed, 0 replaced, 1 destroyed.",
         ),
         (
             ApplyResult((Done(_change(Action.REPLACE)), Done(_change(Action.UPDATE)))),
-            "Apply complete: 1 added, 1 changed, 1 destroyed.",
+            "Apply complete: 0 added, 1 changed, 1 replaced, 0 destroyed.",
         ),
         (
             ApplyResult((Done(_change(Action.CREATE)), Failed(_change(Action.UPDATE), "boom"))),
-            "Apply failed: 1 added, 0 changed, 0 destroyed; 1 failed, 0 skipped.",
+            "Apply failed: 1 added, 0 changed, 0 replaced, 0 destroyed; 1 failed, 0 skipped.",
         ),
         (
             ApplyResult((Done(_change(Action.REPLACE)), Skipped(_change(Action.DELETE), "dependency failed"))),
-            "Apply failed: 1 added, 0 changed, 1 destroyed; 0 failed, 1 skipped.",
+            "Apply failed: 0 added, 0 changed, 1 replaced, 0 destroyed; 0 failed, 1 skipped.",
         ),
         (
             ApplyResult((Done(_change(Action.DELETE)), Skipped(_change(Action.CREATE), "interrupted")), True),
-            "Apply interrupted: 0 added, 0 changed, 1 destroyed; 0 failed, 1 skipped.",
+            "Apply interrupted: 0 added, 0 changed, 0 replaced, 1 destroyed; 0 failed, 1 skipped.",
         ),
         (
             ApplyResult((Done(_change(Action.DELETE)),), interrupted=True),
-            "Apply interrupted: 0 added, 0 changed, 1 destroyed; 0 failed, 0 skipped.",
+            "Apply interrupted: 0 added, 0 changed, 0 replaced, 1 destroyed; 0 failed, 0 skipped.",
         ),
     ],
 )
