@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.errors import PlatformError
-from reconciler.plan import Action, Change, Done, Failed, Outcome, Plan, Skipped
+from reconciler.plan import Action, Change, Done, Failed, Outcome, Plan, Reason, Skipped
 
 Report = Callable[[Outcome], None]
 
@@ -125,7 +125,10 @@ async def apply(
     for deleting in (True, False):
         by_server: dict[str, list[Change]] = {}
         for c in changes:
-            if (c.action is Action.DELETE) == deleting:
+            # A model deleted with its replaced provider goes with that replacement, in the
+            # save phase: deleting it on its own first would change the provider under the plan.
+            cascaded = c.reason is Reason.PARENT_REPLACED
+            if (c.action is Action.DELETE and not cascaded) == deleting:
                 by_server.setdefault(c.address.server, []).append(c)
         if stop.is_set():
             for batch in by_server.values():

@@ -32,8 +32,11 @@ class Output:
         self.secrets: list[str] = []
 
     def learn(self, secrets: Iterable[str]) -> None:
+        from reconciler.model import secret_forms
+
+        forms = {form for s in secrets if len(s) >= 4 for form in secret_forms(s)}
         # Longest first, so that a secret containing another is replaced whole.
-        self.secrets = sorted({s for s in (*self.secrets, *secrets) if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = sorted({*self.secrets, *forms}, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -596,11 +599,19 @@ def drift(
         OUT.out(drift_views.render_drift_human(report, color=_color(no_color)))
     if out_file:
         try:
-            engine.write_text(out_file, drift_views.render_drift_json(report) + "\n")
+            engine.write_text(out_file, OUT.scrub(drift_views.render_drift_json(report) + "\n"))
         except ReconcilerError as exc:
             _report_error(exc)
     if notify_url and (report.drifted or notify_always):
+        from urllib.parse import urlsplit
+
         from reconciler.platforms.notify import post_json
+
+        try:
+            # A webhook url's path is its token: never printed, whatever echoes it.
+            OUT.learn([urlsplit(notify_url).path.rstrip("/")])
+        except ValueError:
+            pass
 
         try:
             asyncio.run(post_json(notify_url, drift_views.render_drift_slack(report)))
@@ -671,7 +682,7 @@ def export(
     text, needed = export_yaml(config, live, [ResourceKind(k) for k in kinds] or None, references)
     if out_file:
         try:
-            engine.write_text(out_file, text)
+            engine.write_text(out_file, OUT.scrub(text))
         except ReconcilerError as exc:
             _report_error(exc)
         OUT.err(f"Exported {sum(1 for i in live if not i.deleted)} resource(s) to {out_file}")

@@ -201,6 +201,9 @@ _SECRET_WORDS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
 # Fields whose values are the *names* of secrets, which are safe to show and needed to review
 # a change: Kubiya's vault secret names (`config.secrets: [PG_PASSWORD]`).
 SECRET_NAME_FIELDS = frozenset({"config.secrets"})
+# Keys named like secrets that hold none: the name of a secret kept elsewhere (`secret_ref` of
+# a Kubiya file names a vault secret), a header's name, a public key.
+SECRET_NAME_KEYS = frozenset({"secret_ref", "secret_name", "header_name", "key_name", "public_key"})
 _INDEX = re.compile(r"\[\d+\]")
 
 
@@ -219,10 +222,11 @@ def holds_secret(value: Any) -> bool:
 def secret_named(path: str) -> bool:
     """Whether a field's own key is named like a secret (`config.env_vars.DB_PASSWORD`)."""
     bare = _INDEX.sub("", path)
-    if bare in SECRET_NAME_FIELDS:
+    # Tags are labels, refused as references by validate: `tags.key` is a tag's key.
+    if bare in SECRET_NAME_FIELDS or bare == "tags" or bare.startswith("tags."):
         return False
     leaf = bare.rsplit(".", 1)[-1]
-    return bool(_SECRET_WORDS.search(leaf))
+    return leaf not in SECRET_NAME_KEYS and bool(_SECRET_WORDS.search(leaf))
 
 
 def is_sensitive(path: str, *values: Any) -> bool:
@@ -230,6 +234,33 @@ def is_sensitive(path: str, *values: Any) -> bool:
     plan file, the notifier): a value holding a secret reference or a password-type field, or
     any value under a key named like a secret."""
     return secret_named(path) or any(holds_secret(v) for v in values)
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways a secret can show up in text once a server or a library has encoded it: raw,
+    JSON-escaped (once, as in a body, and twice, as in a body echoed inside a JSON error),
+    URL-encoded, and base64 (standard and url-safe, at each of the three byte alignments it can
+    have inside a longer encoded text, so that `user:secret` in a Basic header is caught).
+    Forms shorter than 4 characters are left out: they would scrub ordinary text."""
+    import base64
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret}
+    for ascii_only in (True, False):
+        once = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms.add(once)
+        forms.add(json.dumps(once, ensure_ascii=ascii_only)[1:-1])
+    forms.add(quote(secret, safe=""))
+    forms.add(quote_plus(secret, safe=""))
+    raw = secret.encode()
+    for pad in range(3):
+        # Characters of base64(pad bytes + secret + anything) that depend on the secret only.
+        start = -(-pad * 8 // 6)
+        end = (pad + len(raw)) * 8 // 6
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.add(encode(b"\0" * pad + raw).decode()[start:end])
+    return {f for f in forms if len(f) >= 4}
 
 
 def fingerprint(key: bytes, values: Mapping[str, Any]) -> str:

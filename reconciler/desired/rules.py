@@ -34,6 +34,7 @@ from reconciler.model import (
     Address,
     ResourceKind,
     ServerKind,
+    secret_named,
 )
 
 # --- Conductor catalog --------------------------------------------------------------------
@@ -118,6 +119,8 @@ CHANNEL_DEFAULTS: dict[str, dict[str, str]] = {
 }
 AUTH_CONFIG_SECRETS = ("token", "api_key", "password")
 BIMPEAI_SECRETS = ("token", "secret_key")
+# The write-only credential the console requires to create a bimpeai channel of each type.
+BIMPEAI_REQUIRED_SECRET = {"bumpa": "token", "paystack": "secret_key", "stripe": "secret_key"}
 
 INTEGRATION_FIELDS = ("type", "description", "config", "tags")
 INTEGRATION_CONFIG_FIELDS = ("env_vars", "secrets", "files", "context_prompt", "connection_test")
@@ -168,7 +171,49 @@ def check(decls: Declarations) -> list[Diagnostic]:
             _check_models(decl, seen, out)
         else:
             _check_channel(decl, address, out)
+        _check_secret_named_literals(decl, address, out)
     return out
+
+
+# Declaration keys that are identity or structure, never secrets, whatever their names say.
+_NOT_SECRET_KEYS = frozenset({"name", "server", "type", "family", "agent", "lifecycle", "apis", "tags"})
+
+
+def _check_secret_named_literals(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
+    """A literal under a key named like a secret (`env_vars.DB_PASSWORD: hunter2`): a warning,
+    since the value would sit in git (it is never shown by plan, drift or export). Fields
+    already reported as literal password-type fields are not reported twice."""
+    reported = {d.location for d in out if d.code == "secret.literal" and d.address == str(address)}
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not path and key in _NOT_SECRET_KEYS:
+                    continue
+                walk(item, (*path, str(key)))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*path, i))
+        elif isinstance(value, str) and value and not secrets.has_reference(value):
+            dotted = path_text(path)
+            if secret_named(dotted):
+                where = decl.at(*path)
+                if where in reported:
+                    return
+                env = secrets.suggested_env_name(str(decl.node.get("name", "")), str(path[-1]))
+                out.append(
+                    warning(
+                        "secret.literal-named",
+                        f"`{dotted}` of {SECTION_KIND[decl.section].value} {decl.node.get('name')!r} is named like a "
+                        "secret but written as a literal value",
+                        location=where,
+                        address=str(address),
+                        hint=f"write it as a reference, e.g. ${{env:{env}}}, and set that variable where "
+                        "plan and apply run",
+                    )
+                )
+
+    walk(decl.node, ())
 
 
 def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, ServerDecl]:
@@ -592,6 +637,21 @@ def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) 
         paths.extend(("auth_config", key) for key in AUTH_CONFIG_SECRETS if key in auth)
     if family == "bimpeai":
         paths.extend((key,) for key in BIMPEAI_SECRETS if key in node)
+        kind = str(node.get("type") or node["name"])
+        required = BIMPEAI_REQUIRED_SECRET.get(kind.lower())
+        if required is not None and required not in node:
+            env = secrets.suggested_env_name(node["name"], required)
+            out.append(
+                error(
+                    "channel.missing-write-only",
+                    f"bimpeai channel {node['name']!r} of type {kind!r} lacks `{required}`, which the "
+                    "console needs to create it (and cannot return: it is write-only)",
+                    location=decl.key_at("name"),
+                    address=str(address),
+                    hint=f"add `{required}: ${{env:{env}}}`; without it a replacement would delete the "
+                    "channel and fail to create it again",
+                )
+            )
     for path in paths:
         value: Any = node
         for part in path:

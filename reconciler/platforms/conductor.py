@@ -321,6 +321,9 @@ class ConductorPlatform(Platform):
         if not changes:
             return
         blocked: set[Address] = set()
+        # Models the server deletes with their replaced provider: done when that delete is.
+        cascaded = [c for c in changes if c.action is Action.DELETE]
+        changes = [c for c in changes if c.action is not Action.DELETE]
         replaced = frozenset(c.address for c in changes if c.action is Action.REPLACE)
         self._replacing = set(replaced)
         ready: list[Change] = list(changes)
@@ -351,6 +354,7 @@ class ConductorPlatform(Platform):
                 single_models.append(m)
 
         # Replacements: the old provider (and its models, by cascade) goes first.
+        deleted: set[Address] = set()
         for change in [c for c in providers if c.action is Action.REPLACE]:
             if stop.is_set():
                 break
@@ -361,10 +365,18 @@ class ConductorPlatform(Platform):
                     address=str(change.address),
                     ok=(200, 204, 404),
                 )
+                deleted.add(change.address)
             except PlatformError as exc:
                 blocked.add(change.address)
                 report(failed(change, exc))
         providers = [c for c in providers if c.address not in blocked]
+        for change in cascaded:
+            if change.address.parent in deleted:
+                report(Done(change, change.address.name, "deleted with its provider"))
+            elif stop.is_set():
+                report(Skipped(change, INTERRUPTED))
+            else:
+                report(Skipped(change, f"depends on {change.address.parent}, which did not succeed"))
 
         size = max(1, self.server.batch_size)
         batches = [providers[i : i + size] for i in range(0, len(providers), size)]

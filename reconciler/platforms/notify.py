@@ -26,6 +26,20 @@ def _host(url: str) -> str:
         return "the webhook"
 
 
+def _without_path(message: str, url: str) -> str:
+    """`: <message>`, or nothing when the server's text echoes any part of the url's path or
+    query (a webhook url's path is its secret token: `Cannot POST /services/T0/B0/XoXo`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    pieces = [p for p in (*parts.path.split("/"), *parts.query.split("&")) if len(p) >= 4]
+    lowered = message.lower()
+    if any(piece.lower() in lowered for piece in pieces) or (parts.path not in ("", "/") and parts.path in message):
+        return " (its message is left out: it repeats the url)"
+    return f": {message}"
+
+
 async def post_json(
     url: str,
     payload: Any,
@@ -52,7 +66,7 @@ async def post_json(
             else:
                 if response.status_code < 300:
                     return attempt
-                last = f"answered {response.status_code}: {server_message(response)}"
+                last = f"answered {response.status_code}{_without_path(server_message(response), url)}"
                 if response.status_code not in RETRY_STATUSES:
                     break
             if attempt < attempts:

@@ -21,6 +21,14 @@ def _value(value: Any) -> str:
     return text if len(text) <= 120 else text[:119] + "…"
 
 
+def _side(value: Any, sensitive: bool) -> str:
+    """One side of a drifted field: JSON, or the bare mask for a sensitive one (in quotes it
+    would read as if `(sensitive)` were the value)."""
+    if sensitive:
+        return "null" if value is None else "(sensitive)"
+    return _value(value)
+
+
 def summary_line(report: DriftReport) -> str:
     if not report.drifted:
         return "No drift: the live state matches the desired state."
@@ -44,7 +52,8 @@ def render_drift_human(report: DriftReport, *, color: bool = False) -> str:
         for item in items:
             lines.append(f"  {paint('!', _COLORS[kind])} {item.address}: {item.detail}")
             for f in item.fields:
-                lines.append(f"      {f.path}: live {_value(f.before)}, desired {_value(f.after)}")
+                live, want = _side(f.before, f.sensitive), _side(f.after, f.sensitive)
+                lines.append(f"      {f.path}: live {live}, desired {want}")
         lines.append("")
     lines.append(summary_line(report))
     return "\n".join(lines)
@@ -74,7 +83,8 @@ def render_drift_markdown(report: DriftReport, *, max_chars: int = 60_000) -> st
         for item in items:
             line = f"- `{item.address.replace('`', '')}`: {_md(item.detail)}\n"
             for f in item.fields:
-                live, want = _value(f.before).replace("`", ""), _value(f.after).replace("`", "")
+                live = _side(f.before, f.sensitive).replace("`", "")
+                want = _side(f.after, f.sensitive).replace("`", "")
                 line += f"  - `{f.path}`: live `{live}`, desired `{want}`\n"
             if size + len(line) > max_chars - 200:
                 left_out += 1

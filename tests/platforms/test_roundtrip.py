@@ -182,17 +182,18 @@ def test_type_replacement_and_channel_replacement(url: str) -> None:
     assert result.ok and not again.has_changes
 
 
-def test_provider_replacement_recreates_its_models(url: str) -> None:
+def test_provider_replacement_shows_its_models_replaced_and_destroyed_with_it(url: str) -> None:
     h = Harness(url)
-    run(h.converge([prov("p1"), model("p1", "m")]))
+    run(h.converge([prov("p1"), model("p1", "m"), model("p1", "gone")]))
     p = prov(
         "p1", type="cohere", category="AI_MODEL", configuration={"api_key": Sensitive("k"), "endpoint": "https://c"}
     )
     p = Resource(p.address, p.body, lifecycle=Lifecycle(replace_on_type_change=True), write_only=p.write_only)
     plan, result, again = run(h.converge([p, model("p1", "m")]))
-    assert {str(c.address): c.action for c in plan.actionable} == {
-        "provider.o.p1": Action.REPLACE,
-        "model.o.p1.m": Action.CREATE,
+    assert {str(c.address): (c.action, c.reason) for c in plan.actionable} == {
+        "provider.o.p1": (Action.REPLACE, Reason.TYPE_CHANGED),
+        "model.o.p1.m": (Action.REPLACE, Reason.PARENT_REPLACED),
+        "model.o.p1.gone": (Action.DELETE, Reason.PARENT_REPLACED),
     }
     assert result.ok and not again.has_changes
 
