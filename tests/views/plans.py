@@ -128,7 +128,7 @@ def representative_plan() -> Plan:
             VECTORS,
             Action.REPLACE,
             Reason.TYPE_CHANGED,
-            (FieldChange("type", "pinecone", "weaviate"),),
+            (FieldChange("type", "pinecone", "weaviate", forces_replacement=True),),
             live_id="vectors",
             live_version="2",
             live_type="pinecone",
@@ -169,9 +169,92 @@ def representative_plan() -> Plan:
                 hint="they are written, and fingerprinted, with the next update of this resource",
             ),
         ),
-        sources={"files": ["integrations.yaml", "conductor.yaml"], "variables": {"env": "prod"}},
+        sources={
+            "paths": ["integrations.yaml", "conductor.yaml"],
+            "variables": {"env": "5d41402abc4b2a76b9719d911017c592"},
+            "variables_salt": "00112233aabbccdd",
+            "var_files": [],
+        },
         servers=("console", "kubiya", "orkes"),
     )
+
+
+AZURE = Address(ResourceKind.PROVIDER, "orkes", (), "llm")
+AZURE_CHAT = Address(ResourceKind.MODEL, "orkes", ("llm",), "chat")
+AZURE_OLD = Address(ResourceKind.MODEL, "orkes", ("llm",), "old-model")
+HOOK = Address(ResourceKind.CHANNEL, "console", ("agt_demo", "custom_api"), "hook")
+APP = Address(ResourceKind.INTEGRATION, "kubiya", (), "app")
+
+
+def replacement_plan() -> Plan:
+    """What a replacement shows: every differing field with the forcing one marked, the models
+    replaced and destroyed with their provider, a requested replacement, and a create and an
+    update holding a secret-named key and vault secret names."""
+    changes = [
+        Change(
+            AZURE,
+            Action.REPLACE,
+            Reason.TYPE_CHANGED,
+            (
+                FieldChange("configuration.api_key", "(sensitive)", "(sensitive)", True),
+                FieldChange("configuration.endpoint", "https://api.openai.com", "https://llm.openai.azure.com"),
+                FieldChange("tags", [{"key": "team", "value": "a"}], [{"key": "team", "value": "b"}]),
+                FieldChange("type", "openai", "azure_openai", forces_replacement=True),
+            ),
+            live_id="llm",
+            live_version="3",
+            live_type="openai",
+            digest="aaaaaaaaaaaaaaaaaaaaaaaa",
+        ),
+        Change(
+            AZURE_CHAT,
+            Action.REPLACE,
+            Reason.PARENT_REPLACED,
+            (FieldChange("enabled", True, False),),
+            live_id="chat",
+            live_version="3",
+            live_type=None,
+            depends_on=(AZURE,),
+            digest="bbbbbbbbbbbbbbbbbbbbbbbb",
+        ),
+        Change(AZURE_OLD, Action.DELETE, Reason.PARENT_REPLACED, live_id="old-model", live_version="3"),
+        Change(
+            HOOK,
+            Action.REPLACE,
+            Reason.REPLACE_REQUESTED,
+            (),
+            live_id="ch_7",
+            live_version="v7",
+            live_type="custom_api",
+            digest="cccccccccccccccccccccccc",
+        ),
+        Change(
+            APP,
+            Action.CREATE,
+            Reason.NEW,
+            (
+                FieldChange("config.env_vars.DB_PASSWORD", None, "(sensitive)", True),
+                FieldChange("config.env_vars.PGHOST", None, "db.internal"),
+                FieldChange("config.secrets", None, ["PG_PASSWORD"]),
+                FieldChange("type", None, "postgres"),
+            ),
+            digest="dddddddddddddddddddddddd",
+        ),
+        Change(
+            POSTGRES,
+            Action.UPDATE,
+            Reason.CHANGED,
+            (
+                FieldChange("config.env_vars.HAND_ADDED", "by hand", None),
+                FieldChange("config.secrets", ["PG_PASSWORD"], ["PG_PASSWORD", "PG_REPLICA_PASSWORD"]),
+            ),
+            live_id="5f0c1d2e-0000-4000-8000-000000000001",
+            live_version="2024-05-01T00:00:00Z",
+            live_type="postgres",
+            digest="eeeeeeeeeeeeeeeeeeeeeeee",
+        ),
+    ]
+    return Plan(changes=tuple(sorted(changes, key=order_key)), servers=("console", "kubiya", "orkes"))
 
 
 def noop_plan() -> Plan:

@@ -22,6 +22,22 @@ def test_golden_color(golden: Golden) -> None:
     golden("plan_human_color.ansi", render_plan_human(plans.representative_plan(), color=True))
 
 
+def test_golden_replacements(golden: Golden) -> None:
+    golden("plan_replace_human.txt", render_plan_human(plans.replacement_plan(), color=False))
+
+
+def test_a_replacement_lists_every_differing_field_and_marks_the_forcing_one() -> None:
+    lines = [line.strip() for line in render_plan_human(plans.replacement_plan(), color=False).split("\n")]
+    start = lines.index("-/+ provider.orkes.llm")
+    block = lines[start : lines.index("", start)]
+    assert block[2:] == [
+        "~ configuration.api_key: (sensitive) -> (sensitive)",
+        '~ configuration.endpoint: "https://api.openai.com" -> "https://llm.openai.azure.com"',
+        '~ tags: [{"key": "team", "value": "a"}] -> [{"key": "team", "value": "b"}]',
+        '~ type: "openai" -> "azure_openai" # forces replacement',
+    ]
+
+
 def test_golden_show_noop(golden: Golden) -> None:
     golden("plan_human_noop.txt", render_plan_human(plans.representative_plan(), color=False, show_noop=True))
 
@@ -64,6 +80,7 @@ def test_header_and_comment_for_each_action(header: str, comment: str) -> None:
 
 def test_every_reason_is_explained() -> None:
     text = render_plan_human(plans.representative_plan(), color=False, show_noop=True)
+    text += render_plan_human(plans.replacement_plan(), color=False)
     for reason in Reason:
         assert reason.text in text, reason
 

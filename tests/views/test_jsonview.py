@@ -33,6 +33,10 @@ def test_golden_plan(golden: Golden) -> None:
     golden("plan.json", render_plan_json(plans.representative_plan()))
 
 
+def test_golden_replacements(golden: Golden) -> None:
+    golden("plan_replace.json", render_plan_json(plans.replacement_plan()))
+
+
 def test_plan_document_is_to_dict_plus_format() -> None:
     plan = plans.representative_plan()
     text = render_plan_json(plan)
@@ -55,6 +59,7 @@ def test_plan_document_is_to_dict_plus_format() -> None:
 def _plans() -> dict[str, Plan]:
     return {
         "representative": plans.representative_plan(),
+        "replacements": plans.replacement_plan(),
         "noop": plans.noop_plan(),
         "empty": Plan(changes=()),
         "big": plans.big_plan(200),
@@ -123,6 +128,7 @@ def test_sensitive_field_holding_a_value_by_mistake_is_masked(validator: jsonsch
         "before": "(sensitive)",
         "after": "(sensitive)",
         "sensitive": True,
+        "forces_replacement": False,
     }
     assert validator.is_valid(document)
 
@@ -130,7 +136,7 @@ def test_sensitive_field_holding_a_value_by_mistake_is_masked(validator: jsonsch
 def test_sensitive_sources_are_masked() -> None:
     plan = Plan(changes=(), sources={"variables": {"password": Sensitive("s3cr3t-value")}})
     document = json.loads(render_plan_json(plan))
-    assert document["sources"] == {"variables": {"password": "(sensitive)"}}
+    assert document["sources"]["variables"] == {"password": "(sensitive)"}
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,10 @@ def test_golden(golden: Golden) -> None:
     golden("plan.md", render_plan_markdown(plans.representative_plan()))
 
 
+def test_golden_replacements(golden: Golden) -> None:
+    golden("plan_replace.md", render_plan_markdown(plans.replacement_plan()))
+
+
 def test_title_table_and_server_blocks() -> None:
     text = render_plan_markdown(plans.representative_plan())
     assert text.startswith("### Reconciler plan: 3 to add, 4 to change, 2 to replace, 2 to destroy\n")
