@@ -1,0 +1,126 @@
+"""What a plan promises and a pipeline relies on: usage errors exit 1 on every command, a
+saved plan is recognised where desired-state files are expected, a refused plan saves nothing,
+the saved plan matches its schema and applies from any directory, and `--replace` names what
+it replaces."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.cli.conftest import BASIC, World
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", "--strict-secret"),
+        ("plan", "--max-delete", "3"),
+        ("apply", "--auto-aprove"),
+        ("drift", "--ignore-unmanged"),
+        ("export", "--format", "yaml"),
+        ("sandbox", "serve", "--port", "http"),
+        ("sandbox", "reset", "--bogus"),
+        ("no-such-command",),
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_a_usage_error_exits_1_never_2(world: World, args: tuple[str, ...]) -> None:
+    result = world.run(*args)
+    assert result.exit_code == 1
+    assert "Error:" in result.stderr
+
+
+def test_plan_given_a_saved_plan_says_to_apply_it(world: World) -> None:
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", world.desired(), "--out", plan_file).exit_code == 0
+    result = world.run("plan", plan_file)
+    assert result.exit_code == 1
+    assert f"use `reconciler apply {plan_file}` to apply it" in result.stderr
+    assert "unknown field" not in result.stderr
+
+
+@pytest.mark.parametrize("gate", [("--fail-on", "create"), ("--max-changes", "1")], ids=["fail-on", "max-changes"])
+def test_a_refused_plan_saves_no_plan_file(world: World, gate: tuple[str, str]) -> None:
+    plan_file = world.tmp / "plan.json"
+    result = world.run("plan", world.desired(), "--out", plan_file, *gate)
+    assert result.exit_code == 1
+    assert f"no plan was saved to {plan_file}" in result.stderr
+    assert "apply it with" not in result.stderr
+    assert not plan_file.exists()
+
+
+def test_the_saved_plan_matches_the_plan_schema(world: World) -> None:
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", world.desired(), "--out", plan_file, "--target", "integration.kubiya").exit_code == 0
+    errors = [e.message for e in jsonschema.Draft202012Validator(SCHEMA).iter_errors(json.loads(plan_file.read_text()))]
+    assert errors == []
+
+
+def test_apply_refuses_a_plan_file_off_the_schema_naming_the_field(world: World) -> None:
+    plan_file = world.tmp / "plan.json"
+    assert world.run("plan", world.desired(), "--out", plan_file).exit_code == 0
+    doc = json.loads(plan_file.read_text())
+    doc["changes"][0]["surprise"] = 1
+    plan_file.write_text(json.dumps(doc))
+    result = world.run("apply", plan_file)
+    assert result.exit_code == 1
+    assert "changes[0]: unknown field(s) 'surprise'" in result.stderr
+    assert world.integrations() == []
+
+
+def test_a_saved_plan_applies_from_another_directory(world: World) -> None:
+    (world.tmp / "plans").mkdir()
+    plan_file = world.tmp / "plans" / "plan.json"
+    assert world.run("plan", world.desired(), "--out", plan_file).exit_code == 0
+    assert json.loads(plan_file.read_text())["sources"]["paths"] == ["../desired.yaml"]
+    here = os.getcwd()
+    os.chdir("/")
+    try:
+        result = world.run("apply", plan_file)
+    finally:
+        os.chdir(here)
+    assert result.exit_code == 0, result.output
+    assert sorted(world.integration_names()) == ["cache", "pg-main"]
+
+
+def test_replace_of_an_unchanged_resource_says_it_was_requested(world: World) -> None:
+    path = world.desired()
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    result = world.run("plan", path, "--replace", "integration.kubiya.cache")
+    assert result.exit_code == 0, result.output
+    assert (
+        "# integration.kubiya.cache will be replaced (deleted, then created): "
+        "its replacement was requested (--replace)"
+    ) in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "typo", "suggestion"),
+    [
+        ("--replace", "integration.kubiya.cahce", "integration.kubiya.cache"),
+        ("--target", "integration.kubiya.pg-mian", "integration.kubiya.pg-main"),
+        ("--exclude", "provider.orkes.local-lm", "provider.orkes.local-llm"),
+    ],
+)
+def test_an_address_matching_nothing_is_an_error_with_a_suggestion(
+    world: World, flag: str, typo: str, suggestion: str
+) -> None:
+    result = world.run("plan", world.desired(), flag, typo)
+    assert result.exit_code == 1
+    assert f"{flag} {typo} matches no resource" in result.stderr
+    assert f"(did you mean {suggestion}?)" in result.stderr
+
+
+def test_an_unquoted_segment_holding_a_dot_is_suggested_quoted(world: World) -> None:
+    body = BASIC.replace("{name: llama3, description: Chat}", '{name: "llama3.1", description: Chat}')
+    result = world.run("plan", world.desired(body), "--replace", "model.orkes.local-llm.llama3.1")
+    assert result.exit_code == 1
+    assert '(did you mean model.orkes.local-llm."llama3.1"?)' in result.stderr
+    assert "quote a segment holding dots" in result.stderr
