@@ -239,27 +239,31 @@ def is_sensitive(path: str, *values: Any) -> bool:
 def secret_forms(secret: str) -> set[str]:
     """The ways a secret can show up in text once a server or a library has encoded it: raw,
     JSON-escaped (once, as in a body, and twice, as in a body echoed inside a JSON error),
-    URL-encoded, and base64 (standard and url-safe, at each of the three byte alignments it can
-    have inside a longer encoded text, so that `user:secret` in a Basic header is caught).
+    and, raw or as inside a JSON body, URL-encoded and base64 (standard and url-safe, at each
+    of the three byte alignments it can have inside a longer encoded text, so that
+    `user:secret` in a Basic header or a whole body in base64 is caught).
     Forms shorter than 4 characters are left out: they would scrub ordinary text."""
     import base64
     import json
     from urllib.parse import quote, quote_plus
 
-    forms = {secret}
+    # The secret as it stands in text, and as it stands inside a JSON body.
+    texts = {secret}
     for ascii_only in (True, False):
-        once = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
-        forms.add(once)
-        forms.add(json.dumps(once, ensure_ascii=ascii_only)[1:-1])
-    forms.add(quote(secret, safe=""))
-    forms.add(quote_plus(secret, safe=""))
-    raw = secret.encode()
-    for pad in range(3):
-        # Characters of base64(pad bytes + secret + anything) that depend on the secret only.
-        start = -(-pad * 8 // 6)
-        end = (pad + len(raw)) * 8 // 6
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            forms.add(encode(b"\0" * pad + raw).decode()[start:end])
+        texts.add(json.dumps(secret, ensure_ascii=ascii_only)[1:-1])
+    forms = set(texts)
+    for text in texts:
+        for ascii_only in (True, False):
+            forms.add(json.dumps(text, ensure_ascii=ascii_only)[1:-1])
+        forms.add(quote(text, safe=""))
+        forms.add(quote_plus(text, safe=""))
+        raw = text.encode()
+        for pad in range(3):
+            # Characters of base64(pad bytes + text + anything) that depend on the text only.
+            start = -(-pad * 8 // 6)
+            end = (pad + len(raw)) * 8 // 6
+            for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                forms.add(encode(b"\0" * pad + raw).decode()[start:end])
     return {f for f in forms if len(f) >= 4}
 
 

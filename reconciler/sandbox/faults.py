@@ -12,7 +12,11 @@ Faults apply to the API paths only, never to `/_sandbox/...`:
 - by count rather than by chance or by the clock, so that a test injects the same faults on a
   loaded machine as on an idle one: `throttle_every` answers every N-th API request 429
   (with `Retry-After: retry_after_s`), `error_every` every N-th 500 or 503 (alternating), and
-  `drop_after_every` drops every N-th write that reaches its handler after it committed.
+  `drop_after_every` drops every N-th write that reaches its handler after it committed;
+- `echo_error_rate`: that fraction of writes answered 500 *before* the handler runs, with an
+  error message that echoes the request body as text, base64 and URL-encoded, as careless
+  servers do (Conductor's sign-in excepted): for testing that no secret sent in a body comes
+  out of the client in any form.
 
 Injected errors take the shape of the API the path belongs to (see `_error`).
 
@@ -24,12 +28,14 @@ same `httpx` error.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import random
 import secrets
 import socket
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -56,6 +62,7 @@ class Faults:
     error_every: int = 0
     drop_after_every: int = 0
     retry_after_s: float = 1.0
+    echo_error_rate: float = 0.0
     seed: int | None = None
 
     @classmethod
@@ -191,6 +198,18 @@ class FaultMiddleware:
                 await _error(scope, counting_send, status)
                 return
             is_write = method in WRITE_METHODS
+            # Sign-in stays possible (Conductor's token is a POST): resource writes only.
+            echoing = is_write and scope["path"] != "/api/token"
+            if echoing and faults.echo_error_rate and rng.random() < faults.echo_error_rate:
+                stats.injected["echo"] += 1
+                body = b""
+                while True:
+                    message = await receive()
+                    body += message.get("body", b"")
+                    if not message.get("more_body"):
+                        break
+                await _error(scope, counting_send, 500, echo=body)
+                return
             if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
                 stats.injected["drop_before"] += 1
                 await _drop(send)
@@ -234,7 +253,9 @@ _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Servic
 _CONSOLE_CODES = {429: "rate_limited", 500: "internal_error", 503: "service_unavailable"}
 
 
-async def _error(scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _error(
+    scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]] | None = None, echo: bytes | None = None
+) -> None:
     """An injected error in the shape of the API the path belongs to: Kubiya's FastAPI answers
     a 5xx in plain text and a 429 as `{"detail"}`; Conductor its `{status, message, instance,
     retryable}`; the console its `{message, error, code, statusCode, request_id}` with the
@@ -242,7 +263,15 @@ async def _error(scope: Scope, send: Send, status: int, headers: list[tuple[byte
     path: str = scope["path"]
     reason = _REASONS[status]
     extra = list(headers or [])
-    if path.startswith("/api/v1/custom-integrations"):
+    if echo is not None:
+        text = echo.decode("utf-8", "replace")
+        reason = (
+            f"could not process the request {text} "
+            f"(base64 {base64.b64encode(echo).decode()}; form {urllib.parse.quote(text, safe='')})"
+        )
+    if path.startswith("/api/v1/custom-integrations") and echo is not None:
+        content_type, body = b"application/json", json.dumps({"detail": reason}).encode()
+    elif path.startswith("/api/v1/custom-integrations"):
         if status == 429:
             content_type, body = b"application/json", json.dumps({"detail": reason}).encode()
         else:
@@ -252,7 +281,7 @@ async def _error(scope: Scope, send: Send, status: int, headers: list[tuple[byte
         payload = {
             "message": reason,
             "error": reason,
-            "code": _CONSOLE_CODES[status],
+            "code": "internal_error" if echo is not None else _CONSOLE_CODES[status],
             "statusCode": status,
             "request_id": request_id,
         }

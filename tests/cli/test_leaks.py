@@ -1,0 +1,122 @@
+"""No secret comes out in any form, even when a server echoes request bodies in its errors.
+
+Secrets holding quotes, backslashes, newlines and non-ASCII text go through plan (every
+format, the saved plan), apply (human and JSON) and drift against a sandbox answering every
+write with an error that repeats the body it was sent, as text, base64 and URL-encoded. No
+output and no file may hold any secret raw, JSON-escaped (once or twice), URL-encoded, or
+inside any base64 text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from urllib.parse import quote, quote_plus
+
+from tests.cli.conftest import World
+
+PASSWORD = 'pa"ss\\word-ünïcødé'
+API_KEY = "sk-\"quoted\"\\back\\slash-ключ"
+TOKEN = "tok/with+plus=and spaces-ü"
+PEM = "-----BEGIN KEY-----\nMIIBsecretLINEone\nline\\two-é\n-----END KEY-----\n"
+SECRETS = (PASSWORD, API_KEY, TOKEN, PEM)
+
+BODY = """
+integrations:
+  - name: leaky
+    server: kubiya
+    type: postgres
+    config:
+      env_vars: {DB_PASSWORD: "${env:LEAK_PW}", PGHOST: db.internal}
+      files:
+        - {path: /etc/key.pem, content: "${file:key.pem}"}
+providers:
+  - name: leaky-llm
+    server: orkes
+    type: openai
+    configuration: {api_key: "${env:LEAK_KEY}"}
+channels:
+  - server: console
+    agent: agt_demo
+    family: mcp_server
+    name: leaky-mcp
+    server_url: https://mcp.example.com/leak
+    auth_type: bearer
+    auth_config: {token: "${env:LEAK_TOKEN}"}
+"""
+
+ENV = {"LEAK_PW": PASSWORD, "LEAK_KEY": API_KEY, "LEAK_TOKEN": TOKEN}
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+
+
+def _texts(secret: str) -> set[str]:
+    """The secret as it stands in text and inside a JSON body."""
+    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+
+
+def _forms(secret: str) -> set[str]:
+    out = set()
+    for text in _texts(secret):
+        out |= {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+        out |= {quote(text, safe=""), quote_plus(text, safe="")}
+    return out
+
+
+def _decoded_base64(text: str) -> list[bytes]:
+    out = []
+    for token in _BASE64.findall(text):
+        for alphabet in (base64.b64decode, base64.urlsafe_b64decode):
+            for start in range(4):
+                chunk = token[start:]
+                chunk = chunk[: len(chunk) - len(chunk) % 4]
+                try:
+                    out.append(alphabet(chunk))
+                except (binascii.Error, ValueError):
+                    pass
+    return out
+
+
+def _leaks(text: str) -> list[str]:
+    found = [f"{s!r} as {f!r}" for s in SECRETS for f in _forms(s) if f in text]
+    decoded = _decoded_base64(text)
+    found += [
+        f"{s!r} in base64" for s in SECRETS if any(t.encode() in d for t in _texts(s) for d in decoded)
+    ]
+    # A line of the multi-line secret on its own.
+    found += [f"PEM line {line!r}" for line in ("MIIBsecretLINEone",) if line in text]
+    return found
+
+
+def test_no_secret_in_any_form_in_any_output_or_file(world: World) -> None:
+    world.write("key.pem", PEM)
+    path = world.desired(BODY)
+    world.faults(echo_error_rate=1.0)
+    outputs = []
+    for args in (
+        ("plan", path),
+        ("plan", path, "--format", "json", "--out", world.tmp / "plan.json"),
+        ("plan", path, "--format", "markdown"),
+        ("apply", path, "--auto-approve"),
+        ("apply", path, "--auto-approve", "--format", "json"),
+        ("drift", path, "--format", "json", "--out", world.tmp / "drift.json"),
+    ):
+        result = world.run(*args, env=ENV)
+        outputs.append((args[0], result.stdout + result.stderr))
+    # The echoing server was reached, and its errors were shown (scrubbed).
+    assert "could not process the request" in outputs[3][1]
+    outputs += [(p.name, p.read_text()) for p in (world.tmp / "plan.json", world.tmp / "drift.json")]
+    leaks = {name: _leaks(text) for name, text in outputs}
+    assert leaks == {name: [] for name, _ in outputs}
+
+
+def test_the_checker_finds_each_form() -> None:
+    # The test above would pass on output that hides nothing if the checker were blind.
+    body = json.dumps({"p": PASSWORD, "k": API_KEY})
+    assert _leaks(body)
+    assert _leaks(json.dumps(body))
+    assert _leaks("x " + base64.b64encode(b"u:" + TOKEN.encode()).decode() + " y")
+    assert _leaks(quote(PEM, safe=""))
+    assert _leaks(quote(body, safe=""))
+    assert _leaks(base64.b64encode(body.encode()).decode())
