@@ -187,14 +187,14 @@ class _Group(click.Group):
         try:
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            setattr(exc, "exit_code", 1)  # noqa: B010 (click declares it a class variable)
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            exc.exit_code = 1
+            setattr(exc, "exit_code", 1)  # noqa: B010 (click declares it a class variable)
             raise
 
 
