@@ -633,6 +633,11 @@ def drift(
 )
 @click.option("--agent", "agents", multiple=True, metavar="ID", help="Console agents to export (repeatable).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write the YAML here instead of stdout.")
+@click.option(
+    "--with-servers",
+    is_flag=True,
+    help="Also write `version:` and the server's declaration (credentials as references): a complete file.",
+)
 def export(
     files: tuple[str, ...],
     var: tuple[str, ...],
@@ -641,6 +646,7 @@ def export(
     kinds: tuple[str, ...],
     agents: tuple[str, ...],
     out_file: str | None,
+    with_servers: bool,
 ) -> None:
     """Write a server's live state as desired-state YAML, to adopt an existing setup.
 
@@ -656,8 +662,8 @@ def export(
     """
     from reconciler import engine
     from reconciler.desired.export import export as export_yaml
-    from reconciler.desired.export import references_of
-    from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind
+    from reconciler.desired.export import references_by_path, references_of
+    from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, ServerKind
 
     _refuse_saved_plan(files, "export")
     sources = _sources(files, var, var_file)
@@ -666,20 +672,37 @@ def export(
         state = engine.load(sources)
         OUT.learn(engine.secret_values(state))
         config = engine.select_servers(state, [server])[server]
+        declared = [r for r in state.resources if r.address.server == server]
+        wants_channels = not kinds or "channel" in kinds
+        if config.kind is ServerKind.CONSOLE and wants_channels and not agents and not declared:
+            _fail(
+                f"server {server!r} is a console, whose API cannot list agents: nothing to export",
+                f"name the agents: reconciler export {' '.join(files)} --server {server} --agent AGENT_ID",
+            )
         from reconciler.platforms import connect
 
         platform = connect(config)
         try:
-            scope = [r for r in state.resources if r.address.server == server]
+            await platform.warm()
+            # Prepared as plan prepares them, so that live resources take their declared
+            # identity (a bimpeai channel is named as declared, not as the console names it).
+            scope = [platform.prepare(r) for r in declared]
             scope += [
                 Resource(Address(ResourceKind.CHANNEL, server, (a, CHANNEL_FAMILIES[0]), "_"), {}) for a in agents
             ]
-            return config, await platform.read_live(scope), references_of(state.resources)
+            return (
+                config,
+                await platform.read_live(scope),
+                references_of(state.resources),
+                references_by_path(state.resources),
+            )
         finally:
             await platform.aclose()
 
-    config, live, references = _run(go())
-    text, needed = export_yaml(config, live, [ResourceKind(k) for k in kinds] or None, references)
+    config, live, references, by_path = _run(go())
+    text, needed = export_yaml(
+        config, live, [ResourceKind(k) for k in kinds] or None, references, by_path, with_servers
+    )
     if out_file:
         try:
             engine.write_text(out_file, OUT.scrub(text))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.desired.yamlpos import dump
-from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig
+from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig, secret_named
 
 MASK = "********"
 SECRET_KEYS = frozenset({"api_key", "password"})
@@ -26,6 +26,15 @@ AUTH_KEYS: Mapping[str, tuple[str, ...]] = {
     "basic": ("password",),
     "custom": ("token",),
 }
+
+
+# The write-only credential each key-based bimpeai type is created with (never read back).
+BIMPEAI_SECRET: Mapping[str, str] = {"bumpa": "token", "paystack": "secret_key", "stripe": "secret_key"}
+# Keys of an exported record that name or structure it; never secrets, whatever they are called.
+_IDENTITY_KEYS = frozenset({"name", "server", "type", "family", "agent", "category", "tags", "apis"})
+
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def env_name(*parts: str) -> str:
@@ -130,6 +139,12 @@ def _channel(item: LiveResource, needed: list[str]) -> dict[str, Any]:
     for key, value in item.body.items():
         if value is not None:
             out[key] = value
+    if family == "bimpeai":
+        key = BIMPEAI_SECRET.get(str(item.body.get("type") or "").lower())
+        if key is not None:
+            name = env_name(item.address.server, agent, item.address.name, key)
+            needed.append(name)
+            out[key] = f"${{env:{name}}}"
     auth_type = item.body.get("auth_type")
     if isinstance(auth_type, str) and auth_type in AUTH_KEYS:
         auth: dict[str, Any] = {}
@@ -139,6 +154,55 @@ def _channel(item: LiveResource, needed: list[str]) -> dict[str, Any]:
             auth[key] = f"${{env:{name}}}"
         out["auth_config"] = auth
     return out
+
+
+def references_by_path(resources: Iterable[Resource]) -> dict[tuple[str, str], str]:
+    """(address, dotted path) → the whole `${env:…}`/`${file:…}` reference declared there, so
+    that a value the server changed since (a rotated password) is exported under the same
+    variable name."""
+    found: dict[tuple[str, str], str] = {}
+
+    def walk(address: str, path: str, value: Any) -> None:
+        if isinstance(value, Sensitive):
+            if value.source and "," not in value.source:
+                found[(address, path)] = "${" + value.source + "}"
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(address, f"{path}.{k}" if path else str(k), v)
+
+    for res in resources:
+        walk(str(res.address), "", res.body)
+    return found
+
+
+def _reference_secret_named(
+    record: dict[str, Any],
+    address: str,
+    owner: Sequence[str],
+    declared: Mapping[tuple[str, str], str],
+    needed: list[str],
+) -> None:
+    """Values under keys named like a secret (`DB_PASSWORD`, `API_TOKEN`) that only the server
+    holds become references: the file is meant for git. The reference declared at the same
+    place in the desired state is reused; otherwise one is named after the place."""
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for key, value in node.items():
+            if not path and key in _IDENTITY_KEYS:
+                continue
+            dotted = f"{path}.{key}" if path else str(key)
+            if isinstance(value, dict):
+                walk(value, dotted)
+            elif isinstance(value, str) and (address, dotted) in declared and value.startswith("${env:"):
+                # A write-only value exported as a reference: the declared one, if any.
+                node[key] = declared[(address, dotted)]
+            elif isinstance(value, str) and secret_named(dotted) and not value.startswith("${"):
+                ref = declared.get((address, dotted))
+                if ref is None:
+                    ref = f"${{env:{env_name(*owner, str(key))}}}"
+                node[key] = ref
+
+    walk(record, "")
 
 
 def references_of(resources: Iterable[Resource]) -> dict[str, str]:
@@ -160,6 +224,16 @@ def references_of(resources: Iterable[Resource]) -> dict[str, str]:
     for res in resources:
         walk(res.body)
     return found
+
+
+def _server_block(server: ServerConfig) -> dict[str, Any]:
+    """The server's declaration, credentials as the references they were declared with (the
+    sandbox's built-in credentials, declared as nothing, stay out)."""
+    block: dict[str, Any] = {"kind": server.kind.value, "url": server.url}
+    for key, value in sorted(server.credentials.items()):
+        if value.source and "," not in value.source:
+            block[key] = "${" + value.source + "}"
+    return block
 
 
 def _hide_secrets(value: Any, secrets: Mapping[str, str], owner: list[str], needed: list[str]) -> Any:
@@ -185,6 +259,8 @@ def export(
     live: Sequence[LiveResource],
     kinds: Iterable[ResourceKind] | None = None,
     secrets: Mapping[str, str] | None = None,
+    declared: Mapping[tuple[str, str], str] | None = None,
+    with_server: bool = False,
 ) -> tuple[str, list[str]]:
     """The YAML text of `live` (one server's resources) and the env variables it references.
 
@@ -206,6 +282,22 @@ def export(
         _provider(i, models.get(i.address.name, []), needed) for i in items if i.address.kind is ResourceKind.PROVIDER
     ]
     channels = [_channel(i, needed) for i in items if i.address.kind is ResourceKind.CHANNEL]
+    by_address = {
+        str(i.address): r
+        for i, r in zip(
+            [i for i in items if i.address.kind is ResourceKind.INTEGRATION]
+            + [i for i in items if i.address.kind is ResourceKind.PROVIDER]
+            + [i for i in items if i.address.kind is ResourceKind.CHANNEL],
+            [*integrations, *providers, *channels],
+            strict=True,
+        )
+    }
+    for address, record in by_address.items():
+        owner = [server.name, *[str(record.get(k)) for k in ("agent", "name") if record.get(k)]]
+        _reference_secret_named(record, address, owner, declared or {}, needed)
+    if with_server:
+        doc["version"] = 1
+        doc["servers"] = {server.name: _server_block(server)}
     if integrations:
         doc["integrations"] = integrations
     if providers:
@@ -214,9 +306,15 @@ def export(
         doc["channels"] = channels
     if secrets:
         doc = _hide_secrets(doc, secrets, [server.name], needed)
+    # Every variable the file references, declared or made up here, must be set to plan it.
+    needed = sorted(set(needed) | set(_ENV_REF.findall(dump(doc))))
     header = (
         f"# Exported from server {server.name!r} ({server.kind.value}) by `reconciler export`.\n"
-        "# Plan it together with the file that declares the server; set the ${env:...} variables first.\n"
+        + (
+            "# A complete desired state: set the ${env:...} variables, then plan it on its own.\n"
+            if with_server
+            else "# Plan it together with the file that declares the server; set the ${env:...} variables first.\n"
+        )
     )
     body = dump(doc)
     return header + (body if doc else "{}\n"), sorted(set(needed))

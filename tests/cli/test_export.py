@@ -112,3 +112,74 @@ def test_export_needs_a_declared_server(world: World) -> None:
     missing = world.run("export", servers)
     assert missing.exit_code == 1  # a usage error: 2 means only changes or drift
     assert "Missing option '--server'" in missing.stderr
+
+
+ROTATED = "rotated-Hunter2-on-the-server"
+
+PAYMENTS = """channels:
+  - server: console
+    agent: agt_demo
+    family: bimpeai
+    name: stripe
+    type: stripe
+    secret_key: ${env:STRIPE_SECRET}
+"""
+
+
+def test_secret_named_values_only_the_server_holds_become_references(world: World) -> None:
+    body = """integrations:
+  - name: app
+    server: kubiya
+    type: postgres
+    config: {env_vars: {DB_PASSWORD: "${env:APP_DB_PASSWORD}", PGHOST: db.internal}}
+"""
+    path = world.desired(body)
+    assert world.run("apply", path, "--auto-approve", env={"APP_DB_PASSWORD": "first"}).exit_code == 0
+    row = world.integration("app")
+    row["config"]["env_vars"]["DB_PASSWORD"] = ROTATED
+    assert world.kubiya("PUT", f"/{row['id']}", json_body={"config": row["config"]}).status_code == 200
+    hand = world.create_unmanaged("hand-made")
+    world.kubiya("PUT", f"/{hand['id']}", json_body={"config": {"env_vars": {"API_TOKEN": "by-hand-T0ken"}}})
+
+    result = world.run("export", path, "--server", "kubiya", env={"APP_DB_PASSWORD": "first"})
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load(result.stdout)
+    env = {i["name"]: i.get("config", {}).get("env_vars", {}) for i in doc["integrations"]}
+    assert env["app"] == {"DB_PASSWORD": "${env:APP_DB_PASSWORD}", "PGHOST": "db.internal"}
+    assert env["hand-made"] == {"API_TOKEN": "${env:KUBIYA_HAND_MADE_API_TOKEN}"}
+    assert ROTATED not in result.output and "by-hand-T0ken" not in result.output
+
+
+def test_a_bimpeai_channel_exports_its_write_only_key_and_keeps_its_declared_name(world: World) -> None:
+    path = world.desired(PAYMENTS)
+    env = {"STRIPE_SECRET": "sk_test_stripe_secret"}
+    assert world.run("apply", path, "--auto-approve", env=env).exit_code == 0
+    result = world.run("export", path, "--server", "console", env=env)
+    assert result.exit_code == 0, result.output
+    (channel,) = [c for c in yaml.safe_load(result.stdout)["channels"] if c["family"] == "bimpeai"]
+    assert (channel["name"], channel["secret_key"]) == ("stripe", "${env:STRIPE_SECRET}")
+
+
+def test_validate_refuses_a_bimpeai_channel_without_its_write_only_key(world: World) -> None:
+    result = world.run("validate", world.desired(PAYMENTS.replace("    secret_key: ${env:STRIPE_SECRET}\n", "")))
+    assert result.exit_code == 1
+    assert "bimpeai channel 'stripe' of type 'stripe' lacks `secret_key`" in result.stderr
+
+
+def test_console_export_without_agents_is_refused_with_a_hint(world: World) -> None:
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=False))
+    result = world.run("export", servers, "--server", "console")
+    assert result.exit_code == 1
+    assert "cannot list agents" in result.stderr
+    assert "--agent AGENT_ID" in result.stderr
+
+
+def test_export_with_servers_is_a_complete_file_that_plans_clean(world: World) -> None:
+    path = world.desired()
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    out = world.tmp / "kubiya.yaml"
+    assert world.run("export", path, "--server", "kubiya", "--with-servers", "--out", out).exit_code == 0
+    doc = yaml.safe_load(out.read_text())
+    assert (doc["version"], list(doc["servers"])) == (1, ["kubiya"])
+    result = world.run("plan", out, "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
