@@ -140,11 +140,11 @@ def _channel(item: LiveResource, needed: list[str]) -> dict[str, Any]:
         if value is not None:
             out[key] = value
     if family == "bimpeai":
-        key = BIMPEAI_SECRET.get(str(item.body.get("type") or "").lower())
-        if key is not None:
-            name = env_name(item.address.server, agent, item.address.name, key)
+        secret = BIMPEAI_SECRET.get(str(item.body.get("type") or "").lower())
+        if secret is not None:
+            name = env_name(item.address.server, agent, item.address.name, secret)
             needed.append(name)
-            out[key] = f"${{env:{name}}}"
+            out[secret] = f"${{env:{name}}}"
     auth_type = item.body.get("auth_type")
     if isinstance(auth_type, str) and auth_type in AUTH_KEYS:
         auth: dict[str, Any] = {}
