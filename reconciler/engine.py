@@ -24,7 +24,7 @@ from reconciler import planner
 from reconciler.apply import ApplyResult, Observer, apply
 from reconciler.errors import ConfigError, PlatformError, ReconcilerError, StalePlanError
 from reconciler.model import LiveResource, Resource, Sensitive, ServerConfig
-from reconciler.plan import Action, Plan
+from reconciler.plan import Change, Plan
 from reconciler.platforms import Platform, connect
 
 PLAN_FILE_FORMAT = "reconciler-plan"
@@ -342,16 +342,11 @@ def stale_addresses(saved: Mapping[str, Any], fresh: Plan) -> list[str]:
     """Addresses where the fresh plan differs from the saved one: any other action, other
     fields, another digest of what will be written, or a live copy with another version."""
 
-    def key(change: Mapping[str, Any]) -> tuple[Any, ...]:
-        return (
-            change.get("action"),
-            change.get("digest"),
-            change.get("live_version"),
-            json.dumps(change.get("fields"), sort_keys=True),
-        )
+    def key(change: Change) -> tuple[Any, ...]:
+        return (change.action, change.digest, change.live_version, change.fields)
 
-    saved_changes = {c["address"]: key(c) for c in saved.get("changes", []) if c.get("action") != Action.NOOP.value}
-    fresh_changes = {str(c.address): key(c.to_dict()) for c in fresh.actionable}
+    saved_changes = {str(c.address): key(c) for c in Plan.from_dict(saved).actionable}
+    fresh_changes = {str(c.address): key(c) for c in fresh.actionable}
     differing = {a for a in saved_changes.keys() | fresh_changes.keys() if saved_changes.get(a) != fresh_changes.get(a)}
     return sorted(differing)
 

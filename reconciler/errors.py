@@ -9,9 +9,10 @@ hold a secret value: callers pass addresses and field paths, never values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class Severity(str, Enum):
@@ -72,6 +73,14 @@ class Diagnostic:
             "address": self.address,
             "hint": self.hint,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnostic:
+        file = data.get("file")
+        location = None if file is None else Location(file, data.get("line") or 0, data.get("column") or 0)
+        return cls(
+            Severity(data["severity"]), data["code"], data["message"], location, data.get("address"), data.get("hint")
+        )
 
 
 def error(

@@ -134,6 +134,12 @@ class FieldChange:
             "forces_replacement": self.forces_replacement,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldChange:
+        return cls(
+            data["path"], data["before"], data["after"], bool(data["sensitive"]), bool(data["forces_replacement"])
+        )
+
 
 @dataclass(frozen=True)
 class Change:
@@ -184,6 +190,24 @@ class Change:
             "location": None if loc is None else {"file": loc.file, "line": loc.line, "column": loc.column},
             "digest": self.digest,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """A change read back from a plan document (`schemas/plan.schema.json`, already
+        validated); it carries no desired resource, so it can be compared, not applied."""
+        loc = data.get("location")
+        return cls(
+            Address.parse(data["address"]),
+            Action(data["action"]),
+            Reason(data["reason"]),
+            tuple(FieldChange.from_dict(f) for f in data["fields"]),
+            live_id=data["live_id"],
+            live_version=data["live_version"],
+            live_type=data["type"],
+            depends_on=tuple(Address.parse(a) for a in data["depends_on"]),
+            location=None if loc is None else Location(loc["file"], loc["line"], loc["column"]),
+            digest=data["digest"],
+        )
 
 
 @dataclass(frozen=True)
@@ -245,6 +269,19 @@ class Plan:
             "sources": {"paths": [], "variables": {}, "variables_salt": "", "var_files": [], **self.sources},
             "servers": list(self.servers),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan of a document written by `to_dict` (a saved plan, validated against
+        `schemas/plan.schema.json` first). Changes carry no desired resources."""
+        return cls(
+            changes=tuple(Change.from_dict(c) for c in data["changes"]),
+            unmanaged=tuple(Address.parse(a) for a in data["unmanaged"]),
+            orphaned=tuple(Address.parse(a) for a in data["orphaned"]),
+            diagnostics=tuple(Diagnostic.from_dict(d) for d in data["diagnostics"]),
+            sources=dict(data["sources"]),
+            servers=tuple(data["servers"]),
+        )
 
 
 def masked(value: Any) -> Any:

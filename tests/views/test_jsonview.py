@@ -193,3 +193,10 @@ def test_diagnostics_document() -> None:
     assert document["format"] == "reconciler-diagnostics"
     assert document["summary"] == {"errors": 1, "warnings": 1}
     assert document["diagnostics"] == [d.to_dict() for d in diags]
+
+
+@pytest.mark.parametrize("name", ["representative", "replacements", "with diagnostics"])
+def test_a_plan_document_reads_back_into_the_same_plan(name: str) -> None:
+    plan = _plans()[name]
+    document = json.loads(render_plan_json(plan))
+    assert Plan.from_dict(document).to_dict() == {k: v for k, v in document.items() if k != "format"}
