@@ -213,12 +213,15 @@ def _provider(decl: ResourceDecl, values: _Values) -> Resource:
     category = node.get("category") or (ctype.category if ctype else None)
     body = {
         "type": node["type"],
-        "category": category,
         "description": (values.get(node, "description") if node.get("description") is not None else ""),
         "enabled": node.get("enabled", True),
         "configuration": configuration,
         "tags": _tags(node.get("tags")),
     }
+    if category is not None:
+        # A type whose category is not published gets none (the server's is then not
+        # compared), unless the desired state names one.
+        body["category"] = category
     write_only = tuple(f"configuration.{k}" for k in sorted(catalog.secret_keys & set(configuration)))
     return Resource(
         address=address_of(decl),

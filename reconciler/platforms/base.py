@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.errors import ConflictError, PlatformError, UnreachableError
+from reconciler.errors import ConflictError, Diagnostic, PlatformError, UnreachableError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
 from reconciler.plan import Change, Done, Failed, Outcome, Skipped, order_key
 from reconciler.platforms.http import HttpClient
@@ -51,6 +51,8 @@ class Platform(ABC):
         assert client is not None, "adapters build their client in their own __init__"
         self.server = server
         self.client = client
+        # Warnings learned while reading (e.g. a catalog that could not be read), for the plan.
+        self.diagnostics: list[Diagnostic] = []
         # Changes in progress at once. The stop flag is checked once a change holds a slot,
         # so that after Ctrl-C the queued changes are skipped, not started.
         self._changes = asyncio.Semaphore(max(1, server.parallelism))

@@ -51,7 +51,8 @@ class IntegrationType:
     """
 
     name: str
-    category: str
+    # None where the vendor does not publish the type's category (aws, gcp).
+    category: str | None
     required: tuple[str, ...]
     optional: tuple[str, ...]
     connection: Mapping[str, tuple[str, ...]]
@@ -102,14 +103,16 @@ class Catalog:
                 dependent.setdefault(key, []).append({"fieldName": "connectionType", "value": value})
         for key, depends_on in dependent.items():
             add(key, optional=True, depends_on=depends_on)
-        return {
+        out: dict[str, Any] = {
             "name": _label(itype.name),
             "type": itype.name,
-            "category": itype.category,
             "description": f"{_label(itype.name)} integration",
             "enabled": True,
             "configuration": fields,
         }
+        if itype.category is not None:
+            out["category"] = itype.category
+        return out
 
 
 def _label(key: str) -> str:
@@ -123,8 +126,8 @@ def parse_catalog(data: Any) -> Catalog:
     secret_keys = frozenset(str(k) for k in data.get("secret_keys") or ()) | ALWAYS_SECRET
     types: dict[str, IntegrationType] = {}
     for name, spec in data["types"].items():
-        category = str(spec["category"])
-        if category not in categories:
+        category = None if spec.get("category") is None else str(spec["category"])
+        if category is not None and category not in categories:
             raise ValueError(f"type {name}: unknown category {category}")
         connection = {
             str(value): tuple(str(k) for k in keys or ()) for value, keys in (spec.get("connection") or {}).items()
