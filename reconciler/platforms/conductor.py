@@ -15,7 +15,12 @@ in batches of `batch_size`, carrying the APIs created or updated with them. A mo
 provider is unchanged, or that has a configuration (the bulk item cannot carry one), is saved
 with the single-API call; tag pairs to remove and models to delete use their single calls.
 Before writing, the adapter lists the server once and refuses to overwrite any provider or
-model whose `updateTime` moved since the plan was made.
+model whose `updateTime` (older servers: `updatedOn`) moved since the plan was made.
+
+Checked against the vendor's OpenAPI spec (tests/contracts): `category` is sent only when
+known (the enum has no value for aws and gcp); a masked value (`"********"`) is never sent
+back, since what a server does with it is not published; every body validates against the
+spec's `Integration`, `IntegrationApiUpdate`, `Tag` and `GenerateTokenRequest` schemas.
 """
 
 from __future__ import annotations
@@ -251,6 +256,24 @@ class ConductorPlatform(Platform):
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         live = self._live_from(await self._list_all())
+        wanted = {r.address: r for r in desired}
+        for current in live:
+            want = wanted.get(current.address)
+            if want is None:
+                continue
+            named = want.body.get("configuration") or {}
+            hidden = sorted(k for k, v in current.body["configuration"].items() if v == MASK and k not in named)
+            if hidden:
+                self.diagnostics.append(
+                    warning(
+                        "conductor.unnamed-secret",
+                        f"{current.address}: the server holds the password field(s) {', '.join(hidden)}, which the "
+                        "desired state does not name; a save never sends a masked value back, so a server that "
+                        "replaces the configuration whole drops them",
+                        address=str(current.address),
+                        hint="name them in the desired state as ${env:...} references to keep them",
+                    )
+                )
         unversioned = [r for r in live if not r.version]
         if unversioned:
             self.diagnostics.append(
