@@ -133,6 +133,9 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         batch_size=int(node.get("batch_size", defaults.batch_size)),
         fingerprint_key=fingerprint_key,
         location=decl.location,
+        deadline=float(node.get("deadline", defaults.deadline)),
+        max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
+        url_location=yamlpos.locate(decl.document.file, node, ("url",)),
     )
 
 

@@ -90,6 +90,8 @@ class TokenAuth(Auth):
             "/api/token",
             json_body={"keyId": self._key_id, "keySecret": self._key_secret},
             authenticated=False,
+            # One try: the exchange is part of a try of the request it serves, which retries.
+            retry=False,
         )
         body = decode(response, "POST /api/token")
         token = body.get("token") if isinstance(body, dict) else None
