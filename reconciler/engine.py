@@ -132,7 +132,7 @@ async def open_run(
         errors: list[str] = []
         for name, result in zip(run.platforms, results, strict=True):
             if isinstance(result, ReconcilerError):
-                errors.append(f"server {name!r}: {result}")
+                errors.append(f"server {name!r}: {result}" + (f" (hint: {result.hint})" if result.hint else ""))
             elif isinstance(result, BaseException):
                 raise result
             else:

@@ -277,8 +277,8 @@ class HttpClient:
         await asyncio.gather(*(c.aclose() for c in self._clients if c is not None))
 
     def url_of(self, path: str) -> str:
-        """The full url of a path, for messages."""
-        return f"{self._base_url}{path}"
+        """The full url of a path, for messages (the path alone for the in-process sandbox)."""
+        return path if self.server.is_sandbox else f"{self._base_url}{path}"
 
     @property
     def where(self) -> str:
