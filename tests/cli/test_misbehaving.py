@@ -233,3 +233,36 @@ def test_a_closed_port_names_the_url_the_cause_and_where_the_url_is_written(worl
 def test_a_host_name_that_does_not_resolve_is_named_as_such(world: World) -> None:
     path = desired(world, "kubiya", "http://no-such-host.invalid")
     refused(world.run("plan", path), "http://no-such-host.invalid/api/v1/custom-integrations", "the host name was not found (DNS)")
+
+
+def test_a_server_dying_mid_apply_is_reported_in_one_line(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from reconciler.sandbox import transport as sandbox_transport_module
+
+    class DiesAfter(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+            self.count = 0
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.count += 1
+            if self.count > 4:  # the plan's two reads, then two creates
+                raise httpx.ConnectError("[Errno 111] Connection refused")
+            return await self.inner.handle_async_request(request)
+
+    real = sandbox_transport_module.transport
+    monkeypatch.setattr(sandbox_transport_module, "transport", lambda url: DiesAfter(real(url)))
+    names = "".join(f"  - {{name: i{n}, server: kubiya, type: redis, config: {{}}}}\n" for n in range(10))
+    path = world.write(
+        "dies.yaml", f"servers:\n  kubiya:\n    kind: kubiya\n    url: \"{world.url}\"\n    parallelism: 1\n"
+        f"integrations:\n{names}"
+    )
+    result = world.run("apply", path, "--auto-approve")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    reason = f"not started: server 'kubiya' is unreachable ({BREAKER_THRESHOLD} connection failures in a row)"
+    assert result.output.count(reason) == 1
+    assert f"7 change(s) skipped: {reason}" in result.output
+    assert "Apply failed: 2 added, 0 changed, 0 destroyed; 1 failed, 7 skipped." in result.output
+    assert "may have been carried out" not in result.output
