@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.errors import PlatformError
+from reconciler.errors import PlatformError, ServerDownError
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Plan, Reason, Skipped
 
 Report = Callable[[Outcome], None]
@@ -112,6 +112,9 @@ async def apply(
                 await executor.delete_many(batch, report, stop)
             else:
                 await executor.save_many(batch, report, stop)
+        except ServerDownError as exc:
+            for change in batch:
+                report(Skipped(change, f"not started: {str(exc).split(': not sent: ', 1)[-1]}"))
         except PlatformError as exc:
             for change in batch:
                 report(Failed(change, str(exc), exc.status))

@@ -146,20 +146,24 @@ async def open_run(
     try:
         for name, server in chosen.items():
             run.platforms[name] = connect(server)
-        await asyncio.gather(*(p.warm() for p in run.platforms.values()))
-        run.prepared = [
-            run.platforms[r.address.server].prepare(r) for r in state.resources if r.address.server in run.platforms
-        ]
         by_server: dict[str, list[Resource]] = {n: [] for n in run.platforms}
-        for r in run.prepared:
-            by_server[r.address.server].append(r)
+
+        async def read_server(name: str, platform: Platform) -> list[LiveResource]:
+            # Per server: a server that cannot be reached while warming is not read again.
+            await platform.warm()
+            by_server[name] = [platform.prepare(r) for r in state.resources if r.address.server == name]
+            return await platform.read_live(by_server[name])
+
         results = await asyncio.gather(
-            *(p.read_live(by_server[n]) for n, p in run.platforms.items()), return_exceptions=True
+            *(read_server(n, p) for n, p in run.platforms.items()), return_exceptions=True
         )
+        # In the desired state's order, across servers, as the planner expects.
+        position = {r.address: i for i, r in enumerate(state.resources)}
+        run.prepared = sorted((r for n in run.platforms for r in by_server[n]), key=lambda r: position[r.address])
         errors: list[str] = []
         for name, result in zip(run.platforms, results, strict=True):
             if isinstance(result, ReconcilerError):
-                errors.append(f"server {name!r}: {result}")
+                errors.append(f"server {name!r}: {result}" + (f" (hint: {result.hint})" if result.hint else ""))
             elif isinstance(result, BaseException):
                 raise result
             else:
@@ -194,10 +198,11 @@ def plan_options(
 
 def make_plan(run: Run, options: planner.PlanOptions) -> Plan:
     plan = planner.make_plan(run.prepared, run.live, options)
-    if run.state.diagnostics:
+    found = [*run.state.diagnostics, *(d for p in run.platforms.values() for d in p.diagnostics)]
+    if found:
         from dataclasses import replace as _replace
 
-        plan = _replace(plan, diagnostics=tuple(run.state.diagnostics) + tuple(plan.diagnostics))
+        plan = _replace(plan, diagnostics=tuple(found) + tuple(plan.diagnostics))
     return plan
 
 

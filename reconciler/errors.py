@@ -170,7 +170,32 @@ class PlatformError(ReconcilerError):
 
 
 class UnreachableError(PlatformError):
-    """No answer came: connection refused, reset, or timed out. The outcome of a write is unknown."""
+    """No answer came: connection refused, reset, or timed out.
+
+    `sent`: the request may have reached the server (a refused or failed connection, or a
+    request never started, did not); only then is the outcome of a write unknown.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        address: str | None = None,
+        retryable: bool = False,
+        hint: str | None = None,
+        sent: bool = True,
+    ) -> None:
+        super().__init__(message, status=status, address=address, retryable=retryable, hint=hint)
+        self.sent = sent
+
+
+class ServerDownError(UnreachableError):
+    """No request was started: the server's circuit is open (several connection failures in a
+    row) or its deadline for this command has passed."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, sent=False)
 
 
 class AuthError(PlatformError):

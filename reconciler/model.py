@@ -360,7 +360,10 @@ class ServerConfig:
     `credentials` holds resolved secret references by field (`token` for Kubiya; `key_id` and
     `key_secret` for Conductor; `api_key` for the console); empty means the sandbox's built-in
     credentials (only allowed with a `sandbox:` url). `parallelism`: at most this many requests
-    in flight. `rate_limit`: requests per second, 0 for none. `timeout`: seconds per request.
+    in flight. `rate_limit`: requests per second, 0 for none. `timeout`: seconds one request may
+    take in all (connect, send, the whole answer). `deadline`: seconds everything one command
+    does with this server may take, retries included. `max_response_mb`: largest answer read.
+    `url_location`: where the `url:` value is written (for error messages).
     `prune`: delete managed resources missing from the desired state. `batch_size`: providers
     per Conductor bulk save. `fingerprint_key`: key of the fingerprints of write-only values
     (defaults to one derived from the credentials).
@@ -377,6 +380,9 @@ class ServerConfig:
     batch_size: int = 50
     fingerprint_key: Sensitive | None = None
     location: Location | None = None
+    deadline: float = 600.0
+    max_response_mb: float = 512.0
+    url_location: Location | None = None
 
     @property
     def is_sandbox(self) -> bool:

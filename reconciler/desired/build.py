@@ -133,6 +133,9 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         batch_size=int(node.get("batch_size", defaults.batch_size)),
         fingerprint_key=fingerprint_key,
         location=decl.location,
+        deadline=float(node.get("deadline", defaults.deadline)),
+        max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
+        url_location=yamlpos.locate(decl.document.file, node, ("url",)),
     )
 
 
@@ -213,12 +216,15 @@ def _provider(decl: ResourceDecl, values: _Values) -> Resource:
     category = node.get("category") or (ctype.category if ctype else None)
     body = {
         "type": node["type"],
-        "category": category,
         "description": (values.get(node, "description") if node.get("description") is not None else ""),
         "enabled": node.get("enabled", True),
         "configuration": configuration,
         "tags": _tags(node.get("tags")),
     }
+    if category is not None:
+        # A type whose category is not published gets none (the server's is then not
+        # compared), unless the desired state names one.
+        body["category"] = category
     write_only = tuple(f"configuration.{k}" for k in sorted(catalog.secret_keys & set(configuration)))
     return Resource(
         address=address_of(decl),

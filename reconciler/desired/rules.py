@@ -48,7 +48,9 @@ class ConductorType:
     value of `connectionType` to the keys it requires (AWS-family types only)."""
 
     name: str
-    category: str
+    # None: the vendor does not publish this type's category; none is sent unless the
+    # desired state names one.
+    category: str | None
     required: tuple[str, ...]
     optional: tuple[str, ...]
     connection: Mapping[str, tuple[str, ...]]
@@ -76,7 +78,7 @@ def conductor_catalog() -> ConductorCatalog:
     types = {
         name: ConductorType(
             name=name,
-            category=str(spec["category"]),
+            category=None if spec.get("category") is None else str(spec["category"]),
             required=tuple(spec.get("required", ())),
             optional=tuple(spec.get("optional", ())),
             connection={k: tuple(v or ()) for k, v in (spec.get("connection") or {}).items()},
@@ -505,6 +507,19 @@ def _conductor_name(name: Any, what: str, where: Location, address: Address, out
                 hint="use a name without `/` that is not `.` or `..`",
             )
         )
+    elif what == "model" and name == "all":
+        # `GET /api/integrations/provider/{name}/integration/all` is the server's list of a
+        # provider's model names: a model named `all` could be written but never read back.
+        out.append(
+            error(
+                "name.reserved",
+                "model name 'all' cannot be used with Conductor: "
+                "`.../integration/all` is the server's list of model names",
+                location=where,
+                address=str(address),
+                hint="choose another name for this model",
+            )
+        )
 
 
 def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
@@ -555,7 +570,7 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
         )
         return
     category = node.get("category")
-    if category is not None and category != ctype.category:
+    if category is not None and ctype.category is not None and category != ctype.category:
         out.append(
             error(
                 "conductor.category",

@@ -18,9 +18,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.errors import ConflictError, PlatformError, UnreachableError
+from reconciler.errors import ConflictError, Diagnostic, PlatformError, ServerDownError, UnreachableError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
-from reconciler.plan import Change, Done, Failed, Outcome, Skipped, order_key
+from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped, order_key
 from reconciler.platforms.http import HttpClient
 
 Report = Callable[[Outcome], None]
@@ -28,11 +28,22 @@ Report = Callable[[Outcome], None]
 INTERRUPTED = "not started: the apply was interrupted"
 
 
-def failed(change: Change, exc: PlatformError) -> Failed:
+def failed(change: Change, exc: PlatformError) -> Outcome:
+    """The outcome of a change whose request failed. It is unknown whether it was carried out
+    only when a write may have reached the server; a change never started (the server's
+    circuit is open or its deadline passed) is skipped."""
+    if isinstance(exc, ServerDownError):
+        return Skipped(change, f"not started: {server_down_reason(exc)}")
     message = str(exc)
     if exc.hint:
         message += f" (hint: {exc.hint})"
-    return Failed(change, message, exc.status, unknown=isinstance(exc, UnreachableError))
+    unknown = isinstance(exc, UnreachableError) and exc.sent and change.action is not Action.NOOP
+    return Failed(change, message, exc.status, unknown=unknown)
+
+
+def server_down_reason(exc: ServerDownError) -> str:
+    text = str(exc)
+    return text.split(": not sent: ", 1)[-1]
 
 
 def conflict(change: Change, what: str) -> Failed:
@@ -51,6 +62,8 @@ class Platform(ABC):
         assert client is not None, "adapters build their client in their own __init__"
         self.server = server
         self.client = client
+        # Warnings learned while reading (e.g. a catalog that could not be read), for the plan.
+        self.diagnostics: list[Diagnostic] = []
         # Changes in progress at once. The stop flag is checked once a change holds a slot,
         # so that after Ctrl-C the queued changes are skipped, not started.
         self._changes = asyncio.Semaphore(max(1, server.parallelism))
@@ -123,6 +136,10 @@ class Platform(ABC):
             if stop.is_set():
                 blocked.add(change.address)
                 report(Skipped(change, INTERRUPTED))
+                return
+            if self.client.down is not None:
+                blocked.add(change.address)
+                report(Skipped(change, f"not started: {self.client.down}"))
                 return
             try:
                 outcome = await run(change)

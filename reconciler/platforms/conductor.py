@@ -15,7 +15,12 @@ in batches of `batch_size`, carrying the APIs created or updated with them. A mo
 provider is unchanged, or that has a configuration (the bulk item cannot carry one), is saved
 with the single-API call; tag pairs to remove and models to delete use their single calls.
 Before writing, the adapter lists the server once and refuses to overwrite any provider or
-model whose `updateTime` moved since the plan was made.
+model whose `updateTime` (older servers: `updatedOn`) moved since the plan was made.
+
+Checked against the vendor's OpenAPI spec (tests/contracts): `category` is sent only when
+known (the enum has no value for aws and gcp); a masked value (`"********"`) is never sent
+back, since what a server does with it is not published; every body validates against the
+spec's `Integration`, `IntegrationApiUpdate`, `Tag` and `GenerateTokenRequest` schemas.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler.errors import PlatformError
+from reconciler.errors import PlatformError, warning
 from reconciler.model import (
     FINGERPRINT_TAG_KEY,
     MANAGED_TAG_KEY,
@@ -49,6 +54,19 @@ SANDBOX_KEY_SECRET = "sandbox-key-secret"
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60
 OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY})
+# What every password-type value reads back as.
+MASK = "********"
+
+
+def version_of(row: Mapping[str, Any]) -> str:
+    """The version token of a provider or model: `updateTime` (current servers) or `updatedOn`
+    (older ones, and the Java and Python SDKs' models); "" when the server sends neither (the
+    stale-write check is then off, and the plan says so)."""
+    for key in ("updateTime", "updatedOn"):
+        value = row.get(key)
+        if value is not None and value != "":
+            return str(value)
+    return ""
 
 
 class TokenAuth(Auth):
@@ -72,6 +90,8 @@ class TokenAuth(Auth):
             "/api/token",
             json_body={"keyId": self._key_id, "keySecret": self._key_secret},
             authenticated=False,
+            # One try: the exchange is part of a try of the request it serves, which retries.
+            retry=False,
         )
         body = decode(response, "POST /api/token")
         token = body.get("token") if isinstance(body, dict) else None
@@ -137,8 +157,19 @@ class ConductorPlatform(Platform):
         and comes back masked, not only the `api_key`/`password` the bundled catalog names."""
         try:
             catalog = await self.client.get_json("/api/integrations/def")
-        except PlatformError:
-            return  # an older server without the catalog: the bundled key names stand
+        except PlatformError as exc:
+            if exc.status == 0 or exc.status in (401, 403):
+                raise  # the server is unreachable or refuses us: the read would fail alike
+            self.diagnostics.append(
+                warning(
+                    "conductor.catalog-unreadable",
+                    f"server {self.server.name!r}: the type catalog (GET /api/integrations/def) could not be read "
+                    f"({exc}); only the bundled password fields are treated as write-only, and other masked "
+                    "values are compared as the server shows them",
+                    hint="check that the key may read integration definitions",
+                )
+            )
+            return
         for entry in catalog if isinstance(catalog, list) else []:
             if not isinstance(entry, dict):
                 continue
@@ -200,7 +231,7 @@ class ConductorPlatform(Platform):
             },
             managed=managed,
             fingerprint=fp,
-            version=str(row.get("updateTime", "")),
+            version=version_of(row),
         )
 
     def _model_live(self, provider: LiveResource, api: Mapping[str, Any]) -> LiveResource:
@@ -214,7 +245,7 @@ class ConductorPlatform(Platform):
                 "configuration": dict(api.get("configuration") or {}),
             },
             managed=provider.managed,
-            version=str(api.get("updateTime", "")),
+            version=version_of(api),
         )
 
     def _live_from(self, rows: list[dict[str, Any]]) -> list[LiveResource]:
@@ -226,7 +257,37 @@ class ConductorPlatform(Platform):
         return out
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
-        return self._live_from(await self._list_all())
+        live = self._live_from(await self._list_all())
+        wanted = {r.address: r for r in desired}
+        for current in live:
+            want = wanted.get(current.address)
+            if want is None:
+                continue
+            named = want.body.get("configuration") or {}
+            hidden = sorted(k for k, v in current.body["configuration"].items() if v == MASK and k not in named)
+            if hidden:
+                self.diagnostics.append(
+                    warning(
+                        "conductor.unnamed-secret",
+                        f"{current.address}: the server holds the password field(s) {', '.join(hidden)}, which the "
+                        "desired state does not name; a save never sends a masked value back, so a server that "
+                        "replaces the configuration whole drops them",
+                        address=str(current.address),
+                        hint="name them in the desired state as ${env:...} references to keep them",
+                    )
+                )
+        unversioned = [r for r in live if not r.version]
+        if unversioned:
+            self.diagnostics.append(
+                warning(
+                    "conductor.no-version",
+                    f"server {self.server.name!r} sends neither updateTime nor updatedOn "
+                    f"for {len(unversioned)} resource(s) (e.g. {unversioned[0].address}): a change made by "
+                    "someone else between plan and apply cannot be detected there",
+                    hint="apply soon after planning, and avoid concurrent applies to this server",
+                )
+            )
+        return live
 
     # -- writing -------------------------------------------------------------------------
 
@@ -262,7 +323,6 @@ class ConductorPlatform(Platform):
         item: dict[str, Any] = {
             "name": provider.address.name,
             "type": body["type"],
-            "category": body.get("category"),
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
             "configuration": _merged(body.get("configuration"), row.get("configuration") if row else None),
@@ -277,6 +337,9 @@ class ConductorPlatform(Platform):
                 for m in models
             ],
         }
+        if body.get("category"):
+            # Sent only when known: the enum has no value for every type (aws, gcp).
+            item["category"] = body["category"]
         if row is not None:
             for path in provider.lifecycle.ignore_changes:
                 head, _, rest = path.partition(".")
@@ -485,7 +548,7 @@ class ConductorPlatform(Platform):
             if change.action is not Action.CREATE:
                 if current is None:
                     return conflict(change, "was deleted")
-                if str(current.get("updateTime", "")) != (change.live_version or ""):
+                if version_of(current) != (change.live_version or ""):
                     return conflict(change, "changed")
         payload = {
             "description": body.get("description", ""),
@@ -509,9 +572,11 @@ class ConductorPlatform(Platform):
 
 def _merged(desired: Any, live: Any) -> dict[str, Any]:
     """The configuration to write: the desired keys (secrets revealed) over the live ones the
-    desired state does not name. A masked live secret is sent back masked, which the server
-    reads as "keep the stored value"."""
-    out: dict[str, Any] = dict(live) if isinstance(live, Mapping) else {}
+    desired state does not name. A masked live value is never sent back: what a server does
+    with the mask is not published, and storing it literally would destroy the secret."""
+    out: dict[str, Any] = {}
+    if isinstance(live, Mapping):
+        out = {k: v for k, v in live.items() if v != MASK}
     out.update(reveal(desired or {}))
     return out
 

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import json
 import random
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,12 +26,15 @@ from typing import Any
 import httpx
 import orjson
 
-from reconciler.errors import AuthError, PlatformError, UnreachableError
+from reconciler.errors import AuthError, PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Connections per httpx pool (see HttpClient.__init__).
 POOL_SIZE = 4
+# Connection failures in a row after which a server is given up for the rest of the command.
+BREAKER_THRESHOLD = 3
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @functools.cache
@@ -48,13 +52,15 @@ def _no_tls_context() -> ssl.SSLContext:
 @dataclass(frozen=True)
 class RetryPolicy:
     """`attempts`: tries in all; `base`/`cap`: backoff bounds in seconds (full jitter);
-    `budget`: total seconds one call may spend retrying; `max_retry_after`: longest server-asked wait honoured."""
+    `budget`: total seconds one call may spend retrying; `max_retry_after`: longest server-asked wait honoured;
+    `total`: retries one client (one server, one command) may make in all, whatever the calls."""
 
     attempts: int = 6
     base: float = 0.05
     cap: float = 2.0
     budget: float = 60.0
     max_retry_after: float = 30.0
+    total: int = 500
 
 
 class RateLimiter:
@@ -135,13 +141,49 @@ def server_message(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds: a number of seconds, or an HTTP date (RFC 9110)."""
     value = response.headers.get("retry-after")
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def connection_cause(exc: BaseException) -> tuple[str, bool]:
+    """What went wrong with a connection, in words, and whether the request may have been sent
+    (it was not when the connection itself failed: refused, no such host, TLS)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 12:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain)
+    for e in chain:
+        if isinstance(e, socket.gaierror) or "Name or service not known" in text or "nodename nor servname" in text:
+            return "the host name was not found (DNS)", False
+        if isinstance(e, ssl.SSLError) or "SSL" in text or "TLS" in text:
+            reason = getattr(e, "reason", None) if isinstance(e, ssl.SSLError) else None
+            detail = f" ({reason})" if reason else ""
+            return (
+                f"the TLS handshake failed{detail}: is it an http:// server, or is its certificate not trusted?",
+                False,
+            )
+        if isinstance(e, ConnectionRefusedError) or "Connection refused" in text:
+            return "connection refused: nothing listens on that port", False
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return f"could not connect ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", False
+    return f"the connection failed ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", True
 
 
 class HttpClient:
@@ -215,6 +257,15 @@ class HttpClient:
         self._busy = [0] * pools
         self._slots = asyncio.Semaphore(parallelism)
         self._rate = RateLimiter(server.rate_limit)
+        self._base_url = server.url.rstrip("/")
+        # One deadline and one retry budget for everything this command does with the server.
+        self._deadline_at = self._clock() + server.deadline
+        self._retries_left = self.retry.total
+        self._max_bytes = int(server.max_response_mb * 1024 * 1024)
+        # Circuit breaker: connection failures in a row; once open, no request is started.
+        self._failures_in_a_row = 0
+        self.down: str | None = None
+        self.writes_sent = 0
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -224,6 +275,36 @@ class HttpClient:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self._clients if c is not None))
+
+    def url_of(self, path: str) -> str:
+        """The full url of a path, for messages (the path alone for the in-process sandbox)."""
+        return path if self.server.is_sandbox else f"{self._base_url}{path}"
+
+    @property
+    def where(self) -> str:
+        """`servers.NAME.url at FILE:LINE:COL`, for hints."""
+        at = f" at {self.server.url_location}" if self.server.url_location else ""
+        return f"servers.{self.server.name}.url{at}"
+
+    def remaining(self) -> float:
+        return self._deadline_at - self._clock()
+
+    def _check_up(self, method: str, path: str) -> None:
+        if self.down is not None:
+            raise ServerDownError(f"{method} {self.url_of(path)}: not sent: {self.down}")
+        if self.remaining() <= 0:
+            raise ServerDownError(
+                f"{method} {self.url_of(path)}: not sent: the deadline of {self.server.deadline:g}s for server "
+                f"{self.server.name!r} has passed",
+                hint=f"raise `deadline` of servers.{self.server.name} if the server is slow but working",
+            )
+
+    def _connection_failed(self) -> None:
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row >= BREAKER_THRESHOLD and self.down is None:
+            self.down = (
+                f"server {self.server.name!r} is unreachable ({self._failures_in_a_row} connection failures in a row)"
+            )
 
     async def send_once(
         self,
@@ -235,36 +316,95 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
     ) -> httpx.Response:
-        """One request, no retries; connection failures become `UnreachableError`."""
+        """One request, no retries, bounded as a whole by the server's `timeout` (connecting,
+        sending, and reading the whole answer, which may not exceed `max_response_mb`).
+        Connection failures and timeouts become `UnreachableError`."""
+        self._check_up(method, path)
         hdrs = dict(headers or {})
         if authenticated:
             hdrs.update(await self.auth.headers(self))
+            self._check_up(method, path)
         content = None
         if json_body is not None:
             content = orjson.dumps(json_body)
             hdrs["Content-Type"] = "application/json"
         async with self._slots:
             await self._rate.wait()
+            self._check_up(method, path)
+            limit = max(0.001, min(self.server.timeout, self.remaining()))
             self.requests += 1
             pool = min(range(len(self._busy)), key=self._busy.__getitem__)
             client = self._clients[pool]
             if client is None:
                 client = self._clients[pool] = self._make_client()
             self._busy[pool] += 1
+            started_write = False
             try:
-                return await client.request(method, path, content=content, params=params, headers=hdrs)
-            except httpx.TimeoutException as exc:
+                async with asyncio.timeout(limit):
+                    request = client.build_request(method, path, content=content, params=params, headers=hdrs)
+                    started_write = method in WRITE_METHODS
+                    response = await client.send(request, stream=True)
+                    try:
+                        body = await self._read_body(response, method, path)
+                    finally:
+                        await response.aclose()
+            except TimeoutError as exc:
+                self._connection_failed()
+                if started_write:
+                    self.writes_sent += 1
                 raise UnreachableError(
-                    f"{method} {path}: no answer from {self.server.name} within {self.server.timeout:g}s",
+                    f"{method} {self.url_of(path)}: no complete answer from {self.server.name} within {limit:g}s",
                     retryable=True,
+                    sent=started_write,
+                    hint=f"raise `timeout` of servers.{self.server.name} if the server is slow but working",
+                ) from exc
+            except httpx.TimeoutException as exc:
+                self._connection_failed()
+                sent = not isinstance(exc, httpx.ConnectTimeout) and started_write
+                raise UnreachableError(
+                    f"{method} {self.url_of(path)}: no answer from {self.server.name} within {limit:g}s",
+                    retryable=True,
+                    sent=sent,
                 ) from exc
             except httpx.TransportError as exc:
+                self._connection_failed()
+                cause, sent = connection_cause(exc)
+                sent = sent and started_write
+                if sent:
+                    self.writes_sent += 1
                 raise UnreachableError(
-                    f"{method} {path}: connection to {self.server.name} failed ({type(exc).__name__})",
+                    f"{method} {self.url_of(path)}: connection to {self.server.name} failed: {cause}",
                     retryable=True,
+                    sent=sent,
+                    hint=f"check {self.where}",
                 ) from exc
             finally:
                 self._busy[pool] -= 1
+        if started_write:
+            self.writes_sent += 1
+        self._failures_in_a_row = 0
+        kept = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(response.status_code, headers=kept, content=body, request=response.request)
+
+    async def _read_body(self, response: httpx.Response, method: str, path: str) -> bytes:
+        """The whole (decoded) answer, refused once it grows past `max_response_mb`."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise PlatformError(
+                    f"{method} {self.url_of(path)}: the answer is larger than {self.server.max_response_mb:g} MiB; "
+                    "stopped reading it",
+                    status=response.status_code,
+                    hint=f"raise `max_response_mb` of servers.{self.server.name} if the server really holds that much",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def request(
         self,
@@ -281,7 +421,11 @@ class HttpClient:
     ) -> httpx.Response:
         """A request with retries on connection errors, 429 and 5xx (when `retry`), and one
         credential refresh on 401/403. Answers with a status in `ok` are returned; a 4xx not in
-        `ok` raises `PlatformError` (or `AuthError`) unless the caller lists it in `ok`."""
+        `ok` raises `PlatformError` (or `AuthError`) unless the caller lists it in `ok`.
+
+        Retries never nest: obtaining credentials (the Conductor token exchange) is one try of
+        the request it serves, and every try counts against the server's one deadline and one
+        retry budget. Once the server's circuit is open, no further try is started."""
         started = self._clock()
         attempt = 0
         refreshed = False
@@ -291,9 +435,15 @@ class HttpClient:
                 response = await self.send_once(
                     method, path, json_body=json_body, params=params, headers=headers, authenticated=authenticated
                 )
-            except UnreachableError as exc:
+            except ServerDownError as exc:
                 exc.address = address
-                if not retry or not self._may_retry(attempt, started, None):
+                raise
+            except PlatformError as exc:
+                # A connection failure, or a retryable answer to the credential exchange.
+                exc.address = address
+                if not exc.retryable or not retry or self.down is not None:
+                    raise
+                if not self._may_retry(attempt, started, None):
                     raise
                 await self._backoff(attempt, None, started)
                 continue
@@ -311,26 +461,43 @@ class HttpClient:
 
     def error_for(self, method: str, path: str, response: httpx.Response, address: str | None) -> PlatformError:
         status = response.status_code
-        message = f"{method} {path} answered {status}: {server_message(response)}"
+        message = f"{method} {self.url_of(path)} answered {status}: {server_message(response)}"
         if status in (401, 403):
-            return AuthError(
-                message,
-                status=status,
-                address=address,
-                hint=f"check the credentials of server {self.server.name!r}",
-            )
-        return PlatformError(message, status=status, address=address, retryable=status in RETRY_STATUSES)
+            return AuthError(message, status=status, address=address, hint=self.auth_hint(response))
+        hint = None
+        if 300 <= status < 400:
+            target = response.headers.get("location")
+            hint = f"the server redirects{f' to {target}' if target else ''}: put the final url in {self.where}"
+        elif status in (404, 405) and _looks_like_html(response):
+            hint = f"the server answered a web page, not the API: check the base path of {self.where}"
+        return PlatformError(message, status=status, address=address, retryable=status in RETRY_STATUSES, hint=hint)
+
+    def auth_hint(self, response: httpx.Response) -> str:
+        """Which credential was refused, and where it comes from."""
+        fields = []
+        for field, value in self.server.credentials.items():
+            source = getattr(value, "source", "")
+            fields.append(f"servers.{self.server.name}.{field}" + (f" (${{{source}}})" if source else ""))
+        names = ", ".join(fields) or f"the sandbox's built-in credentials of server {self.server.name!r}"
+        at = f", declared at {self.server.location}" if self.server.location else ""
+        text = f"check {names}{at}"
+        if response.status_code == 403:
+            return "the credentials were accepted but lack a permission (scope) for this call: " + text
+        return text + f"; if they are right, check that {self.where} is the API's base url"
 
     def _may_retry(self, attempt: int, started: float, response: httpx.Response | None) -> bool:
-        if attempt >= self.retry.attempts:
+        if attempt >= self.retry.attempts or self._retries_left <= 0 or self.down is not None:
             return False
         wait = _retry_after(response) if response is not None else None
         if wait is not None and wait > self.retry.max_retry_after:
+            return False
+        if (wait or 0.0) >= self.remaining():
             return False
         return self._clock() - started + (wait or 0.0) < self.retry.budget
 
     async def _backoff(self, attempt: int, response: httpx.Response | None, started: float | None = None) -> None:
         self.retries += 1
+        self._retries_left -= 1
         wait = _retry_after(response) if response is not None else None
         if wait is None:
             # Full jitter: spreads the retries of many parallel calls apart.
@@ -338,7 +505,7 @@ class HttpClient:
             if started is not None:
                 # The last wait never carries the call past its budget.
                 wait = min(wait, max(0.0, self.retry.budget - (self._clock() - started)))
-        await self._sleep(wait)
+        await self._sleep(max(0.0, min(wait, self.remaining())))
 
     async def backoff(self, attempt: int) -> None:
         """Wait before try number `attempt + 1` of a call the caller retries itself."""
@@ -361,6 +528,10 @@ def decode(response: httpx.Response, what: str) -> Any:
             status=response.status_code,
             hint="the server or a proxy in between returned something unexpected; try again",
         ) from exc
+
+
+def _looks_like_html(response: httpx.Response) -> bool:
+    return "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<"
 
 
 def quote(segment: str) -> str:

@@ -176,25 +176,45 @@ class KubiyaPlatform(Platform):
 
     async def _create(self, change: Change) -> Outcome:
         payload = self._payload(change)
+        # `lost`: a try may have been written without us hearing so (its answer was lost, or
+        # was a 5xx, which Kubiya can give after committing). Then look before trying again.
         lost = False
+        answers: list[str] = []
         attempts = max(CREATE_ATTEMPTS, self.client.retry.attempts)
         for attempt in range(attempts):
             if lost:
-                await self.client.backoff(attempt)
-                # The last try may have been written: look before trying again.
-                row = await self._find(change.address.name)
+                try:
+                    await self.client.backoff(attempt)
+                    row = await self._find(change.address.name)
+                except PlatformError as exc:
+                    return Failed(
+                        change,
+                        f"POST {self.client.url_of(BASE)}: {'; '.join(answers)}; reading it back then failed "
+                        f"({exc}): it may have been written; the next plan will tell",
+                        exc.status,
+                        unknown=True,
+                    )
                 if row is not None:
                     return Done(change, row["id"], "adopted: written by an earlier try whose answer was lost")
             try:
                 response = await self.client.request(
                     "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
                 )
-            except UnreachableError:
+            except UnreachableError as exc:
+                if not exc.sent:
+                    answers.append("no connection")
+                    if not lost and (self.client.down is not None or attempt + 1 == attempts):
+                        raise  # nothing reached the server: a plain failure, or skipped
+                    if not lost:
+                        await self.client.backoff(attempt + 1)
+                    continue
                 lost = True
+                answers.append("no answer")
                 continue
             except PlatformError as exc:
                 if exc.retryable:
                     lost = True
+                    answers.append(f"HTTP {exc.status}")
                     continue
                 raise
             if response.status_code == 409:
@@ -207,8 +227,9 @@ class KubiyaPlatform(Platform):
             return Done(change, row.get("id"))
         return Failed(
             change,
-            f"POST {BASE}: no answer after {attempts} tries; it may or may not exist: run plan again",
-            unknown=True,
+            f"POST {self.client.url_of(BASE)}: no success after {attempts} tries ({_counted(answers)}); "
+            "it may have been written: the next plan will tell",
+            unknown=lost,
         )
 
     async def save_one(self, change: Change) -> Outcome:
@@ -249,3 +270,11 @@ class KubiyaPlatform(Platform):
             return conflict(change, "changed")
         await self.client.request("DELETE", f"{BASE}/{quote(row['id'])}", address=address, ok=(204, 404))
         return Done(change, row["id"])
+
+
+def _counted(answers: list[str]) -> str:
+    """`HTTP 500 ×4, no answer ×2`: what the tries of a create got, in order of first sight."""
+    counts: dict[str, int] = {}
+    for answer in answers:
+        counts[answer] = counts.get(answer, 0) + 1
+    return ", ".join(f"{a} ×{n}" if n > 1 else a for a, n in counts.items())

@@ -28,6 +28,7 @@ Choices where the reference is silent:
   is also checked against the items before it (a name listed twice with two types fails
   the later one).
 - Names (provider, API) must be non-blank, without '/', at most 255 characters.
+  `GET .../integration/all` lists a provider's API names, so an API named `all` is never read.
 - Lists are ordered by name; `createdBy`/`updatedBy` are the caller's key id. No call sets
   tags on an integration API, so an API's `tags` is always [].
 - Error `instance` is the sandbox host's name. Bodies over 1 MiB are a 413; an unexpected
@@ -392,6 +393,19 @@ async def save_api(request: Request, name: str, api: str) -> Response:
         store.save_api(call.conn, call.catalog, call.org, call.principal, call.now_ms, name, update)
 
     return await _serve(request, run, with_body=True)
+
+
+@router.get("/api/integrations/provider/{name}/integration/all")
+async def api_names(request: Request, name: str) -> Response:
+    """The names of a provider's APIs (the spec's `getIntegrationAvailableApis`): a path that
+    shadows an API named `all`, which can therefore be written but never read back."""
+
+    def run(call: Call) -> Any:
+        _require_provider(call, name)
+        rows = store.list_apis(call.conn, call.catalog, call.org, name, active_only=False)
+        return [row["api"] for row in rows]
+
+    return await _serve(request, run)
 
 
 @router.get("/api/integrations/provider/{name}/integration/{api}")

@@ -4,8 +4,9 @@ The data file (shipped at `reconciler/data/conductor-types.yaml`) lists, per typ
 and its required, optional and connection-dependent configuration keys, plus the keys the
 server keeps as secrets. From it this module derives:
 - the answer of `GET /api/integrations/def` (`definitions`): one entry per type with its form
-  fields; a secret key is `fieldType: PASSWORD`, every other key `TEXT`; keys only needed for
-  one `connectionType` (the AWS family) are `optional` and carry `dependsOn`;
+  fields (only keys whose name the spec's `fieldName` enum holds: `form_fields`); a secret key
+  is `fieldType: PASSWORD`, every other key `TEXT`; keys only needed for one `connectionType`
+  (the AWS family) are `optional`;
 - which configuration keys are masked on read (`is_secret`);
 - the keys the server fills in on read when they are not stored (`READ_DEFAULTS`).
 
@@ -51,7 +52,8 @@ class IntegrationType:
     """
 
     name: str
-    category: str
+    # None where the vendor does not publish the type's category (aws, gcp).
+    category: str | None
     required: tuple[str, ...]
     optional: tuple[str, ...]
     connection: Mapping[str, tuple[str, ...]]
@@ -64,6 +66,7 @@ class Catalog:
     categories: tuple[str, ...]
     secret_keys: frozenset[str]
     types: Mapping[str, IntegrationType]
+    form_fields: frozenset[str] = frozenset()
 
     def is_secret(self, key: str) -> bool:
         return key in self.secret_keys
@@ -76,8 +79,8 @@ class Catalog:
         fields: list[dict[str, Any]] = []
         seen: set[str] = set()
 
-        def add(key: str, optional: bool, depends_on: list[dict[str, str]] | None = None) -> None:
-            if key in seen:
+        def add(key: str, optional: bool) -> None:
+            if key in seen or (self.form_fields and key not in self.form_fields):
                 return
             seen.add(key)
             field: dict[str, Any] = {
@@ -88,28 +91,25 @@ class Catalog:
             }
             if key in defaults:
                 field["defaultValue"] = defaults[key]
-            if depends_on:
-                field["dependsOn"] = depends_on
             fields.append(field)
 
         for key in itype.required:
             add(key, optional=False)
         for key in itype.optional:
             add(key, optional=True)
-        dependent: dict[str, list[dict[str, str]]] = {}
-        for value, keys in itype.connection.items():
+        for keys in itype.connection.values():
             for key in keys:
-                dependent.setdefault(key, []).append({"fieldName": "connectionType", "value": value})
-        for key, depends_on in dependent.items():
-            add(key, optional=True, depends_on=depends_on)
-        return {
+                add(key, optional=True)
+        out: dict[str, Any] = {
             "name": _label(itype.name),
             "type": itype.name,
-            "category": itype.category,
             "description": f"{_label(itype.name)} integration",
             "enabled": True,
             "configuration": fields,
         }
+        if itype.category is not None:
+            out["category"] = itype.category
+        return out
 
 
 def _label(key: str) -> str:
@@ -123,8 +123,8 @@ def parse_catalog(data: Any) -> Catalog:
     secret_keys = frozenset(str(k) for k in data.get("secret_keys") or ()) | ALWAYS_SECRET
     types: dict[str, IntegrationType] = {}
     for name, spec in data["types"].items():
-        category = str(spec["category"])
-        if category not in categories:
+        category = None if spec.get("category") is None else str(spec["category"])
+        if category is not None and category not in categories:
             raise ValueError(f"type {name}: unknown category {category}")
         connection = {
             str(value): tuple(str(k) for k in keys or ()) for value, keys in (spec.get("connection") or {}).items()
@@ -136,7 +136,8 @@ def parse_catalog(data: Any) -> Catalog:
             optional=tuple(str(k) for k in spec.get("optional") or ()),
             connection=MappingProxyType(connection),
         )
-    return Catalog(categories, secret_keys, MappingProxyType(types))
+    form_fields = frozenset(str(k) for k in data.get("form_fields") or ())
+    return Catalog(categories, secret_keys, MappingProxyType(types), form_fields)
 
 
 @functools.cache

@@ -10,7 +10,8 @@ enabled}`).
 
 Defaults when a field is omitted or null (the upsert replaces the stored fields whole):
 `description` "", `enabled` true, `configuration` {}; `category` defaults to the type's own,
-and a category other than the type's (per the catalog) is a 400 on `category`. Configuration
+and a category other than the type's (per the catalog) is a 400 on `category`; a type whose
+category is not published (aws, gcp) takes any category of the enum, or none. Configuration
 keys are not checked against the catalog: the map is stored as sent, values of any JSON type.
 `frequency` is one of daily/weekly/monthly in any case, stored upper-case (`DAILY`).
 """
@@ -233,7 +234,8 @@ def parse_provider_update(body: Any, name: str, catalog: Catalog) -> tuple[Provi
     if not errors and not itype:
         reader.fail("type", "must not be blank", itype)
     known = itype in catalog.types
-    if not errors and known and category and category != catalog.types[itype].category:
+    own = catalog.types[itype].category if known else None
+    if not errors and own and category and category != own:
         reader.fail("category", f"type {itype} is of category {catalog.types[itype].category}", category)
     if errors:
         raise invalid(errors)
@@ -241,7 +243,7 @@ def parse_provider_update(body: Any, name: str, catalog: Catalog) -> tuple[Provi
         ProviderInput(
             name=name,
             type=itype,
-            category=category or (catalog.types[itype].category if known else ""),
+            category=category or own or "",
             description=description,
             enabled=enabled,
             configuration=configuration,
@@ -290,7 +292,8 @@ def parse_bulk_item(item: Any, index: int, catalog: Catalog) -> tuple[ProviderIn
         reader.fail("type", "must not be blank", itype)
     category = _category(reader, catalog)
     known = itype in catalog.types
-    if known and category and category != catalog.types[itype].category:
+    own = catalog.types[itype].category if known else None
+    if own and category and category != own:
         reader.fail("category", f"type {itype} is of category {catalog.types[itype].category}", category)
     description = reader.string("description")
     enabled = reader.boolean("enabled", True)
@@ -302,7 +305,7 @@ def parse_bulk_item(item: Any, index: int, catalog: Catalog) -> tuple[ProviderIn
     provider = ProviderInput(
         name=name,
         type=itype,
-        category=category or catalog.types[itype].category,
+        category=category or own or "",
         description=description,
         enabled=enabled,
         configuration=configuration,

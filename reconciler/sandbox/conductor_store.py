@@ -14,9 +14,9 @@ millisecond, or under a frozen test clock, still give two different values. An A
 `updateTime` follows the same rule for writes to that API.
 
 Secrets: values are stored as sent. On read, every secret key (see `conductor_catalog`) with a
-non-null value reads as `"********"`. A write that sends `"********"` for a secret key keeps
-the value already stored under that key (so a read-modify-write round trip does not destroy
-the secret); with nothing stored, the placeholder itself is stored.
+non-null value reads as `"********"`. What a real server does with the mask sent back is not
+published; the sandbox takes the harmful reading and stores it as sent, in place of the secret,
+so that a client sending a read value back is caught by its own tests.
 """
 
 from __future__ import annotations
@@ -160,7 +160,6 @@ def _provider_json(
     out: dict[str, Any] = {
         "name": row["name"],
         "type": row["type"],
-        "category": row["category"],
         "description": row["description"],
         "enabled": bool(row["enabled"]),
         "configuration": _present_configuration(catalog, row["configuration"], READ_DEFAULTS.get(row["type"])),
@@ -171,6 +170,9 @@ def _provider_json(
         "createdBy": row["created_by"],
         "updatedBy": row["updated_by"],
     }
+    if row["category"]:
+        # A provider without a category (its type's is not published) has none on read.
+        out["category"] = row["category"]
     if apis is not None:
         out["apis"] = apis
     return out
@@ -271,36 +273,6 @@ def get_tags(conn: sqlite3.Connection, org: str, name: str) -> list[Tag] | None:
 # ---- writes ----------------------------------------------------------------------------------
 
 
-def _keep_secrets(catalog: Catalog, sent: Mapping[str, Any], stored_json: str | None) -> dict[str, Any]:
-    config = dict(sent)
-    placeholders = [k for k, v in config.items() if v == MASK and catalog.is_secret(k)]
-    if placeholders and stored_json is not None:
-        stored = json.loads(stored_json)
-        for key in placeholders:
-            if key in stored:
-                config[key] = stored[key]
-    return config
-
-
-def _has_placeholder(catalog: Catalog, config: Mapping[str, Any]) -> bool:
-    return any(v == MASK and catalog.is_secret(k) for k, v in config.items())
-
-
-def _stored_provider_config(conn: sqlite3.Connection, org: str, name: str) -> str | None:
-    row = conn.execute(
-        "SELECT configuration FROM conductor_provider WHERE org = ? AND name = ?", (org, name)
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _stored_api_config(conn: sqlite3.Connection, org: str, provider: str, api: str) -> str | None:
-    row = conn.execute(
-        "SELECT configuration FROM conductor_api WHERE org = ? AND provider = ? AND api = ?",
-        (org, provider, api),
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
 def _provider_row(org: str, who: Principal, now_ms: int, p: ProviderInput, config_json: str) -> tuple[Any, ...]:
     return (
         org, p.name, p.type, p.category, p.description, int(p.enabled), config_json,
@@ -320,10 +292,7 @@ def save_provider(
     provider: ProviderInput,
 ) -> None:  # fmt: skip
     """Upsert one provider (its type already checked against the stored one)."""
-    config = provider.configuration
-    if _has_placeholder(catalog, config):
-        config = _keep_secrets(catalog, config, _stored_provider_config(conn, org, provider.name))
-    conn.execute(_UPSERT_PROVIDER, _provider_row(org, who, now_ms, provider, _dumps(config)))
+    conn.execute(_UPSERT_PROVIDER, _provider_row(org, who, now_ms, provider, _dumps(provider.configuration)))
 
 
 def save_providers(
@@ -333,20 +302,12 @@ def save_providers(
     """Upsert providers and their APIs in order, as two `executemany` batches.
 
     Rows are upserted in array order, so a name listed twice ends as its last occurrence
-    (each occurrence still moves `updateTime`). A secret placeholder refers to the value the
-    earlier occurrences left, which is why the configuration last written is tracked here.
-    An API listed again keeps its configuration (see `_UPSERT_BULK_API`).
+    (each occurrence still moves `updateTime`). An API listed again keeps its configuration (see `_UPSERT_BULK_API`).
     """
     provider_rows: list[tuple[Any, ...]] = []
     api_rows: list[tuple[Any, ...]] = []
-    latest: dict[str, str | None] = {}
     for p in providers:
-        config = p.configuration
-        if _has_placeholder(catalog, config):
-            if p.name not in latest:
-                latest[p.name] = _stored_provider_config(conn, org, p.name)
-            config = _keep_secrets(catalog, config, latest[p.name])
-        config_json = latest[p.name] = _dumps(config)
+        config_json = _dumps(p.configuration)
         provider_rows.append(_provider_row(org, who, now_ms, p, config_json))
         api_rows.extend(
             (org, p.name, a.api, a.description, int(a.enabled), now_ms, now_ms, who.key_id, who.key_id) for a in p.apis
@@ -364,10 +325,7 @@ def save_api(
     provider: str, api: ApiInput,
 ) -> None:  # fmt: skip
     """Upsert one API of an existing provider, and move the provider's `updateTime`."""
-    config = api.configuration
-    if _has_placeholder(catalog, config):
-        config = _keep_secrets(catalog, config, _stored_api_config(conn, org, provider, api.api))
-    conn.execute(_UPSERT_API, _api_row(org, who, now_ms, provider, api, _dumps(config)))
+    conn.execute(_UPSERT_API, _api_row(org, who, now_ms, provider, api, _dumps(api.configuration)))
     touch_provider(conn, org, who, now_ms, provider)
 
 

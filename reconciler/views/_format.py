@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import SENSITIVE_MASK, Sensitive
-from reconciler.plan import Action, Done, Failed, FieldChange, Outcome
+from reconciler.plan import Action, Done, Failed, FieldChange, Outcome, Skipped
 
 # Longest encoded value shown on one line; longer ones end in an ellipsis.
 MAX_VALUE_CHARS = 200
@@ -155,3 +155,18 @@ def failure_text(failed: Failed) -> str:
     if failed.unknown:
         text += "; the request may have been carried out anyway"
     return text
+
+
+SERVER_DOWN_PREFIXES = ("not started: server ", "not started: the deadline ")
+
+
+def collapsible(outcome: Outcome) -> str | None:
+    """The reason of a change that was never started because its server is unreachable or past
+    its deadline: such skips are shown as one line per reason, not one per change."""
+    if isinstance(outcome, Skipped) and outcome.reason.startswith(SERVER_DOWN_PREFIXES):
+        return outcome.reason
+    return None
+
+
+def collapsed_line(reason: str, count: int) -> str:
+    return f"{count} change(s) skipped: {clean(reason)}"

@@ -216,9 +216,17 @@ def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True
     """
     paint = Painter(color)
     out: list[str] = []
+    not_started: dict[str, int] = {}
     for outcome in result.outcomes if lines else ():
+        reason = fmt.collapsible(outcome)
+        if reason is not None:
+            not_started[reason] = not_started.get(reason, 0) + 1
+            continue
         status, text = fmt.outcome_parts(outcome)
         out.append(f"{paint(outcome_marker(status, unicode), _MARK_COLOR[status])} {text}")
+    for reason, count in not_started.items():
+        marker = paint(outcome_marker("skipped", unicode), _MARK_COLOR["skipped"])
+        out.append(f"{marker} {fmt.collapsed_line(reason, count)}")
     failures = [o for o in result.outcomes if isinstance(o, Failed)]
     if failures:
         out.append("")

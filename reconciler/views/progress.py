@@ -41,6 +41,7 @@ class ProgressObserver:
         self.unicode = console.encoding.lower().replace("-", "").startswith("utf")
         self.failed = 0
         self.seen = 0
+        self.not_started: dict[str, int] = {}
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -60,9 +61,15 @@ class ProgressObserver:
         self._progress.start()
 
     def outcome(self, outcome: Outcome) -> None:
+        self.seen += 1
+        reason = fmt.collapsible(outcome)
+        if reason is not None:
+            # Changes never started are counted and shown as one line per reason at the end.
+            self.not_started[reason] = self.not_started.get(reason, 0) + 1
+            self._advance()
+            return
         status, text = fmt.outcome_parts(outcome)
         marker = outcome_marker(status, self.unicode)
-        self.seen += 1
         if status == "failed":
             self.failed += 1
         if not self.enabled:
@@ -73,11 +80,25 @@ class ProgressObserver:
         line = Text.assemble((marker, _STYLE[status]), " ", text)
         # Printing through the Progress's console keeps the line above the live bar.
         self.console.print(line, highlight=False, soft_wrap=True)
+        self._advance()
+
+    def _advance(self) -> None:
         if self._progress is not None and self._task is not None:
             description = f"Applying ({self.failed} failed)" if self.failed else "Applying"
             self._progress.update(self._task, advance=1, description=description)
 
     def close(self) -> None:
+        not_started, self.not_started = self.not_started, {}
+        for reason, count in not_started.items():
+            marker = outcome_marker("skipped", self.unicode)
+            if self.enabled:
+                self.console.print(
+                    Text.assemble((marker, _STYLE["skipped"]), " ", fmt.collapsed_line(reason, count)),
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            else:
+                self.console.file.write(f"{marker} {fmt.collapsed_line(reason, count)}\n")
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

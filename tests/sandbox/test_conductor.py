@@ -266,15 +266,14 @@ def test_a_stored_default_key_is_not_overridden(c: httpx.Client) -> None:
     assert get(c, "oa")["configuration"]["organizationId"] == "org-42"
 
 
-def test_masked_placeholder_keeps_the_stored_secret(sandbox_app: FastAPI, app_client: TestClient) -> None:
+def test_a_mask_sent_back_is_stored_in_place_of_the_secret(sandbox_app: FastAPI, app_client: TestClient) -> None:
+    # What a real server does with the mask is not published: the sandbox takes the harmful
+    # reading, so that a client sending a read value back loses the secret in its own tests.
     save(app_client, "oa", configuration={"api_key": "sk-original"})
     save(app_client, "oa", description="round trip", configuration=get(app_client, "oa")["configuration"])
     conn = sandbox_app.state.sandbox.db.conn
     (stored,) = conn.execute("SELECT configuration FROM conductor_provider").fetchone()
-    assert json.loads(stored)["api_key"] == "sk-original"
-    save(app_client, "oa", configuration={"api_key": "sk-rotated"})
-    (stored,) = conn.execute("SELECT configuration FROM conductor_provider").fetchone()
-    assert json.loads(stored)["api_key"] == "sk-rotated"
+    assert json.loads(stored)["api_key"] == "********"
 
 
 def test_single_post_ignores_tags_and_replaces_fields(c: httpx.Client) -> None:
@@ -634,7 +633,8 @@ def test_catalog_of_types(c: httpx.Client) -> None:
     assert oa["category"] == "AI_MODEL"
     assert isinstance(oa["name"], str) and isinstance(oa["description"], str)
     fields = {f["fieldName"]: f for f in oa["configuration"]}
-    assert set(fields) == {"api_key", "endpoint", "organizationId"}
+    # organizationId is a configuration key, but not a name the spec's catalog fields may take.
+    assert set(fields) == {"api_key", "endpoint"}
     assert (fields["api_key"]["fieldType"], fields["api_key"]["optional"]) == ("PASSWORD", False)
     assert (fields["endpoint"]["fieldType"], fields["endpoint"]["optional"]) == ("TEXT", True)
     db = {f["fieldName"]: f for f in defs["relational_db"]["configuration"]}
@@ -643,8 +643,9 @@ def test_catalog_of_types(c: httpx.Client) -> None:
     aws = {f["fieldName"]: f for f in defs["aws"]["configuration"]}
     assert aws["region"]["optional"] is False
     assert aws["roleArn"]["optional"] is True
-    assert aws["roleArn"]["dependsOn"] == [{"fieldName": "connectionType", "value": "EXTERNAL_ROLE"}]
-    assert {d["category"] for d in defs.values()} == set(catalog().categories)
+    # aws and gcp: the vendor publishes no category for them, and the catalog names none.
+    assert {d.get("category") for d in defs.values()} <= {*catalog().categories, None}
+    assert "category" not in defs["aws"] and "category" not in defs["gcp"]
 
 
 # ---- malformed bodies ------------------------------------------------------------------------
