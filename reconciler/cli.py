@@ -86,7 +86,14 @@ def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def _report_error(exc: ReconcilerError, fmt: str = "human") -> NoReturn:
+def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconciler plan") -> NoReturn:
+    if fmt == "markdown":
+        # A pipeline posts what stdout holds: the error goes there too, never an empty comment.
+        from reconciler.views.outcome import render_error_markdown
+
+        diagnostics = exc.diagnostics if isinstance(exc, DiagnosticsError) else ()
+        OUT.out(render_error_markdown(title, str(exc), hint=exc.hint, diagnostics=diagnostics))
+        fmt = "human"
     if isinstance(exc, DiagnosticsError):
         from reconciler import views
 
@@ -112,15 +119,21 @@ class _Box:
         return "<result>"
 
 
-def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
+def _run_raising(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs `coro`; a ReconcilerError is raised to the caller."""
+
     async def boxed() -> _Box:
         box = _Box()
         box.value = await coro
         return box
 
+    result: T = asyncio.run(boxed()).value
+    return result
+
+
+def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
     try:
-        result: T = asyncio.run(boxed()).value
-        return result
+        return _run_raising(coro)
     except ReconcilerError as exc:
         _report_error(exc, fmt)
 
@@ -308,24 +321,41 @@ def plan(
             await run.aclose()
 
     result, options = _run(go(), fmt)
-    OUT.out(_render_plan(result, fmt, _color(no_color)))
+    refusal = _plan_refusal(result, fail_actions, max_changes)
+    rendered = _render_plan(result, fmt, _color(no_color))
+    if refusal is not None and fmt == "markdown":
+        # The comment says first that the plan was refused, and which changes it refused.
+        from reconciler.views.outcome import render_refusal_markdown
+
+        rendered = render_refusal_markdown(refusal[0], refusal[2], hint=refusal[1]) + "\n\n" + rendered
+    OUT.out(rendered)
     if out_file:
         try:
             engine.write_plan_file(out_file, result, options, servers)
         except ReconcilerError as exc:
             _report_error(exc)
         OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
-    gate = [c for c in result.actionable if c.action in fail_actions]
-    if gate:
-        names = ", ".join(sorted({c.action.value for c in gate}))
-        _fail(
-            f"the plan holds {len(gate)} change(s) of a kind --fail-on refuses ({names})",
-            "review them; these need a human decision",
-        )
-    if max_changes is not None and len(result.actionable) > max_changes:
-        _fail(f"the plan holds {len(result.actionable)} changes, more than --max-changes {max_changes}")
+    if refusal is not None:
+        _fail(refusal[0], refusal[1])
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
+
+
+def _plan_refusal(
+    plan: Any, fail_actions: set[Any], max_changes: int | None
+) -> tuple[str, str | None, list[str]] | None:
+    """`(message, hint, addresses)` when a pipeline gate refuses the plan, else None."""
+    gate = [c for c in plan.actionable if c.action in fail_actions]
+    if gate:
+        names = ", ".join(sorted({c.action.value for c in gate}))
+        return (
+            f"the plan holds {len(gate)} change(s) of a kind --fail-on refuses ({names})",
+            "review them; these need a human decision",
+            [str(c.address) for c in gate],
+        )
+    if max_changes is not None and len(plan.actionable) > max_changes:
+        return (f"the plan holds {len(plan.actionable)} changes, more than --max-changes {max_changes}", None, [])
+    return None
 
 
 def _parse_actions(text: str) -> set[Any]:
@@ -506,8 +536,22 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
 @click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
 @click.option("--ignore-unmanaged", is_flag=True, help="Do not count unmanaged resources as drift.")
 @click.option("--notify", "notify_url", metavar="URL", help="Post the report to this webhook (Slack-compatible JSON).")
-@click.option("--notify-always", is_flag=True, help="Post even when there is no drift.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the JSON report to this file.")
+@click.option(
+    "--notify-always", is_flag=True, help="Post even when there is no drift, and when the check itself fails."
+)
+@click.option(
+    "--environment",
+    metavar="NAME",
+    envvar="RECONCILER_ENVIRONMENT",
+    help="Name of the environment checked (e.g. production), shown in the webhook message. "
+    "Default: $RECONCILER_ENVIRONMENT.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report to this file (an error report when the check fails).",
+)
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
 def drift(
     files: tuple[str, ...],
@@ -518,6 +562,7 @@ def drift(
     ignore_unmanaged: bool,
     notify_url: str | None,
     notify_always: bool,
+    environment: str | None,
     out_file: str | None,
     no_color: bool,
 ) -> None:
@@ -525,7 +570,9 @@ def drift(
 
     Lists field-level drift on managed resources, managed resources deleted from the server,
     and unmanaged ones. Exits 0 when clean, 2 on drift, 1 on error. A failed --notify is
-    reported on stderr and never hides the drift exit code.
+    reported on stderr and never hides the drift exit code. When the check itself fails,
+    --out gets an error report (never the previous run's result) and --notify-always posts
+    the failure.
 
     \b
     Example:
@@ -536,16 +583,21 @@ def drift(
     from reconciler.views import drift as drift_views
 
     sources = _sources(files, var, var_file)
+    described: list[str] = list(servers)
 
     async def go() -> Any:
         run = await engine.open_run(sources, servers=servers)
         try:
             OUT.learn(engine.secret_values(run.state))
+            described[:] = [_describe_server(config) for config in engine.select_servers(run.state, servers).values()]
             return engine.make_plan(run, engine.plan_options(run))
         finally:
             await run.aclose()
 
-    result = _run(go(), fmt)
+    try:
+        result = _run_raising(go())
+    except ReconcilerError as exc:
+        _drift_failed(exc, fmt, out_file, notify_url if notify_always else None, environment, described, files)
     report = drift_mod.from_plan(result, include_unmanaged=not ignore_unmanaged)
     if fmt == "json":
         OUT.out(drift_views.render_drift_json(report))
@@ -559,14 +611,66 @@ def drift(
         except ReconcilerError as exc:
             _report_error(exc)
     if notify_url and (report.drifted or notify_always):
-        from reconciler.platforms.notify import post_json
-
-        try:
-            asyncio.run(post_json(notify_url, drift_views.render_drift_slack(report)))
-            OUT.err("Drift report posted to the webhook.")
-        except ReconcilerError as exc:
-            OUT.err(f"Warning: {exc}")
+        payload = drift_views.render_drift_slack(report, environment=environment, servers=described, files=files)
+        _notify(notify_url, payload, "Drift report posted to the webhook.")
     sys.exit(2 if report.drifted else 0)
+
+
+def _describe_server(config: Any) -> str:
+    """A server as a message names it: its name and host (never a path, user or query, which
+    may hold a credential)."""
+    from urllib.parse import urlsplit
+
+    if config.url.startswith("sandbox:"):
+        return f"{config.name} (sandbox)"
+    try:
+        host = urlsplit(config.url).hostname
+    except ValueError:
+        host = None
+    return f"{config.name} ({host})" if host else str(config.name)
+
+
+def _notify(url: str, payload: Any, done: str) -> None:
+    from reconciler.platforms.notify import post_json
+
+    try:
+        asyncio.run(post_json(url, payload))
+        OUT.err(done)
+    except ReconcilerError as exc:
+        OUT.err(f"Warning: {exc}")
+
+
+def _drift_failed(
+    exc: ReconcilerError,
+    fmt: str,
+    out_file: str | None,
+    notify_url: str | None,
+    environment: str | None,
+    servers: list[str],
+    files: tuple[str, ...],
+) -> NoReturn:
+    """The drift check could not run: the report file says so (a stale report would read as
+    this run's), `--notify-always` posts the failure, and the error is reported (exit 1)."""
+    from reconciler import engine
+    from reconciler.views import outcome
+
+    diagnostics = exc.diagnostics if isinstance(exc, DiagnosticsError) else ()
+    summary = str(exc.args[0]) if diagnostics and exc.args else str(exc)
+    message = summary
+    if diagnostics:
+        message += ": " + "; ".join(str(d).split("\n")[0] for d in diagnostics[:5])
+    if out_file:
+        try:
+            text = outcome.render_drift_error_json(summary, hint=exc.hint, diagnostics=diagnostics, servers=servers)
+            engine.write_text(out_file, OUT.scrub(text) + "\n")
+        except ReconcilerError as write_exc:
+            OUT.err(f"Warning: {write_exc}")
+    if notify_url:
+        payload = outcome.render_drift_error_slack(
+            OUT.scrub(message), environment=environment, servers=servers, files=files
+        )
+        _notify(notify_url, payload, "Drift check failure posted to the webhook.")
+    _report_error(exc, fmt, title="Reconciler drift check")
 
 
 @main.command()
