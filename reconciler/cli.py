@@ -170,17 +170,57 @@ def desired_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _complete(what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        from reconciler import scaffold
+
+        # While an option's value is completed, click leaves the file arguments unparsed in ctx.args.
+        files = tuple(ctx.params.get("files") or ()) or tuple(a for a in ctx.args if not a.startswith("-"))
+        names = scaffold.completion_names(list(files), what)
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+    return complete
+
+
 def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options that shape a plan (plan, apply)."""
     opts = [
         click.option("--prune", is_flag=True, help="Delete managed resources missing from the desired state."),
         click.option("--max-deletes", type=click.IntRange(0), default=None, help="Refuse plans deleting more than N."),
-        click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Only this address (prefix)."),
-        click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS", help="Leave this address out."),
         click.option(
-            "--replace", "replace", multiple=True, metavar="ADDRESS", help="Replace this resource even if unchanged."
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Only this address (prefix).",
+            shell_complete=_complete("address"),
         ),
-        click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable)."),
+        click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Leave this address out.",
+            shell_complete=_complete("address"),
+        ),
+        click.option(
+            "--replace",
+            "replace",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Replace this resource even if unchanged.",
+            shell_complete=_complete("address"),
+        ),
+        click.option(
+            "--server",
+            "servers",
+            multiple=True,
+            metavar="NAME",
+            help="Only these servers (repeatable).",
+            shell_complete=_complete("server"),
+        ),
         click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too)."),
     ]
     for opt in reversed(opts):
@@ -532,7 +572,14 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
 
 @main.command()
 @desired_options
-@click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable).")
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="NAME",
+    help="Only these servers (repeatable).",
+    shell_complete=_complete("server"),
+)
 @click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
 @click.option("--ignore-unmanaged", is_flag=True, help="Do not count unmanaged resources as drift.")
 @click.option("--notify", "notify_url", metavar="URL", help="Post the report to this webhook (Slack-compatible JSON).")
@@ -849,6 +896,86 @@ def sandbox_reset(db_path: str, seed_file: str | None, url: str | None) -> None:
     except Exception as exc:  # sqlite3 and OS errors opening the database
         _fail(f"cannot reset the sandbox database {db_path}: {exc}", "give --db a writable SQLite file")
     click.echo(f"sandbox database {db_path} reset")
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Start a desired-state repository in DIRECTORY (default: here).
+
+    Writes integrations/servers.yaml (the three kinds of server on the sandbox, credentials as
+    references), integrations/examples.yaml (one resource of each kind), the editor schema
+    the files point at, the GitHub Actions workflow, a .gitignore for .reconciler/, and the
+    sandbox's built-in credentials in .reconciler/sandbox.env. Never overwrites a file.
+
+    \b
+    Example:
+      reconciler init my-integrations && cd my-integrations
+      set -a; . .reconciler/sandbox.env; set +a
+      reconciler validate integrations/ && reconciler plan integrations/
+    """
+    from reconciler import scaffold
+
+    root = Path(directory)
+    files = scaffold.init_files()
+    taken = scaffold.existing(root, files)
+    if taken:
+        _fail(
+            f"{', '.join(str(root / p) for p in taken)} already exist(s); init never overwrites",
+            "run it in an empty directory, or move these files away",
+        )
+    try:
+        for path, text in files.items():
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write into {root}: {exc.strerror or exc}", "choose a directory you can write to")
+    for path in files:
+        OUT.out(f"  created {root / path}")
+    prefix = "" if directory == "." else f"cd {directory} && "
+    OUT.out(
+        "\nNext, against the built-in sandbox:\n"
+        f"  {prefix}set -a; . {scaffold.SANDBOX_ENV_FILE}; set +a\n"
+        f"  reconciler validate {scaffold.DESIRED_DIR}/\n"
+        f"  reconciler plan {scaffold.DESIRED_DIR}/"
+    )
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of desired-state files (for editors and other tools).
+
+    \b
+    Example:
+      reconciler schema > schemas/desired-state.schema.json
+    """
+    from reconciler import scaffold
+
+    OUT.out(scaffold.schema_text(), nl=False)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    Completes commands and options, and the values of --server (server names) and --target,
+    --exclude, --replace (resource addresses) from the desired-state files on the command line
+    (or integrations/), read offline.
+
+    \b
+    Example:
+      reconciler completion bash > ~/.local/share/bash-completion/completions/reconciler
+      reconciler completion zsh > "${fpath[1]}/_reconciler"
+      reconciler completion fish > ~/.config/fish/completions/reconciler.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    if cls is None:  # pragma: no cover - click knows the three shells of the choice
+        _fail(f"no completion for {shell}")
+    OUT.out(cls(main, {}, "reconciler", "_RECONCILER_COMPLETE").source())
 
 
 def run() -> None:
