@@ -79,10 +79,19 @@ def _color(no_color: bool, stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def _safe(text: str) -> str:
+    """Text from files or servers (names, server messages), control characters escaped line by
+    line: the views' one escaping function, for messages printed outside a view."""
+    from reconciler.views._format import clean_lines
+
+    return "\n".join(clean_lines(text))
+
+
 def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
+    message = _safe(message)
     OUT.err(click.style("Error: ", fg="red", bold=True) + message if _color(False, sys.stderr) else f"Error: {message}")
     if hint:
-        OUT.err(f"  hint: {hint}")
+        OUT.err(f"  hint: {_safe(hint)}")
     sys.exit(code)
 
 
@@ -684,7 +693,7 @@ def _notify(url: str, payload: Any, done: str) -> None:
         asyncio.run(post_json(url, payload))
         OUT.err(done)
     except ReconcilerError as exc:
-        OUT.err(f"Warning: {exc}")
+        OUT.err(f"Warning: {_safe(str(exc))}")
 
 
 def _drift_failed(
@@ -711,7 +720,7 @@ def _drift_failed(
             text = outcome.render_drift_error_json(summary, hint=exc.hint, diagnostics=diagnostics, servers=servers)
             engine.write_text(out_file, OUT.scrub(text) + "\n")
         except ReconcilerError as write_exc:
-            OUT.err(f"Warning: {write_exc}")
+            OUT.err(f"Warning: {_safe(str(write_exc))}")
     if notify_url:
         payload = outcome.render_drift_error_slack(
             OUT.scrub(message), environment=environment, servers=servers, files=files

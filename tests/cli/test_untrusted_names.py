@@ -89,3 +89,12 @@ def test_drift_json_escapes_c1_and_bidi_characters(applied: tuple[World, Path]) 
     assert "\u009b" not in result.stdout and "\u202e" not in result.stdout
     (item,) = json.loads(result.stdout)["items"]
     assert item["address"] == 'integration.kubiya."evil\u009b2J\u202ename"'
+
+
+def test_a_server_message_with_control_characters_is_escaped_in_a_warning(applied: tuple[World, Path], hook: Hook) -> None:
+    world, path = applied
+    world.create_unmanaged("hand-made")
+    hook.answer(403, b'{"message": "\\u001b[2K\\rDrift report posted"}')
+    result = world.run("drift", path, "--notify", hook.url)
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert "answered 403: \\x1b[2K\\x0dDrift report posted" in result.stderr
