@@ -82,14 +82,30 @@ def _color(no_color: bool, stream: Any = None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def _safe(text: str) -> str:
+    """Text from files or servers (names, server messages), control characters escaped line by
+    line: the views' one escaping function, for messages printed outside a view."""
+    from reconciler.views._format import clean_lines
+
+    return "\n".join(clean_lines(text))
+
+
 def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
+    message = _safe(message)
     OUT.err(click.style("Error: ", fg="red", bold=True) + message if _color(False, sys.stderr) else f"Error: {message}")
     if hint:
-        OUT.err(f"  hint: {hint}")
+        OUT.err(f"  hint: {_safe(hint)}")
     sys.exit(code)
 
 
-def _report_error(exc: ReconcilerError, fmt: str = "human") -> NoReturn:
+def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconciler plan") -> NoReturn:
+    if fmt == "markdown":
+        # A pipeline posts what stdout holds: the error goes there too, never an empty comment.
+        from reconciler.views.outcome import render_error_markdown
+
+        diagnostics = exc.diagnostics if isinstance(exc, DiagnosticsError) else ()
+        OUT.out(render_error_markdown(title, str(exc), hint=exc.hint, diagnostics=diagnostics))
+        fmt = "human"
     if isinstance(exc, DiagnosticsError):
         from reconciler import views
 
@@ -115,15 +131,21 @@ class _Box:
         return "<result>"
 
 
-def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
+def _run_raising(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs `coro`; a ReconcilerError is raised to the caller."""
+
     async def boxed() -> _Box:
         box = _Box()
         box.value = await coro
         return box
 
+    result: T = asyncio.run(boxed()).value
+    return result
+
+
+def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
     try:
-        result: T = asyncio.run(boxed()).value
-        return result
+        return _run_raising(coro)
     except ReconcilerError as exc:
         _report_error(exc, fmt)
 
@@ -160,17 +182,57 @@ def desired_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _complete(what: str) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        from reconciler import scaffold
+
+        # While an option's value is completed, click leaves the file arguments unparsed in ctx.args.
+        files = tuple(ctx.params.get("files") or ()) or tuple(a for a in ctx.args if not a.startswith("-"))
+        names = scaffold.completion_names(list(files), what)
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+    return complete
+
+
 def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options that shape a plan (plan, apply)."""
     opts = [
         click.option("--prune", is_flag=True, help="Delete managed resources missing from the desired state."),
         click.option("--max-deletes", type=click.IntRange(0), default=None, help="Refuse plans deleting more than N."),
-        click.option("--target", "targets", multiple=True, metavar="ADDRESS", help="Only this address (prefix)."),
-        click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS", help="Leave this address out."),
         click.option(
-            "--replace", "replace", multiple=True, metavar="ADDRESS", help="Replace this resource even if unchanged."
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Only this address (prefix).",
+            shell_complete=_complete("address"),
         ),
-        click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable)."),
+        click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Leave this address out.",
+            shell_complete=_complete("address"),
+        ),
+        click.option(
+            "--replace",
+            "replace",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Replace this resource even if unchanged.",
+            shell_complete=_complete("address"),
+        ),
+        click.option(
+            "--server",
+            "servers",
+            multiple=True,
+            metavar="NAME",
+            help="Only these servers (repeatable).",
+            shell_complete=_complete("server"),
+        ),
         click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too)."),
     ]
     for opt in reversed(opts):
@@ -333,20 +395,17 @@ def plan(
             await run.aclose()
 
     result, options = _run(go(), fmt)
-    OUT.out(_render_plan(result, fmt, _color(no_color)))
+    refusal = _plan_refusal(result, fail_actions, max_changes)
+    rendered = _render_plan(result, fmt, _color(no_color))
+    if refusal is not None and fmt == "markdown":
+        # The comment says first that the plan was refused, and which changes it refused.
+        from reconciler.views.outcome import render_refusal_markdown
+
+        rendered = render_refusal_markdown(refusal[0], refusal[2], hint=refusal[1]) + "\n\n" + rendered
+    OUT.out(rendered)
     # The gates come before the plan file: a refused plan must leave nothing to apply.
-    refused: tuple[str, str | None] | None = None
-    gate = [c for c in result.actionable if c.action in fail_actions]
-    if gate:
-        names = ", ".join(sorted({c.action.value for c in gate}))
-        refused = (
-            f"the plan holds {len(gate)} change(s) of a kind --fail-on refuses ({names})",
-            "review them; these need a human decision",
-        )
-    elif max_changes is not None and len(result.actionable) > max_changes:
-        refused = (f"the plan holds {len(result.actionable)} changes, more than --max-changes {max_changes}", None)
-    if refused is not None:
-        message, hint = refused
+    if refusal is not None:
+        message, hint, _ = refusal
         if out_file:
             message += f"; no plan was saved to {out_file}"
         _fail(message, hint)
@@ -358,6 +417,23 @@ def plan(
         OUT.err(f"Saved the plan to {out_file}; apply it with: reconciler apply {out_file}")
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
+
+
+def _plan_refusal(
+    plan: Any, fail_actions: set[Any], max_changes: int | None
+) -> tuple[str, str | None, list[str]] | None:
+    """`(message, hint, addresses)` when a pipeline gate refuses the plan, else None."""
+    gate = [c for c in plan.actionable if c.action in fail_actions]
+    if gate:
+        names = ", ".join(sorted({c.action.value for c in gate}))
+        return (
+            f"the plan holds {len(gate)} change(s) of a kind --fail-on refuses ({names})",
+            "review them; these need a human decision",
+            [str(c.address) for c in gate],
+        )
+    if max_changes is not None and len(plan.actionable) > max_changes:
+        return (f"the plan holds {len(plan.actionable)} changes, more than --max-changes {max_changes}", None, [])
+    return None
 
 
 def _parse_actions(text: str) -> set[Any]:
@@ -545,12 +621,33 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
 
 @main.command()
 @desired_options
-@click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable).")
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="NAME",
+    help="Only these servers (repeatable).",
+    shell_complete=_complete("server"),
+)
 @click.option("--format", "fmt", type=click.Choice(["human", "json", "markdown"]), default="human", show_default=True)
 @click.option("--ignore-unmanaged", is_flag=True, help="Do not count unmanaged resources as drift.")
 @click.option("--notify", "notify_url", metavar="URL", help="Post the report to this webhook (Slack-compatible JSON).")
-@click.option("--notify-always", is_flag=True, help="Post even when there is no drift.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the JSON report to this file.")
+@click.option(
+    "--notify-always", is_flag=True, help="Post even when there is no drift, and when the check itself fails."
+)
+@click.option(
+    "--environment",
+    metavar="NAME",
+    envvar="RECONCILER_ENVIRONMENT",
+    help="Name of the environment checked (e.g. production), shown in the webhook message. "
+    "Default: $RECONCILER_ENVIRONMENT.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report to this file (an error report when the check fails).",
+)
 @click.option("--no-color", is_flag=True, help="No colour, even on a terminal.")
 def drift(
     files: tuple[str, ...],
@@ -561,6 +658,7 @@ def drift(
     ignore_unmanaged: bool,
     notify_url: str | None,
     notify_always: bool,
+    environment: str | None,
     out_file: str | None,
     no_color: bool,
 ) -> None:
@@ -568,7 +666,9 @@ def drift(
 
     Lists field-level drift on managed resources, managed resources deleted from the server,
     and unmanaged ones. Exits 0 when clean, 2 on drift, 1 on error. A failed --notify is
-    reported on stderr and never hides the drift exit code.
+    reported on stderr and never hides the drift exit code. When the check itself fails,
+    --out gets an error report (never the previous run's result) and --notify-always posts
+    the failure.
 
     \b
     Example:
@@ -579,17 +679,30 @@ def drift(
     from reconciler.views import drift as drift_views
 
     _refuse_saved_plan(files, "drift")
+    if notify_url:
+        from urllib.parse import urlsplit
+
+        try:
+            # A webhook url's path is its token: never printed, whatever echoes it.
+            OUT.learn([urlsplit(notify_url).path.rstrip("/")])
+        except ValueError:
+            pass
     sources = _sources(files, var, var_file)
+    described: list[str] = list(servers)
 
     async def go() -> Any:
         run = await engine.open_run(sources, servers=servers)
         try:
             OUT.learn(engine.secret_values(run.state))
+            described[:] = [_describe_server(config) for config in engine.select_servers(run.state, servers).values()]
             return engine.make_plan(run, engine.plan_options(run))
         finally:
             await run.aclose()
 
-    result = _run(go(), fmt)
+    try:
+        result = _run_raising(go())
+    except ReconcilerError as exc:
+        _drift_failed(exc, fmt, out_file, notify_url if notify_always else None, environment, described, files)
     report = drift_mod.from_plan(result, include_unmanaged=not ignore_unmanaged)
     if fmt == "json":
         OUT.out(drift_views.render_drift_json(report))
@@ -603,22 +716,66 @@ def drift(
         except ReconcilerError as exc:
             _report_error(exc)
     if notify_url and (report.drifted or notify_always):
-        from urllib.parse import urlsplit
-
-        from reconciler.platforms.notify import post_json
-
-        try:
-            # A webhook url's path is its token: never printed, whatever echoes it.
-            OUT.learn([urlsplit(notify_url).path.rstrip("/")])
-        except ValueError:
-            pass
-
-        try:
-            asyncio.run(post_json(notify_url, drift_views.render_drift_slack(report)))
-            OUT.err("Drift report posted to the webhook.")
-        except ReconcilerError as exc:
-            OUT.err(f"Warning: {exc}")
+        payload = drift_views.render_drift_slack(report, environment=environment, servers=described, files=files)
+        _notify(notify_url, payload, "Drift report posted to the webhook.")
     sys.exit(2 if report.drifted else 0)
+
+
+def _describe_server(config: Any) -> str:
+    """A server as a message names it: its name and host (never a path, user or query, which
+    may hold a credential)."""
+    from urllib.parse import urlsplit
+
+    if config.url.startswith("sandbox:"):
+        return f"{config.name} (sandbox)"
+    try:
+        host = urlsplit(config.url).hostname
+    except ValueError:
+        host = None
+    return f"{config.name} ({host})" if host else str(config.name)
+
+
+def _notify(url: str, payload: Any, done: str) -> None:
+    from reconciler.platforms.notify import post_json
+
+    try:
+        asyncio.run(post_json(url, payload))
+        OUT.err(done)
+    except ReconcilerError as exc:
+        OUT.err(f"Warning: {_safe(str(exc))}")
+
+
+def _drift_failed(
+    exc: ReconcilerError,
+    fmt: str,
+    out_file: str | None,
+    notify_url: str | None,
+    environment: str | None,
+    servers: list[str],
+    files: tuple[str, ...],
+) -> NoReturn:
+    """The drift check could not run: the report file says so (a stale report would read as
+    this run's), `--notify-always` posts the failure, and the error is reported (exit 1)."""
+    from reconciler import engine
+    from reconciler.views import outcome
+
+    diagnostics = exc.diagnostics if isinstance(exc, DiagnosticsError) else ()
+    summary = str(exc.args[0]) if diagnostics and exc.args else str(exc)
+    message = summary
+    if diagnostics:
+        message += ": " + "; ".join(str(d).split("\n")[0] for d in diagnostics[:5])
+    if out_file:
+        try:
+            text = outcome.render_drift_error_json(summary, hint=exc.hint, diagnostics=diagnostics, servers=servers)
+            engine.write_text(out_file, OUT.scrub(text) + "\n")
+        except ReconcilerError as write_exc:
+            OUT.err(f"Warning: {_safe(str(write_exc))}")
+    if notify_url:
+        payload = outcome.render_drift_error_slack(
+            OUT.scrub(message), environment=environment, servers=servers, files=files
+        )
+        _notify(notify_url, payload, "Drift check failure posted to the webhook.")
+    _report_error(exc, fmt, title="Reconciler drift check")
 
 
 @main.command()
@@ -821,6 +978,86 @@ def sandbox_reset(db_path: str, seed_file: str | None, url: str | None) -> None:
     except Exception as exc:  # sqlite3 and OS errors opening the database
         _fail(f"cannot reset the sandbox database {db_path}: {exc}", "give --db a writable SQLite file")
     click.echo(f"sandbox database {db_path} reset")
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Start a desired-state repository in DIRECTORY (default: here).
+
+    Writes integrations/servers.yaml (the three kinds of server on the sandbox, credentials as
+    references), integrations/examples.yaml (one resource of each kind), the editor schema
+    the files point at, the GitHub Actions workflow, a .gitignore for .reconciler/, and the
+    sandbox's built-in credentials in .reconciler/sandbox.env. Never overwrites a file.
+
+    \b
+    Example:
+      reconciler init my-integrations && cd my-integrations
+      set -a; . .reconciler/sandbox.env; set +a
+      reconciler validate integrations/ && reconciler plan integrations/
+    """
+    from reconciler import scaffold
+
+    root = Path(directory)
+    files = scaffold.init_files()
+    taken = scaffold.existing(root, files)
+    if taken:
+        _fail(
+            f"{', '.join(str(root / p) for p in taken)} already exist(s); init never overwrites",
+            "run it in an empty directory, or move these files away",
+        )
+    try:
+        for path, text in files.items():
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write into {root}: {exc.strerror or exc}", "choose a directory you can write to")
+    for path in files:
+        OUT.out(f"  created {root / path}")
+    prefix = "" if directory == "." else f"cd {directory} && "
+    OUT.out(
+        "\nNext, against the built-in sandbox:\n"
+        f"  {prefix}set -a; . {scaffold.SANDBOX_ENV_FILE}; set +a\n"
+        f"  reconciler validate {scaffold.DESIRED_DIR}/\n"
+        f"  reconciler plan {scaffold.DESIRED_DIR}/"
+    )
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of desired-state files (for editors and other tools).
+
+    \b
+    Example:
+      reconciler schema > schemas/desired-state.schema.json
+    """
+    from reconciler import scaffold
+
+    OUT.out(scaffold.schema_text(), nl=False)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    Completes commands and options, and the values of --server (server names) and --target,
+    --exclude, --replace (resource addresses) from the desired-state files on the command line
+    (or integrations/), read offline.
+
+    \b
+    Example:
+      reconciler completion bash > ~/.local/share/bash-completion/completions/reconciler
+      reconciler completion zsh > "${fpath[1]}/_reconciler"
+      reconciler completion fish > ~/.config/fish/completions/reconciler.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    if cls is None:  # pragma: no cover - click knows the three shells of the choice
+        _fail(f"no completion for {shell}")
+    OUT.out(cls(main, {}, "reconciler", "_RECONCILER_COMPLETE").source())
 
 
 def run() -> None:

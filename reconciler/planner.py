@@ -40,6 +40,9 @@ class PlanOptions:
     sources: Mapping[str, object] = field(default_factory=dict)
 
 
+# Addresses named in a refusal message before "and N more".
+_MAX_NAMED = 20
+
 def matches(address: Address, pattern: str) -> bool:
     """Whether `pattern` names this address or one of its ancestors (a prefix of segments).
 
@@ -232,12 +235,19 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
     changes = kept
     changes.sort(key=order_key)
 
-    deletes = sum(1 for c in changes if c.action in (Action.DELETE, Action.REPLACE))
+    destructive = [str(c.address) for c in changes if c.action in (Action.DELETE, Action.REPLACE)]
+    deletes = len(destructive)
     if options.max_deletes is not None and deletes > options.max_deletes:
+        # The addresses are named, so that a refused plan says what it refused (a pipeline
+        # shows only this message).
+        named = ", ".join(destructive[:_MAX_NAMED])
+        if deletes > _MAX_NAMED:
+            named += f" and {deletes - _MAX_NAMED} more"
         problems.append(
             error(
                 "plan.max-deletes",
-                f"the plan deletes or replaces {deletes} resources, more than --max-deletes {options.max_deletes}",
+                f"the plan deletes or replaces {deletes} resources, more than --max-deletes {options.max_deletes}: "
+                f"{named}",
                 hint="review the plan; raise --max-deletes if the deletes are intended",
             )
         )

@@ -63,6 +63,15 @@ def clean(text: str) -> str:
     return _UNSAFE.sub(_escape_char, text)
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_escape_unsafe(text: str) -> str:
+    """JSON text (which escapes C0 controls itself) with DEL, C1 controls and bidi characters
+    written as `\\uXXXX` escapes too: the same JSON value, safe to print."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def clean_lines(text: str) -> list[str]:
     """The lines of `text`, each cleaned: for multi-line messages that are shown as lines."""
     return [clean(line) for line in text.split("\n")]

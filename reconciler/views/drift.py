@@ -1,11 +1,21 @@
-"""Renderers of drift reports: human, JSON (stable, sorted), Markdown and a Slack payload."""
+"""Renderers of drift reports: human, JSON (stable, sorted), Markdown and a Slack payload.
+
+Addresses, details and field paths come from live servers (anyone who can create a resource
+there names it), so every renderer escapes them for its context, on top of the one escaping of
+control and bidi characters all views share (`_format.clean`): Markdown through the plan's
+Markdown helpers, Slack mrkdwn through `slack_escape` (`&`, `<`, `>` as entities, so that a
+name cannot ping `@channel` or plant a link, and no backtick that could end a code span).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from reconciler.drift import DriftKind, DriftReport
+from reconciler.views import _format as fmt
+from reconciler.views.markdown import code_span, escape_text
 
 _TITLES = {
     DriftKind.CHANGED: "Changed on the server",
@@ -17,8 +27,19 @@ _COLORS = {DriftKind.CHANGED: "33", DriftKind.MISSING: "31", DriftKind.ORPHANED:
 
 
 def _value(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 120 else text[:119] + "…"
+    return fmt.truncate(fmt.clean(json.dumps(value, ensure_ascii=False, sort_keys=True)), 120)
+
+
+# Slack shows this instead of a backtick: a look-alike (U+02CB) that does not end a code span.
+SLACK_BACKTICK = "\u02cb"
+
+
+def slack_escape(text: str) -> str:
+    """Untrusted text for Slack mrkdwn: shown as written, never as a mention, link or markup
+    that breaks out of a code span. Slack's rule: `&`, `<` and `>` are written as entities."""
+    text = fmt.clean(text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("`", SLACK_BACKTICK)
 
 
 def _side(value: Any, sensitive: bool) -> str:
@@ -50,23 +71,19 @@ def render_drift_human(report: DriftReport, *, color: bool = False) -> str:
             continue
         lines.append(paint(f"{_TITLES[kind]} ({len(items)}):", "1"))
         for item in items:
-            lines.append(f"  {paint('!', _COLORS[kind])} {item.address}: {item.detail}")
+            lines.append(f"  {paint('!', _COLORS[kind])} {fmt.clean(item.address)}: {fmt.clean(item.detail)}")
             for f in item.fields:
                 live, want = _side(f.before, f.sensitive), _side(f.after, f.sensitive)
-                lines.append(f"      {f.path}: live {live}, desired {want}")
+                lines.append(f"      {fmt.clean(f.path)}: live {live}, desired {want}")
         lines.append("")
     lines.append(summary_line(report))
     return "\n".join(lines)
 
 
 def render_drift_json(report: DriftReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False)
-
-
-def _md(text: str) -> str:
-    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return text
+    # JSON already escapes C0 controls; C1 controls and bidi characters are escaped too (the
+    # same JSON value), so that the report can be printed on a terminal as it is.
+    return fmt.json_escape_unsafe(json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def render_drift_markdown(report: DriftReport, *, max_chars: int = 60_000) -> str:
@@ -81,11 +98,10 @@ def render_drift_markdown(report: DriftReport, *, max_chars: int = 60_000) -> st
         out.append(head)
         size += len(head)
         for item in items:
-            line = f"- `{item.address.replace('`', '')}`: {_md(item.detail)}\n"
+            line = f"- {code_span(item.address)}: {escape_text(item.detail)}\n"
             for f in item.fields:
-                live = _side(f.before, f.sensitive).replace("`", "")
-                want = _side(f.after, f.sensitive).replace("`", "")
-                line += f"  - `{f.path}`: live `{live}`, desired `{want}`\n"
+                live, want = _side(f.before, f.sensitive), _side(f.after, f.sensitive)
+                line += f"  - {code_span(f.path)}: live {code_span(live)}, desired {code_span(want)}\n"
             if size + len(line) > max_chars - 200:
                 left_out += 1
                 continue
@@ -98,18 +114,61 @@ def render_drift_markdown(report: DriftReport, *, max_chars: int = 60_000) -> st
     return "".join(out)
 
 
+def slack_context(environment: str | None, servers: Sequence[str], files: Sequence[str]) -> str:
+    """One mrkdwn line saying what a message is about: the environment, servers and files."""
+    parts = []
+    if environment:
+        parts.append(f"*Environment:* {slack_escape(environment)}")
+    if servers:
+        parts.append("*Servers:* " + ", ".join(slack_escape(s) for s in servers))
+    if files:
+        parts.append("*Desired state:* " + ", ".join(slack_escape(f) for f in files))
+    return " · ".join(parts)
+
+
+# Slack refuses a section text over 3,000 characters.
+_SLACK_SECTION_CHARS = 2_900
+
+
 def render_drift_slack(
-    report: DriftReport, *, title: str = "reconciler drift report", limit: int = 20
+    report: DriftReport,
+    *,
+    title: str = "reconciler drift report",
+    environment: str | None = None,
+    servers: Sequence[str] = (),
+    files: Sequence[str] = (),
+    limit: int = 20,
 ) -> dict[str, Any]:
-    """A Slack-compatible webhook payload: `text` for notifications, `blocks` for the body."""
-    lines = [f"*{kind.value}* `{i.address}`: {i.detail}" for kind in DriftKind for i in report.items if i.kind is kind]
-    shown = lines[:limit]
-    if len(lines) > limit:
-        shown.append(f"_…and {len(lines) - limit} more_")
+    """A Slack-compatible webhook payload: `text` for notifications, `blocks` for the body.
+
+    The title names the environment, a context line the servers (`servers`, e.g. names with
+    their hosts; the report's server names by default) and the desired-state files. Every
+    untrusted piece is escaped for mrkdwn."""
+    if environment:
+        title = f"{title} ({fmt.clean(environment)})"
+    lines = [
+        f"*{kind.value}* `{slack_escape(i.address)}`: {slack_escape(i.detail)}"
+        for kind in DriftKind
+        for i in report.items
+        if i.kind is kind
+    ]
+    shown: list[str] = []
+    size = 0
+    for line in lines[:limit]:
+        line = fmt.truncate(line, 500)
+        if size + len(line) + 1 > _SLACK_SECTION_CHARS - 40:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    if len(lines) > len(shown):
+        shown.append(f"_…and {len(lines) - len(shown)} more_")
+    context = slack_context(environment, servers or report.servers, files)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {"type": "header", "text": {"type": "plain_text", "text": fmt.truncate(title, 150)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": summary_line(report)}},
     ]
+    if context:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     if shown:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(shown)[:2900]}})
-    return {"text": f"{title}: {summary_line(report)}", "blocks": blocks}
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(shown)}})
+    return {"text": f"{slack_escape(title)}: {summary_line(report)}", "blocks": blocks}

@@ -137,7 +137,7 @@ def test_notify_posts_a_slack_payload(applied: tuple[World, Path], hook: Hook) -
     payload = posted.json()
     assert set(payload) == {"text", "blocks"}
     assert payload["text"].startswith("reconciler drift report")
-    assert all(block["type"] in {"header", "section"} for block in payload["blocks"])
+    assert all(block["type"] in {"header", "section", "context"} for block in payload["blocks"])
     assert "integration.kubiya.hand-made" in json.dumps(payload["blocks"])
 
 

@@ -162,3 +162,68 @@ def test_nested_loops_end_with_an_error_not_a_hang(write: WriteFile) -> None:
     (problem,) = diagnostics
     assert problem.code == "template.too-slow"
     assert "more than 1,000,000 items" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("expression", "code", "message"),
+    [
+        ("9**99999999", "template.too-large", "9 ** 99999999 would be a number of more than 16,384 bits"),
+        ("lipsum(3000000)", "template.too-large", "lipsum() is limited to 100 paragraphs"),
+        ("'a' * (10**9)", "template.too-large", "a repetition (`*`) would build a value of 1,000,000,000"),
+        ("(10**9) * 'a'", "template.too-large", "a repetition (`*`) would build a value of 1,000,000,000"),
+        ("range(10**12) | list", "template.too-slow", "more than 1,000,000 items"),
+        ("range(10**100) | list", "template.too-slow", "more than 1,000,000 items"),
+        ("'%999999999d' % 1", "template.too-large", "a `%` format width would build a value of 999,999,999"),
+        ("'%*d' % (999999999, 1)", "template.too-large", "a `%` format width would build a value of 999,999,999"),
+        ("'%999999999d' | format(1)", "template.too-large", "a `%` format width"),
+        ("'{:999999999}'.format(1)", "template.too-large", "a format width would build a value of 999,999,999"),
+        ("'{:{w}}'.format(1, w=999999999)", "template.too-large", "a format width"),
+        ("'x' | center(999999999)", "template.too-large", "the center filter's width"),
+        ("'x'.ljust(999999999)", "template.too-large", "a str.ljust width"),
+        ("'x' | indent(999999999)", "template.too-large", "the indent filter's width"),
+        ("('x' * 1000).replace('', 'y' * 100000)", "template.too-large", "a replace would build a value of 100,101,000"),
+        ("('y' * 100000).join(range(100000))", "template.too-large", "a join would build a value"),
+        ("[1] | batch(999999999, 0) | list", "template.too-large", "the batch filter's size"),
+    ],
+)
+def test_template_bombs_are_refused_before_they_run(write: WriteFile, expression: str, code: str, message: str) -> None:
+    # Each of these, unguarded, computes for tens of seconds or exhausts memory in one step of
+    # C code that no deadline can interrupt; refused, it fails at once with the template line.
+    path = write("bomb.yaml.j2", "servers: {}\nx: {{ " + expression + " }}\n")
+    _, diagnostics = check([path], environ={})
+    (problem,) = diagnostics
+    assert (problem.code, problem.location) == (code, Location(str(path), 2))
+    assert message in problem.message
+
+
+def test_repeated_squaring_in_a_loop_is_refused(write: WriteFile) -> None:
+    path = write(
+        "square.yaml.j2",
+        "{% set ns = namespace(x=3) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}{% endfor %}servers: {}\n",
+    )
+    _, diagnostics = check([path], environ={})
+    assert [d.code for d in diagnostics] == ["template.too-large"]
+    assert "a multiplication would make a number of more than 16,384 bits" in diagnostics[0].message
+
+
+def test_ordinary_arithmetic_and_formatting_still_work(write: WriteFile) -> None:
+    path = write(
+        "ok.yaml.j2",
+        "a: '{{ 2**10 }} {{ 'ab' * 3 }} {{ [1, 2] * 2 }} {{ '%5d' % 3 }} {{ '{:>4}'.format(1) }} {{ 7 % 3 }}'\n"
+        "b: {{ lipsum(1, html=False) | length > 0 }}\n",
+    )
+    assert render(path).splitlines() == ["a: '1024 ababab [1, 2, 1, 2]     3    1 1'", "b: True"]
+
+
+def test_constant_expressions_are_not_evaluated_while_compiling(write: WriteFile) -> None:
+    # Jinja folds constant expressions when it compiles a template; a filter call on constants
+    # would run there, before any budget applies. Folding is off: the budget catches it.
+    path = write("fold.yaml.j2", "servers: {}\nx: {{ 'x' | center(10**9) }}\n")
+    _, diagnostics = check([path], environ={})
+    assert [(d.code, d.location) for d in diagnostics] == [("template.too-large", Location(str(path), 2))]
+
+
+def test_deeply_nested_expression_is_an_error_not_a_traceback(write: WriteFile) -> None:
+    path = write("deep.yaml.j2", "x: {{ " + "(" * 50_000 + "1" + ")" * 50_000 + " }}\n")
+    _, diagnostics = check([path], environ={})
+    assert [d.code for d in diagnostics] == ["template.too-complex"]
