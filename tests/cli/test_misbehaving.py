@@ -264,5 +264,5 @@ def test_a_server_dying_mid_apply_is_reported_in_one_line(world: World, monkeypa
     reason = f"not started: server 'kubiya' is unreachable ({BREAKER_THRESHOLD} connection failures in a row)"
     assert result.output.count(reason) == 1
     assert f"7 change(s) skipped: {reason}" in result.output
-    assert "Apply failed: 2 added, 0 changed, 0 destroyed; 1 failed, 7 skipped." in result.output
+    assert "Apply failed: 2 added, 0 changed, 0 replaced, 0 destroyed; 1 failed, 7 skipped." in result.output
     assert "may have been carried out" not in result.output

@@ -228,6 +228,8 @@ def upload_and_download(pipeline: Pipeline) -> None:
     """The artifact of the plan job, as the apply job's download step leaves it."""
     inputs = with_inputs("apply", "apply")
     reviewed = pipeline.root / Path(inputs["plan-file"]).parent
+    if reviewed == pipeline.root:
+        return  # downloaded to where the plan job wrote it
     reviewed.mkdir()
     for name in ("plan.json", "plan.md"):
         shutil.copy(pipeline.root / name, reviewed / name)
@@ -248,7 +250,7 @@ def test_pull_request_plans_with_read_only_credentials_then_the_merge_applies_th
     applied = merge(pipeline)
     assert applied.code == 0, applied.stdout + applied.stderr
     assert "## The reviewed plan" in applied.summary
-    assert "Apply complete: 10 added, 0 changed, 0 destroyed." in applied.summary
+    assert "Apply complete: 10 added, 0 changed, 0 replaced, 0 destroyed." in applied.summary
     assert pipeline.reconciler("plan", "--detailed-exitcode") == 0
 
 
