@@ -149,6 +149,8 @@ def plan_options(
     targets: Sequence[str] = (),
     excludes: Sequence[str] = (),
     replace: Sequence[str] = (),
+    take_ownership: Sequence[str] = (),
+    adopt: bool = True,
 ) -> planner.PlanOptions:
     prune_servers = frozenset(n for n, p in run.platforms.items() if prune or p.server.prune)
     return planner.PlanOptions(
@@ -158,7 +160,14 @@ def plan_options(
         excludes=tuple(excludes),
         replace=tuple(replace),
         sources=run.sources.to_dict(),
+        owners=_owners(run),
+        take_ownership=tuple(take_ownership),
+        adopt=adopt,
     )
+
+
+def _owners(run: Run) -> dict[str, str]:
+    return {name: p.server.owner for name, p in run.platforms.items()}
 
 
 def make_plan(run: Run, options: planner.PlanOptions) -> Plan:
@@ -189,6 +198,8 @@ def plan_file_dict(plan: Plan, options: planner.PlanOptions, servers: Sequence[s
         "targets": list(options.targets),
         "excludes": list(options.excludes),
         "replace": list(options.replace),
+        "take_ownership": list(options.take_ownership),
+        "adopt": options.adopt,
     }
     return data
 
@@ -256,7 +267,7 @@ def _plan_file_problem(data: Mapping[str, Any]) -> str | None:
     options = data.get("options", {})
     if not isinstance(options, dict):
         return "`options` is not an object"
-    for key in ("servers", "prune_servers", "targets", "excludes", "replace"):
+    for key in ("servers", "prune_servers", "targets", "excludes", "replace", "take_ownership"):
         value = options.get(key, [])
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             return f"`options.{key}` is not a list of strings"
@@ -281,6 +292,9 @@ def saved_plan_options(run: Run, options: Mapping[str, Any]) -> planner.PlanOpti
         excludes=tuple(options.get("excludes") or ()),
         replace=tuple(options.get("replace") or ()),
         sources=run.sources.to_dict(),
+        owners=_owners(run),
+        take_ownership=tuple(options.get("take_ownership") or ()),
+        adopt=options.get("adopt") is not False,
     )
 
 

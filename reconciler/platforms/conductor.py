@@ -29,8 +29,8 @@ from typing import Any
 from reconciler.errors import PlatformError
 from reconciler.model import (
     FINGERPRINT_TAG_KEY,
+    KEYS_TAG_KEY,
     MANAGED_TAG_KEY,
-    MANAGED_TAG_VALUE,
     Address,
     LiveResource,
     Resource,
@@ -38,6 +38,8 @@ from reconciler.model import (
     Sensitive,
     ServerKind,
     fingerprint,
+    marker_value,
+    owner_of_marker,
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
@@ -48,7 +50,7 @@ SANDBOX_KEY_ID = "sandbox-key-id"
 SANDBOX_KEY_SECRET = "sandbox-key-secret"
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60
-OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY})
+OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY, KEYS_TAG_KEY})
 
 
 class TokenAuth(Auth):
@@ -102,6 +104,15 @@ class TokenAuth(Auth):
             if self._token == stale:  # nobody renewed it meanwhile
                 await self._exchange(client)
         return True
+
+
+def applied_keys(tags: Sequence[Mapping[str, str]]) -> tuple[str, ...] | None:
+    """The configuration key names recorded at the last apply (every record, should an
+    interrupted write have left two), or None when there is no record."""
+    records = [t["value"] for t in tags if t["key"] == KEYS_TAG_KEY]
+    if not records:
+        return None
+    return tuple(sorted({k for value in records for k in value.split(",") if k}))
 
 
 def _tags(raw: Any) -> list[dict[str, str]]:
@@ -185,7 +196,10 @@ class ConductorPlatform(Platform):
 
     def _provider_live(self, row: Mapping[str, Any]) -> LiveResource:
         raw_tags = _tags(row.get("tags"))
-        managed = {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE} in raw_tags
+        owners = sorted(
+            {o for o in (owner_of_marker(t["value"]) for t in raw_tags if t["key"] == MANAGED_TAG_KEY) if o is not None}
+        )
+        owner = self.server.owner if self.server.owner in owners else (owners[0] if owners else "")
         fp = next((t["value"] for t in raw_tags if t["key"] == FINGERPRINT_TAG_KEY), None)
         return LiveResource(
             address=Address(ResourceKind.PROVIDER, self.server.name, (), text_field(row, "name")),
@@ -198,9 +212,11 @@ class ConductorPlatform(Platform):
                 "configuration": dict(row.get("configuration") or {}),
                 "tags": [t for t in raw_tags if t["key"] not in OWN_TAG_KEYS],
             },
-            managed=managed,
+            managed=bool(owners),
+            owner=owner,
             fingerprint=fp,
             version=str(row.get("updateTime", "")),
+            applied_keys=applied_keys(raw_tags),
         )
 
     def _model_live(self, provider: LiveResource, api: Mapping[str, Any]) -> LiveResource:
@@ -214,6 +230,7 @@ class ConductorPlatform(Platform):
                 "configuration": dict(api.get("configuration") or {}),
             },
             managed=provider.managed,
+            owner=provider.owner,
             version=str(api.get("updateTime", "")),
         )
 
@@ -256,16 +273,19 @@ class ConductorPlatform(Platform):
         server has it (configuration keys the desired state does not name, paths under
         `ignore_changes`), so that a write never changes what the plan did not show."""
         body = provider.body
-        tags = [*body.get("tags", []), {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE}]
-        if provider.fingerprint:
-            tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
+        tags = self._own_tags(provider)
+        tags = [*body.get("tags", []), *tags]
         item: dict[str, Any] = {
             "name": provider.address.name,
             "type": body["type"],
             "category": body.get("category"),
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
-            "configuration": _merged(body.get("configuration"), row.get("configuration") if row else None),
+            "configuration": _merged(
+                body.get("configuration"),
+                row.get("configuration") if row else None,
+                _dropped_keys(provider, row),
+            ),
             "tags": tags,
             "apis": [
                 {
@@ -292,6 +312,17 @@ class ConductorPlatform(Platform):
                     elif rest in live_config:
                         item["configuration"][rest] = live_config[rest]
         return item
+
+    def _own_tags(self, provider: Resource) -> list[dict[str, str]]:
+        """The reconciler's tags of a provider: this scope's marker, the fingerprint of its
+        write-only values, and the names (never the values) of its declared configuration keys."""
+        tags = [
+            {"key": MANAGED_TAG_KEY, "value": marker_value(self.server.owner)},
+            {"key": KEYS_TAG_KEY, "value": ",".join(sorted(provider.body.get("configuration") or {}))},
+        ]
+        if provider.fingerprint:
+            tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
+        return tags
 
     async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
         if not changes:
@@ -444,9 +475,7 @@ class ConductorPlatform(Platform):
         if row is None or change.desired is None or change.action is Action.REPLACE:
             return
         wanted = {(t["key"], t["value"]) for t in change.desired.body.get("tags", [])}
-        wanted.add((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
-        if change.desired.fingerprint:
-            wanted.add((FINGERPRINT_TAG_KEY, change.desired.fingerprint))
+        wanted |= {(t["key"], t["value"]) for t in self._own_tags(change.desired)}
         stale = [t for t in _tags(row.get("tags")) if (t["key"], t["value"]) not in wanted]
         if stale:
             await self.client.request(
@@ -495,13 +524,31 @@ class ConductorPlatform(Platform):
         return await self._save_model(change)
 
 
-def _merged(desired: Any, live: Any) -> dict[str, Any]:
+def _merged(desired: Any, live: Any, dropped: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The configuration to write: the desired keys (secrets revealed) over the live ones the
-    desired state does not name. A masked live secret is sent back masked, which the server
-    reads as "keep the stored value"."""
+    desired state does not name, less `dropped` (declared at the last apply, gone now). A
+    masked live secret is sent back masked, which the server reads as "keep the stored value"."""
     out: dict[str, Any] = dict(live) if isinstance(live, Mapping) else {}
+    for key in dropped:
+        out.pop(key, None)
     out.update(reveal(desired or {}))
     return out
+
+
+def _dropped_keys(provider: Resource, row: Mapping[str, Any] | None) -> frozenset[str]:
+    """Configuration keys the last apply declared and the desired state no longer does (the
+    planner shows each as `- configuration.KEY`); keys under `ignore_changes` stay."""
+    if row is None:
+        return frozenset()
+    recorded = applied_keys(_tags(row.get("tags"))) or ()
+    declared = provider.body.get("configuration") or {}
+    ignored = provider.lifecycle.ignore_changes
+    return frozenset(
+        k
+        for k in recorded
+        if k not in declared
+        and not any(p in ("configuration", f"configuration.{k}") for p in ignored)
+    )
 
 
 def _get(body: Mapping[str, Any], path: str) -> Any:

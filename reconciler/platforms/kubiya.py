@@ -4,8 +4,11 @@ Canonical body (desired and live alike): `type`, `description` ("" for none: the
 cannot clear it to null, so null and "" are the same), `config` normalized as the server
 stores it
 (every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
-`connection_test.enabled = true`, `timeout = 5`), and `tags` sorted, without the
-`managed-by:reconciler` marker, which is added on every write.
+`connection_test.enabled = true`, `timeout = 5`), `tags` sorted, without any ownership
+marker (`managed-by:reconciler` for the default scope, `managed-by:reconciler:<owner>` for
+another; this server's scope's marker is written on every write, replacing any other), and
+`status` (`active` or `inactive`; a create cannot carry it, so an inactive integration is
+created and then switched off with a PUT).
 
 Reading takes two list calls: the default list (active and inactive rows) and
 `status=deleted`, because a soft-deleted row still holds its name (a create into it would
@@ -26,12 +29,14 @@ from typing import Any
 
 from reconciler.errors import PlatformError, UnreachableError
 from reconciler.model import (
-    MANAGED_TAG,
+    LOCK_TAG_PREFIX,
     Address,
     LiveResource,
     Resource,
     ResourceKind,
     ServerKind,
+    kubiya_marker,
+    owner_of_kubiya_tag,
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
@@ -75,6 +80,16 @@ def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _plain_tags(tags: Any) -> list[str]:
+    """The tags without any ownership marker."""
+    return sorted(t for t in tags or [] if owner_of_kubiya_tag(t) is None)
+
+
+def is_lock(row: Mapping[str, Any]) -> bool:
+    """Whether a row is the apply lock (kept apart from what is planned)."""
+    return any(isinstance(t, str) and t.startswith(LOCK_TAG_PREFIX) for t in row.get("tags") or [])
+
+
 def _set_path(body: dict[str, Any], path: str, source: Mapping[str, Any]) -> None:
     """Copy the value at dotted `path` from `source` into `body` (ignore_changes on write)."""
     parts = path.split(".")
@@ -103,11 +118,18 @@ class KubiyaPlatform(Platform):
         body = dict(resource.body)
         body["config"] = normalize_config(body.get("config"))
         body["description"] = body.get("description") or ""
-        body["tags"] = sorted(t for t in body.get("tags") or [] if t != MANAGED_TAG)
+        body["tags"] = _plain_tags(body.get("tags"))
+        body["status"] = body.get("status") or "active"
         return replace(resource, body=body)
+
+    @property
+    def marker(self) -> str:
+        return kubiya_marker(self.server.owner)
 
     def _live(self, row: Mapping[str, Any]) -> LiveResource:
         tags = row.get("tags") or []
+        owners = sorted({o for o in (owner_of_kubiya_tag(t) for t in tags if isinstance(t, str)) if o is not None})
+        status = row.get("status")
         return LiveResource(
             address=self._address(text_field(row, "name")),
             id=text_field(row, "id"),
@@ -115,10 +137,14 @@ class KubiyaPlatform(Platform):
                 "type": row.get("integration_type"),
                 "description": row.get("description") or "",
                 "config": normalize_config(row.get("config")),
-                "tags": sorted(t for t in tags if t != MANAGED_TAG),
+                "tags": _plain_tags(tags),
+                "status": status if status in ("active", "inactive") else "active",
             },
-            managed=MANAGED_TAG in tags,
-            deleted=row.get("status") == "deleted",
+            managed=bool(owners),
+            # Two scopes' markers on one row: this scope's counts (it can only be there
+            # because this scope wrote it).
+            owner=self.server.owner if self.server.owner in owners else (owners[0] if owners else ""),
+            deleted=status == "deleted",
             version=str(row.get("updated_at", "")),
         )
 
@@ -131,7 +157,7 @@ class KubiyaPlatform(Platform):
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
-        return [self._live(r) for r in active + deleted]
+        return [self._live(r) for r in active + deleted if not is_lock(r)]
 
     def _payload(self, change: Change, live_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full body of a create or PUT (a revive adds `status: active`)."""
@@ -142,15 +168,17 @@ class KubiyaPlatform(Platform):
             "integration_type": body["type"],
             "description": body.get("description") or "",
             "config": reveal(body["config"]),
-            "tags": sorted({*body.get("tags", []), MANAGED_TAG}),
+            "tags": sorted({*body.get("tags", []), self.marker}),
         }
+        if live_row is not None:
+            payload["status"] = body.get("status") or "active"
         if live_row is not None and change.desired.lifecycle.ignore_changes:
             live = self._live(live_row).body
-            mapped = {"type": "integration_type"}
+            mapped = {"type": "integration_type", "status": "status"}
             for path in change.desired.lifecycle.ignore_changes:
                 head, _, rest = path.partition(".")
                 if head == "tags":
-                    payload["tags"] = sorted({*live_row.get("tags", []), MANAGED_TAG})
+                    payload["tags"] = sorted({*_plain_tags(live_row.get("tags")), self.marker})
                 elif head == "description":
                     payload.pop("description", None)
                 elif head == "config" and rest:
@@ -184,7 +212,9 @@ class KubiyaPlatform(Platform):
                 # The last try may have been written: look before trying again.
                 row = await self._find(change.address.name)
                 if row is not None:
-                    return Done(change, row["id"], "adopted: written by an earlier try whose answer was lost")
+                    return await self._after_create(
+                        change, row, "adopted: written by an earlier try whose answer was lost"
+                    )
             try:
                 response = await self.client.request(
                     "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
@@ -201,15 +231,31 @@ class KubiyaPlatform(Platform):
                 if lost:
                     row = await self._find(change.address.name)
                     if row is not None:
-                        return Done(change, row["id"], "adopted: written by an earlier try whose answer was lost")
+                        return await self._after_create(
+                            change, row, "adopted: written by an earlier try whose answer was lost"
+                        )
                 return conflict(change, "was created by someone else")
             row = decode(response, f"POST {BASE}")
-            return Done(change, row.get("id"))
+            return await self._after_create(change, row)
         return Failed(
             change,
             f"POST {BASE}: no answer after {attempts} tries; it may or may not exist: run plan again",
             unknown=True,
         )
+
+    async def _after_create(self, change: Change, row: Mapping[str, Any], note: str = "") -> Outcome:
+        """A create cannot carry a status: an integration declared inactive is switched off
+        right after it is created."""
+        assert change.desired is not None
+        want = change.desired.body.get("status") or "active"
+        if want != "active" and row.get("status") != want:
+            await self.client.request(
+                "PUT",
+                f"{BASE}/{quote(str(row['id']))}",
+                json_body={"status": want},
+                address=str(change.address),
+            )
+        return Done(change, row.get("id"), note)
 
     async def save_one(self, change: Change) -> Outcome:
         address = str(change.address)
@@ -234,8 +280,6 @@ class KubiyaPlatform(Platform):
                 )
             return outcome
         payload = self._payload(change, row)
-        if change.reason is Reason.REVIVE:
-            payload["status"] = "active"
         response = await self.client.request("PUT", f"{BASE}/{quote(row['id'])}", json_body=payload, address=address)
         updated = decode(response, f"PUT {BASE}/{{id}}")
         return Done(change, updated.get("id") if isinstance(updated, dict) else row["id"])

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 
 from reconciler.apply import ApplyResult
 from reconciler.errors import Diagnostic, Severity
-from reconciler.model import Address
+from reconciler.model import Address, owner_label
 from reconciler.plan import Action, Change, Failed, FieldChange, Plan, Reason
 from reconciler.views import _format as fmt
 
@@ -45,6 +45,7 @@ ACTION_COLOR = {
 NO_CHANGES = "No changes. The live state matches the desired state."
 UNMANAGED_TITLE = "Unmanaged (not touched):"
 ORPHANED_TITLE = "Orphaned (managed, not in the desired state; use --prune to delete):"
+OWNED_ELSEWHERE_TITLE = "Owned by another scope (not touched):"
 
 _HEADER_INDENT = 4  # width of the widest marker, `-/+`, plus one space
 _FIELD_INDENT = " " * 6
@@ -84,6 +85,11 @@ def render_plan_human(plan: Plan, *, color: bool, show_noop: bool = False) -> st
         out.append("")
     out.extend(_address_section(UNMANAGED_TITLE, plan.unmanaged))
     out.extend(_address_section(ORPHANED_TITLE, plan.orphaned))
+    if plan.owned_elsewhere:
+        out.append(OWNED_ELSEWHERE_TITLE)
+        for address, owner in sorted(plan.owned_elsewhere):
+            out.append(f"  {fmt.clean(str(address))} (owned by {fmt.clean(owner_label(owner))})")
+        out.append("")
     if plan.diagnostics:
         all_warnings = all(d.severity is Severity.WARNING for d in plan.diagnostics)
         out.append("Warnings:" if all_warnings else "Diagnostics:")
