@@ -168,6 +168,19 @@ def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--replace", "replace", multiple=True, metavar="ADDRESS", help="Replace this resource even if unchanged."
         ),
         click.option("--server", "servers", multiple=True, metavar="NAME", help="Only these servers (repeatable)."),
+        click.option(
+            "--take-ownership",
+            "take_ownership",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Move this declared resource from another ownership scope to this one.",
+        ),
+        click.option(
+            "--no-adopt",
+            "no_adopt",
+            is_flag=True,
+            help="Leave declared resources that exist without a marker unmarked (read-only adoption).",
+        ),
         click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too)."),
     ]
     for opt in reversed(opts):
@@ -282,6 +295,8 @@ def plan(
     excludes: tuple[str, ...],
     replace: tuple[str, ...],
     servers: tuple[str, ...],
+    take_ownership: tuple[str, ...],
+    no_adopt: bool,
     no_color: bool,
 ) -> None:
     """Show what apply would change on the live servers. Writes nothing.
@@ -301,7 +316,14 @@ def plan(
         try:
             OUT.learn(engine.secret_values(run.state))
             options = engine.plan_options(
-                run, prune=prune, max_deletes=max_deletes, targets=targets, excludes=excludes, replace=replace
+                run,
+                prune=prune,
+                max_deletes=max_deletes,
+                targets=targets,
+                excludes=excludes,
+                replace=replace,
+                take_ownership=take_ownership,
+                adopt=not no_adopt,
             )
             return engine.make_plan(run, options), options
         finally:
@@ -369,6 +391,8 @@ def apply_cmd(
     excludes: tuple[str, ...],
     replace: tuple[str, ...],
     servers: tuple[str, ...],
+    take_ownership: tuple[str, ...],
+    no_adopt: bool,
     no_color: bool,
 ) -> None:
     """Make the changes a plan shows: creates, updates, replaces and (with --prune) deletes.
@@ -400,6 +424,8 @@ def apply_cmd(
                 ("--exclude", excludes),
                 ("--replace", replace),
                 ("--server", servers),
+                ("--take-ownership", take_ownership),
+                ("--no-adopt", no_adopt),
             )
             if value
         ]
@@ -427,7 +453,14 @@ def apply_cmd(
                 engine.check_saved(saved, fresh)
             else:
                 options = engine.plan_options(
-                    run, prune=prune, max_deletes=max_deletes, targets=targets, excludes=excludes, replace=replace
+                    run,
+                    prune=prune,
+                    max_deletes=max_deletes,
+                    targets=targets,
+                    excludes=excludes,
+                    replace=replace,
+                    take_ownership=take_ownership,
+                    adopt=not no_adopt,
                 )
                 fresh = engine.make_plan(run, options)
             if fmt == "human":
