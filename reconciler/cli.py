@@ -378,12 +378,21 @@ def _looks_like_plan_file(files: tuple[str, ...]) -> bool:
 @desired_options
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply's lock on a server before failing.",
+)
 @click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True)
 def apply_cmd(
     files: tuple[str, ...],
     var: tuple[str, ...],
     var_file: tuple[str, ...],
     auto_approve: bool,
+    lock_timeout: float,
     fmt: str,
     prune: bool,
     max_deletes: int | None,
@@ -396,6 +405,9 @@ def apply_cmd(
     no_color: bool,
 ) -> None:
     """Make the changes a plan shows: creates, updates, replaces and (with --prune) deletes.
+
+    Where the API allows it (Kubiya), each server's apply lock is taken before the live state
+    is read, so that a second apply waits (--lock-timeout) or fails naming the holder.
 
     Given desired-state files, it plans, shows the plan and asks before acting. Given a plan
     file saved by `plan --out`, it applies exactly that plan, after checking that nothing it
@@ -444,7 +456,7 @@ def apply_cmd(
         sources = _sources(files, var, var_file)
 
     async def go() -> Any:
-        run = await engine.open_run(sources, servers=servers)
+        run = await engine.open_run(sources, servers=servers, lock_timeout=lock_timeout)
         try:
             OUT.learn(engine.secret_values(run.state))
             if saved is not None:
@@ -670,6 +682,42 @@ def export(
         OUT.out(text, nl=False)
     if needed:
         OUT.err("Set these variables before planning: " + ", ".join(needed))
+
+
+@main.command(name="force-unlock")
+@desired_options
+@click.option("--server", "server", required=True, metavar="NAME", help="The server whose apply lock to remove.")
+def force_unlock(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], server: str) -> None:
+    """Remove a server's apply lock, whoever holds it (an apply that died without releasing it).
+
+    A lock also expires by itself 15 minutes after it was taken. Removing the lock of an apply
+    that is still running lets another apply run at the same time: check first.
+
+    \b
+    Example:
+      reconciler force-unlock config/ --server kubiya
+    """
+    from reconciler import engine
+    from reconciler.platforms import connect
+
+    sources = _sources(files, var, var_file)
+
+    async def go() -> tuple[bool, str | None]:
+        state = engine.load(sources)
+        OUT.learn(engine.secret_values(state))
+        platform = connect(engine.select_servers(state, [server])[server])
+        try:
+            return platform.supports_lock, await platform.break_lock()
+        finally:
+            await platform.aclose()
+
+    supported, holder = _run(go())
+    if not supported:
+        OUT.out(f"Server {server!r}: its API offers no lock to remove (nothing done).")
+    elif holder is None:
+        OUT.out(f"Server {server!r}: no apply lock is held.")
+    else:
+        OUT.out(f"Server {server!r}: removed the apply lock held by {holder}.")
 
 
 @main.group()

@@ -55,9 +55,26 @@ class Run:
     platforms: dict[str, Platform] = field(default_factory=dict)
     prepared: list[Resource] = field(default_factory=list)
     live: list[LiveResource] = field(default_factory=list)
+    locked: list[Platform] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        # The apply locks go first, while the connections are still open.
+        await asyncio.gather(*(p.unlock() for p in self.locked), return_exceptions=True)
+        self.locked.clear()
         await asyncio.gather(*(p.aclose() for p in self.platforms.values()), return_exceptions=True)
+
+
+def lock_holder() -> str:
+    """Who holds a lock, for the person who finds it held: user, host and process."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
 
 
 def load(sources: Sources, environ: Mapping[str, str] | None = None) -> desired_state.DesiredState:
@@ -107,14 +124,26 @@ async def open_run(
     *,
     environ: Mapping[str, str] | None = None,
     servers: Sequence[str] = (),
+    lock_timeout: float | None = None,
 ) -> Run:
-    """Load the desired state, connect to its servers and read their live state at once."""
+    """Load the desired state, connect to its servers and read their live state at once.
+
+    With `lock_timeout` (an apply), each server's apply lock is taken first, waiting up to that
+    many seconds, so that the live state read and planned against cannot change under it by
+    another apply; `Run.aclose` releases the locks."""
     state = load(sources, environ)
     run = Run(state, sources)
     chosen = select_servers(state, servers)
     try:
         for name, server in chosen.items():
             run.platforms[name] = connect(server)
+        if lock_timeout is not None:
+            holder = lock_holder()
+            # In name order, so that two applies over several servers cannot deadlock.
+            for _, platform in sorted(run.platforms.items()):
+                if platform.supports_lock:
+                    await platform.lock(holder, lock_timeout)
+                    run.locked.append(platform)
         await asyncio.gather(*(p.warm() for p in run.platforms.values()))
         run.prepared = [
             run.platforms[r.address.server].prepare(r) for r in state.resources if r.address.server in run.platforms

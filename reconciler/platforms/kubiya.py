@@ -14,6 +14,14 @@ Reading takes two list calls: the default list (active and inactive rows) and
 `status=deleted`, because a soft-deleted row still holds its name (a create into it would
 answer 500); the planner revives such rows with a PUT instead.
 
+Apply lock: the API's one atomic primitive is the 409 on a name that exists, so the lock is
+an integration named `reconciler-lock` (`reconciler-lock-<owner>` for an ownership scope)
+whose tags hold its holder and expiry (`reconciler-lock-holder:...`,
+`reconciler-lock-expires:<epoch seconds>`). Creating it is the compare-and-set; a lock past
+its expiry is removed (by id, so that a lock someone else just took is never removed) and
+taken again; releasing it is a hard delete (a soft-deleted row would hold the name). The lock
+row is left out of everything read.
+
 Writes: a create that got no answer (or a 5xx) may have been written, so before trying again
 the adapter lists the server and adopts the integration if it is there; a 409 after such a
 lost answer is therefore success. Right before each update or delete the adapter reads the
@@ -23,11 +31,13 @@ row again and refuses to overwrite it if it changed since the plan (its `updated
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler.errors import PlatformError, UnreachableError
+from reconciler.errors import LockedError, PlatformError, UnreachableError
 from reconciler.model import (
     LOCK_TAG_PREFIX,
     Address,
@@ -46,6 +56,12 @@ from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 BASE = "/api/v1/custom-integrations"
 SANDBOX_TOKEN = "sandbox-kubiya-token"
 CREATE_ATTEMPTS = 4
+LOCK_NAME = "reconciler-lock"
+LOCK_HOLDER_TAG = LOCK_TAG_PREFIX + "-holder:"
+LOCK_EXPIRES_TAG = LOCK_TAG_PREFIX + "-expires:"
+# A lock older than this is stale: its apply died without releasing it.
+LOCK_TTL = 15 * 60
+LOCK_POLL = 0.5
 
 
 def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -110,6 +126,7 @@ class KubiyaPlatform(Platform):
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         token = sandbox_credentials(server, "token", SANDBOX_TOKEN)
         super().__init__(server, client or HttpClient(server, BearerAuth(token)))
+        self._lock_id: str | None = None
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -147,6 +164,106 @@ class KubiyaPlatform(Platform):
             deleted=status == "deleted",
             version=str(row.get("updated_at", "")),
         )
+
+    # -- the apply lock -------------------------------------------------------------------
+
+    supports_lock = True
+
+    @property
+    def lock_name(self) -> str:
+        return LOCK_NAME if not self.server.owner else f"{LOCK_NAME}-{self.server.owner}"
+
+    def _lock_info(self, row: Mapping[str, Any]) -> tuple[str, float]:
+        holder, expires = "unknown", 0.0
+        for tag in row.get("tags") or []:
+            if isinstance(tag, str) and tag.startswith(LOCK_HOLDER_TAG):
+                holder = tag[len(LOCK_HOLDER_TAG) :]
+            elif isinstance(tag, str) and tag.startswith(LOCK_EXPIRES_TAG):
+                try:
+                    expires = float(tag[len(LOCK_EXPIRES_TAG) :])
+                except ValueError:
+                    expires = 0.0  # unreadable: treated as expired
+        return holder, expires
+
+    async def _find_lock(self, status: str | None = None) -> dict[str, Any] | None:
+        for row in await self._list(status):
+            if row.get("name") == self.lock_name and is_lock(row):
+                return row
+        return None
+
+    async def _remove_lock(self, lock_id: str) -> None:
+        await self.client.request(
+            "DELETE",
+            f"{BASE}/{quote(lock_id)}",
+            params={"hard_delete": "true"},
+            address=f"lock {self.lock_name}",
+            ok=(204, 404),
+        )
+
+    async def lock(self, holder: str, timeout: float) -> None:
+        me = f"{holder}/{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + timeout
+        where = f"lock {self.lock_name}"
+        while True:
+            expires = time.time() + LOCK_TTL
+            body = {
+                "name": self.lock_name,
+                "integration_type": LOCK_NAME,
+                "description": "Apply lock of reconciler: another apply on this server waits for it to go",
+                "config": {},
+                "tags": [f"{LOCK_HOLDER_TAG}{me}", f"{LOCK_EXPIRES_TAG}{int(expires)}"],
+            }
+            try:
+                response = await self.client.request(
+                    "POST", BASE, json_body=body, retry=False, address=where, ok=(201, 409, 500)
+                )
+            except (UnreachableError, PlatformError) as exc:
+                if isinstance(exc, PlatformError) and not isinstance(exc, UnreachableError) and not exc.retryable:
+                    raise
+                response = None
+            if response is not None and response.status_code == 201:
+                self._lock_id = str(decode(response, f"POST {BASE}")["id"])
+                return
+            row = await self._find_lock()
+            if row is not None and self._lock_info(row)[0] == me:
+                self._lock_id = str(row["id"])  # taken by a try whose answer was lost
+                return
+            if response is not None and response.status_code == 500 and row is None:
+                # A soft-deleted lock row holds the name (the 500 name trap): free it.
+                gone = await self._find_lock("deleted")
+                if gone is not None:
+                    await self._remove_lock(str(gone["id"]))
+                continue
+            if row is None:
+                continue  # released meanwhile
+            other, until = self._lock_info(row)
+            if until < time.time():
+                # Stale: removed by id, so a lock someone else took meanwhile stays.
+                await self._remove_lock(str(row["id"]))
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+                raise LockedError(
+                    f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
+                    f"({other}, expires {stamp})",
+                    hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock with "
+                    f"`reconciler force-unlock FILES --server {self.server.name}`",
+                )
+            await asyncio.sleep(min(LOCK_POLL, left))
+
+    async def unlock(self) -> None:
+        lock_id = self._lock_id
+        if lock_id is not None:
+            self._lock_id = None
+            await self._remove_lock(lock_id)
+
+    async def break_lock(self) -> str | None:
+        row = await self._find_lock()
+        if row is None:
+            return None
+        await self._remove_lock(str(row["id"]))
+        return self._lock_info(row)[0]
 
     async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
         params = {"status": status} if status else None
