@@ -18,7 +18,7 @@ from typing import Any
 from reconciler import desired as desired_state
 from reconciler import planner
 from reconciler.apply import ApplyResult, Observer, apply
-from reconciler.errors import ConfigError, PlatformError, ReconcilerError, StalePlanError
+from reconciler.errors import ConfigError, LockedError, PlatformError, ReconcilerError, StalePlanError
 from reconciler.model import LiveResource, Resource, Sensitive, ServerConfig
 from reconciler.plan import Action, Plan
 from reconciler.platforms import Platform, connect
@@ -140,9 +140,16 @@ async def open_run(
         if lock_timeout is not None:
             holder = lock_holder()
             # In name order, so that two applies over several servers cannot deadlock.
-            for _, platform in sorted(run.platforms.items()):
+            for name, platform in sorted(run.platforms.items()):
                 if platform.supports_lock:
-                    await platform.lock(holder, lock_timeout)
+                    try:
+                        await platform.lock(holder, lock_timeout)
+                    except LockedError:
+                        raise
+                    except ReconcilerError as exc:
+                        raise PlatformError(
+                            f"cannot read the live state: server {name!r}: {exc}", hint=exc.hint
+                        ) from exc
                     run.locked.append(platform)
         await asyncio.gather(*(p.warm() for p in run.platforms.values()))
         run.prepared = [

@@ -187,7 +187,7 @@ class KubiyaPlatform(Platform):
 
     async def _find_lock(self, status: str | None = None) -> dict[str, Any] | None:
         for row in await self._list(status):
-            if row.get("name") == self.lock_name and is_lock(row):
+            if isinstance(row, dict) and row.get("name") == self.lock_name and is_lock(row):
                 return row
         return None
 
@@ -203,54 +203,60 @@ class KubiyaPlatform(Platform):
     async def lock(self, holder: str, timeout: float) -> None:
         me = f"{holder}/{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + timeout
-        where = f"lock {self.lock_name}"
         while True:
-            expires = time.time() + LOCK_TTL
-            body = {
-                "name": self.lock_name,
-                "integration_type": LOCK_NAME,
-                "description": "Apply lock of reconciler: another apply on this server waits for it to go",
-                "config": {},
-                "tags": [f"{LOCK_HOLDER_TAG}{me}", f"{LOCK_EXPIRES_TAG}{int(expires)}"],
-            }
-            try:
-                response = await self.client.request(
-                    "POST", BASE, json_body=body, retry=False, address=where, ok=(201, 409, 500)
-                )
-            except (UnreachableError, PlatformError) as exc:
-                if isinstance(exc, PlatformError) and not isinstance(exc, UnreachableError) and not exc.retryable:
-                    raise
-                response = None
-            if response is not None and response.status_code == 201:
-                self._lock_id = str(decode(response, f"POST {BASE}")["id"])
-                return
+            # Look first: a held lock costs no write, and an unreadable server gets none.
             row = await self._find_lock()
-            if row is not None and self._lock_info(row)[0] == me:
-                self._lock_id = str(row["id"])  # taken by a try whose answer was lost
+            if row is not None:
+                other, until = self._lock_info(row)
+                if other == me:
+                    self._lock_id = str(row["id"])  # taken by a try whose answer was lost
+                    return
+                if until < time.time():
+                    # Stale: removed by id, so that a lock someone else took meanwhile stays.
+                    await self._remove_lock(str(row["id"]))
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+                    raise LockedError(
+                        f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
+                        f"({other}, until {stamp})",
+                        hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock "
+                        f"with `reconciler force-unlock FILES --server {self.server.name}`",
+                    )
+                await asyncio.sleep(min(LOCK_POLL, left))
+                continue
+            if await self._try_lock(me):
                 return
-            if response is not None and response.status_code == 500 and row is None:
-                # A soft-deleted lock row holds the name (the 500 name trap): free it.
-                gone = await self._find_lock("deleted")
-                if gone is not None:
-                    await self._remove_lock(str(gone["id"]))
-                continue
-            if row is None:
-                continue  # released meanwhile
-            other, until = self._lock_info(row)
-            if until < time.time():
-                # Stale: removed by id, so a lock someone else took meanwhile stays.
-                await self._remove_lock(str(row["id"]))
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
-                raise LockedError(
-                    f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
-                    f"({other}, expires {stamp})",
-                    hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock with "
-                    f"`reconciler force-unlock FILES --server {self.server.name}`",
-                )
-            await asyncio.sleep(min(LOCK_POLL, left))
+
+    async def _try_lock(self, me: str) -> bool:
+        """One compare-and-set: create the lock row. False when someone else was first, or
+        when the answer was lost (the next look tells whether this try took it)."""
+        body = {
+            "name": self.lock_name,
+            "integration_type": LOCK_NAME,
+            "description": "Apply lock of reconciler: another apply on this server waits for it to go",
+            "config": {},
+            "tags": [f"{LOCK_HOLDER_TAG}{me}", f"{LOCK_EXPIRES_TAG}{int(time.time() + LOCK_TTL)}"],
+        }
+        try:
+            response = await self.client.request(
+                "POST", BASE, json_body=body, retry=False, address=f"lock {self.lock_name}", ok=(201, 409, 500)
+            )
+        except PlatformError as exc:
+            if isinstance(exc, UnreachableError) or exc.retryable:
+                return False
+            raise
+        if response.status_code == 201:
+            row = decode(response, f"POST {BASE}")
+            self._lock_id = str(row["id"]) if isinstance(row, dict) else None
+            return self._lock_id is not None
+        if response.status_code == 500:
+            # A soft-deleted lock row holds the name (the 500 name trap): free it.
+            gone = await self._find_lock("deleted")
+            if gone is not None:
+                await self._remove_lock(str(gone["id"]))
+        return False
 
     async def unlock(self) -> None:
         lock_id = self._lock_id

@@ -137,6 +137,11 @@ def _field_lines(change: Change, field: FieldChange, paint: Painter) -> list[str
         if not field.sensitive and fmt.multiline(after):
             return _heredoc(head, fmt.block_lines(after), paint)
         return [head + fmt.side_text(after, field.sensitive) + note]
+    if after is None and before is not None and change.action is Action.UPDATE:
+        # A field the write removes (a key no longer declared): its value is never shown
+        # when it may be a secret.
+        shown = "" if field.sensitive else " = " + fmt.side_text(before, False)
+        return [f"{_FIELD_INDENT}{paint('-', RED)} {path}{shown}"]
     head = f"{_FIELD_INDENT}{paint('~', YELLOW)} {path}: "
     text_change = isinstance(before, str) and isinstance(after, str)
     if not field.sensitive and text_change and (fmt.multiline(before) or fmt.multiline(after)):

@@ -171,3 +171,128 @@ def test_export_apply_then_removing_one_prunes_exactly_it(world: World) -> None:
     files[0].write_text(yaml.safe_dump(kubiya))
     pruned = world.run("plan", servers, *files, "--prune", "--format", "json", env=env)
     assert actions(json.loads(pruned.stdout)) == [("integration.kubiya.hand-2", "delete", "prune")]
+
+
+CHANNEL = """
+channels:
+  - server: console
+    agent: agt_demo
+    family: mcp_server
+    name: docs-search
+    server_url: https://mcp.example.com/docs
+"""
+
+
+def test_a_duplicate_of_a_declared_channel_is_a_planned_change_and_drift(world: World) -> None:
+    path = world.desired(CHANNEL)
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    made = world.console(
+        "POST", "/mcp_server/configure", json_body={"name": "docs-search", "server_url": "https://other.example"}
+    )
+    assert made.status_code == 201, made.text
+    extra = made.json()["data"]["id"]
+
+    plan = world.run("plan", path, "--detailed-exitcode", "--format", "json")  # no --prune
+    assert plan.exit_code == 2, plan.output
+    changes = [c for c in json.loads(plan.stdout)["changes"] if c["action"] != "no-op"]
+    assert [(c["address"], c["action"], c["reason"], c["live_id"]) for c in changes] == [
+        ("channel.console.agt_demo.mcp_server.docs-search", "delete", "duplicate", extra)
+    ]
+    drift = world.run("drift", path, "--format", "json")
+    assert drift.exit_code == 2
+    assert [(i["address"], i["kind"]) for i in json.loads(drift.stdout)["items"]] == [
+        ("channel.console.agt_demo.mcp_server.docs-search", "duplicate")
+    ]
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    listed = world.console("GET", "/mcp_server").json()["data"]
+    assert [c["id"] for c in listed if c["config"]["name"] == "docs-search"] != [extra]
+    assert sum(1 for c in listed if c["config"]["name"] == "docs-search") == 1
+
+
+KEYS = """
+providers:
+  - name: keyed
+    server: orkes
+    type: ollama
+    configuration: {endpoint: "http://localhost:11434", header: "X-Team"}
+"""
+
+
+def test_a_configuration_key_removed_from_the_desired_state_is_removed(world: World) -> None:
+    path = world.desired(KEYS, name="keys.yaml")
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    assert provider_tags(world, "keyed")["reconciler-keys"] == "endpoint,header"
+    # A key someone else added on the server: never declared, so never touched.
+    row = world.conductor("GET", "/integrations/provider/keyed").json()
+    row["configuration"]["api_key"] = "by-hand-key-123"
+    assert world.conductor("POST", "/integrations/provider/keyed", json_body=row).status_code == 200
+
+    path = world.desired(KEYS.replace(', header: "X-Team"', ""), name="keys.yaml")
+    plan = world.run("plan", path, "--format", "json")
+    (change,) = [c for c in json.loads(plan.stdout)["changes"] if c["action"] != "no-op"]
+    assert change["fields"] == [{"path": "configuration.header", "before": "(sensitive)", "after": None,
+                                 "sensitive": True}]
+    human = world.run("plan", path, "--no-color")
+    assert "- configuration.header" in human.stdout
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    config = world.conductor("GET", "/integrations/provider/keyed").json()["configuration"]
+    assert "header" not in config
+    assert config["endpoint"] == "http://localhost:11434" and "api_key" in config
+    assert provider_tags(world, "keyed")["reconciler-keys"] == "endpoint"
+
+
+def test_a_provider_without_a_key_record_is_named_in_the_plan(world: World) -> None:
+    path = world.desired(KEYS, name="keys.yaml")
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    # As an earlier version left it: the marker, no record of the declared keys.
+    removed = world.conductor(
+        "DELETE", "/integrations/provider/keyed/tags", json_body=[{"key": "reconciler-keys", "value": "endpoint,header"}]
+    )
+    assert removed.status_code == 200
+    plan = world.run("plan", path, "--format", "json")
+    assert [d["code"] for d in json.loads(plan.stdout)["diagnostics"]] == ["plan.keys-unrecorded"]
+    assert "provider.orkes.keyed" in json.loads(plan.stdout)["diagnostics"][0]["message"]
+
+
+STATUS = """
+integrations:
+  - {name: switch, server: kubiya, type: redis}
+"""
+
+
+def test_status_is_declared_planned_drifted_exported_and_revived(world: World) -> None:
+    path = world.desired(STATUS, name="status.yaml")
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    assert world.integration("switch")["status"] == "active"
+
+    # Switched off by hand: drift, and the plan switches it on again.
+    row = world.integration("switch")
+    assert world.kubiya("PUT", f"/{row['id']}", json_body={"status": "inactive"}).status_code == 200
+    drift = world.run("drift", path, "--format", "json")
+    assert drift.exit_code == 2
+    (item,) = json.loads(drift.stdout)["items"]
+    assert item["fields"] == [{"path": "status", "live": "inactive", "desired": "active", "sensitive": False}]
+
+    # Switched off from git.
+    off = world.desired(STATUS.replace("type: redis}", "type: redis, status: inactive}"), name="status.yaml")
+    assert world.run("apply", off, "--auto-approve").exit_code == 0
+    plan = world.run("plan", off, "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=world.creds))
+    exported = yaml.safe_load(world.run("export", servers, "--server", "kubiya").stdout)
+    assert exported["integrations"][0]["status"] == "inactive"
+
+    # Soft-deleted, then revived as declared: inactive.
+    assert world.kubiya("DELETE", f"/{row['id']}").status_code == 204
+    revive = world.run("plan", off, "--format", "json")
+    (change,) = [c for c in json.loads(revive.stdout)["changes"] if c["action"] != "no-op"]
+    assert change["reason"] == "revive"
+    assert world.run("apply", off, "--auto-approve").exit_code == 0
+    assert world.integration("switch")["status"] == "inactive"
+
+
+def test_an_integration_declared_inactive_is_created_inactive(world: World) -> None:
+    path = world.desired(STATUS.replace("type: redis}", "type: redis, status: inactive}"), name="status.yaml")
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    assert world.integration("switch")["status"] == "inactive"
+    assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
