@@ -32,9 +32,7 @@ def scoped(world: World, name: str, body: str, owner: str | None) -> Path:
     """A desired-state file whose kubiya and orkes servers carry `owner:` (None: no scope)."""
     servers = servers_yaml(world.url, creds=world.creds)
     if owner is not None:
-        servers = re.sub(
-            r'(  (kubiya|orkes):\n    kind: \w+\n    url: "[^"]*"\n)', rf"\1    owner: {owner}\n", servers
-        )
+        servers = re.sub(r'(  (kubiya|orkes):\n    kind: \w+\n    url: "[^"]*"\n)', rf"\1    owner: {owner}\n", servers)
     return world.write(name, servers + body)
 
 
@@ -71,7 +69,7 @@ def test_two_scopes_on_one_server_apply_and_prune_without_touching_each_other(an
     assert doc["orphaned"] == [] and doc["unmanaged"] == []
 
     # A drops a2 and prunes: exactly a2 goes; B's resources stay.
-    a = scoped(world, "a.yaml", TEAM_A.replace('  - {name: a2, server: kubiya, type: redis}\n', ""), "team-a")
+    a = scoped(world, "a.yaml", TEAM_A.replace("  - {name: a2, server: kubiya, type: redis}\n", ""), "team-a")
     assert actions(plan_json(world, a, "--prune")) == [("integration.kubiya.a2", "delete", "prune")]
     assert world.run("apply", a, "--prune", "--auto-approve").exit_code == 0
     # B drops pb and prunes: exactly pb goes; A's resources stay.
@@ -114,13 +112,15 @@ def test_markers_written_without_a_scope_belong_to_the_default_scope(world: Worl
 def test_declaring_another_scopes_resource_is_an_error_until_taken_over(world: World) -> None:
     a = scoped(world, "a.yaml", TEAM_A, "team-a")
     assert world.run("apply", a, "--auto-approve").exit_code == 0
-    b = scoped(world, "b.yaml", TEAM_B + "  - {name: pa, server: orkes, type: ollama, configuration: {endpoint: "
-               '"http://a"}}\n', "team-b")
+    b = scoped(
+        world,
+        "b.yaml",
+        TEAM_B + '  - {name: pa, server: orkes, type: ollama, configuration: {endpoint: "http://a"}}\n',
+        "team-b",
+    )
     refused = world.run("plan", b)
     assert refused.exit_code == 1
-    assert (
-        "provider.orkes.pa is declared here (scope 'team-b') but owned by scope 'team-a'" in refused.stderr
-    )
+    assert "provider.orkes.pa is declared here (scope 'team-b') but owned by scope 'team-a'" in refused.stderr
     assert "--take-ownership provider.orkes.pa" in refused.stderr
 
     taken = world.run("apply", b, "--take-ownership", "provider.orkes.pa", "--auto-approve")
@@ -230,8 +230,9 @@ def test_a_configuration_key_removed_from_the_desired_state_is_removed(world: Wo
     path = world.desired(KEYS.replace(', header: "X-Team"', ""), name="keys.yaml")
     plan = world.run("plan", path, "--format", "json")
     (change,) = [c for c in json.loads(plan.stdout)["changes"] if c["action"] != "no-op"]
-    assert change["fields"] == [{"path": "configuration.header", "before": "(sensitive)", "after": None,
-                                 "sensitive": True}]
+    assert change["fields"] == [
+        {"path": "configuration.header", "before": "(sensitive)", "after": None, "sensitive": True}
+    ]
     human = world.run("plan", path, "--no-color")
     assert "- configuration.header" in human.stdout
     assert world.run("apply", path, "--auto-approve").exit_code == 0
@@ -246,7 +247,9 @@ def test_a_provider_without_a_key_record_is_named_in_the_plan(world: World) -> N
     assert world.run("apply", path, "--auto-approve").exit_code == 0
     # As an earlier version left it: the marker, no record of the declared keys.
     removed = world.conductor(
-        "DELETE", "/integrations/provider/keyed/tags", json_body=[{"key": "reconciler-keys", "value": "endpoint,header"}]
+        "DELETE",
+        "/integrations/provider/keyed/tags",
+        json_body=[{"key": "reconciler-keys", "value": "endpoint,header"}],
     )
     assert removed.status_code == 200
     plan = world.run("plan", path, "--format", "json")
