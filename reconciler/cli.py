@@ -233,6 +233,19 @@ def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Only these servers (repeatable).",
             shell_complete=_complete("server"),
         ),
+        click.option(
+            "--take-ownership",
+            "take_ownership",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Move this declared resource from another ownership scope to this one.",
+        ),
+        click.option(
+            "--no-adopt",
+            "no_adopt",
+            is_flag=True,
+            help="Leave declared resources that exist without a marker unmarked (read-only adoption).",
+        ),
         click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too)."),
     ]
     for opt in reversed(opts):
@@ -368,6 +381,8 @@ def plan(
     excludes: tuple[str, ...],
     replace: tuple[str, ...],
     servers: tuple[str, ...],
+    take_ownership: tuple[str, ...],
+    no_adopt: bool,
     no_color: bool,
 ) -> None:
     """Show what apply would change on the live servers. Writes nothing.
@@ -388,7 +403,14 @@ def plan(
         try:
             OUT.learn(engine.secret_values(run.state))
             options = engine.plan_options(
-                run, prune=prune, max_deletes=max_deletes, targets=targets, excludes=excludes, replace=replace
+                run,
+                prune=prune,
+                max_deletes=max_deletes,
+                targets=targets,
+                excludes=excludes,
+                replace=replace,
+                take_ownership=take_ownership,
+                adopt=not no_adopt,
             )
             return engine.make_plan(run, options), options
         finally:
@@ -474,12 +496,21 @@ def _refuse_saved_plan(files: tuple[str, ...], command: str) -> None:
 @desired_options
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply's lock on a server before failing.",
+)
 @click.option("--format", "fmt", type=click.Choice(["human", "json"]), default="human", show_default=True)
 def apply_cmd(
     files: tuple[str, ...],
     var: tuple[str, ...],
     var_file: tuple[str, ...],
     auto_approve: bool,
+    lock_timeout: float,
     fmt: str,
     prune: bool,
     max_deletes: int | None,
@@ -487,9 +518,14 @@ def apply_cmd(
     excludes: tuple[str, ...],
     replace: tuple[str, ...],
     servers: tuple[str, ...],
+    take_ownership: tuple[str, ...],
+    no_adopt: bool,
     no_color: bool,
 ) -> None:
     """Make the changes a plan shows: creates, updates, replaces and (with --prune) deletes.
+
+    Where the API allows it (Kubiya), each server's apply lock is taken before the live state
+    is read, so that a second apply waits (--lock-timeout) or fails naming the holder.
 
     Given desired-state files, it plans, shows the plan and asks before acting. Given a plan
     file saved by `plan --out`, it plans again from the same files and options and applies
@@ -518,6 +554,8 @@ def apply_cmd(
                 ("--exclude", excludes),
                 ("--replace", replace),
                 ("--server", servers),
+                ("--take-ownership", take_ownership),
+                ("--no-adopt", no_adopt),
             )
             if value
         ]
@@ -536,7 +574,7 @@ def apply_cmd(
         sources = _sources(files, var, var_file)
 
     async def go() -> Any:
-        run = await engine.open_run(sources, servers=servers)
+        run = await engine.open_run(sources, servers=servers, lock_timeout=lock_timeout)
         try:
             OUT.learn(engine.secret_values(run.state))
             if saved is not None:
@@ -546,7 +584,14 @@ def apply_cmd(
                 engine.check_saved(saved, fresh)
             else:
                 options = engine.plan_options(
-                    run, prune=prune, max_deletes=max_deletes, targets=targets, excludes=excludes, replace=replace
+                    run,
+                    prune=prune,
+                    max_deletes=max_deletes,
+                    targets=targets,
+                    excludes=excludes,
+                    replace=replace,
+                    take_ownership=take_ownership,
+                    adopt=not no_adopt,
                 )
                 fresh = engine.make_plan(run, options)
             if fmt == "human":
@@ -870,6 +915,42 @@ def export(
         OUT.out(text, nl=False)
     if needed:
         OUT.err("Set these variables before planning: " + ", ".join(needed))
+
+
+@main.command(name="force-unlock")
+@desired_options
+@click.option("--server", "server", required=True, metavar="NAME", help="The server whose apply lock to remove.")
+def force_unlock(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], server: str) -> None:
+    """Remove a server's apply lock, whoever holds it (an apply that died without releasing it).
+
+    A lock also expires by itself 15 minutes after it was taken. Removing the lock of an apply
+    that is still running lets another apply run at the same time: check first.
+
+    \b
+    Example:
+      reconciler force-unlock config/ --server kubiya
+    """
+    from reconciler import engine
+    from reconciler.platforms import connect
+
+    sources = _sources(files, var, var_file)
+
+    async def go() -> tuple[bool, str | None]:
+        state = engine.load(sources)
+        OUT.learn(engine.secret_values(state))
+        platform = connect(engine.select_servers(state, [server])[server])
+        try:
+            return platform.supports_lock, await platform.break_lock()
+        finally:
+            await platform.aclose()
+
+    supported, holder = _run(go())
+    if not supported:
+        OUT.out(f"Server {server!r}: its API offers no lock to remove (nothing done).")
+    elif holder is None:
+        OUT.out(f"Server {server!r}: no apply lock is held.")
+    else:
+        OUT.out(f"Server {server!r}: removed the apply lock held by {holder}.")
 
 
 @main.group(cls=_Group)

@@ -76,6 +76,11 @@ def _field(path: str, before: Any, after: Any) -> FieldChange:
     return FieldChange(path, masked(b), masked(a), False)
 
 
+def removal(path: str, before: Any) -> FieldChange:
+    """A field the desired state no longer declares and the write removes (value never shown)."""
+    return _field(path, before, _MISSING)
+
+
 def diff(
     desired: Mapping[str, Any],
     live: Mapping[str, Any],

@@ -3,8 +3,9 @@
 A drift report is the plan read the other way round. A resource the plan would update or
 replace has *changed* on the server (field by field); one it would create is *missing* (deleted
 on the server, soft-deleted, or never applied); live resources the desired state does not
-declare are *unmanaged* (not the reconciler's) or *orphaned* (marked as the reconciler's but
-gone from the desired state). Items are sorted so that two reports of the same drift are
+declare are *unmanaged* (not the reconciler's), *orphaned* (marked as this scope's but gone
+from the desired state) or *owned elsewhere* (another ownership scope's: listed, not drift).
+An extra channel holding a declared name is a *duplicate*. Items are sorted so that two reports of the same drift are
 byte-identical and can be de-duplicated.
 """
 
@@ -15,14 +16,18 @@ from enum import Enum
 from typing import Any
 
 from reconciler.errors import Diagnostic
+from reconciler.model import owner_label
 from reconciler.plan import Action, FieldChange, Plan, Reason
 
 
 class DriftKind(str, Enum):
     CHANGED = "changed"
     MISSING = "missing"
+    DUPLICATE = "duplicate"
     ORPHANED = "orphaned"
     UNMANAGED = "unmanaged"
+    # Another ownership scope's: listed for information, never drift of this scope.
+    OWNED_ELSEWHERE = "owned_elsewhere"
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class DriftReport:
 
     @property
     def drifted(self) -> bool:
-        return bool(self.items)
+        return any(i.kind is not DriftKind.OWNED_ELSEWHERE for i in self.items)
 
     def count(self, kind: DriftKind) -> int:
         return sum(1 for i in self.items if i.kind is kind)
@@ -79,7 +84,9 @@ def from_plan(plan: Plan, *, include_unmanaged: bool = True) -> DriftReport:
     items: list[DriftItem] = []
     for change in plan.actionable:
         address = str(change.address)
-        if change.action in (Action.UPDATE, Action.REPLACE):
+        if change.reason in (Reason.ADOPT, Reason.TAKE_OWNERSHIP):
+            items.append(DriftItem(address, DriftKind.CHANGED, change.reason.text, change.fields))
+        elif change.action in (Action.UPDATE, Action.REPLACE):
             paths = ", ".join(f.path for f in change.fields) or "fields"
             items.append(
                 DriftItem(address, DriftKind.CHANGED, f"differs from the desired state: {paths}", change.fields)
@@ -91,10 +98,16 @@ def from_plan(plan: Plan, *, include_unmanaged: bool = True) -> DriftReport:
                 else "declared in the desired state but absent from the server"
             )
             items.append(DriftItem(address, DriftKind.MISSING, detail))
+        elif change.reason is Reason.DUPLICATE:
+            items.append(
+                DriftItem(address, DriftKind.DUPLICATE, "a second channel of a declared name (the extra is removed)")
+            )
         elif change.action is Action.DELETE:
             items.append(DriftItem(address, DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
     for orphan in plan.orphaned:
         items.append(DriftItem(str(orphan), DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
+    for other, owner in plan.owned_elsewhere:
+        items.append(DriftItem(str(other), DriftKind.OWNED_ELSEWHERE, f"owned by {owner_label(owner)} (not touched)"))
     if include_unmanaged:
         for other in plan.unmanaged:
             items.append(DriftItem(str(other), DriftKind.UNMANAGED, "exists on the server, not in the desired state"))

@@ -22,7 +22,7 @@ from typing import Any
 from reconciler import desired as desired_state
 from reconciler import planner
 from reconciler.apply import ApplyResult, Observer, apply
-from reconciler.errors import ConfigError, PlatformError, ReconcilerError, StalePlanError
+from reconciler.errors import ConfigError, LockedError, PlatformError, ReconcilerError, StalePlanError
 from reconciler.model import LiveResource, Resource, Sensitive, ServerConfig
 from reconciler.plan import Change, Plan
 from reconciler.platforms import Platform, connect
@@ -86,9 +86,26 @@ class Run:
     platforms: dict[str, Platform] = field(default_factory=dict)
     prepared: list[Resource] = field(default_factory=list)
     live: list[LiveResource] = field(default_factory=list)
+    locked: list[Platform] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        # The apply locks go first, while the connections are still open.
+        await asyncio.gather(*(p.unlock() for p in self.locked), return_exceptions=True)
+        self.locked.clear()
         await asyncio.gather(*(p.aclose() for p in self.platforms.values()), return_exceptions=True)
+
+
+def lock_holder() -> str:
+    """Who holds a lock, for the person who finds it held: user, host and process."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
 
 
 def load(sources: Sources, environ: Mapping[str, str] | None = None) -> desired_state.DesiredState:
@@ -138,14 +155,33 @@ async def open_run(
     *,
     environ: Mapping[str, str] | None = None,
     servers: Sequence[str] = (),
+    lock_timeout: float | None = None,
 ) -> Run:
-    """Load the desired state, connect to its servers and read their live state at once."""
+    """Load the desired state, connect to its servers and read their live state at once.
+
+    With `lock_timeout` (an apply), each server's apply lock is taken first, waiting up to that
+    many seconds, so that the live state read and planned against cannot change under it by
+    another apply; `Run.aclose` releases the locks."""
     state = load(sources, environ)
     run = Run(state, sources)
     chosen = select_servers(state, servers)
     try:
         for name, server in chosen.items():
             run.platforms[name] = connect(server)
+        if lock_timeout is not None:
+            holder = lock_holder()
+            # In name order, so that two applies over several servers cannot deadlock.
+            for name, platform in sorted(run.platforms.items()):
+                if platform.supports_lock:
+                    try:
+                        await platform.lock(holder, lock_timeout)
+                    except LockedError:
+                        raise
+                    except ReconcilerError as exc:
+                        raise PlatformError(
+                            f"cannot read the live state: server {name!r}: {exc}", hint=exc.hint
+                        ) from exc
+                    run.locked.append(platform)
         by_server: dict[str, list[Resource]] = {n: [] for n in run.platforms}
 
         async def read_server(name: str, platform: Platform) -> list[LiveResource]:
@@ -184,6 +220,8 @@ def plan_options(
     targets: Sequence[str] = (),
     excludes: Sequence[str] = (),
     replace: Sequence[str] = (),
+    take_ownership: Sequence[str] = (),
+    adopt: bool = True,
 ) -> planner.PlanOptions:
     prune_servers = frozenset(n for n, p in run.platforms.items() if prune or p.server.prune)
     return planner.PlanOptions(
@@ -193,7 +231,14 @@ def plan_options(
         excludes=tuple(excludes),
         replace=tuple(replace),
         sources=run.sources.to_dict(variables_key(run.state), new_salt()),
+        owners=_owners(run),
+        take_ownership=tuple(take_ownership),
+        adopt=adopt,
     )
+
+
+def _owners(run: Run) -> dict[str, str]:
+    return {name: p.server.owner for name, p in run.platforms.items()}
 
 
 def make_plan(run: Run, options: planner.PlanOptions) -> Plan:
@@ -236,6 +281,8 @@ def plan_file_document(
         "targets": list(options.targets),
         "excludes": list(options.excludes),
         "replace": list(options.replace),
+        "take_ownership": list(options.take_ownership),
+        "adopt": options.adopt,
     }
     return doc
 
@@ -340,6 +387,9 @@ def saved_plan_options(run: Run, options: Mapping[str, Any], saved: Mapping[str,
         excludes=tuple(options.get("excludes") or ()),
         replace=tuple(options.get("replace") or ()),
         sources=run.sources.to_dict(variables_key(run.state), str(sources.get("variables_salt") or "")),
+        owners=_owners(run),
+        take_ownership=tuple(options.get("take_ownership") or ()),
+        adopt=options.get("adopt") is not False,
     )
 
 

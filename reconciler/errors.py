@@ -206,6 +206,10 @@ class ConflictError(PlatformError):
     """The server's state no longer matches what the plan was made against."""
 
 
+class LockedError(ReconcilerError):
+    """Another apply holds the server's apply lock (and did not release it in time)."""
+
+
 class StalePlanError(ReconcilerError):
     """A saved plan no longer matches the live state of the resources it touches."""
 

@@ -52,6 +52,49 @@ MANAGED_TAG_VALUE = "reconciler"
 MANAGED_TAG = f"{MANAGED_TAG_KEY}:{MANAGED_TAG_VALUE}"
 # Where a keyed fingerprint of write-only values is kept, as a tag next to the marker.
 FINGERPRINT_TAG_KEY = "reconciler-fingerprint"
+# Where the names (never the values) of the configuration keys last declared for a Conductor
+# provider are kept, comma-separated: a key declared before and gone now is removed.
+KEYS_TAG_KEY = "reconciler-keys"
+# Where the apply lock's holder and expiry are kept (tags of the Kubiya lock integration).
+LOCK_TAG_PREFIX = "reconciler-lock"
+
+# The ownership scope of a server, written into the marker: the default scope (no `owner:`)
+# writes the plain marker, so markers written before scopes existed belong to it; scope X
+# writes `reconciler:X`.
+DEFAULT_OWNER = ""
+
+
+def marker_value(owner: str) -> str:
+    """The marker's value for an ownership scope (`reconciler` or `reconciler:<owner>`)."""
+    return MANAGED_TAG_VALUE if not owner else f"{MANAGED_TAG_VALUE}:{owner}"
+
+
+def kubiya_marker(owner: str) -> str:
+    """The Kubiya string tag marking a resource as owned by this scope."""
+    return f"{MANAGED_TAG_KEY}:{marker_value(owner)}"
+
+
+def owner_of_marker(value: str) -> str | None:
+    """The scope a marker value names, or None when the value is no reconciler marker."""
+    if value == MANAGED_TAG_VALUE:
+        return DEFAULT_OWNER
+    head, sep, owner = value.partition(":")
+    if sep and head == MANAGED_TAG_VALUE and owner:
+        return owner
+    return None
+
+
+def owner_of_kubiya_tag(tag: str) -> str | None:
+    """The scope a Kubiya string tag marks, or None when it is no marker."""
+    key, sep, value = tag.partition(":")
+    if not sep or key != MANAGED_TAG_KEY:
+        return None
+    return owner_of_marker(value)
+
+
+def owner_label(owner: str) -> str:
+    """How a scope is named to people."""
+    return f"scope {owner!r}" if owner else "the default scope"
 
 
 def _quote(segment: str) -> str:
@@ -335,7 +378,10 @@ class LiveResource:
     `managed`: it carries the reconciler's marker. `deleted`: a Kubiya soft-deleted row, which
     still holds its name. `fingerprint`: the stored keyed digest of write-only values, if any.
     `version`: an opaque token that changes whenever the server's copy changes, used to detect
-    that someone else wrote it since the plan was made.
+    that someone else wrote it since the plan was made. `owner`: the ownership scope its marker
+    names (meaningful only when `managed`; `DEFAULT_OWNER` for the plain marker).
+    `applied_keys`: the configuration key names declared at the last apply (Conductor
+    providers), None when the server holds no such record.
     """
 
     address: Address
@@ -345,6 +391,8 @@ class LiveResource:
     deleted: bool = False
     fingerprint: str | None = None
     version: str = ""
+    owner: str = DEFAULT_OWNER
+    applied_keys: tuple[str, ...] | None = None
 
     @property
     def type(self) -> str | None:
@@ -366,7 +414,8 @@ class ServerConfig:
     `url_location`: where the `url:` value is written (for error messages).
     `prune`: delete managed resources missing from the desired state. `batch_size`: providers
     per Conductor bulk save. `fingerprint_key`: key of the fingerprints of write-only values
-    (defaults to one derived from the credentials).
+    (defaults to one derived from the credentials). `owner`: the ownership scope written into
+    the marker of everything this desired state writes there (`DEFAULT_OWNER` when unset).
     """
 
     name: str
@@ -383,6 +432,7 @@ class ServerConfig:
     deadline: float = 600.0
     max_response_mb: float = 512.0
     url_location: Location | None = None
+    owner: str = DEFAULT_OWNER
 
     @property
     def is_sandbox(self) -> bool:

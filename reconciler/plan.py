@@ -58,6 +58,8 @@ class Reason(str, Enum):
     NO_UPDATE_API = "no_update_api"
     PRUNE = "prune"
     DUPLICATE = "duplicate"
+    ADOPT = "adopt"
+    TAKE_OWNERSHIP = "take_ownership"
     UNCHANGED = "unchanged"
     REPLACE_REQUESTED = "replace_requested"
     PARENT_REPLACED = "parent_replaced"
@@ -76,6 +78,8 @@ _REASON_TEXT = {
     Reason.NO_UPDATE_API: "the API cannot update a channel; it is disconnected and configured again",
     Reason.PRUNE: "managed by reconciler and no longer in the desired state (--prune)",
     Reason.DUPLICATE: "another channel with the same agent, family and name exists",
+    Reason.ADOPT: "not yet owned: the ownership marker will be added",
+    Reason.TAKE_OWNERSHIP: "owned by another scope: the marker moves to this one (--take-ownership)",
     Reason.UNCHANGED: "matches the desired state",
     Reason.REPLACE_REQUESTED: "its replacement was requested (--replace)",
     Reason.PARENT_REPLACED: "its provider is replaced; the server deletes it with the provider",
@@ -231,7 +235,8 @@ class Plan:
 
     `changes` includes no-ops (views may hide them). `unmanaged`: live resources not in the
     desired state and not marked as the reconciler's: listed, never touched. `orphaned`: marked
-    ones missing from the desired state while pruning is off. `diagnostics`:
+    ones missing from the desired state while pruning is off. `owned_elsewhere`: resources
+    another ownership scope owns (see `model.marker_value`). `diagnostics`:
     warnings found while planning (errors stop planning instead). `sources`: the desired-state
     files and variables the plan was made from, so that `apply PLANFILE` can load them again.
     """
@@ -240,6 +245,8 @@ class Plan:
     unmanaged: tuple[Address, ...] = ()
     # Managed resources missing from the desired state, left alone because pruning is off.
     orphaned: tuple[Address, ...] = ()
+    # Resources another ownership scope's marker names, with that scope: never touched.
+    owned_elsewhere: tuple[tuple[Address, str], ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     sources: Mapping[str, Any] = field(default_factory=dict)
     servers: tuple[str, ...] = ()
@@ -265,6 +272,7 @@ class Plan:
             "changes": [c.to_dict() for c in self.changes],
             "unmanaged": sorted(str(a) for a in self.unmanaged),
             "orphaned": sorted(str(a) for a in self.orphaned),
+            "owned_elsewhere": {str(a): owner for a, owner in sorted(self.owned_elsewhere)},
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "sources": {"paths": [], "variables": {}, "variables_salt": "", "var_files": [], **self.sources},
             "servers": list(self.servers),
@@ -278,6 +286,9 @@ class Plan:
             changes=tuple(Change.from_dict(c) for c in data["changes"]),
             unmanaged=tuple(Address.parse(a) for a in data["unmanaged"]),
             orphaned=tuple(Address.parse(a) for a in data["orphaned"]),
+            owned_elsewhere=tuple(
+                (Address.parse(a), str(owner)) for a, owner in sorted((data.get("owned_elsewhere") or {}).items())
+            ),
             diagnostics=tuple(Diagnostic.from_dict(d) for d in data["diagnostics"]),
             sources=dict(data["sources"]),
             servers=tuple(data["servers"]),

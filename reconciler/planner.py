@@ -7,8 +7,16 @@ Rules enforced here, before any write:
   a changed console channel is always a replace (that API has no update);
 - Kubiya's soft-deleted rows: a desired name held by one is a revive (PUT status active),
   never a create, which the server would answer with a 500;
-- ownership: only live resources carrying the reconciler's marker and missing from the desired
-  state are delete candidates, and only with pruning on; the rest are listed as unmanaged;
+- ownership: only live resources carrying this scope's marker (`owners`, per server) and
+  missing from the desired state are delete candidates, and only with pruning on; another
+  scope's are listed as owned elsewhere, unmarked ones as unmanaged; a declared resource that
+  another scope owns is a plan error unless `--take-ownership` names it; a declared resource
+  without any marker is adopted (an update that writes the marker) unless `adopt` is off;
+- console channels carry no marker: one declared here is this scope's; an extra channel of a
+  declared name is a duplicate, always planned for deletion; undeclared channels are never
+  touched, so a channel another scope declares is never pruned;
+- Conductor configuration keys declared at the last apply (`applied_keys`) and gone from the
+  desired state are removed; keys the server added are never touched;
 - `prevent_destroy` and the `max_deletes` guard;
 - write-only values: compared through their keyed fingerprint, never by value;
 - order: the single table `plan.ORDER`.
@@ -21,7 +29,15 @@ from dataclasses import dataclass, field
 
 from reconciler import diff
 from reconciler.errors import Diagnostic, DiagnosticsError, error, warning
-from reconciler.model import Address, LiveResource, Resource, ResourceKind, split_address
+from reconciler.model import (
+    DEFAULT_OWNER,
+    Address,
+    LiveResource,
+    Resource,
+    ResourceKind,
+    owner_label,
+    split_address,
+)
 from reconciler.plan import Action, Change, FieldChange, Plan, Reason, body_digest, order_key
 
 
@@ -38,6 +54,13 @@ class PlanOptions:
     excludes: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     sources: Mapping[str, object] = field(default_factory=dict)
+    # Ownership scope per server name (absent: the default scope).
+    owners: Mapping[str, str] = field(default_factory=dict)
+    # Addresses whose marker moves from another scope to this one.
+    take_ownership: tuple[str, ...] = ()
+    # Adopt declared resources that exist without a marker (write the marker). Off: they are
+    # compared and updated as usual but not marked (read-only adoption).
+    adopt: bool = True
 
 
 # Addresses named in a refusal message before "and N more".
@@ -90,11 +113,12 @@ def check_addresses(options: PlanOptions, known: Iterable[Address] = ()) -> list
         ("--target", options.targets),
         ("--exclude", options.excludes),
         ("--replace", options.replace),
+        ("--take-ownership", options.take_ownership),
     ):
         for pattern in patterns:
             try:
                 parts = split_address(pattern)
-                if flag == "--replace":
+                if flag in ("--replace", "--take-ownership"):
                     Address.parse(pattern)
                 elif not parts or parts[0] not in {k.value for k in ResourceKind}:
                     raise ValueError(f"an address starts with its kind ({kinds})")
@@ -164,24 +188,76 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
     changes: list[Change] = []
     replaced_providers: set[Address] = set()
     force_replace = [Address.parse(a) if isinstance(a, str) else a for a in options.replace]
+    take = {Address.parse(a) for a in options.take_ownership}
+    unrecorded: dict[str, list[Address]] = {}
 
     # Parents first, so that a replaced provider is known when its models are planned.
     for res in sorted(wanted.values(), key=lambda r: (r.address.kind is ResourceKind.MODEL, str(r.address))):
         current = have.get(res.address)
-        change = _plan_one(res, current, replaced_providers, force_replace, problems, warnings)
+        mine = options.owners.get(res.address.server, DEFAULT_OWNER)
+        ownership: Reason | None = None
+        if current is not None and not current.deleted and _has_marker(res.address):
+            if current.managed and current.owner != mine:
+                if res.address in take:
+                    ownership = Reason.TAKE_OWNERSHIP
+                else:
+                    problems.append(
+                        error(
+                            "plan.owned-elsewhere",
+                            f"{res.address} is declared here ({owner_label(mine)}) but owned by "
+                            f"{owner_label(current.owner)}",
+                            location=res.location,
+                            address=str(res.address),
+                            hint=f"remove it from one of the two desired states, or move it to this one with "
+                            f"--take-ownership {res.address}",
+                        )
+                    )
+                    continue
+            elif not current.managed and options.adopt:
+                ownership = Reason.ADOPT
+        change = _plan_one(res, current, replaced_providers, force_replace, problems, warnings, ownership)
+        if (
+            res.address.kind is ResourceKind.PROVIDER
+            and current is not None
+            and current.managed
+            and current.applied_keys is None
+            and change.action is not Action.CREATE
+        ):
+            unrecorded.setdefault(res.address.server, []).append(res.address)
         if change.action is Action.REPLACE and res.address.kind is ResourceKind.PROVIDER:
             replaced_providers.add(res.address)
         changes.append(change)
+    for server, addresses in sorted(unrecorded.items()):
+        shown = ", ".join(str(a) for a in addresses[:3])
+        if len(addresses) > 3:
+            shown += f" and {len(addresses) - 3} more"
+        warnings.append(
+            warning(
+                "plan.keys-unrecorded",
+                f"{len(addresses)} provider(s) on server {server!r} hold no record of their declared "
+                f"configuration keys yet ({shown}): a key removed from the desired state before that "
+                "record exists stays on the server",
+                hint="the record (key names only) is written with the next update of each provider",
+            )
+        )
+    for taken in take:
+        current = have.get(taken)
+        if taken not in wanted or current is None or current.deleted or not _has_marker(taken):
+            problems.append(
+                error(
+                    "plan.take-ownership-unknown",
+                    f"--take-ownership {taken}: no declared integration or provider exists at that address",
+                    hint="name a resource this desired state declares and the server holds (models and "
+                    "channels follow their provider and their declaration)",
+                )
+            )
 
     unmanaged: list[Address] = []
     orphaned: list[Address] = []
-    # Extra channels holding a declared name: removed only when pruning (they may be a
-    # person's, made by hand).
-    extras = [
-        (item, Reason.DUPLICATE)
-        for item in duplicates
-        if item.address in wanted and item.address.server in options.prune_servers
-    ]
+    elsewhere: list[tuple[Address, str]] = []
+    # Extra channels holding a declared name: one channel per declared name, always (two
+    # applies at once, or a person, made a second one).
+    extras = [(item, Reason.DUPLICATE) for item in duplicates if item.address in wanted]
     for item in have.values():
         if item.address in wanted or item.deleted:
             continue
@@ -192,12 +268,14 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
             continue
         if not item.managed:
             unmanaged.append(item.address)
+        elif item.owner != options.owners.get(item.address.server, DEFAULT_OWNER):
+            elsewhere.append((item.address, item.owner))
         elif item.address.server in options.prune_servers:
             extras.append((item, Reason.PRUNE))
         else:
             orphaned.append(item.address)
     for item in duplicates:
-        if item.address not in wanted or item.address.server not in options.prune_servers:
+        if item.address not in wanted:
             unmanaged.append(item.address)
 
     deleted_providers = {item.address for item, _ in extras if item.address.kind is ResourceKind.PROVIDER}
@@ -258,6 +336,7 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
         changes=tuple(changes),
         unmanaged=tuple(sorted(a for a in unmanaged if _in_scope(a, options))),
         orphaned=tuple(sorted(a for a in orphaned if _in_scope(a, options))),
+        owned_elsewhere=tuple(sorted((a, o) for a, o in elsewhere if _in_scope(a, options))),
         diagnostics=tuple(w for w in warnings if w.address is None or _in_scope(Address.parse(w.address), options)),
         sources=dict(options.sources),
         servers=tuple(sorted({r.address.server for r in desired})),
@@ -271,6 +350,7 @@ def _plan_one(
     force_replace: list[Address],
     problems: list[Diagnostic],
     warnings: list[Diagnostic],
+    ownership: Reason | None = None,
 ) -> Change:
     depends = (res.address.parent,) if res.address.parent is not None else ()
 
@@ -306,10 +386,11 @@ def _plan_one(
         write_only=res.write_only,
         open_paths=res.open_paths,
     )
+    fields += _removed_keys(res, current)
     reason = Reason.CHANGED
     wo = tuple(p for p in res.write_only if not diff.covered(p, res.lifecycle.ignore_changes))
     if res.fingerprint is not None and wo:
-        if current.fingerprint is None:
+        if current.fingerprint is None and ownership is None:
             # Never written by reconciler (e.g. adopted after `export`): nothing to compare
             # with. Say so instead of rewriting secrets nobody asked to change; the
             # fingerprint is stored with the next update of the resource.
@@ -356,11 +437,37 @@ def _plan_one(
 
     if res.address in force_replace:
         return _guard_destroy(make(Action.REPLACE, Reason.REPLACE_REQUESTED, fields), res, problems)
+
+    if ownership is not None:
+        # Adoption and a change of owner write the marker (and the fingerprints of
+        # write-only values, which are written with it).
+        return make(Action.UPDATE, ownership, fields)
     if not fields:
         return make(Action.NOOP, Reason.UNCHANGED)
     if res.address.kind is ResourceKind.CHANNEL:
         return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
     return make(Action.UPDATE, reason, fields)
+
+
+def _has_marker(address: Address) -> bool:
+    """Whether the API lets this kind carry an ownership marker (models follow their provider,
+    console channels have no tags)."""
+    return address.kind in (ResourceKind.INTEGRATION, ResourceKind.PROVIDER)
+
+
+def _removed_keys(res: Resource, current: LiveResource) -> tuple[FieldChange, ...]:
+    """Configuration keys declared at the last apply, gone from the desired state now, and
+    still on the server: the write removes them. Keys never declared (the server's own) are
+    not in the record and so never touched."""
+    if current.applied_keys is None or res.address.kind is not ResourceKind.PROVIDER:
+        return ()
+    declared = res.body.get("configuration") or {}
+    live_config = current.body.get("configuration") or {}
+    return tuple(
+        diff.removal(f"configuration.{key}", live_config[key])
+        for key in sorted(set(current.applied_keys) - set(declared))
+        if key in live_config and not diff.covered(f"configuration.{key}", res.lifecycle.ignore_changes)
+    )
 
 
 def _guard_destroy(change: Change, res: Resource, problems: list[Diagnostic]) -> Change:

@@ -269,6 +269,7 @@ A desired state is one or more YAML files (a directory loads all its `*.yaml`, `
         rate_limit: <rate_limit>     # optional: requests/s, 0 = no limit
         timeout: <timeout>           # optional: seconds per request
         prune: <prune>               # optional: delete managed resources no longer declared
+        owner: team-data             # optional: ownership scope written into the marker
         batch_size: <batch_size>     # optional, conductor: providers per bulk save
         fingerprint_key: ${env:RECONCILER_FP_KEY}   # optional: key of write-only fingerprints
     integrations:                   # Kubiya custom integrations (on kubiya servers)
@@ -283,6 +284,7 @@ A desired state is one or more YAML files (a directory loads all its `*.yaml`, `
           context_prompt: "…"
           connection_test: {command: pg_isready, timeout: 5, enabled: true}
         tags: [team-data]
+        status: active              # optional: active (default) or inactive
         lifecycle: {prevent_destroy: true, ignore_changes: [description]}
     providers:                      # Orkes Conductor integration providers (conductor servers)
       - name: openai-marketing      # unique per server
@@ -338,7 +340,7 @@ Rules checked across all files: unique names per scope (both places are reported
 resource names a declared server of the right kind; Conductor types exist, their required
 configuration keys (and those of the AWS `connectionType`) are set, `category` matches;
 unknown configuration keys are warnings; `lifecycle.ignore_changes` names real fields; the
-tag keys `managed-by` and `reconciler-fingerprint` are reserved.
+tag keys `managed-by`, `reconciler-fingerprint` and `reconciler-keys` are reserved.
 
 Limits. A file (or rendered template) is at most 10 MiB, values nest at most 64 deep, and
 aliases may not expand past 100,000 values: larger documents are refused, not attempted.

@@ -4,7 +4,7 @@ Secret references are resolved here (into `Sensitive`), each problem placed at t
 that holds the reference. The bodies are the exact shapes the platform adapters compare
 against (see `reconciler.desired` for the full description):
 
-- integration: `{type, description, config, tags}`; `config` holds only the keys written,
+- integration: `{type, description, config, tags, status}`; `config` holds only the keys written,
   but a file entry is completed with the server's defaults (`mode` "0644", others None) and a
   connection test with `enabled` True and `timeout` 5, as the server stores them;
 - provider: `{type, category, description, enabled, configuration, tags}`, tags as a sorted
@@ -136,6 +136,7 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         deadline=float(node.get("deadline", defaults.deadline)),
         max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
         url_location=yamlpos.locate(decl.document.file, node, ("url",)),
+        owner=str(node.get("owner") or ""),
     )
 
 
@@ -190,6 +191,7 @@ def _integration(decl: ResourceDecl, values: _Values) -> Resource:
         "description": values.get(node, "description") if "description" in node else None,
         "config": config,
         "tags": sorted(node.get("tags") or ()),
+        "status": node.get("status") or "active",
     }
     return Resource(
         address=address_of(decl),

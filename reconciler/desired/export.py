@@ -80,6 +80,8 @@ def _integration(item: LiveResource) -> dict[str, Any]:
         out["config"] = cfg
     if body.get("tags"):
         out["tags"] = list(body["tags"])
+    if body.get("status") == "inactive":
+        out["status"] = "inactive"
     return out
 
 

@@ -91,6 +91,23 @@ class Platform(ABC):
         """The desired resource in the exact shape `read` produces (defaults filled in)."""
         return resource
 
+    # Whether the API offers an atomic primitive to build an apply lock on.
+    supports_lock = False
+
+    async def lock(self, holder: str, timeout: float) -> None:
+        """Take the apply lock of this server's ownership scope, waiting up to `timeout`
+        seconds; raises `LockedError` naming the holder. A no-op where the API offers no
+        atomic primitive (see the README: the re-check before each write is all there is)."""
+        return None
+
+    async def unlock(self) -> None:
+        """Release the lock `lock` took, if any."""
+        return None
+
+    async def break_lock(self) -> str | None:
+        """Remove the apply lock whoever holds it; the holder it named, None when none."""
+        return None
+
     @abstractmethod
     async def save_one(self, change: Change) -> Outcome:
         """Carry out a create, update or replace."""

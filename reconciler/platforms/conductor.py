@@ -34,8 +34,8 @@ from typing import Any
 from reconciler.errors import PlatformError, warning
 from reconciler.model import (
     FINGERPRINT_TAG_KEY,
+    KEYS_TAG_KEY,
     MANAGED_TAG_KEY,
-    MANAGED_TAG_VALUE,
     Address,
     LiveResource,
     Resource,
@@ -43,6 +43,8 @@ from reconciler.model import (
     Sensitive,
     ServerKind,
     fingerprint,
+    marker_value,
+    owner_of_marker,
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
@@ -53,7 +55,7 @@ SANDBOX_KEY_ID = "sandbox-key-id"
 SANDBOX_KEY_SECRET = "sandbox-key-secret"
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60
-OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY})
+OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY, KEYS_TAG_KEY})
 # What every password-type value reads back as.
 MASK = "********"
 
@@ -122,6 +124,15 @@ class TokenAuth(Auth):
             if self._token == stale:  # nobody renewed it meanwhile
                 await self._exchange(client)
         return True
+
+
+def applied_keys(tags: Sequence[Mapping[str, str]]) -> tuple[str, ...] | None:
+    """The configuration key names recorded at the last apply (every record, should an
+    interrupted write have left two), or None when there is no record."""
+    records = [t["value"] for t in tags if t["key"] == KEYS_TAG_KEY]
+    if not records:
+        return None
+    return tuple(sorted({k for value in records for k in value.split(",") if k}))
 
 
 def _tags(raw: Any) -> list[dict[str, str]]:
@@ -216,7 +227,10 @@ class ConductorPlatform(Platform):
 
     def _provider_live(self, row: Mapping[str, Any]) -> LiveResource:
         raw_tags = _tags(row.get("tags"))
-        managed = {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE} in raw_tags
+        owners = sorted(
+            {o for o in (owner_of_marker(t["value"]) for t in raw_tags if t["key"] == MANAGED_TAG_KEY) if o is not None}
+        )
+        owner = self.server.owner if self.server.owner in owners else (owners[0] if owners else "")
         fp = next((t["value"] for t in raw_tags if t["key"] == FINGERPRINT_TAG_KEY), None)
         return LiveResource(
             address=Address(ResourceKind.PROVIDER, self.server.name, (), text_field(row, "name")),
@@ -229,9 +243,11 @@ class ConductorPlatform(Platform):
                 "configuration": dict(row.get("configuration") or {}),
                 "tags": [t for t in raw_tags if t["key"] not in OWN_TAG_KEYS],
             },
-            managed=managed,
+            managed=bool(owners),
+            owner=owner,
             fingerprint=fp,
             version=version_of(row),
+            applied_keys=applied_keys(raw_tags),
         )
 
     def _model_live(self, provider: LiveResource, api: Mapping[str, Any]) -> LiveResource:
@@ -245,6 +261,7 @@ class ConductorPlatform(Platform):
                 "configuration": dict(api.get("configuration") or {}),
             },
             managed=provider.managed,
+            owner=provider.owner,
             version=version_of(api),
         )
 
@@ -317,15 +334,18 @@ class ConductorPlatform(Platform):
         server has it (configuration keys the desired state does not name, paths under
         `ignore_changes`), so that a write never changes what the plan did not show."""
         body = provider.body
-        tags = [*body.get("tags", []), {"key": MANAGED_TAG_KEY, "value": MANAGED_TAG_VALUE}]
-        if provider.fingerprint:
-            tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
+        tags = self._own_tags(provider)
+        tags = [*body.get("tags", []), *tags]
         item: dict[str, Any] = {
             "name": provider.address.name,
             "type": body["type"],
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
-            "configuration": _merged(body.get("configuration"), row.get("configuration") if row else None),
+            "configuration": _merged(
+                body.get("configuration"),
+                row.get("configuration") if row else None,
+                _dropped_keys(provider, row),
+            ),
             "tags": tags,
             "apis": [
                 {
@@ -355,6 +375,17 @@ class ConductorPlatform(Platform):
                     elif rest in live_config:
                         item["configuration"][rest] = live_config[rest]
         return item
+
+    def _own_tags(self, provider: Resource) -> list[dict[str, str]]:
+        """The reconciler's tags of a provider: this scope's marker, the fingerprint of its
+        write-only values, and the names (never the values) of its declared configuration keys."""
+        tags = [
+            {"key": MANAGED_TAG_KEY, "value": marker_value(self.server.owner)},
+            {"key": KEYS_TAG_KEY, "value": ",".join(sorted(provider.body.get("configuration") or {}))},
+        ]
+        if provider.fingerprint:
+            tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
+        return tags
 
     async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
         if not changes:
@@ -519,9 +550,7 @@ class ConductorPlatform(Platform):
         if row is None or change.desired is None or change.action is Action.REPLACE:
             return
         wanted = {(t["key"], t["value"]) for t in change.desired.body.get("tags", [])}
-        wanted.add((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
-        if change.desired.fingerprint:
-            wanted.add((FINGERPRINT_TAG_KEY, change.desired.fingerprint))
+        wanted |= {(t["key"], t["value"]) for t in self._own_tags(change.desired)}
         stale = [t for t in _tags(row.get("tags")) if (t["key"], t["value"]) not in wanted]
         if stale:
             await self.client.request(
@@ -570,15 +599,34 @@ class ConductorPlatform(Platform):
         return await self._save_model(change)
 
 
-def _merged(desired: Any, live: Any) -> dict[str, Any]:
+def _merged(desired: Any, live: Any, dropped: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The configuration to write: the desired keys (secrets revealed) over the live ones the
-    desired state does not name. A masked live value is never sent back: what a server does
-    with the mask is not published, and storing it literally would destroy the secret."""
+    desired state does not name, less `dropped` (declared at the last apply, gone now). A
+    masked live value is never sent back: what a server does with the mask is not published,
+    and storing it literally would destroy the secret."""
     out: dict[str, Any] = {}
     if isinstance(live, Mapping):
         out = {k: v for k, v in live.items() if v != MASK}
+    for key in dropped:
+        out.pop(key, None)
     out.update(reveal(desired or {}))
     return out
+
+
+def _dropped_keys(provider: Resource, row: Mapping[str, Any] | None) -> frozenset[str]:
+    """Configuration keys the last apply declared and the desired state no longer does (the
+    planner shows each as `- configuration.KEY`); keys under `ignore_changes` stay."""
+    if row is None:
+        return frozenset()
+    recorded = applied_keys(_tags(row.get("tags"))) or ()
+    declared = provider.body.get("configuration") or {}
+    ignored = provider.lifecycle.ignore_changes
+    return frozenset(
+        k
+        for k in recorded
+        if k not in declared
+        and not any(p in ("configuration", f"configuration.{k}") for p in ignored)
+    )
 
 
 def _get(body: Mapping[str, Any], path: str) -> Any:

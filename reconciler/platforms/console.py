@@ -13,13 +13,23 @@ state declares its name on that agent and family (extra channels of that name ar
 and removed); every other channel is listed as unmanaged and never touched.
 
 Reading lists the three families of every agent the desired state names (three calls an
-agent). Every write carries an `Idempotency-Key`, kept across retries of that write, so a
-retried configure never makes two channels.
+agent). Every write carries an `Idempotency-Key`. A configure's key is derived from the
+channel's identity (agent, family, name, the channel it replaces) and its desired body, keyed
+with a digest of the API key: a retry, or another apply creating the same channel at the same
+time, sends the same key, and the console answers it with the first channel instead of making
+a second. After each configure the family is listed again: the first channel listed of that
+name is the one kept (the console lists in creation order); an extra channel this apply made
+is removed and the change reported as a conflict (another apply created it first, with other
+values). Whatever still slips through (the idempotency window passed, a person's channel) is a
+duplicate the next plan removes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -66,6 +76,9 @@ class ConsolePlatform(Platform):
         key = sandbox_credentials(server, "api_key", SANDBOX_API_KEY)
         super().__init__(server, client or HttpClient(server, BearerAuth(key)))
         self._bimpeai_names: dict[tuple[str, str], str] = {}
+        # Keys the idempotency keys: equal for everyone holding the API key, and revealing
+        # nothing of the (secret-bearing) body they are derived from.
+        self._key_key = hashlib.sha256(b"reconciler-idempotency\0" + key.encode()).digest()
 
     def prepare(self, resource: Resource) -> Resource:
         from dataclasses import replace
@@ -137,6 +150,13 @@ class ConsolePlatform(Platform):
                 out[item.id] = item.address.name
         return out
 
+    def idempotency_key(self, change: Change, payload: Mapping[str, Any]) -> str:
+        """The same for the same channel identity and desired body (see the module docstring)."""
+        agent, family = change.address.scope
+        identity = [self.server.url, agent, family, change.address.name, change.live_id or "", payload]
+        digest = hmac.new(self._key_key, json.dumps(identity, sort_keys=True).encode(), hashlib.sha256)
+        return "reconciler-" + digest.hexdigest()[:40]
+
     async def _configure(self, change: Change) -> Outcome:
         assert change.desired is not None
         agent, family = change.address.scope
@@ -144,9 +164,36 @@ class ConsolePlatform(Platform):
         payload = {k: reveal(body[k]) for k in WRITE_FIELDS[family] if body.get(k) is not None}
         if family != "bimpeai":
             payload["name"] = change.address.name
-        # One key for this write, reused by every retry of it: the console answers a repeat
-        # with the first response instead of configuring a second channel.
-        key = str(uuid.uuid4())
+        key = self.idempotency_key(change, payload)
+        outcome = await self._post(change, payload, key)
+        if not isinstance(outcome, Done) or outcome.id is None:
+            return outcome
+        ours = outcome.id
+        named = [i for i, n in (await self._read_ids(agent, family)).items() if n == change.address.name]
+        if ours not in named:
+            if named:
+                return conflict(change, "was created by another apply at the same time, with other values")
+            # A replayed answer naming a channel that is gone since (deleted inside the
+            # idempotency window): configure it for real, under a key of its own.
+            return await self._post(change, payload, f"{key}-{uuid.uuid4().hex[:12]}")
+        if named[0] != ours:
+            # Another apply made the first one; the one made here is an extra: remove it.
+            await self._disconnect(change, ours)
+            return conflict(change, "was created by another apply at the same time, with other values")
+        return outcome
+
+    async def _disconnect(self, change: Change, channel_id: str) -> None:
+        agent, family = change.address.scope
+        await self.client.request(
+            "DELETE",
+            f"{self._path(agent, family)}/{quote(channel_id)}",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            address=str(change.address),
+            ok=(200, 404),
+        )
+
+    async def _post(self, change: Change, payload: Mapping[str, Any], key: str) -> Outcome:
+        agent, family = change.address.scope
         response = await self.client.request(
             "POST",
             f"{self._path(agent, family)}/configure",
@@ -164,21 +211,15 @@ class ConsolePlatform(Platform):
         return Done(change, None)
 
     async def save_one(self, change: Change) -> Outcome:
-        agent, family = change.address.scope
-        current = await self._current_ids(change)
         if change.action is Action.CREATE:
-            if change.address.name in current.values():
-                return conflict(change, "was created by someone else")
+            # No look first: another apply creating the same channel at this moment sends the
+            # same idempotency key and gets the same channel; anything else is sorted out by
+            # the list that follows the configure.
             return await self._configure(change)
+        current = await self._current_ids(change)
         if change.live_id not in current:
             return conflict(change, "was disconnected")
-        await self.client.request(
-            "DELETE",
-            f"{self._path(agent, family)}/{quote(change.live_id or '')}",
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            address=str(change.address),
-            ok=(200, 404),
-        )
+        await self._disconnect(change, change.live_id or "")
         try:
             return await self._configure(change)
         except PlatformError as exc:
@@ -189,12 +230,5 @@ class ConsolePlatform(Platform):
             )
 
     async def delete_one(self, change: Change) -> Outcome:
-        agent, family = change.address.scope
-        await self.client.request(
-            "DELETE",
-            f"{self._path(agent, family)}/{quote(change.live_id or '')}",
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            address=str(change.address),
-            ok=(200, 404),
-        )
+        await self._disconnect(change, change.live_id or "")
         return Done(change, change.live_id)

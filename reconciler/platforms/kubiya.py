@@ -4,12 +4,23 @@ Canonical body (desired and live alike): `type`, `description` ("" for none: the
 cannot clear it to null, so null and "" are the same), `config` normalized as the server
 stores it
 (every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
-`connection_test.enabled = true`, `timeout = 5`), and `tags` sorted, without the
-`managed-by:reconciler` marker, which is added on every write.
+`connection_test.enabled = true`, `timeout = 5`), `tags` sorted, without any ownership
+marker (`managed-by:reconciler` for the default scope, `managed-by:reconciler:<owner>` for
+another; this server's scope's marker is written on every write, replacing any other), and
+`status` (`active` or `inactive`; a create cannot carry it, so an inactive integration is
+created and then switched off with a PUT).
 
 Reading takes two list calls: the default list (active and inactive rows) and
 `status=deleted`, because a soft-deleted row still holds its name (a create into it would
 answer 500); the planner revives such rows with a PUT instead.
+
+Apply lock: the API's one atomic primitive is the 409 on a name that exists, so the lock is
+an integration named `reconciler-lock` (`reconciler-lock-<owner>` for an ownership scope)
+whose tags hold its holder and expiry (`reconciler-lock-holder:...`,
+`reconciler-lock-expires:<epoch seconds>`). Creating it is the compare-and-set; a lock past
+its expiry is removed (by id, so that a lock someone else just took is never removed) and
+taken again; releasing it is a hard delete (a soft-deleted row would hold the name). The lock
+row is left out of everything read.
 
 Writes: a create that got no answer (or a 5xx) may have been written, so before trying again
 the adapter lists the server and adopts the integration if it is there; a 409 after such a
@@ -20,18 +31,22 @@ row again and refuses to overwrite it if it changed since the plan (its `updated
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler.errors import PlatformError, UnreachableError
+from reconciler.errors import LockedError, PlatformError, UnreachableError
 from reconciler.model import (
-    MANAGED_TAG,
+    LOCK_TAG_PREFIX,
     Address,
     LiveResource,
     Resource,
     ResourceKind,
     ServerKind,
+    kubiya_marker,
+    owner_of_kubiya_tag,
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
@@ -41,6 +56,12 @@ from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 BASE = "/api/v1/custom-integrations"
 SANDBOX_TOKEN = "sandbox-kubiya-token"
 CREATE_ATTEMPTS = 4
+LOCK_NAME = "reconciler-lock"
+LOCK_HOLDER_TAG = LOCK_TAG_PREFIX + "-holder:"
+LOCK_EXPIRES_TAG = LOCK_TAG_PREFIX + "-expires:"
+# A lock older than this is stale: its apply died without releasing it.
+LOCK_TTL = 15 * 60
+LOCK_POLL = 0.5
 
 
 def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -75,6 +96,16 @@ def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _plain_tags(tags: Any) -> list[str]:
+    """The tags without any ownership marker."""
+    return sorted(t for t in tags or [] if owner_of_kubiya_tag(t) is None)
+
+
+def is_lock(row: Mapping[str, Any]) -> bool:
+    """Whether a row is the apply lock (kept apart from what is planned)."""
+    return any(isinstance(t, str) and t.startswith(LOCK_TAG_PREFIX) for t in row.get("tags") or [])
+
+
 def _set_path(body: dict[str, Any], path: str, source: Mapping[str, Any]) -> None:
     """Copy the value at dotted `path` from `source` into `body` (ignore_changes on write)."""
     parts = path.split(".")
@@ -95,6 +126,7 @@ class KubiyaPlatform(Platform):
     def __init__(self, server: Any, client: HttpClient | None = None) -> None:
         token = sandbox_credentials(server, "token", SANDBOX_TOKEN)
         super().__init__(server, client or HttpClient(server, BearerAuth(token)))
+        self._lock_id: str | None = None
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -103,11 +135,18 @@ class KubiyaPlatform(Platform):
         body = dict(resource.body)
         body["config"] = normalize_config(body.get("config"))
         body["description"] = body.get("description") or ""
-        body["tags"] = sorted(t for t in body.get("tags") or [] if t != MANAGED_TAG)
+        body["tags"] = _plain_tags(body.get("tags"))
+        body["status"] = body.get("status") or "active"
         return replace(resource, body=body)
+
+    @property
+    def marker(self) -> str:
+        return kubiya_marker(self.server.owner)
 
     def _live(self, row: Mapping[str, Any]) -> LiveResource:
         tags = row.get("tags") or []
+        owners = sorted({o for o in (owner_of_kubiya_tag(t) for t in tags if isinstance(t, str)) if o is not None})
+        status = row.get("status")
         return LiveResource(
             address=self._address(text_field(row, "name")),
             id=text_field(row, "id"),
@@ -115,12 +154,122 @@ class KubiyaPlatform(Platform):
                 "type": row.get("integration_type"),
                 "description": row.get("description") or "",
                 "config": normalize_config(row.get("config")),
-                "tags": sorted(t for t in tags if t != MANAGED_TAG),
+                "tags": _plain_tags(tags),
+                "status": status if status in ("active", "inactive") else "active",
             },
-            managed=MANAGED_TAG in tags,
-            deleted=row.get("status") == "deleted",
+            managed=bool(owners),
+            # Two scopes' markers on one row: this scope's counts (it can only be there
+            # because this scope wrote it).
+            owner=self.server.owner if self.server.owner in owners else (owners[0] if owners else ""),
+            deleted=status == "deleted",
             version=str(row.get("updated_at", "")),
         )
+
+    # -- the apply lock -------------------------------------------------------------------
+
+    supports_lock = True
+
+    @property
+    def lock_name(self) -> str:
+        return LOCK_NAME if not self.server.owner else f"{LOCK_NAME}-{self.server.owner}"
+
+    def _lock_info(self, row: Mapping[str, Any]) -> tuple[str, float]:
+        holder, expires = "unknown", 0.0
+        for tag in row.get("tags") or []:
+            if isinstance(tag, str) and tag.startswith(LOCK_HOLDER_TAG):
+                holder = tag[len(LOCK_HOLDER_TAG) :]
+            elif isinstance(tag, str) and tag.startswith(LOCK_EXPIRES_TAG):
+                try:
+                    expires = float(tag[len(LOCK_EXPIRES_TAG) :])
+                except ValueError:
+                    expires = 0.0  # unreadable: treated as expired
+        return holder, expires
+
+    async def _find_lock(self, status: str | None = None) -> dict[str, Any] | None:
+        for row in await self._list(status):
+            if isinstance(row, dict) and row.get("name") == self.lock_name and is_lock(row):
+                return row
+        return None
+
+    async def _remove_lock(self, lock_id: str) -> None:
+        await self.client.request(
+            "DELETE",
+            f"{BASE}/{quote(lock_id)}",
+            params={"hard_delete": "true"},
+            address=f"lock {self.lock_name}",
+            ok=(204, 404),
+        )
+
+    async def lock(self, holder: str, timeout: float) -> None:
+        me = f"{holder}/{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + timeout
+        while True:
+            # Look first: a held lock costs no write, and an unreadable server gets none.
+            row = await self._find_lock()
+            if row is not None:
+                other, until = self._lock_info(row)
+                if other == me:
+                    self._lock_id = str(row["id"])  # taken by a try whose answer was lost
+                    return
+                if until < time.time():
+                    # Stale: removed by id, so that a lock someone else took meanwhile stays.
+                    await self._remove_lock(str(row["id"]))
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+                    raise LockedError(
+                        f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
+                        f"({other}, until {stamp})",
+                        hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock "
+                        f"with `reconciler force-unlock FILES --server {self.server.name}`",
+                    )
+                await asyncio.sleep(min(LOCK_POLL, left))
+                continue
+            if await self._try_lock(me):
+                return
+
+    async def _try_lock(self, me: str) -> bool:
+        """One compare-and-set: create the lock row. False when someone else was first, or
+        when the answer was lost (the next look tells whether this try took it)."""
+        body = {
+            "name": self.lock_name,
+            "integration_type": LOCK_NAME,
+            "description": "Apply lock of reconciler: another apply on this server waits for it to go",
+            "config": {},
+            "tags": [f"{LOCK_HOLDER_TAG}{me}", f"{LOCK_EXPIRES_TAG}{int(time.time() + LOCK_TTL)}"],
+        }
+        try:
+            response = await self.client.request(
+                "POST", BASE, json_body=body, retry=False, address=f"lock {self.lock_name}", ok=(201, 409, 500)
+            )
+        except PlatformError as exc:
+            if isinstance(exc, UnreachableError) or exc.retryable:
+                return False
+            raise
+        if response.status_code == 201:
+            row = decode(response, f"POST {BASE}")
+            self._lock_id = str(row["id"]) if isinstance(row, dict) else None
+            return self._lock_id is not None
+        if response.status_code == 500:
+            # A soft-deleted lock row holds the name (the 500 name trap): free it.
+            gone = await self._find_lock("deleted")
+            if gone is not None:
+                await self._remove_lock(str(gone["id"]))
+        return False
+
+    async def unlock(self) -> None:
+        lock_id = self._lock_id
+        if lock_id is not None:
+            self._lock_id = None
+            await self._remove_lock(lock_id)
+
+    async def break_lock(self) -> str | None:
+        row = await self._find_lock()
+        if row is None:
+            return None
+        await self._remove_lock(str(row["id"]))
+        return self._lock_info(row)[0]
 
     async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
         params = {"status": status} if status else None
@@ -131,7 +280,7 @@ class KubiyaPlatform(Platform):
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
-        return [self._live(r) for r in active + deleted]
+        return [self._live(r) for r in active + deleted if not is_lock(r)]
 
     def _payload(self, change: Change, live_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full body of a create or PUT (a revive adds `status: active`)."""
@@ -142,15 +291,17 @@ class KubiyaPlatform(Platform):
             "integration_type": body["type"],
             "description": body.get("description") or "",
             "config": reveal(body["config"]),
-            "tags": sorted({*body.get("tags", []), MANAGED_TAG}),
+            "tags": sorted({*body.get("tags", []), self.marker}),
         }
+        if live_row is not None:
+            payload["status"] = body.get("status") or "active"
         if live_row is not None and change.desired.lifecycle.ignore_changes:
             live = self._live(live_row).body
-            mapped = {"type": "integration_type"}
+            mapped = {"type": "integration_type", "status": "status"}
             for path in change.desired.lifecycle.ignore_changes:
                 head, _, rest = path.partition(".")
                 if head == "tags":
-                    payload["tags"] = sorted({*live_row.get("tags", []), MANAGED_TAG})
+                    payload["tags"] = sorted({*_plain_tags(live_row.get("tags")), self.marker})
                 elif head == "description":
                     payload.pop("description", None)
                 elif head == "config" and rest:
@@ -195,7 +346,9 @@ class KubiyaPlatform(Platform):
                         unknown=True,
                     )
                 if row is not None:
-                    return Done(change, row["id"], "adopted: written by an earlier try whose answer was lost")
+                    return await self._after_create(
+                        change, row, "adopted: written by an earlier try whose answer was lost"
+                    )
             try:
                 response = await self.client.request(
                     "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
@@ -221,16 +374,32 @@ class KubiyaPlatform(Platform):
                 if lost:
                     row = await self._find(change.address.name)
                     if row is not None:
-                        return Done(change, row["id"], "adopted: written by an earlier try whose answer was lost")
+                        return await self._after_create(
+                            change, row, "adopted: written by an earlier try whose answer was lost"
+                        )
                 return conflict(change, "was created by someone else")
             row = decode(response, f"POST {BASE}")
-            return Done(change, row.get("id"))
+            return await self._after_create(change, row)
         return Failed(
             change,
             f"POST {self.client.url_of(BASE)}: no success after {attempts} tries ({_counted(answers)}); "
             "it may have been written: the next plan will tell",
             unknown=lost,
         )
+
+    async def _after_create(self, change: Change, row: Mapping[str, Any], note: str = "") -> Outcome:
+        """A create cannot carry a status: an integration declared inactive is switched off
+        right after it is created."""
+        assert change.desired is not None
+        want = change.desired.body.get("status") or "active"
+        if want != "active" and row.get("status") != want:
+            await self.client.request(
+                "PUT",
+                f"{BASE}/{quote(str(row['id']))}",
+                json_body={"status": want},
+                address=str(change.address),
+            )
+        return Done(change, row.get("id"), note)
 
     async def save_one(self, change: Change) -> Outcome:
         address = str(change.address)
@@ -255,8 +424,6 @@ class KubiyaPlatform(Platform):
                 )
             return outcome
         payload = self._payload(change, row)
-        if change.reason is Reason.REVIVE:
-            payload["status"] = "active"
         response = await self.client.request("PUT", f"{BASE}/{quote(row['id'])}", json_body=payload, address=address)
         updated = decode(response, f"PUT {BASE}/{{id}}")
         return Done(change, updated.get("id") if isinstance(updated, dict) else row["id"])

@@ -20,10 +20,19 @@ from reconciler.views.markdown import code_span, escape_text
 _TITLES = {
     DriftKind.CHANGED: "Changed on the server",
     DriftKind.MISSING: "Missing from the server",
+    DriftKind.DUPLICATE: "Duplicate channels of a declared name",
     DriftKind.ORPHANED: "Managed by reconciler, no longer in the desired state",
     DriftKind.UNMANAGED: "Unmanaged (on the server, not in the desired state)",
+    DriftKind.OWNED_ELSEWHERE: "Owned by another scope (not touched)",
 }
-_COLORS = {DriftKind.CHANGED: "33", DriftKind.MISSING: "31", DriftKind.ORPHANED: "35", DriftKind.UNMANAGED: "36"}
+_COLORS = {
+    DriftKind.CHANGED: "33",
+    DriftKind.MISSING: "31",
+    DriftKind.DUPLICATE: "31",
+    DriftKind.ORPHANED: "35",
+    DriftKind.UNMANAGED: "36",
+    DriftKind.OWNED_ELSEWHERE: "2",
+}
 
 
 def _value(value: Any) -> str:
@@ -54,8 +63,9 @@ def summary_line(report: DriftReport) -> str:
     if not report.drifted:
         return "No drift: the live state matches the desired state."
     counts = report.counts()
+    duplicates = f"{counts['duplicate']} duplicate, " if counts["duplicate"] else ""
     return (
-        f"Drift: {counts['changed']} changed, {counts['missing']} missing, "
+        f"Drift: {counts['changed']} changed, {counts['missing']} missing, {duplicates}"
         f"{counts['orphaned']} orphaned, {counts['unmanaged']} unmanaged."
     )
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 from reconciler.apply import ApplyResult
 from reconciler.errors import Diagnostic, Severity
-from reconciler.model import Address
+from reconciler.model import Address, owner_label
 from reconciler.plan import Action, Change, Failed, FieldChange, Plan
 from reconciler.views import _format as fmt
 
@@ -46,6 +46,7 @@ ACTION_COLOR = {
 NO_CHANGES = "No changes. The live state matches the desired state."
 UNMANAGED_TITLE = "Unmanaged (not touched):"
 ORPHANED_TITLE = "Orphaned (managed, not in the desired state; use --prune to delete):"
+OWNED_ELSEWHERE_TITLE = "Owned by another scope (not touched):"
 
 _HEADER_INDENT = 4  # width of the widest marker, `-/+`, plus one space
 _FIELD_INDENT = " " * 6
@@ -85,6 +86,11 @@ def render_plan_human(plan: Plan, *, color: bool, show_noop: bool = False) -> st
         out.append("")
     out.extend(_address_section(UNMANAGED_TITLE, plan.unmanaged))
     out.extend(_address_section(ORPHANED_TITLE, plan.orphaned))
+    if plan.owned_elsewhere:
+        out.append(OWNED_ELSEWHERE_TITLE)
+        for address, owner in sorted(plan.owned_elsewhere):
+            out.append(f"  {fmt.clean(str(address))} (owned by {fmt.clean(owner_label(owner))})")
+        out.append("")
     if plan.diagnostics:
         all_warnings = all(d.severity is Severity.WARNING for d in plan.diagnostics)
         out.append("Warnings:" if all_warnings else "Diagnostics:")
@@ -132,6 +138,11 @@ def _field_lines(change: Change, field: FieldChange, paint: Painter) -> list[str
         if not field.sensitive and fmt.multiline(after):
             return _heredoc(head, fmt.block_lines(after), paint)
         return [head + fmt.side_text(after, field.sensitive) + note]
+    if after is None and before is not None and change.action is Action.UPDATE:
+        # A field the write removes (a key no longer declared): its value is never shown
+        # when it may be a secret.
+        shown = "" if field.sensitive else " = " + fmt.side_text(before, False)
+        return [f"{_FIELD_INDENT}{paint('-', RED)} {path}{shown}"]
     head = f"{_FIELD_INDENT}{paint('~', YELLOW)} {path}: "
     text_change = isinstance(before, str) and isinstance(after, str)
     if not field.sensitive and text_change and (fmt.multiline(before) or fmt.multiline(after)):

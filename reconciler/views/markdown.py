@@ -144,6 +144,7 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = 60_000) -> str:
     for title, note, addresses in (
         ("Orphaned", "managed, not in the desired state; <code>--prune</code> deletes them", plan.orphaned),
         ("Unmanaged", "not touched", plan.unmanaged),
+        ("Owned by another scope", "not touched", tuple(a for a, _ in plan.owned_elsewhere)),
     ):
         if addresses:
             names = sorted(str(a) for a in addresses)

@@ -88,7 +88,14 @@ def test_unmanaged_is_reported_unless_ignored(applied: tuple[World, Path]) -> No
     result = world.run("drift", path, "--format", "json")
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
-    assert doc["counts"] == {"changed": 0, "missing": 0, "orphaned": 0, "unmanaged": 1}
+    assert doc["counts"] == {
+        "changed": 0,
+        "missing": 0,
+        "duplicate": 0,
+        "orphaned": 0,
+        "unmanaged": 1,
+        "owned_elsewhere": 0,
+    }
     assert doc["items"] == [
         {
             "address": "integration.kubiya.hand-made",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -58,9 +59,16 @@ def test_exported_kubiya_server_plans_clean(any_world: World) -> None:
     pg = next(i for i in doc["integrations"] if i["name"] == "pg-main")
     assert pg["config"]["env_vars"] == {"PGHOST": "db.internal", "PGPORT": "5432"}
     assert "managed-by:reconciler" not in out.read_text()
-    plan = world.run("plan", servers, out, "--server", "kubiya", "--detailed-exitcode")
-    assert plan.exit_code == 0, plan.output
-    assert plan.stdout.strip() == "No changes. The live state matches the desired state."
+    # The hand-made integration carries no marker: taking it over writes one, and nothing else.
+    plan = world.run("plan", servers, out, "--server", "kubiya", "--detailed-exitcode", "--format", "json")
+    assert plan.exit_code == 2, plan.output
+    changes = [c for c in json.loads(plan.stdout)["changes"] if c["action"] != "no-op"]
+    assert [(c["address"], c["reason"], c["fields"]) for c in changes] == [
+        ("integration.kubiya.hand-made", "adopt", [])
+    ]
+    read_only = world.run("plan", servers, out, "--server", "kubiya", "--detailed-exitcode", "--no-adopt")
+    assert read_only.exit_code == 0, read_only.output
+    assert read_only.stdout.strip() == "No changes. The live state matches the desired state."
 
 
 def test_export_to_stdout_is_the_same_yaml(world: World) -> None:

@@ -99,7 +99,9 @@ def provider(name: str, fp: str | None, **body: object) -> Resource:
 
 def live_provider(name: str, fp: str | None) -> LiveResource:
     b = {"type": "openai", "category": "AI_MODEL", "configuration": {"api_key": "********"}, "tags": []}
-    return LiveResource(Address(ResourceKind.PROVIDER, "o", (), name), name, b, True, False, fp, "1")
+    return LiveResource(
+        Address(ResourceKind.PROVIDER, "o", (), name), name, b, True, False, fp, "1", applied_keys=("api_key",)
+    )
 
 
 def test_write_only_values_compare_by_fingerprint_and_never_show() -> None:
@@ -187,16 +189,15 @@ def live_channel(name: str, cid: str, **body: object) -> LiveResource:
 def test_changed_channel_is_replaced_and_duplicates_removed() -> None:
     live = [live_channel("a", "1"), live_channel("b", "2"), live_channel("b", "3")]
     desired = [channel("a", server_url="v"), channel("b")]
-    # Without pruning, the extra channel of a declared name is only listed.
-    listed = make_plan(desired, live)
-    assert [str(a) for a in listed.unmanaged] == ["channel.c.agt.mcp_server.b"]
-    assert all(c.action is not Action.DELETE for c in listed.changes)
-    plan = make_plan(desired, live, PlanOptions(prune_servers=frozenset({"c"})))
-    got = sorted((str(c.address), c.action.value, c.reason.value, c.live_id) for c in plan.actionable)
-    assert got == [
-        ("channel.c.agt.mcp_server.a", "replace", "no_update_api", "1"),
-        ("channel.c.agt.mcp_server.b", "delete", "duplicate", "3"),
-    ]
+    # One channel per declared name: the extra one (the later listed) goes, pruning or not.
+    for options in (PlanOptions(), PlanOptions(prune_servers=frozenset({"c"}))):
+        plan = make_plan(desired, live, options)
+        got = sorted((str(c.address), c.action.value, c.reason.value, c.live_id) for c in plan.actionable)
+        assert got == [
+            ("channel.c.agt.mcp_server.a", "replace", "no_update_api", "1"),
+            ("channel.c.agt.mcp_server.b", "delete", "duplicate", "3"),
+        ]
+        assert plan.unmanaged == ()
 
 
 def test_targets_and_excludes() -> None:

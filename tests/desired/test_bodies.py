@@ -60,7 +60,7 @@ integrations:
     )
     minimal = resources["integration.kubiya.minimal"]
     assert minimal.address == Address(ResourceKind.INTEGRATION, "kubiya", (), "minimal")
-    assert minimal.body == {"type": "http", "description": None, "config": {}, "tags": []}
+    assert minimal.body == {"type": "http", "description": None, "config": {}, "tags": [], "status": "active"}
     assert minimal.write_only == ()
     assert minimal.lifecycle == Lifecycle()
 
@@ -91,6 +91,7 @@ integrations:
             "connection_test": {"enabled": True, "command": "pg_isready", "timeout": 5},
         },
         "tags": ["alpha", "zeta"],
+        "status": "active",
     }
     assert full.lifecycle == Lifecycle(prevent_destroy=True, ignore_changes=("description",))
     assert full.location is not None and full.location.line == 9 and full.location.column == 5

@@ -25,6 +25,9 @@ DUP_HOOK = Address(ResourceKind.CHANNEL, "console", ("agt_demo", "custom_api"), 
 HAND_MADE = Address(ResourceKind.INTEGRATION, "kubiya", (), "hand-made")
 TRICKY = Address(ResourceKind.CHANNEL, "console", ("agt_demo", "custom_api"), "a|b <c> `d`")
 FORGOTTEN = Address(ResourceKind.PROVIDER, "orkes", (), "forgotten")
+ADOPTED = Address(ResourceKind.INTEGRATION, "kubiya", (), "adopted")
+MOVED = Address(ResourceKind.PROVIDER, "orkes", (), "moved")
+TEAM_B = Address(ResourceKind.INTEGRATION, "kubiya", (), "team-b-db")
 
 LONG_DESCRIPTION = "Runs the nightly maintenance scripts. " * 8  # 304 characters
 
@@ -36,8 +39,10 @@ def _desired(address: Address, **body: object) -> Resource:
     return Resource(address, body, location=Location("integrations.yaml", 3, 5))
 
 
-def representative_plan() -> Plan:
-    """One change per (action, reason) the planner makes, across all four kinds."""
+def representative_plan(ownership: bool = True) -> Plan:
+    """One change per (action, reason) the planner makes, across all four kinds. Without
+    `ownership`, the adoption and change-of-owner updates are left out (the apply results
+    are built on that smaller plan)."""
     changes = [
         Change(DUP_HOOK, Action.DELETE, Reason.DUPLICATE, live_id="ch_9", live_version="v3", live_type="custom_api"),
         Change(OLD_PROVIDER, Action.DELETE, Reason.PRUNE, live_id="old-provider", live_version="7", live_type="openai"),
@@ -154,11 +159,32 @@ def representative_plan() -> Plan:
             digest="444444444444444444444444",
         ),
         Change(STABLE, Action.NOOP, Reason.UNCHANGED, live_id="5f0c1d2e-0000-4000-8000-000000000004"),
+        Change(
+            ADOPTED,
+            Action.UPDATE,
+            Reason.ADOPT,
+            live_id="5f0c1d2e-0000-4000-8000-000000000005",
+            live_version="2024-05-01T10:00:00Z",
+            live_type="http",
+            digest="333333333333333333333333",
+        ),
+        Change(
+            MOVED,
+            Action.UPDATE,
+            Reason.TAKE_OWNERSHIP,
+            live_id="moved",
+            live_version="9",
+            live_type="openai",
+            digest="222222222222222222222222",
+        ),
     ]
+    if not ownership:
+        changes = [c for c in changes if c.reason not in (Reason.ADOPT, Reason.TAKE_OWNERSHIP)]
     return Plan(
         changes=tuple(sorted(changes, key=order_key)),
         unmanaged=(HAND_MADE, TRICKY),
         orphaned=(FORGOTTEN,),
+        owned_elsewhere=((TEAM_B, "team-b"),),
         diagnostics=(
             warning(
                 "plan.write-only-unverified",
@@ -285,12 +311,12 @@ def _done(plan: Plan) -> list[Done]:
 
 def success_result() -> ApplyResult:
     """Every change of the representative plan done; it holds replaces."""
-    return ApplyResult(tuple(_done(representative_plan())))
+    return ApplyResult(tuple(_done(representative_plan(ownership=False))))
 
 
 def simple_success_result() -> ApplyResult:
     """A create, an update and a delete, all done: no replace."""
-    plan = representative_plan()
+    plan = representative_plan(ownership=False)
     picked = [c for c in plan.actionable if c.address in (POSTGRES, OPENAI, OLD_PROVIDER)]
     return ApplyResult(
         (
@@ -304,7 +330,7 @@ def simple_success_result() -> ApplyResult:
 def partial_failure_result() -> ApplyResult:
     """Two failures with one message, one with no answer, a skip on a failed dependency."""
     outcomes: list[Done | Failed | Skipped] = []
-    for change in representative_plan().actionable:
+    for change in representative_plan(ownership=False).actionable:
         if change.address == OPENAI or change.address == VECTORS:
             outcomes.append(Failed(change, "server error: upstream unavailable", status=503))
         elif change.address == DOCS:
@@ -319,7 +345,7 @@ def partial_failure_result() -> ApplyResult:
 def interrupted_result() -> ApplyResult:
     """Deletes done, then Ctrl-C: nothing else started."""
     outcomes: list[Done | Failed | Skipped] = []
-    for change in representative_plan().actionable:
+    for change in representative_plan(ownership=False).actionable:
         if change.action is Action.DELETE:
             outcomes.append(Done(change))
         else:

@@ -44,7 +44,7 @@ def test_golden_show_noop(golden: Golden) -> None:
 
 def test_summary_line_is_last_and_exact() -> None:
     text = render_plan_human(plans.representative_plan(), color=False)
-    assert text.split("\n")[-1] == "Plan: 3 to add, 4 to change, 2 to replace, 2 to destroy."
+    assert text.split("\n")[-1] == "Plan: 3 to add, 6 to change, 2 to replace, 2 to destroy."
 
 
 def test_no_changes_line() -> None:

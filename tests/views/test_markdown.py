@@ -31,18 +31,18 @@ def test_golden_replacements(golden: Golden) -> None:
 
 def test_title_table_and_server_blocks() -> None:
     text = render_plan_markdown(plans.representative_plan())
-    assert text.startswith("### Reconciler plan: 3 to add, 4 to change, 2 to replace, 2 to destroy\n")
+    assert text.startswith("### Reconciler plan: 3 to add, 6 to change, 2 to replace, 2 to destroy\n")
     page = to_html(text)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", page)
     assert cells[:8] == [
         "🟢 <code>+</code> add", "3",
-        "🟡 <code>~</code> change", "4",
+        "🟡 <code>~</code> change", "6",
         "🟣 <code>-/+</code> replace", "2",
         "🔴 <code>-</code> destroy", "2",
     ]  # fmt: skip
-    for server, n in (("console", 2), ("kubiya", 4), ("orkes", 5)):
+    for server, n in (("console", 2), ("kubiya", 5), ("orkes", 6)):
         assert f"<details><summary><b>{server}</b>: {n} changes" in text
-    assert text.count("<details>") == text.count("</details>") == 5
+    assert text.count("<details>") == text.count("</details>") == 6
 
 
 def test_field_diff_block() -> None:

@@ -1,0 +1,162 @@
+"""Two applies at once against one sandbox with injected latency: no duplicate, no silent
+overwrite. The applies run in process, concurrently on one event loop, through the real
+engine and adapters (the sandbox's latency interleaves their requests).
+
+`CONCURRENCY_RUNS=20` repeats each test with other latency draws (`.ci/run` does so after
+the suite); by default each runs once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from reconciler import engine
+from reconciler.apply import ApplyResult
+from reconciler.errors import LockedError, StalePlanError
+from reconciler.plan import Done
+from tests.cli.conftest import World
+
+RUNS = range(int(os.environ.get("CONCURRENCY_RUNS", "1")))
+
+SAME = """
+integrations:
+  - {name: i1, server: kubiya, type: redis}
+  - {name: i2, server: kubiya, type: redis}
+providers:
+  - {name: p1, server: orkes, type: ollama, configuration: {endpoint: "http://a"}}
+channels:
+  - {server: console, agent: agt_demo, family: mcp_server, name: c1, server_url: "https://a.example"}
+  - {server: console, agent: agt_demo, family: mcp_server, name: c2, server_url: "https://a.example"}
+  - {server: console, agent: agt_demo, family: custom_api, name: c3, base_url: "https://a.example"}
+"""
+
+
+async def _apply(world: World, path: Any, saved: dict[str, Any] | None = None) -> ApplyResult:
+    run = await engine.open_run(engine.Sources((str(path),)), lock_timeout=60.0)
+    try:
+        plan = engine.make_plan(run, engine.plan_options(run))
+        if saved is not None:
+            engine.check_saved(saved, plan)
+        return await engine.execute(run, plan)
+    finally:
+        await run.aclose()
+
+
+async def _both(world: World, first: Any, second: Any, saved: list[dict[str, Any] | None]) -> list[Any]:
+    return list(
+        await asyncio.gather(_apply(world, first, saved[0]), _apply(world, second, saved[1]), return_exceptions=True)
+    )
+
+
+def _saved_plan(path: Any) -> dict[str, Any]:
+    async def make() -> dict[str, Any]:
+        run = await engine.open_run(engine.Sources((str(path),)))
+        try:
+            options = engine.plan_options(run)
+            return engine.plan_file_dict(engine.make_plan(run, options), options)
+        finally:
+            await run.aclose()
+
+    return asyncio.run(make())
+
+
+def _channels(world: World, family: str) -> Counter[str]:
+    rows = world.console("GET", f"/{family}").json()["data"]
+    return Counter(r["config"]["name"] for r in rows)
+
+
+@pytest.mark.parametrize("attempt", RUNS)
+def test_the_same_state_applied_twice_at_once_makes_everything_once(world: World, attempt: int) -> None:
+    path = world.desired(SAME)
+    world.faults(latency_ms=5, jitter_ms=20, seed=attempt)
+    results = asyncio.run(_both(world, path, path, [None, None]))
+    world.faults()
+    assert all(isinstance(r, ApplyResult) for r in results), results
+    assert world.integration_names() == Counter({"i1": 1, "i2": 1})
+    assert _channels(world, "mcp_server") == Counter({"c1": 1, "c2": 1})
+    assert _channels(world, "custom_api")["c3"] == 1
+    # The Kubiya lock serialized the two: one created the integrations, the other found
+    # them there and had nothing to do.
+    creators = [
+        r
+        for r in results
+        if any(isinstance(o, Done) and o.change.address.kind.value == "integration" for o in r.outcomes)
+    ]
+    assert len(creators) == 1
+    assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
+
+
+EDIT = """
+integrations:
+  - {{name: i1, server: kubiya, type: redis, description: {text}}}
+  - {{name: i2, server: kubiya, type: redis, description: {text}}}
+"""
+
+
+@pytest.mark.parametrize("attempt", RUNS)
+def test_two_saved_plans_of_different_edits_applied_at_once_never_overwrite(world: World, attempt: int) -> None:
+    base = world.desired(EDIT.format(text="base"), name="base.yaml")
+    assert world.run("apply", base, "--auto-approve").exit_code == 0
+    left = world.desired(EDIT.format(text="left"), name="left.yaml")
+    right = world.desired(EDIT.format(text="right"), name="right.yaml")
+    plans = [_saved_plan(left), _saved_plan(right)]
+    world.faults(latency_ms=5, jitter_ms=20, seed=attempt)
+    results = asyncio.run(_both(world, left, right, plans))
+    world.faults()
+    winners = [i for i, r in enumerate(results) if isinstance(r, ApplyResult)]
+    assert len(winners) == 1, results
+    (loser,) = [r for r in results if not isinstance(r, ApplyResult)]
+    assert isinstance(loser, StalePlanError)
+    assert results[winners[0]].ok
+    text = ("left", "right")[winners[0]]
+    assert {world.integration(n)["description"] for n in ("i1", "i2")} == {text}
+
+
+def test_an_apply_fails_clearly_while_another_holds_the_lock(world: World) -> None:
+    path = world.desired(EDIT.format(text="x"))
+    held = world.kubiya(
+        "POST",
+        json_body={
+            "name": "reconciler-lock",
+            "integration_type": "reconciler-lock",
+            "config": {},
+            "tags": ["reconciler-lock-holder:ci@runner-7:42/abcd", "reconciler-lock-expires:99999999999"],
+        },
+    )
+    assert held.status_code == 201
+    with pytest.raises(LockedError, match=r"another apply holds the lock 'reconciler-lock' \(ci@runner-7:42/abcd"):
+        asyncio.run(engine.open_run(engine.Sources((str(path),)), lock_timeout=0.0))
+    result = world.run("apply", path, "--auto-approve")
+    assert result.exit_code == 1
+    assert "reconciler force-unlock" in result.stderr
+    assert world.integration_names() == Counter({"reconciler-lock": 1})
+    # The lock row is no resource of anyone's: plan lists it nowhere.
+    assert "reconciler-lock" not in world.run("plan", path).stdout
+
+    unlocked = world.run("force-unlock", path, "--server", "kubiya")
+    assert unlocked.exit_code == 0
+    assert "removed the apply lock held by ci@runner-7:42/abcd" in unlocked.stdout
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    assert sorted(world.integration_names()) == ["i1", "i2"]  # released after the apply
+
+
+def test_a_stale_lock_is_taken_over(world: World) -> None:
+    path = world.desired(EDIT.format(text="x"))
+    stale = world.kubiya(
+        "POST",
+        json_body={
+            "name": "reconciler-lock",
+            "integration_type": "reconciler-lock",
+            "config": {},
+            "tags": ["reconciler-lock-holder:dead@host:1/0000", "reconciler-lock-expires:1"],
+        },
+    )
+    assert stale.status_code == 201
+    result = world.run("apply", path, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert sorted(world.integration_names()) == ["i1", "i2"]
