@@ -127,6 +127,7 @@ class KubiyaPlatform(Platform):
         token = sandbox_credentials(server, "token", SANDBOX_TOKEN)
         super().__init__(server, client or HttpClient(server, BearerAuth(token)))
         self._lock_id: str | None = None
+        self._lock_failure = ""
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -203,6 +204,7 @@ class KubiyaPlatform(Platform):
     async def lock(self, holder: str, timeout: float) -> None:
         me = f"{holder}/{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + timeout
+        other, until = "", 0.0
         while True:
             # Look first: a held lock costs no write, and an unreadable server gets none.
             row = await self._find_lock()
@@ -214,24 +216,43 @@ class KubiyaPlatform(Platform):
                 if until < time.time():
                     # Stale: removed by id, so that a lock someone else took meanwhile stays.
                     await self._remove_lock(str(row["id"]))
-                    continue
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
-                    raise LockedError(
-                        f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
-                        f"({other}, until {stamp})",
-                        hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock "
-                        f"with `reconciler force-unlock FILES --server {self.server.name}`",
-                    )
-                await asyncio.sleep(min(LOCK_POLL, left))
-                continue
-            if await self._try_lock(me):
+                    if await self._try_lock(me):
+                        return
+            elif await self._try_lock(me):
                 return
+            # Every path that did not take the lock waits and counts against the timeout, so
+            # that a server which neither grants nor shows the lock cannot hold the run forever.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if not other:
+                    # Taken by another apply between the look and the try: name it.
+                    row = await self._find_lock()
+                    if row is not None:
+                        other, until = self._lock_info(row)
+                raise self._locked(other, until)
+            await asyncio.sleep(min(LOCK_POLL, left))
+
+    def _locked(self, other: str, until: float) -> LockedError:
+        if not other:
+            why = f" (last try: {self._lock_failure})" if self._lock_failure else ""
+            return LockedError(
+                f"server {self.server.name!r}: could not take the lock {self.lock_name!r}: "
+                f"the server neither granted it nor showed who holds it{why}",
+                hint="retry later; if an integration not made by reconciler is named "
+                f"{self.lock_name!r}, rename it",
+            )
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+        return LockedError(
+            f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
+            f"({other}, until {stamp})",
+            hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock "
+            f"with `reconciler force-unlock FILES --server {self.server.name}`",
+        )
 
     async def _try_lock(self, me: str) -> bool:
         """One compare-and-set: create the lock row. False when someone else was first, or
-        when the answer was lost (the next look tells whether this try took it)."""
+        when the answer was lost (the next look tells whether this try took it). A server
+        error that is not the soft-delete name trap is raised: it is not contention."""
         body = {
             "name": self.lock_name,
             "integration_type": LOCK_NAME,
@@ -245,6 +266,7 @@ class KubiyaPlatform(Platform):
             )
         except PlatformError as exc:
             if isinstance(exc, UnreachableError) or exc.retryable:
+                self._lock_failure = str(exc)
                 return False
             raise
         if response.status_code == 201:
@@ -254,8 +276,9 @@ class KubiyaPlatform(Platform):
         if response.status_code == 500:
             # A soft-deleted lock row holds the name (the 500 name trap): free it.
             gone = await self._find_lock("deleted")
-            if gone is not None:
-                await self._remove_lock(str(gone["id"]))
+            if gone is None:
+                raise self.client.error_for("POST", BASE, response, f"lock {self.lock_name}")
+            await self._remove_lock(str(gone["id"]))
         return False
 
     async def unlock(self) -> None:

@@ -121,6 +121,8 @@ class Stats:
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": sum(self.by_method.values()),
+            # Started and not yet answered (or dropped): what a killed client left running.
+            "in_flight": sum(self.by_method.values()) - sum(self.requests.values()),
             "by_method": dict(sorted(self.by_method.items())),
             "by_route": dict(sorted(self.requests.items())),
             "by_status": dict(sorted(self.by_status.items())),

@@ -58,7 +58,7 @@ def _saved_plan(path: Any) -> dict[str, Any]:
         run = await engine.open_run(engine.Sources((str(path),)))
         try:
             options = engine.plan_options(run)
-            return engine.plan_file_dict(engine.make_plan(run, options), options)
+            return engine.plan_file_document(engine.make_plan(run, options), options, list(run.platforms), path)
         finally:
             await run.aclose()
 
@@ -160,3 +160,26 @@ def test_a_stale_lock_is_taken_over(world: World) -> None:
     result = world.run("apply", path, "--auto-approve")
     assert result.exit_code == 0, result.output
     assert sorted(world.integration_names()) == ["i1", "i2"]
+
+
+def test_a_lock_the_server_neither_grants_nor_shows_fails_within_the_timeout(world: World) -> None:
+    # An integration made by hand holds the lock's name without being a lock: every try is
+    # refused (409) and no holder can be named. The wait is bounded by --lock-timeout.
+    assert world.create_unmanaged("reconciler-lock")["name"] == "reconciler-lock"
+    path = world.desired(EDIT.format(text="x"))
+    result = world.run("apply", path, "--auto-approve", "--lock-timeout", "1")
+    assert result.exit_code == 1
+    assert "could not take the lock 'reconciler-lock': the server neither granted it" in result.stderr
+    assert sorted(world.integration_names()) == ["reconciler-lock"]
+
+
+def test_a_server_error_while_taking_the_lock_is_reported_not_retried_forever(world: World) -> None:
+    path = world.desired(EDIT.format(text="x"))
+    # Every write is answered 500 (reads still work): the lock's create is one.
+    world.faults(echo_error_rate=1.0)
+    result = world.run("apply", path, "--auto-approve")
+    world.faults()
+    assert result.exit_code == 1
+    assert "POST /api/v1/custom-integrations" in result.stderr
+    assert "answered 500" in result.stderr
+    assert world.integration_names() == Counter()

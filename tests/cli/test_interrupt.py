@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
@@ -64,6 +65,23 @@ def wait_for(
     raise AssertionError("the condition never came true")
 
 
+def svc_count(world: World) -> int:
+    """How many of the desired integrations exist (the apply lock is an integration too)."""
+    return sum(1 for name in world.integration_names() if name.startswith("svc-"))
+
+
+def settled(world: World, timeout: float = 20) -> None:
+    """Wait until the served sandbox has answered every request it started."""
+    assert world.served is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = httpx.get(world.served.url + "/_sandbox/stats", timeout=5, verify=TLS).json()
+        if stats["in_flight"] == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the sandbox still has requests in flight")
+
+
 def requests_by_method(world: World) -> dict[str, int]:
     assert world.served is not None
     stats = httpx.get(world.served.url + "/_sandbox/stats", timeout=5, verify=TLS).json()
@@ -77,8 +95,7 @@ def test_ctrl_c_stops_new_changes_and_reports_what_was_done(served_world: World)
     path = world.write("desired.yaml", desired_text(world))
     world.faults(latency_ms=200)
     proc = start(world, "apply", str(path), "--auto-approve")
-    wait_for(lambda: requests_by_method(world).get("POST", 0) >= 1, proc)
-    time.sleep(0.3)
+    wait_for(lambda: svc_count(world) >= 1, proc)
     proc.send_signal(signal.SIGINT)
     out_b, err_b = proc.communicate(timeout=30)
     out, err = out_b.decode(), err_b.decode()
@@ -115,15 +132,22 @@ def test_sigkill_mid_apply_then_apply_converges_without_duplicates(served_world:
     path = world.write("desired.yaml", desired_text(world))
     world.faults(latency_ms=200)
     proc = start(world, "apply", str(path), "--auto-approve")
-    wait_for(lambda: requests_by_method(world).get("POST", 0) >= 3, proc)
+    wait_for(lambda: svc_count(world) >= 2, proc)
     proc.kill()
     proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
-    time.sleep(0.3)  # let the calls that were in flight land on the server
-    partial = world.integration_names()
+    # The calls that were in flight still land on the server: wait for them.
+    settled(world)
+    partial = Counter(n for n in world.integration_names().elements() if n.startswith("svc-"))
     assert 0 < len(partial) < COUNT
 
     world.faults()
+    # The killed apply could not release its lock: the next one is refused, naming it, until
+    # the lock is removed by hand.
+    refused = world.run("apply", path, "--auto-approve")
+    assert refused.exit_code == 1
+    assert "another apply holds the lock 'reconciler-lock'" in refused.stderr
+    assert world.run("force-unlock", path, "--server", "kubiya").exit_code == 0
     again = world.run("apply", path, "--auto-approve")
     assert again.exit_code == 0, again.output
     assert f"Apply complete: {COUNT - len(partial)} added, 0 changed, 0 replaced, 0 destroyed." in again.stdout

@@ -222,23 +222,32 @@ def test_a_configuration_key_removed_from_the_desired_state_is_removed(world: Wo
     path = world.desired(KEYS, name="keys.yaml")
     assert world.run("apply", path, "--auto-approve").exit_code == 0
     assert provider_tags(world, "keyed")["reconciler-keys"] == "endpoint,header"
-    # A key someone else added on the server: never declared, so never touched.
+    # Keys someone else added on the server: never declared, so never touched where the
+    # client can read them; a write-only one cannot be sent back, and the plan says so.
     row = world.conductor("GET", "/integrations/provider/keyed").json()
     row["configuration"]["api_key"] = "by-hand-key-123"
+    row["configuration"]["region"] = "by-hand"
     assert world.conductor("POST", "/integrations/provider/keyed", json_body=row).status_code == 200
 
     path = world.desired(KEYS.replace(', header: "X-Team"', ""), name="keys.yaml")
     plan = world.run("plan", path, "--format", "json")
-    (change,) = [c for c in json.loads(plan.stdout)["changes"] if c["action"] != "no-op"]
+    document = json.loads(plan.stdout)
+    (change,) = [c for c in document["changes"] if c["action"] != "no-op"]
     assert change["fields"] == [
-        {"path": "configuration.header", "before": "(sensitive)", "after": None, "sensitive": True}
+        {
+            "path": "configuration.header",
+            "before": "X-Team",
+            "after": None,
+            "sensitive": False,
+            "forces_replacement": False,
+        }
     ]
+    assert [d["code"] for d in document["diagnostics"]] == ["conductor.unnamed-secret"]
     human = world.run("plan", path, "--no-color")
     assert "- configuration.header" in human.stdout
     assert world.run("apply", path, "--auto-approve").exit_code == 0
     config = world.conductor("GET", "/integrations/provider/keyed").json()["configuration"]
-    assert "header" not in config
-    assert config["endpoint"] == "http://localhost:11434" and "api_key" in config
+    assert config == {"endpoint": "http://localhost:11434", "region": "by-hand"}
     assert provider_tags(world, "keyed")["reconciler-keys"] == "endpoint"
 
 

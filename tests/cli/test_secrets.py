@@ -158,10 +158,14 @@ def test_failing_apply(leaks: Leaks) -> None:
     # Every write has its connection dropped before the server acts on it. (Conductor's
     # token exchange is a POST too, so that server would fail at reading: leave it out.)
     world.faults(drop_before_rate=1.0)
-    only = ("--server", "kubiya", "--server", "console")
+    # Kubiya's apply lock is a write too: the apply stops there, before any change.
+    locked = leaks.run("apply", path, "--auto-approve", "--server", "kubiya")
+    assert locked.exit_code == 1
+    assert "could not take the lock 'reconciler-lock'" in locked.stderr
+    only = ("--server", "console")
     result = leaks.run("apply", path, "--auto-approve", *only)
     assert result.exit_code == 1
-    assert "Apply failed: 0 added, 0 changed, 0 replaced, 0 destroyed; 2 failed, 0 skipped." in result.stdout
+    assert "Apply failed: 0 added, 0 changed, 0 replaced, 0 destroyed; 1 failed, 0 skipped." in result.stdout
     assert "✗ channel.console.agt_demo.custom_api.docs-api: create failed" in result.stderr
     json_result = leaks.run("apply", path, "--auto-approve", "--format", "json", *only)
     assert json_result.exit_code == 1

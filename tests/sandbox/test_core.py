@@ -74,7 +74,7 @@ def test_clearing_stats(sandbox_client: httpx.Client) -> None:
     response = sandbox_client.delete("/_sandbox/stats")
     assert response.status_code == 204
     stats = json_of(sandbox_client.get("/_sandbox/stats"))
-    assert stats == {"total": 0, "by_method": {}, "by_route": {}, "by_status": {}, "injected": {}}
+    assert stats == {"total": 0, "in_flight": 0, "by_method": {}, "by_route": {}, "by_status": {}, "injected": {}}
 
 
 def test_requests_answered_by_a_fault_count_under_their_route_template(
