@@ -148,6 +148,10 @@ def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
         return _run_raising(coro)
     except ReconcilerError as exc:
         _report_error(exc, fmt)
+    except KeyboardInterrupt:
+        # Ctrl-C before any write (reading, planning): there is nothing to report but that.
+        OUT.err("\nInterrupted: nothing was changed.")
+        sys.exit(1)
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -568,7 +572,7 @@ def apply_cmd(
     if fmt == "json":
         OUT.out(views.render_apply_json(result))
     else:
-        # The outcomes were shown live on stderr; stdout gets the failures and the summary.
+        # The outcomes were written as they came; the failures and the summary follow them.
         OUT.out(views.render_apply_human(result, color=color, lines=False))
     sys.exit(0 if result.ok and not result.interrupted else 1)
 
@@ -579,29 +583,54 @@ def _confirm() -> bool:
             "apply needs confirmation, and standard input is not a terminal",
             "review the plan, then run again with --auto-approve (or apply a saved plan file)",
         )
-    answer = click.prompt(
-        "Do you want to perform these actions? Only 'yes' will be accepted to approve", default="", show_default=False
-    )
+    # asyncio.run's own Ctrl-C handler only cancels the main task, which cannot happen while
+    # the prompt blocks in input(): the first Ctrl-C would seem to do nothing. Python's default
+    # handler interrupts input() at once (click turns that into Abort, as it does Ctrl-D).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        answer = click.prompt(
+            "Do you want to perform these actions? Only 'yes' will be accepted to approve",
+            default="",
+            show_default=False,
+        )
+    except click.Abort:
+        OUT.err("")
+        return False
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return bool(answer.strip() == "yes")
 
 
 async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
-    """Runs the apply; the first Ctrl-C stops new work and lets calls in flight finish."""
+    """Runs the apply. The first Ctrl-C stops new work and lets the calls in flight finish; a
+    second one stops at once, saying which calls were in flight (they may have completed)."""
     from rich.console import Console
 
     from reconciler import engine
+    from reconciler.apply import ApplyResult
+    from reconciler.plan import NOT_STARTED, Failed, Skipped
     from reconciler.views.progress import ProgressObserver
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     console = Console(file=ScrubbingStream(sys.stderr), no_color=not color, highlight=False)  # type: ignore[arg-type]
-    observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty())
+    # The record of outcomes belongs on stdout (`apply > apply.log` keeps it); the bar and
+    # notes are transient and go to stderr. JSON output carries its own record.
+    records = Console(file=ScrubbingStream(sys.stderr if quiet else sys.stdout), no_color=not color, highlight=False)  # type: ignore[arg-type]
+    observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty(), records=records)
+    task = asyncio.ensure_future(engine.execute(run, plan, observer=observer, stop=stop))
+    hard = False
 
     def interrupt() -> None:
+        nonlocal hard
         if stop.is_set():
-            raise KeyboardInterrupt
+            hard = True
+            task.cancel()
+            return
         stop.set()
-        OUT.err("\nInterrupted: no new changes start; waiting for the calls in flight...")
+        observer.note(
+            "\nInterrupted: no new changes start; waiting for the calls in flight... (Ctrl-C again to stop now)"
+        )
 
     installed = False
     try:
@@ -611,7 +640,26 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
     except (NotImplementedError, RuntimeError):
         pass
     try:
-        return await engine.execute(run, plan, observer=observer, stop=stop)
+        return await task
+    except asyncio.CancelledError:
+        if not hard:
+            raise
+        known: dict[int, Any] = {id(o.change): o for o in observer.outcomes}
+        started = set().union(*(p.in_flight for p in run.platforms.values()))
+        in_flight = [c for c in plan.actionable if id(c) not in known and c.address in started]
+        lost = "stopped while in flight (second interrupt)"
+        for c in plan.actionable:
+            if id(c) not in known:
+                known[id(c)] = Failed(c, lost, unknown=True) if c.address in started else Skipped(c, NOT_STARTED)
+                observer.outcome(known[id(c)])
+        observer.close()
+        OUT.err(
+            f"\nTwo interrupts received: stopped immediately, without waiting for the {len(in_flight)} "
+            "call(s) in flight. They may have completed on the server (listed below); "
+            "`reconciler apply` again reads the live state first and converges."
+        )
+        outcomes = tuple(known[id(c)] for c in plan.actionable)
+        return ApplyResult(outcomes, interrupted=True)
     finally:
         observer.close()
         if installed:

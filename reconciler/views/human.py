@@ -208,7 +208,8 @@ def outcome_marker(status: str, unicode: bool) -> str:
 
 
 def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True, lines: bool = True) -> str:
-    """One line per outcome, the failures grouped by message, then the summary line.
+    """One line per outcome (the changes an interrupt left unstarted counted on one line), the
+    failures grouped by message, then the summary line.
 
     `unicode=False` writes `ok`/`FAIL`/`skip` instead of `✓`/`✗`/`-`, for consoles that cannot
     encode them. `lines=False` leaves out the per-outcome lines (already shown live by the
