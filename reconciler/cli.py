@@ -30,6 +30,8 @@ class Output:
 
     def __init__(self) -> None:
         self.secrets: list[str] = []
+        # --no-color of the running command, for messages printed before or outside its views.
+        self.no_color = False
 
     def learn(self, secrets: Iterable[str]) -> None:
         from reconciler.model import secret_forms
@@ -44,11 +46,13 @@ class Output:
                 text = text.replace(secret, "(sensitive)")
         return text
 
+    # color=True: click would strip ANSI codes from piped output, but whether to colour is
+    # decided once, by `_color` (which honours FORCE_COLOR); uncoloured text holds none.
     def out(self, text: str = "", nl: bool = True) -> None:
-        click.echo(self.scrub(text), nl=nl)
+        click.echo(self.scrub(text), nl=nl, color=True)
 
     def err(self, text: str = "", nl: bool = True) -> None:
-        click.echo(self.scrub(text), err=True, nl=nl)
+        click.echo(self.scrub(text), err=True, nl=nl, color=True)
 
 
 OUT = Output()
@@ -76,8 +80,14 @@ class ScrubbingStream:
 
 
 def _color(no_color: bool, stream: Any = None) -> bool:
+    """Colour on a terminal; never with --no-color or NO_COLOR; FORCE_COLOR turns it on when
+    piped (a CI log that renders ANSI codes), as NO_COLOR turns it off."""
     stream = stream or sys.stdout
-    if no_color or os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
+    if no_color or OUT.no_color or os.environ.get("NO_COLOR", "") != "":
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 
@@ -286,8 +296,14 @@ def main() -> None:
     is_flag=True,
     help="Treat an unset ${env:...} variable as an error (by default a warning: plan and apply need it).",
 )
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too).")
 def validate(
-    files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], fmt: str, strict_secrets: bool
+    files: tuple[str, ...],
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    fmt: str,
+    strict_secrets: bool,
+    no_color: bool,
 ) -> None:
     """Check desired-state files without contacting any server.
 
@@ -299,6 +315,7 @@ def validate(
       reconciler validate examples/quickstart.yaml
       reconciler validate examples/multi-env/ --var-file examples/multi-env/vars/prod.yaml
     """
+    OUT.no_color = no_color
     from reconciler import desired, views
 
     _refuse_saved_plan(files, "validate")
@@ -313,7 +330,7 @@ def validate(
         OUT.out(views.render_diagnostics_json(diagnostics))
     else:
         if diagnostics:
-            OUT.err(views.render_diagnostics(diagnostics, color=_color(False, sys.stderr)))
+            OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr)))
         if not errors:
             OUT.out(f"Valid: {', '.join(sources.paths)}")
     sys.exit(1 if errors else 0)
@@ -354,7 +371,8 @@ def _render_plan(plan: Any, fmt: str, color: bool) -> str:
     "fail_on",
     default="",
     metavar="ACTIONS",
-    help="Exit 1 when the plan holds these actions (comma-separated: create,update,replace,delete).",
+    help="Exit 1 when the plan holds these actions (comma-separated: create/add, update/change, replace, "
+    "delete/destroy).",
 )
 @click.option("--max-changes", type=click.IntRange(0), default=None, help="Exit 1 when the plan has more changes.")
 def plan(
@@ -381,6 +399,7 @@ def plan(
       reconciler plan examples/quickstart.yaml
       reconciler plan config/ --format markdown --out plan.json --detailed-exitcode
     """
+    OUT.no_color = no_color
     from reconciler import engine
 
     _refuse_saved_plan(files, "plan")
@@ -443,12 +462,17 @@ def _plan_refusal(
 def _parse_actions(text: str) -> set[Any]:
     from reconciler.plan import Action
 
+    # The plan's own words count too: "Plan: 1 to add, 2 to change, 1 to replace, 1 to destroy."
+    words = {"add": Action.CREATE, "change": Action.UPDATE, "destroy": Action.DELETE}
     out = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip().lower() for p in text.split(","))):
         try:
-            out.add(Action(part))
+            out.add(words.get(part) or Action(part))
         except ValueError:
-            _fail(f"--fail-on: unknown action {part!r}", "use create, update, replace or delete")
+            _fail(
+                f"--fail-on: unknown action {part!r}",
+                "use create (add), update (change), replace, or delete (destroy)",
+            )
     return out
 
 
@@ -506,6 +530,7 @@ def apply_cmd(
       reconciler apply examples/quickstart.yaml --auto-approve
       reconciler apply plan.json
     """
+    OUT.no_color = no_color
     from reconciler import engine, views
 
     color = _color(no_color)
@@ -722,6 +747,7 @@ def drift(
     Example:
       reconciler drift config/ --format json --notify https://hooks.slack.com/services/T/B/X
     """
+    OUT.no_color = no_color
     from reconciler import drift as drift_mod
     from reconciler import engine
     from reconciler.views import drift as drift_views

@@ -99,3 +99,14 @@ def test_no_file_given(world: World) -> None:
     result = world.run("validate")
     assert result.exit_code == 1
     assert "no desired-state files given" in result.stderr
+
+
+def test_validate_takes_no_color(world: World) -> None:
+    bad = world.write("bad.yaml", "servers: {}\nintegrations: 3\n")
+    coloured = world.run("validate", bad, env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert coloured.exit_code == 1
+    assert "\x1b[" in coloured.stderr
+    plain = world.run("validate", bad, "--no-color", env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert plain.exit_code == 1
+    assert "\x1b[" not in plain.stderr
+    assert "integrations" in plain.stderr
