@@ -9,6 +9,7 @@ of the secret values the run resolved, as a last line of defence. Exit codes: 0 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import os
 import signal
@@ -162,6 +163,11 @@ def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
         # Ctrl-C before any write (reading, planning): there is nothing to report but that.
         OUT.err("\nInterrupted: nothing was changed.")
         sys.exit(1)
+
+
+def _notes(run: Any) -> None:
+    for note in run.notes:
+        OUT.err(note)
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -407,7 +413,8 @@ def plan(
     fail_actions = _parse_actions(fail_on)
 
     async def go() -> Any:
-        run = await engine.open_run(sources, servers=servers)
+        run = await engine.open_run(sources, servers=servers, read_only=True)
+        _notes(run)
         try:
             OUT.learn(engine.secret_values(run.state))
             options = engine.plan_options(
@@ -566,6 +573,7 @@ def apply_cmd(
 
     async def go() -> Any:
         run = await engine.open_run(sources, servers=servers)
+        _notes(run)
         try:
             OUT.learn(engine.secret_values(run.state))
             if saved is not None:
@@ -765,7 +773,8 @@ def drift(
     described: list[str] = list(servers)
 
     async def go() -> Any:
-        run = await engine.open_run(sources, servers=servers)
+        run = await engine.open_run(sources, servers=servers, read_only=True)
+        _notes(run)
         try:
             OUT.learn(engine.secret_values(run.state))
             described[:] = [_describe_server(config) for config in engine.select_servers(run.state, servers).values()]
@@ -912,7 +921,15 @@ def export(
             )
         from reconciler.platforms import connect
 
-        platform = connect(config)
+        from reconciler.platforms.http import sandbox_read_only
+
+        for note in engine.sandbox_notes([config], read_only=True):
+            OUT.err(note)
+        token = sandbox_read_only.set(True)
+        try:
+            platform = connect(config)
+        finally:
+            sandbox_read_only.reset(token)
         try:
             await platform.warm()
             # Prepared as plan prepares them, so that live resources take their declared
@@ -958,7 +975,9 @@ def sandbox() -> None:
 
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0: any free one)."
+)
 @click.option(
     "--db",
     "db_path",
@@ -998,19 +1017,51 @@ def sandbox_serve(
       reconciler sandbox serve --port 8080 --latency-ms 25 --error-rate 0.2
     """
     from reconciler.sandbox.faults import Faults
-    from reconciler.sandbox.seed import SeedError, load_seed
-    from reconciler.sandbox.serve import serve
+    from reconciler.sandbox.seed import SeedError, default_seed, load_seed
+    from reconciler.sandbox.serve import bind, serve
 
     try:
         seed = load_seed(seed_file) if seed_file else None
         faults = Faults.from_dict({**rates, "seed": fault_seed})
     except (SeedError, ValueError) as exc:
         _fail(str(exc))
-    click.echo(f"sandbox listening on http://{host}:{port} (database {db_path})", err=True)
+    # Bound before anything is announced: a busy port is an error, never "listening" first.
     try:
-        serve(host, port, db_path, seed=seed, faults=faults, log_level=log_level)
+        sock = bind(host, port)
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        _fail(f"{host}:{port} {reason}", "stop what is listening there, or choose another --port (0: any free one)")
+    bound_port = sock.getsockname()[1]
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+    lines = [f"Sandbox listening on {url} (database {db_path}); Ctrl-C to stop."]
+    if seed_file:
+        lines.append(f"Credentials: those of {seed_file}.")
+    else:
+        lines += _builtin_credentials(default_seed())
+    try:
+        serve(
+            sock, db_path, seed=seed, faults=faults, log_level=log_level, ready=lambda: click.echo("\n".join(lines), err=True)
+        )
     except Exception as exc:  # sqlite3 and OS errors opening the database
         _fail(f"cannot start the sandbox with database {db_path}: {exc}", "give --db a writable file, or :memory:")
+
+
+def _builtin_credentials(seed: Any) -> list[str]:
+    """The sandbox's own, public credentials, as a desired state's `servers:` would use them."""
+    kubiya = ", ".join(f"{t} (organization {org})" for t, org in seed.kubiya_tokens.items())
+    conductor = ", ".join(
+        f"{k.id} / {k.secret} (organization {k.organization})" for k in seed.conductor_keys.values()
+    )
+    console = ", ".join(
+        f"{k.key} (team {k.team}{'' if 'integrations:write' in k.scopes else ', read only'})"
+        for k in seed.console_keys.values()
+    )
+    return [
+        "Built-in credentials (--seed FILE replaces them):",
+        f"  kubiya     token: {kubiya}",
+        f"  conductor  key_id / key_secret: {conductor}",
+        f"  console    api_key: {console}; agents: {', '.join(a.id for a in seed.console_agents)}",
+    ]
 
 
 @sandbox.command("reset")
