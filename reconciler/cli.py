@@ -920,7 +920,6 @@ def export(
                 f"name the agents: reconciler export {' '.join(files)} --server {server} --agent AGENT_ID",
             )
         from reconciler.platforms import connect
-
         from reconciler.platforms.http import sandbox_read_only
 
         for note in engine.sandbox_notes([config], read_only=True):
@@ -976,7 +975,11 @@ def sandbox() -> None:
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0: any free one)."
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
 )
 @click.option(
     "--db",
@@ -1039,9 +1042,8 @@ def sandbox_serve(
     else:
         lines += _builtin_credentials(default_seed())
     try:
-        serve(
-            sock, db_path, seed=seed, faults=faults, log_level=log_level, ready=lambda: click.echo("\n".join(lines), err=True)
-        )
+        text = "\n".join(lines)
+        serve(sock, db_path, seed=seed, faults=faults, log_level=log_level, ready=lambda: click.echo(text, err=True))
     except Exception as exc:  # sqlite3 and OS errors opening the database
         _fail(f"cannot start the sandbox with database {db_path}: {exc}", "give --db a writable file, or :memory:")
 

@@ -91,8 +91,8 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from starlette.requests import ClientDisconnect
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from reconciler.sandbox.seed import ConsoleKey, Seed
