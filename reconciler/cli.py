@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import gc
 import os
 import signal
@@ -109,6 +110,18 @@ def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+@functools.lru_cache(maxsize=64)
+def _source_lines(file: str) -> tuple[str, ...] | None:
+    """The lines of a desired-state file, for showing the line a diagnostic points at."""
+    try:
+        if os.path.getsize(file) > 10 * 1024 * 1024:
+            return None
+        with open(file, encoding="utf-8", errors="replace") as fh:
+            return tuple(fh.read().split("\n"))
+    except OSError:
+        return None
+
+
 def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconciler plan") -> NoReturn:
     if fmt == "markdown":
         # A pipeline posts what stdout holds: the error goes there too, never an empty comment.
@@ -123,7 +136,7 @@ def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconc
         if fmt == "json":
             OUT.out(views.render_diagnostics_json(exc.diagnostics))
         else:
-            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr)))
+            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr), source=_source_lines))
         sys.exit(1)
     _fail(str(exc), exc.hint)
 
@@ -326,7 +339,9 @@ def validate(
 
     _refuse_saved_plan(files, "validate")
     sources = _sources(files, var, var_file)
-    _, diagnostics = desired.check(list(sources.paths), variables=sources.variables, var_files=list(sources.var_files))
+    state, diagnostics = desired.check(
+        list(sources.paths), variables=sources.variables, var_files=list(sources.var_files)
+    )
     if not strict_secrets:
         # Validation is about the files; the secrets' values are needed by plan and apply. A
         # pull-request job may well run without them (forks have no access to CI secrets).
@@ -336,9 +351,14 @@ def validate(
         OUT.out(views.render_diagnostics_json(diagnostics))
     else:
         if diagnostics:
-            OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr)))
-        if not errors:
-            OUT.out(f"Valid: {', '.join(sources.paths)}")
+            OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr), source=_source_lines))
+        if not errors and state is not None:
+            files = len(state.files)
+            resources = len(state.resources)
+            OUT.out(
+                f"Valid: {files} file{'s' if files != 1 else ''}, {resources} resource{'s' if resources != 1 else ''}, "
+                f"{len(state.servers)} server(s) checked ({', '.join(sources.paths)})"
+            )
     sys.exit(1 if errors else 0)
 
 

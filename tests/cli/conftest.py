@@ -472,7 +472,7 @@ class Terminal:
     def _read(self) -> bool:
         import select
 
-        ready, _, _ = select.select([self.leader], [], [], 30)
+        ready, _, _ = select.select([self.leader], [], [], 60)
         if not ready:
             self.proc.kill()
             raise AssertionError(f"no output for 30 s:\n{self.text}")

@@ -101,7 +101,7 @@ def test_type_change_is_an_error_naming_the_place_and_both_types(world: World) -
     result = world.run("apply", changed, "--auto-approve")
     assert result.exit_code == 1
     assert (
-        f"{changed}:{line}:5: error: integration.kubiya.cache: "
+        f"Error: {changed}:{line}:5: integration.kubiya.cache: "
         "type cannot change from 'redis' to 'memcached'" in (result.stderr)
     )
     assert "replace_on_type_change: true" in result.stderr  # the hint names the way out
