@@ -353,10 +353,11 @@ def validate(
         if diagnostics:
             OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr), source=_source_lines))
         if not errors and state is not None:
-            files = len(state.files)
-            resources = len(state.resources)
+            n_files = len(state.files)
+            n_resources = len(state.resources)
             OUT.out(
-                f"Valid: {files} file{'s' if files != 1 else ''}, {resources} resource{'s' if resources != 1 else ''}, "
+                f"Valid: {n_files} file{'s' if n_files != 1 else ''}, "
+                f"{n_resources} resource{'s' if n_resources != 1 else ''}, "
                 f"{len(state.servers)} server(s) checked ({', '.join(sources.paths)})"
             )
     sys.exit(1 if errors else 0)

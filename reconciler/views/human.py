@@ -206,7 +206,8 @@ def _source_excerpt(d: Diagnostic, source: SourceLines | None, paint: Painter) -
         # Tabs widen the line as shown: the caret goes under the same character.
         width = len(raw[: loc.column - 1].expandtabs(4))
         if width < len(shown):
-            out.append(f"  {' ' * len(number)} | {' ' * width}{paint('^', RED if d.severity is Severity.ERROR else YELLOW)}")
+            caret = paint("^", RED if d.severity is Severity.ERROR else YELLOW)
+            out.append(f"  {' ' * len(number)} | {' ' * width}{caret}")
     return out
 
 
