@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import gc
 import os
 import signal
@@ -110,16 +109,24 @@ def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-@functools.lru_cache(maxsize=64)
-def _source_lines(file: str) -> tuple[str, ...] | None:
-    """The lines of a desired-state file, for showing the line a diagnostic points at."""
-    try:
-        if os.path.getsize(file) > 10 * 1024 * 1024:
-            return None
-        with open(file, encoding="utf-8", errors="replace") as fh:
-            return tuple(fh.read().split("\n"))
-    except OSError:
-        return None
+def _source_reader() -> Callable[[str], tuple[str, ...] | None]:
+    """Reads the lines of desired-state files (each once per report), for showing the line a
+    diagnostic points at."""
+    cache: dict[str, tuple[str, ...] | None] = {}
+
+    def lines(file: str) -> tuple[str, ...] | None:
+        if file not in cache:
+            try:
+                if os.path.getsize(file) > 10 * 1024 * 1024:
+                    cache[file] = None
+                else:
+                    with open(file, encoding="utf-8", errors="replace") as fh:
+                        cache[file] = tuple(fh.read().split("\n"))
+            except OSError:
+                cache[file] = None
+        return cache[file]
+
+    return lines
 
 
 def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconciler plan") -> NoReturn:
@@ -136,7 +143,7 @@ def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconc
         if fmt == "json":
             OUT.out(views.render_diagnostics_json(exc.diagnostics))
         else:
-            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr), source=_source_lines))
+            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr), source=_source_reader()))
         sys.exit(1)
     _fail(str(exc), exc.hint)
 
@@ -351,7 +358,7 @@ def validate(
         OUT.out(views.render_diagnostics_json(diagnostics))
     else:
         if diagnostics:
-            OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr), source=_source_lines))
+            OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr), source=_source_reader()))
         if not errors and state is not None:
             n_files = len(state.files)
             n_resources = len(state.resources)
