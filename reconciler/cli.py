@@ -9,6 +9,7 @@ of the secret values the run resolved, as a last line of defence. Exit codes: 0 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import os
 import signal
@@ -30,6 +31,8 @@ class Output:
 
     def __init__(self) -> None:
         self.secrets: list[str] = []
+        # --no-color of the running command, for messages printed before or outside its views.
+        self.no_color = False
 
     def learn(self, secrets: Iterable[str]) -> None:
         from reconciler.model import secret_forms
@@ -44,11 +47,13 @@ class Output:
                 text = text.replace(secret, "(sensitive)")
         return text
 
+    # color=True: click would strip ANSI codes from piped output, but whether to colour is
+    # decided once, by `_color` (which honours FORCE_COLOR); uncoloured text holds none.
     def out(self, text: str = "", nl: bool = True) -> None:
-        click.echo(self.scrub(text), nl=nl)
+        click.echo(self.scrub(text), nl=nl, color=True)
 
     def err(self, text: str = "", nl: bool = True) -> None:
-        click.echo(self.scrub(text), err=True, nl=nl)
+        click.echo(self.scrub(text), err=True, nl=nl, color=True)
 
 
 OUT = Output()
@@ -76,8 +81,14 @@ class ScrubbingStream:
 
 
 def _color(no_color: bool, stream: Any = None) -> bool:
+    """Colour on a terminal; never with --no-color or NO_COLOR; FORCE_COLOR turns it on when
+    piped (a CI log that renders ANSI codes), as NO_COLOR turns it off."""
     stream = stream or sys.stdout
-    if no_color or os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
+    if no_color or OUT.no_color or os.environ.get("NO_COLOR", "") != "":
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    if os.environ.get("TERM") == "dumb":
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 
@@ -98,6 +109,26 @@ def _fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def _source_reader() -> Callable[[str], tuple[str, ...] | None]:
+    """Reads the lines of desired-state files (each once per report), for showing the line a
+    diagnostic points at."""
+    cache: dict[str, tuple[str, ...] | None] = {}
+
+    def lines(file: str) -> tuple[str, ...] | None:
+        if file not in cache:
+            try:
+                if os.path.getsize(file) > 10 * 1024 * 1024:
+                    cache[file] = None
+                else:
+                    with open(file, encoding="utf-8", errors="replace") as fh:
+                        cache[file] = tuple(fh.read().split("\n"))
+            except OSError:
+                cache[file] = None
+        return cache[file]
+
+    return lines
+
+
 def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconciler plan") -> NoReturn:
     if fmt == "markdown":
         # A pipeline posts what stdout holds: the error goes there too, never an empty comment.
@@ -112,7 +143,7 @@ def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconc
         if fmt == "json":
             OUT.out(views.render_diagnostics_json(exc.diagnostics))
         else:
-            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr)))
+            OUT.err(views.render_diagnostics(exc.diagnostics, color=_color(False, sys.stderr), source=_source_reader()))
         sys.exit(1)
     _fail(str(exc), exc.hint)
 
@@ -148,6 +179,15 @@ def _run(coro: Coroutine[Any, Any, T], fmt: str = "human") -> T:
         return _run_raising(coro)
     except ReconcilerError as exc:
         _report_error(exc, fmt)
+    except KeyboardInterrupt:
+        # Ctrl-C before any write (reading, planning): there is nothing to report but that.
+        OUT.err("\nInterrupted: nothing was changed.")
+        sys.exit(1)
+
+
+def _notes(run: Any) -> None:
+    for note in run.notes:
+        OUT.err(note)
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -295,8 +335,14 @@ def main() -> None:
     is_flag=True,
     help="Treat an unset ${env:...} variable as an error (by default a warning: plan and apply need it).",
 )
+@click.option("--no-color", is_flag=True, help="No colour, even on a terminal (NO_COLOR is honoured too).")
 def validate(
-    files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[str, ...], fmt: str, strict_secrets: bool
+    files: tuple[str, ...],
+    var: tuple[str, ...],
+    var_file: tuple[str, ...],
+    fmt: str,
+    strict_secrets: bool,
+    no_color: bool,
 ) -> None:
     """Check desired-state files without contacting any server.
 
@@ -308,11 +354,14 @@ def validate(
       reconciler validate examples/quickstart.yaml
       reconciler validate examples/multi-env/ --var-file examples/multi-env/vars/prod.yaml
     """
+    OUT.no_color = no_color
     from reconciler import desired, views
 
     _refuse_saved_plan(files, "validate")
     sources = _sources(files, var, var_file)
-    _, diagnostics = desired.check(list(sources.paths), variables=sources.variables, var_files=list(sources.var_files))
+    state, diagnostics = desired.check(
+        list(sources.paths), variables=sources.variables, var_files=list(sources.var_files)
+    )
     if not strict_secrets:
         # Validation is about the files; the secrets' values are needed by plan and apply. A
         # pull-request job may well run without them (forks have no access to CI secrets).
@@ -322,9 +371,15 @@ def validate(
         OUT.out(views.render_diagnostics_json(diagnostics))
     else:
         if diagnostics:
-            OUT.err(views.render_diagnostics(diagnostics, color=_color(False, sys.stderr)))
-        if not errors:
-            OUT.out(f"Valid: {', '.join(sources.paths)}")
+            OUT.err(views.render_diagnostics(diagnostics, color=_color(no_color, sys.stderr), source=_source_reader()))
+        if not errors and state is not None:
+            n_files = len(state.files)
+            n_resources = len(state.resources)
+            OUT.out(
+                f"Valid: {n_files} file{'s' if n_files != 1 else ''}, "
+                f"{n_resources} resource{'s' if n_resources != 1 else ''}, "
+                f"{len(state.servers)} server(s) checked ({', '.join(sources.paths)})"
+            )
     sys.exit(1 if errors else 0)
 
 
@@ -363,7 +418,8 @@ def _render_plan(plan: Any, fmt: str, color: bool) -> str:
     "fail_on",
     default="",
     metavar="ACTIONS",
-    help="Exit 1 when the plan holds these actions (comma-separated: create,update,replace,delete).",
+    help="Exit 1 when the plan holds these actions (comma-separated: create/add, update/change, replace, "
+    "delete/destroy).",
 )
 @click.option("--max-changes", type=click.IntRange(0), default=None, help="Exit 1 when the plan has more changes.")
 def plan(
@@ -392,6 +448,7 @@ def plan(
       reconciler plan examples/quickstart.yaml
       reconciler plan config/ --format markdown --out plan.json --detailed-exitcode
     """
+    OUT.no_color = no_color
     from reconciler import engine
 
     _refuse_saved_plan(files, "plan")
@@ -399,7 +456,8 @@ def plan(
     fail_actions = _parse_actions(fail_on)
 
     async def go() -> Any:
-        run = await engine.open_run(sources, servers=servers)
+        run = await engine.open_run(sources, servers=servers, read_only=True)
+        _notes(run)
         try:
             OUT.learn(engine.secret_values(run.state))
             options = engine.plan_options(
@@ -461,12 +519,17 @@ def _plan_refusal(
 def _parse_actions(text: str) -> set[Any]:
     from reconciler.plan import Action
 
+    # The plan's own words count too: "Plan: 1 to add, 2 to change, 1 to replace, 1 to destroy."
+    words = {"add": Action.CREATE, "change": Action.UPDATE, "destroy": Action.DELETE}
     out = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip().lower() for p in text.split(","))):
         try:
-            out.add(Action(part))
+            out.add(words.get(part) or Action(part))
         except ValueError:
-            _fail(f"--fail-on: unknown action {part!r}", "use create, update, replace or delete")
+            _fail(
+                f"--fail-on: unknown action {part!r}",
+                "use create (add), update (change), replace, or delete (destroy)",
+            )
     return out
 
 
@@ -538,6 +601,7 @@ def apply_cmd(
       reconciler apply examples/quickstart.yaml --auto-approve
       reconciler apply plan.json
     """
+    OUT.no_color = no_color
     from reconciler import engine, views
 
     color = _color(no_color)
@@ -575,6 +639,7 @@ def apply_cmd(
 
     async def go() -> Any:
         run = await engine.open_run(sources, servers=servers, lock_timeout=lock_timeout)
+        _notes(run)
         try:
             OUT.learn(engine.secret_values(run.state))
             if saved is not None:
@@ -613,7 +678,7 @@ def apply_cmd(
     if fmt == "json":
         OUT.out(views.render_apply_json(result))
     else:
-        # The outcomes were shown live on stderr; stdout gets the failures and the summary.
+        # The outcomes were written as they came; the failures and the summary follow them.
         OUT.out(views.render_apply_human(result, color=color, lines=False))
     sys.exit(0 if result.ok and not result.interrupted else 1)
 
@@ -624,29 +689,54 @@ def _confirm() -> bool:
             "apply needs confirmation, and standard input is not a terminal",
             "review the plan, then run again with --auto-approve (or apply a saved plan file)",
         )
-    answer = click.prompt(
-        "Do you want to perform these actions? Only 'yes' will be accepted to approve", default="", show_default=False
-    )
+    # asyncio.run's own Ctrl-C handler only cancels the main task, which cannot happen while
+    # the prompt blocks in input(): the first Ctrl-C would seem to do nothing. Python's default
+    # handler interrupts input() at once (click turns that into Abort, as it does Ctrl-D).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        answer = click.prompt(
+            "Do you want to perform these actions? Only 'yes' will be accepted to approve",
+            default="",
+            show_default=False,
+        )
+    except click.Abort:
+        OUT.err("")
+        return False
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return bool(answer.strip() == "yes")
 
 
 async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
-    """Runs the apply; the first Ctrl-C stops new work and lets calls in flight finish."""
+    """Runs the apply. The first Ctrl-C stops new work and lets the calls in flight finish; a
+    second one stops at once, saying which calls were in flight (they may have completed)."""
     from rich.console import Console
 
     from reconciler import engine
+    from reconciler.apply import ApplyResult
+    from reconciler.plan import NOT_STARTED, Failed, Skipped
     from reconciler.views.progress import ProgressObserver
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     console = Console(file=ScrubbingStream(sys.stderr), no_color=not color, highlight=False)  # type: ignore[arg-type]
-    observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty())
+    # The record of outcomes belongs on stdout (`apply > apply.log` keeps it); the bar and
+    # notes are transient and go to stderr. JSON output carries its own record.
+    records = Console(file=ScrubbingStream(sys.stderr if quiet else sys.stdout), no_color=not color, highlight=False)  # type: ignore[arg-type]
+    observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty(), records=records)
+    task = asyncio.ensure_future(engine.execute(run, plan, observer=observer, stop=stop))
+    hard = False
 
     def interrupt() -> None:
+        nonlocal hard
         if stop.is_set():
-            raise KeyboardInterrupt
+            hard = True
+            task.cancel()
+            return
         stop.set()
-        OUT.err("\nInterrupted: no new changes start; waiting for the calls in flight...")
+        observer.note(
+            "\nInterrupted: no new changes start; waiting for the calls in flight... (Ctrl-C again to stop now)"
+        )
 
     installed = False
     try:
@@ -656,7 +746,26 @@ async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
     except (NotImplementedError, RuntimeError):
         pass
     try:
-        return await engine.execute(run, plan, observer=observer, stop=stop)
+        return await task
+    except asyncio.CancelledError:
+        if not hard:
+            raise
+        known: dict[int, Any] = {id(o.change): o for o in observer.outcomes}
+        started = set().union(*(p.in_flight for p in run.platforms.values()))
+        in_flight = [c for c in plan.actionable if id(c) not in known and c.address in started]
+        lost = "stopped while in flight (second interrupt)"
+        for c in plan.actionable:
+            if id(c) not in known:
+                known[id(c)] = Failed(c, lost, unknown=True) if c.address in started else Skipped(c, NOT_STARTED)
+                observer.outcome(known[id(c)])
+        observer.close()
+        OUT.err(
+            f"\nTwo interrupts received: stopped immediately, without waiting for the {len(in_flight)} "
+            "call(s) in flight. They may have completed on the server (listed below); "
+            "`reconciler apply` again reads the live state first and converges."
+        )
+        outcomes = tuple(known[id(c)] for c in plan.actionable)
+        return ApplyResult(outcomes, interrupted=True)
     finally:
         observer.close()
         if installed:
@@ -719,6 +828,7 @@ def drift(
     Example:
       reconciler drift config/ --format json --notify https://hooks.slack.com/services/T/B/X
     """
+    OUT.no_color = no_color
     from reconciler import drift as drift_mod
     from reconciler import engine
     from reconciler.views import drift as drift_views
@@ -736,7 +846,8 @@ def drift(
     described: list[str] = list(servers)
 
     async def go() -> Any:
-        run = await engine.open_run(sources, servers=servers)
+        run = await engine.open_run(sources, servers=servers, read_only=True)
+        _notes(run)
         try:
             OUT.learn(engine.secret_values(run.state))
             described[:] = [_describe_server(config) for config in engine.select_servers(run.state, servers).values()]
@@ -882,8 +993,15 @@ def export(
                 f"name the agents: reconciler export {' '.join(files)} --server {server} --agent AGENT_ID",
             )
         from reconciler.platforms import connect
+        from reconciler.platforms.http import sandbox_read_only
 
-        platform = connect(config)
+        for note in engine.sandbox_notes([config], read_only=True):
+            OUT.err(note)
+        token = sandbox_read_only.set(True)
+        try:
+            platform = connect(config)
+        finally:
+            sandbox_read_only.reset(token)
         try:
             await platform.warm()
             # Prepared as plan prepares them, so that live resources take their declared
@@ -965,7 +1083,13 @@ def sandbox() -> None:
 
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free one).",
+)
 @click.option(
     "--db",
     "db_path",
@@ -1005,19 +1129,50 @@ def sandbox_serve(
       reconciler sandbox serve --port 8080 --latency-ms 25 --error-rate 0.2
     """
     from reconciler.sandbox.faults import Faults
-    from reconciler.sandbox.seed import SeedError, load_seed
-    from reconciler.sandbox.serve import serve
+    from reconciler.sandbox.seed import SeedError, default_seed, load_seed
+    from reconciler.sandbox.serve import bind, serve
 
     try:
         seed = load_seed(seed_file) if seed_file else None
         faults = Faults.from_dict({**rates, "seed": fault_seed})
     except (SeedError, ValueError) as exc:
         _fail(str(exc))
-    click.echo(f"sandbox listening on http://{host}:{port} (database {db_path})", err=True)
+    # Bound before anything is announced: a busy port is an error, never "listening" first.
     try:
-        serve(host, port, db_path, seed=seed, faults=faults, log_level=log_level)
+        sock = bind(host, port)
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        _fail(f"{host}:{port} {reason}", "stop what is listening there, or choose another --port (0: any free one)")
+    bound_port = sock.getsockname()[1]
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+    lines = [f"Sandbox listening on {url} (database {db_path}); Ctrl-C to stop."]
+    if seed_file:
+        lines.append(f"Credentials: those of {seed_file}.")
+    else:
+        lines += _builtin_credentials(default_seed())
+    try:
+        text = "\n".join(lines)
+        serve(sock, db_path, seed=seed, faults=faults, log_level=log_level, ready=lambda: click.echo(text, err=True))
     except Exception as exc:  # sqlite3 and OS errors opening the database
         _fail(f"cannot start the sandbox with database {db_path}: {exc}", "give --db a writable file, or :memory:")
+
+
+def _builtin_credentials(seed: Any) -> list[str]:
+    """The sandbox's own, public credentials, as a desired state's `servers:` would use them."""
+    kubiya = ", ".join(f"{t} (organization {org})" for t, org in seed.kubiya_tokens.items())
+    conductor = ", ".join(
+        f"{k.id} / {k.secret} (organization {k.organization})" for k in seed.conductor_keys.values()
+    )
+    console = ", ".join(
+        f"{k.key} (team {k.team}{'' if 'integrations:write' in k.scopes else ', read only'})"
+        for k in seed.console_keys.values()
+    )
+    return [
+        "Built-in credentials (--seed FILE replaces them):",
+        f"  kubiya     token: {kubiya}",
+        f"  conductor  key_id / key_secret: {conductor}",
+        f"  console    api_key: {console}; agents: {', '.join(a.id for a in seed.console_agents)}",
+    ]
 
 
 @sandbox.command("reset")

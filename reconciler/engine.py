@@ -14,7 +14,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from reconciler.errors import ConfigError, LockedError, PlatformError, Reconcile
 from reconciler.model import LiveResource, Resource, Sensitive, ServerConfig
 from reconciler.plan import Change, Plan
 from reconciler.platforms import Platform, connect
+from reconciler.platforms.http import sandbox_database, sandbox_exists, sandbox_read_only
 
 PLAN_FILE_FORMAT = "reconciler-plan"
 
@@ -87,6 +88,8 @@ class Run:
     prepared: list[Resource] = field(default_factory=list)
     live: list[LiveResource] = field(default_factory=list)
     locked: list[Platform] = field(default_factory=list)
+    # What a person should know about where the state was read (e.g. the sandbox database).
+    notes: list[str] = field(default_factory=list)
 
     async def aclose(self) -> None:
         # The apply locks go first, while the connections are still open.
@@ -150,21 +153,44 @@ def select_servers(state: desired_state.DesiredState, names: Sequence[str] = ())
     return {n: state.servers[n] for n in names}
 
 
+def sandbox_notes(servers: Iterable[ServerConfig], read_only: bool) -> list[str]:
+    """One line per sandbox database the servers use: which file, and whether it exists."""
+    by_db: dict[str, list[str]] = {}
+    for server in servers:
+        if server.is_sandbox:
+            by_db.setdefault(sandbox_database(server.url), []).append(server.name)
+    notes = []
+    for db, names in by_db.items():
+        which = f"Sandbox database {db} (server{'s' if len(names) > 1 else ''} {', '.join(names)})"
+        if db == ":memory:":
+            notes.append(f"{which}: in memory, gone when the command ends.")
+        elif not sandbox_exists("sandbox:" + db):
+            done = "read as an empty sandbox, not created" if read_only else "created"
+            notes.append(f"{which}: does not exist yet; {done}.")
+        else:
+            notes.append(f"{which}.")
+    return notes
+
+
 async def open_run(
     sources: Sources,
     *,
     environ: Mapping[str, str] | None = None,
     servers: Sequence[str] = (),
     lock_timeout: float | None = None,
+    read_only: bool = False,
 ) -> Run:
     """Load the desired state, connect to its servers and read their live state at once.
 
     With `lock_timeout` (an apply), each server's apply lock is taken first, waiting up to that
     many seconds, so that the live state read and planned against cannot change under it by
-    another apply; `Run.aclose` releases the locks."""
+    another apply; `Run.aclose` releases the locks. `read_only` (plan, drift, export): a
+    sandbox database that does not exist is read as an empty sandbox and not created."""
     state = load(sources, environ)
     run = Run(state, sources)
     chosen = select_servers(state, servers)
+    run.notes = sandbox_notes(chosen.values(), read_only)
+    token = sandbox_read_only.set(read_only)
     try:
         for name, server in chosen.items():
             run.platforms[name] = connect(server)
@@ -209,6 +235,8 @@ async def open_run(
     except BaseException:
         await run.aclose()
         raise
+    finally:
+        sandbox_read_only.reset(token)
     return run
 
 

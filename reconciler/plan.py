@@ -352,3 +352,6 @@ class Skipped:
 
 
 Outcome = Done | Failed | Skipped
+
+# The reason of a change skipped because the apply was interrupted before it started.
+NOT_STARTED = "not started: the apply was interrupted"

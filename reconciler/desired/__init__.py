@@ -146,6 +146,15 @@ def _check(
         )
         if doc is not None:
             documents.append(doc)
+            if not doc.value:
+                diagnostics.append(
+                    warning(
+                        "file.empty",
+                        "the file declares nothing (it is empty, or holds only comments)",
+                        location=Location(label),
+                        hint="an empty file is usually a mistake: check that it is the file you meant",
+                    )
+                )
     decls = document.declarations(documents)
     diagnostics.extend(rules.check(decls))
     resolver = Resolver(os.environ if environ is None else environ)

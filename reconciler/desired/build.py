@@ -15,6 +15,7 @@ against (see `reconciler.desired` for the full description):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,11 +121,12 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
     fingerprint_key = None
     if "fingerprint_key" in node:
         fingerprint_key = _sensitive(values.get(node, "fingerprint_key"), "fingerprint_key")
-    defaults = ServerConfig(decl.name, kind, node["url"])
+    url = sandbox_url(node["url"], decl.document.base_dir)
+    defaults = ServerConfig(decl.name, kind, url)
     return ServerConfig(
         name=decl.name,
         kind=kind,
-        url=node["url"],
+        url=url,
         credentials=credentials,
         parallelism=int(node.get("parallelism", defaults.parallelism)),
         rate_limit=float(node.get("rate_limit", defaults.rate_limit)),
@@ -138,6 +140,27 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         url_location=yamlpos.locate(decl.document.file, node, ("url",)),
         owner=str(node.get("owner") or ""),
     )
+
+
+SANDBOX_DEFAULT_DB = ".reconciler/sandbox.db"
+
+
+def sandbox_url(url: str, base_dir: Path) -> str:
+    """A `sandbox:` url with its database path made absolute, relative to the directory of
+    the desired-state file that declares it (as `${file:...}` references are): the same file
+    plans against the same database from any working directory. `sandbox:` alone names
+    `.reconciler/sandbox.db` beside the file; `sandbox::memory:` stays in memory."""
+    if not url.startswith("sandbox:"):
+        return url
+    rest = url[len("sandbox:") :]
+    if rest == ":memory:":
+        return url
+    if rest in ("", "//"):
+        rest = SANDBOX_DEFAULT_DB
+    path = Path(rest).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    return "sandbox:" + os.path.normpath(path.absolute())
 
 
 def _sensitive(value: Any, source: str) -> Sensitive:

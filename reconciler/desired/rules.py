@@ -643,11 +643,31 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
         )
 
 
+# The credentials each `auth_type` cannot work without.
+AUTH_TYPE_NEEDS = {"bearer": ("token",), "basic": ("username", "password"), "api_key": ("api_key",)}
+
+
 def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
     node = decl.node
     family = node["family"]
     paths: list[tuple[str, ...]] = []
     auth = node.get("auth_config")
+    auth_type = node.get("auth_type")
+    present = auth if isinstance(auth, dict) else {}
+    missing = [k for k in AUTH_TYPE_NEEDS.get(str(auth_type), ()) if k not in present]
+    if missing:
+        fields = ", ".join(f"`auth_config.{k}`" for k in missing)
+        out.append(
+            error(
+                "channel.auth-incomplete",
+                f"channel {node['name']!r} has auth_type {auth_type} but no {fields}",
+                location=decl.at("auth_type"),
+                address=str(address),
+                hint="add " + ", ".join(f"auth_config.{k}" for k in missing) + " (a ${env:...} reference for secrets)"
+                if auth_type != "bearer"
+                else "add `auth_config: {token: ${env:...}}`, or set auth_type: none",
+            )
+        )
     if isinstance(auth, dict):
         paths.extend(("auth_config", key) for key in AUTH_CONFIG_SECRETS if key in auth)
     if family == "bimpeai":

@@ -21,7 +21,7 @@ import functools
 import importlib.resources
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -433,6 +433,25 @@ def _close(word: str, choices: Iterable[str]) -> list[str]:
     return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
 
 
+def _field_one_level_down(schema: Mapping[str, Any], key: str) -> str | None:
+    """The property of `schema` whose own mapping has a field `key` (e.g. `config` for
+    `secrets` in an integration), if exactly one has."""
+    root = SCHEMA
+
+    def resolved(sub: Any) -> Any:
+        ref = sub.get("$ref") if isinstance(sub, Mapping) else None
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return root.get("$defs", {}).get(ref[len("#/$defs/") :], {})
+        return sub
+
+    found = [
+        name
+        for name, sub in (schema.get("properties") or {}).items()
+        if isinstance(resolved(sub), Mapping) and key in (resolved(sub).get("properties") or {})
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     options = sorted(choices)
     matches = _close(word, options)
@@ -493,6 +512,10 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
             elsewhere = _other_family(schema, key)
             if elsewhere:
                 hint = f"`{key}` is a field of {elsewhere} channels"
+            below = _field_one_level_down(schema, key)
+            if below:
+                # Written one level too far out: the field exists inside a sibling mapping.
+                hint = f"`{key}` belongs under `{below}:`; indent it under `{below}:`"
             add(
                 "schema.unknown-field",
                 f"unknown field `{key}` {owner}",
@@ -521,6 +544,8 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
                 hint = f"{hint}: {shown}"
         if "boolean" in expected and isinstance(err.instance, str) and err.instance.lower() in _YAML11_BOOLS:
             hint = "write true or false: in YAML 1.2, yes/no/on/off are strings"
+        if hint is None and "array" in expected and isinstance(err.instance, dict) and len(path) == 1:
+            hint = f"`{path[0]}` is a list: start each item with `- ` (e.g. `  - name: ...`)"
         add("schema.type", f"{phrase} must be {wanted}, not {_describe(err.instance)}", hint=hint)
         return
 

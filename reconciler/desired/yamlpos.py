@@ -611,7 +611,7 @@ _SYNTAX_HINTS = (
         "mapping values are not allowed",
         'quote a value that contains `: ` or ends with `:`, e.g. url: "sandbox:"',
     ),
-    ("cannot start any token", "YAML does not allow tabs for indentation"),
+    ("cannot start any token", "YAML does not allow tabs for indentation: use spaces"),
     ("did not find expected key", "check the indentation of the lines around it"),
     ("found undefined tag handle", "remove the tag"),
     ("could not find expected ':'", "a key needs ': ' after it; check quotes and indentation"),
@@ -692,6 +692,19 @@ def _too_deep(text: str, mark: Any, file: str, max_depth: int) -> Diagnostic | N
         i += 1
     return None
 
+def _extra_indent(lines: list[str], index: int) -> int:
+    """How much deeper line `index` is indented than the line above it, when that line holds a
+    complete `key: value` (so the deeper line cannot be its continuation); else 0."""
+    if index >= len(lines) or index == 0:
+        return 0
+    above = next((ln for ln in reversed(lines[:index]) if ln.strip() and not ln.strip().startswith("#")), None)
+    if above is None or above.rstrip().endswith((":", "|", ">", "-")) or ": " not in above:
+        return 0
+    here = lines[index]
+    above_indent = len(above) - len(above.lstrip(" -"))
+    here_indent = len(here) - len(here.lstrip(" "))
+    return max(0, here_indent - above_indent)
+
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
     problem = (exc.problem or "invalid YAML").strip()
@@ -712,8 +725,28 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
     elif exc.context:
         message += f" ({exc.context.strip()})"
     hint = next((h for p, h in _SYNTAX_HINTS if p in problem), None)
+    lines = text.splitlines()
+    if mark is not None and "did not find expected" in problem:
+        # PyYAML's own words ("did not find expected '-' indicator") say what the parser
+        # missed, not what the writer got wrong: a line out of line with its siblings.
+        here = lines[mark.line].lstrip() if mark.line < len(lines) else ""
+        listy = "'-'" in problem or here.startswith("- ")
+        what = "list items above it" if listy else "keys above it"
+        message = f"invalid YAML: this line is not aligned with the {what}"
+        hint = (
+            "items of one list start with `- ` at the same column"
+            if listy
+            else "keys of one mapping start at the same column; check the indentation"
+        )
+    if mark is not None and "mapping values are not allowed" in problem:
+        extra = _extra_indent(lines, mark.line)
+        if extra:
+            key = lines[mark.line].strip().split(":", 1)[0]
+            hint = (
+                f"`{key}:` is indented {extra} space(s) more than the line above it; "
+                "align it with the keys beside it"
+            )
     if mark is not None and "cannot start any token" in problem:
-        lines = text.splitlines()
         line = lines[mark.line] if mark.line < len(lines) else ""
         if line[mark.column : mark.column + 1] != "\t":
             hint = "a character such as `@` or `` ` `` cannot start a plain value; quote the value"

@@ -20,12 +20,12 @@ from typing import Any
 
 from reconciler.errors import ConflictError, Diagnostic, PlatformError, ServerDownError, UnreachableError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
-from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped, order_key
+from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, Outcome, Skipped, order_key
 from reconciler.platforms.http import HttpClient
 
 Report = Callable[[Outcome], None]
 
-INTERRUPTED = "not started: the apply was interrupted"
+INTERRUPTED = NOT_STARTED
 
 
 def failed(change: Change, exc: PlatformError) -> Outcome:
@@ -67,6 +67,8 @@ class Platform(ABC):
         # Changes in progress at once. The stop flag is checked once a change holds a slot,
         # so that after Ctrl-C the queued changes are skipped, not started.
         self._changes = asyncio.Semaphore(max(1, server.parallelism))
+        # Changes whose write has started and not yet ended: what a hard stop leaves unknown.
+        self.in_flight: set[Address] = set()
 
     @abstractmethod
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
@@ -149,7 +151,11 @@ class Platform(ABC):
             blocked.add(change.address)
             report(Skipped(change, f"depends on {dep}, which did not succeed"))
             return
-        async with self._changes:
+        if not await self._slot(stop):
+            blocked.add(change.address)
+            report(Skipped(change, INTERRUPTED))
+            return
+        try:
             if stop.is_set():
                 blocked.add(change.address)
                 report(Skipped(change, INTERRUPTED))
@@ -158,15 +164,40 @@ class Platform(ABC):
                 blocked.add(change.address)
                 report(Skipped(change, f"not started: {self.client.down}"))
                 return
-            try:
-                outcome = await run(change)
-            except ConflictError as exc:
-                outcome = conflict(change, str(exc))
-            except PlatformError as exc:
-                outcome = failed(change, exc)
+            self.in_flight.add(change.address)
+            outcome = await run(change)
+        except ConflictError as exc:
+            outcome = conflict(change, str(exc))
+        except PlatformError as exc:
+            outcome = failed(change, exc)
+        finally:
+            self._changes.release()
+        # Not in a `finally`: a cancelled write stays in flight, its outcome unknown.
+        self.in_flight.discard(change.address)
         if not isinstance(outcome, Done):
             blocked.add(change.address)
         report(outcome)
+
+    async def _slot(self, stop: asyncio.Event) -> bool:
+        """Takes a change slot, or gives up (False) when `stop` is set while waiting for one:
+        after Ctrl-C the changes still queued are skipped at once, so that whatever has no
+        outcome yet is exactly what is in flight."""
+        if not self._changes.locked():
+            await self._changes.acquire()
+            return True
+        acquire = asyncio.ensure_future(self._changes.acquire())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            acquire.cancel()
+            raise
+        finally:
+            stopped.cancel()
+        if acquire.done() and not acquire.cancelled():
+            return True
+        acquire.cancel()
+        return False
 
     async def aclose(self) -> None:
         await self.client.aclose()

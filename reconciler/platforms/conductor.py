@@ -452,6 +452,7 @@ class ConductorPlatform(Platform):
         for change in [c for c in providers if c.action is Action.REPLACE]:
             if stop.is_set():
                 break
+            self.in_flight.add(change.address)
             try:
                 await self.client.request(
                     "DELETE",
@@ -463,6 +464,7 @@ class ConductorPlatform(Platform):
             except PlatformError as exc:
                 blocked.add(change.address)
                 report(failed(change, exc))
+            self.in_flight.discard(change.address)
         providers = [c for c in providers if c.address not in blocked]
         for change in cascaded:
             if change.address.parent in deleted:
@@ -521,9 +523,12 @@ class ConductorPlatform(Platform):
             for c in batch:
                 assert c.desired is not None
                 items.append(self._bulk_item(c.desired, saved_with[c.address], rows_now.get(c.address.name)))
+            writing = {a for c in batch for a in (c.address, *(m.address for m in saved_with[c.address]))}
+            self.in_flight |= writing
             try:
                 await self.client.request("POST", "/api/integrations/", json_body=items, address=str(batch[0].address))
             except PlatformError as exc:
+                self.in_flight -= writing
                 for c in batch:
                     blocked.add(c.address)
                     report(failed(c, exc))
@@ -531,6 +536,7 @@ class ConductorPlatform(Platform):
                         blocked.add(m.address)
                         report(Skipped(m, f"depends on {c.address}, which did not succeed"))
                 return
+            self.in_flight -= writing
             for c in batch:
                 outcome: Outcome = Done(c, c.address.name)
                 try:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import random
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,22 @@ POOL_SIZE = 4
 # Connection failures in a row after which a server is given up for the rest of the command.
 BREAKER_THRESHOLD = 3
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
+# is then read as an empty sandbox in memory, and neither it nor its directory is created.
+sandbox_read_only: ContextVar[bool] = ContextVar("sandbox_read_only", default=False)
+
+
+def sandbox_database(url: str) -> str:
+    """The database file a `sandbox:` url names (made absolute when the desired state is
+    built), or `:memory:`."""
+    return url[len("sandbox:") :] or ".reconciler/sandbox.db"
+
+
+def sandbox_exists(url: str) -> bool:
+    path = sandbox_database(url)
+    return path == ":memory:" or os.path.exists(path)
 
 
 @functools.cache
@@ -215,7 +233,13 @@ class HttpClient:
             base_url = SANDBOX_BASE_URL
             if transport is None:
                 try:
-                    transport = sandbox_transport(server.url)
+                    if sandbox_read_only.get() and not sandbox_exists(server.url):
+                        from reconciler.sandbox.app import create_app
+
+                        # Read, never created: an empty (seeded) sandbox of its own.
+                        transport = sandbox_transport(server.url, app=create_app(":memory:"))
+                    else:
+                        transport = sandbox_transport(server.url)
                 except Exception as exc:  # sqlite3 and OS errors of the sandbox's database
                     raise PlatformError(
                         f"server {server.name!r}: cannot open the sandbox database of {server.url!r} ({exc})",

@@ -49,6 +49,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from reconciler.sandbox import conductor_store as store
 from reconciler.sandbox.conductor_auth import (
@@ -202,6 +203,8 @@ async def _serve(request: Request, handler: Callable[[Call], Any], *, with_body:
         return _auth_error(exc, now)
     except ApiError as exc:
         return _error(exc.status, exc.message, exc.errors)
+    except ClientDisconnect:
+        raise  # the client went away: nothing to answer, and no error of ours
     except Exception:
         _log.exception("conductor emulator: unexpected error on %s %s", request.method, request.url)
         return _error(500, "Internal server error")

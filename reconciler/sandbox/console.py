@@ -92,6 +92,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from reconciler.sandbox.seed import ConsoleKey, Seed
@@ -439,6 +440,8 @@ async def _serve(request: Request, agent_id: str, scope: str, action: Action) ->
         return _json(text, status, request_id)
     except ApiError as exc:
         return _error(request_id, exc)
+    except ClientDisconnect:
+        raise  # the client went away: nothing to answer, and no error of ours
     except Exception:
         log.exception("console sandbox: unexpected error (request %s)", request_id)
         return _error(request_id, ApiError(500, "internal_error", "Internal server error"))
@@ -812,6 +815,8 @@ async def oauth_callback(request: Request) -> Response:
         return _json(_dumps({"message": "Success", "data": data}), 200, request_id)
     except ApiError as exc:
         return _error(request_id, exc)
+    except ClientDisconnect:
+        raise  # the client went away: nothing to answer, and no error of ours
     except Exception:
         log.exception("console sandbox: unexpected error (request %s)", request_id)
         return _error(request_id, ApiError(500, "internal_error", "Internal server error"))

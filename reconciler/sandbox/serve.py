@@ -1,10 +1,18 @@
-"""`reconciler sandbox serve`: the sandbox over real HTTP with uvicorn."""
+"""`reconciler sandbox serve`: the sandbox over real HTTP with uvicorn.
+
+The socket is bound before anything is announced (`bind`), so that a busy port is one clear
+error, never "listening" followed by a failure. A client that goes away mid-request is one
+log line, not a traceback.
+"""
 
 from __future__ import annotations
 
 import logging
+import socket
+from collections.abc import Callable
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler.sandbox.app import create_app
@@ -30,6 +38,13 @@ class _QuietDrops:
             await self.app(scope, receive, send)
         except DropConnection:
             pass
+        except ClientDisconnect:
+            _log.warning(
+                "client disconnected before its request was read: %s %s", scope.get("method"), scope.get("path")
+            )
+
+
+_log = logging.getLogger("reconciler.sandbox")
 
 
 class _NoIncompleteResponseLog(logging.Filter):
@@ -37,26 +52,45 @@ class _NoIncompleteResponseLog(logging.Filter):
         return not record.getMessage().startswith(_INCOMPLETE)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; OSError when the address is taken or not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def serve(
-    host: str,
-    port: int,
+    sock: socket.socket,
     db_path: str,
     seed: Seed | None = None,
     faults: Faults | None = None,
     log_level: str = "warning",
+    ready: Callable[[], None] = lambda: None,
 ) -> None:
+    """Serve on an already bound socket (see `bind`) until interrupted. `ready` is called once
+    the database is open, right before requests are served (to announce the server)."""
     app = create_app(db_path, seed=seed, faults=faults)
+    ready()
     # One worker: the state lives in this process's SQLite connection.
-    config = uvicorn.Config(
-        _QuietDrops(app), host=host, port=port, log_level=log_level, access_log=False
-    )
+    config = uvicorn.Config(_QuietDrops(app), log_level=log_level, access_log=False)
     # After Config, which installs uvicorn's logging configuration.
     logging.getLogger("uvicorn.error").addFilter(_NoIncompleteResponseLog())
+    if not _log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:  %(message)s"))
+        _log.addHandler(handler)
+        _log.propagate = False
     server = uvicorn.Server(config)
     try:
-        server.run()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     if not server.started:
-        # What `uvicorn.run` does when it could not start (e.g. the port is taken).
         raise SystemExit(3)

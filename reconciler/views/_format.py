@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import SENSITIVE_MASK, Sensitive
-from reconciler.plan import Action, Done, Failed, FieldChange, Outcome, Skipped
+from reconciler.plan import NOT_STARTED, Action, Done, Failed, FieldChange, Outcome, Skipped
 
 # Longest encoded value shown on one line; longer ones end in an ellipsis.
 MAX_VALUE_CHARS = 200
@@ -157,9 +157,16 @@ def outcome_parts(outcome: Outcome) -> tuple[str, str]:
     return "skipped", f"{address}: {action} skipped: {clean(outcome.reason)}"
 
 
+def not_started_line(count: int) -> str:
+    """One line for the changes an interrupted apply did not start (each is in `--format json`)."""
+    noun = "change" if count == 1 else "changes"
+    return f"{count} {noun} not started: the apply was interrupted (`--format json` lists each)"
+
+
 def failure_text(failed: Failed) -> str:
     text = clean(failed.message)
-    if failed.status:
+    # Messages built from an answer already say its status ("answered 403"): not twice.
+    if failed.status and not re.search(rf"\b{failed.status}\b", text):
         text += f" (HTTP {failed.status})"
     if failed.unknown:
         text += "; the request may have been carried out anyway"
@@ -171,11 +178,16 @@ SERVER_DOWN_PREFIXES = ("not started: server ", "not started: the deadline ")
 
 def collapsible(outcome: Outcome) -> str | None:
     """The reason of a change that was never started because its server is unreachable or past
-    its deadline: such skips are shown as one line per reason, not one per change."""
-    if isinstance(outcome, Skipped) and outcome.reason.startswith(SERVER_DOWN_PREFIXES):
+    its deadline, or because the apply was interrupted: such skips are shown as one line per
+    reason, not one per change."""
+    if isinstance(outcome, Skipped) and (
+        outcome.reason.startswith(SERVER_DOWN_PREFIXES) or outcome.reason == NOT_STARTED
+    ):
         return outcome.reason
     return None
 
 
 def collapsed_line(reason: str, count: int) -> str:
+    if reason == NOT_STARTED:
+        return not_started_line(count)
     return f"{count} change(s) skipped: {clean(reason)}"

@@ -19,7 +19,8 @@ holds. Then the unmanaged and orphaned addresses, the plan's warnings, and the s
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 from reconciler.apply import ApplyResult
 from reconciler.errors import Diagnostic, Severity
@@ -189,18 +190,60 @@ def _address_section(title: str, addresses: Iterable[Address]) -> list[str]:
     return [title, *("  " + n for n in names), ""]
 
 
-def _diagnostic_lines(d: Diagnostic, paint: Painter) -> list[str]:
-    first, *rest = fmt.clean_lines(str(d))
+SourceLines = Callable[[str], Sequence[str] | None]
+
+# `key: value` pairs whose value may be a credential: masked when a source line is shown, so
+# that a literal secret written in a file is not printed back by the error about it.
+_SECRETISH = re.compile(
+    r"""((?:pass(?:word|wd)?|secret(?!s\b)|token|api_?key|key_?id|credential|private)[\w.-]*["']?\s*:\s+)"""
+    r"""([^\s,}#][^,}#]*?)(\s*(?:[,}#]|$))""",
+    re.IGNORECASE,
+)
+
+
+def _source_excerpt(d: Diagnostic, source: SourceLines | None, paint: Painter) -> list[str]:
+    """The offending line of the file with a caret under the column, Terraform-style."""
+    loc = d.location
+    if source is None or loc is None or not loc.line:
+        return []
+    lines = source(loc.file)
+    if not lines or loc.line > len(lines):
+        return []
+    raw = lines[loc.line - 1].rstrip("\r\n")
+    number = str(loc.line)
+    shown = fmt.truncate(fmt.clean(_SECRETISH.sub(r"\1(sensitive)\3", raw.expandtabs(4))), 160)
+    out = [f"  {number} | {shown}"]
+    if loc.column:
+        # Tabs widen the line as shown: the caret goes under the same character.
+        width = len(raw[: loc.column - 1].expandtabs(4))
+        if width < len(shown):
+            caret = paint("^", RED if d.severity is Severity.ERROR else YELLOW)
+            out.append(f"  {' ' * len(number)} | {' ' * width}{caret}")
+    return out
+
+
+def _diagnostic_lines(d: Diagnostic, paint: Painter, source: SourceLines | None = None) -> list[str]:
+    """`Error: file:line:col: message` (or `Warning: ...`), the source line with a caret, the hint."""
+    where = str(d.location) if d.location else (d.address or "")
+    head = f"{d.severity.value.capitalize()}: " + (f"{where}: " if where else "") + d.message
+    if d.address and d.location:
+        head += f" [{d.address}]"
+    first, *rest = fmt.clean_lines(head)
     code = RED if d.severity is Severity.ERROR else YELLOW
-    return [paint(first, code), *(paint(line, DIM) for line in rest)]
+    out = [paint(first, code, BOLD), *rest]
+    out.extend(_source_excerpt(d, source, paint))
+    if d.hint:
+        out.extend(paint(line, DIM) for line in fmt.clean_lines(f"  hint: {d.hint}"))
+    return out
 
 
-def render_diagnostics(diags: Sequence[Diagnostic], *, color: bool) -> str:
-    """Each diagnostic as `str(d)` gives it (errors red, warnings yellow), then the counts."""
+def render_diagnostics(diags: Sequence[Diagnostic], *, color: bool, source: SourceLines | None = None) -> str:
+    """Each diagnostic as `Error: file:line:col: message` (warnings `Warning:`), the offending
+    source line with a caret when `source` gives the file's lines, and the hint; then the counts."""
     paint = Painter(color)
     out: list[str] = []
     for d in diags:
-        out.extend(_diagnostic_lines(d, paint))
+        out.extend(_diagnostic_lines(d, paint, source))
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = len(diags) - errors
     out.append(paint(f"{errors} error(s), {warnings} warning(s)", BOLD))
@@ -219,7 +262,8 @@ def outcome_marker(status: str, unicode: bool) -> str:
 
 
 def render_apply_human(result: ApplyResult, *, color: bool, unicode: bool = True, lines: bool = True) -> str:
-    """One line per outcome, the failures grouped by message, then the summary line.
+    """One line per outcome (the changes an interrupt left unstarted counted on one line), the
+    failures grouped by message, then the summary line.
 
     `unicode=False` writes `ok`/`FAIL`/`skip` instead of `✓`/`✗`/`-`, for consoles that cannot
     encode them. `lines=False` leaves out the per-outcome lines (already shown live by the

@@ -1,9 +1,15 @@
 """Live progress of an apply on a rich Console: the apply `Observer` that people watch.
 
-When enabled, a progress bar (done/total, failures, elapsed time) runs at the bottom of the
-terminal and each outcome is printed above it as it arrives, its marker coloured. When not
-enabled (not a terminal, `--json`, a CI log), each outcome is one plain line with no styling
-and no bar. Whether to enable it is the CLI's decision.
+Two streams: the record of outcomes (one line per change done or failed, which `apply >
+apply.log` keeps: stdout) and the transient progress (a bar, notes such as "Interrupted":
+stderr). When enabled, the bar (done/total, failures, elapsed time) runs at the bottom of the
+terminal and vanishes when closed; when the record goes to the same terminal, each outcome is
+printed above the bar, its marker coloured. When not enabled (not a terminal, `--json`, a CI
+log), each outcome is one plain line with no styling and no bar. Whether to enable it, and
+where each stream goes, is the CLI's decision.
+
+Changes never started (the apply was interrupted, or their server is down) are not listed one
+by one: `close()` writes one line per reason with their count (each is in `--format json`).
 
 Markers are `✓`/`✗`/`-`, or `ok`/`FAIL`/`skip` when the console's encoding cannot write them.
 """
@@ -35,10 +41,15 @@ class ProgressObserver:
     """Implements `reconciler.apply.Observer`. Call `close()` (or use it as a context manager)
     when the apply returns, so that the bar is taken down before the summary is printed."""
 
-    def __init__(self, console: Console, enabled: bool) -> None:
+    def __init__(self, console: Console, enabled: bool, records: Console | None = None) -> None:
         self.console = console
+        # Outcomes go to `records` (the same console by default). When the bar is on and the
+        # record goes to the terminal too, lines are printed through the bar's console so that
+        # they scroll above it instead of tearing it.
+        self.records = records or console
         self.enabled = enabled
-        self.unicode = console.encoding.lower().replace("-", "").startswith("utf")
+        self.unicode = self.records.encoding.lower().replace("-", "").startswith("utf")
+        self.outcomes: list[Outcome] = []
         self.failed = 0
         self.seen = 0
         self.not_started: dict[str, int] = {}
@@ -62,6 +73,7 @@ class ProgressObserver:
 
     def outcome(self, outcome: Outcome) -> None:
         self.seen += 1
+        self.outcomes.append(outcome)
         reason = fmt.collapsible(outcome)
         if reason is not None:
             # Changes never started are counted and shown as one line per reason at the end.
@@ -75,12 +87,25 @@ class ProgressObserver:
         if not self.enabled:
             # Plain lines go straight to the stream: rich's rendering costs more than the
             # request behind a line when thousands of them scroll by in a CI log.
-            self.console.file.write(f"{marker} {text}\n")
+            self.records.file.write(f"{marker} {text}\n")
             return
         line = Text.assemble((marker, _STYLE[status]), " ", text)
         # Printing through the Progress's console keeps the line above the live bar.
-        self.console.print(line, highlight=False, soft_wrap=True)
+        self._record_console().print(line, highlight=False, soft_wrap=True)
         self._advance()
+
+    def _record_console(self) -> Console:
+        if self._progress is not None and self.records.is_terminal:
+            return self.console
+        return self.records
+
+    def note(self, text: str) -> None:
+        """A transient message (e.g. "Interrupted: ..."), above the bar, on the progress stream."""
+        if self._progress is not None:
+            self.console.print(Text(text), highlight=False, soft_wrap=True)
+        else:
+            self.console.file.write(text + "\n")
+            self.console.file.flush()
 
     def _advance(self) -> None:
         if self._progress is not None and self._task is not None:
@@ -88,21 +113,23 @@ class ProgressObserver:
             self._progress.update(self._task, advance=1, description=description)
 
     def close(self) -> None:
+        """Takes the bar down (it leaves nothing behind), then writes one line per reason that
+        counts the changes not started."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
         not_started, self.not_started = self.not_started, {}
         for reason, count in not_started.items():
             marker = outcome_marker("skipped", self.unicode)
             if self.enabled:
-                self.console.print(
+                self.records.print(
                     Text.assemble((marker, _STYLE["skipped"]), " ", fmt.collapsed_line(reason, count)),
                     highlight=False,
                     soft_wrap=True,
                 )
             else:
-                self.console.file.write(f"{marker} {fmt.collapsed_line(reason, count)}\n")
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
+                self.records.file.write(f"{marker} {fmt.collapsed_line(reason, count)}\n")
 
     def __enter__(self) -> ProgressObserver:
         return self

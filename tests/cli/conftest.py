@@ -445,3 +445,68 @@ def run_in_terminal(
         os.close(leader)
         code = proc.wait(timeout=30)
     return Proc(code, shown.decode("utf-8", "replace").replace("\r\n", "\n"), "")
+
+
+class Terminal:
+    """`reconciler ARGS` on a pseudo-terminal (stdin, stdout and stderr), driven step by step:
+    read until a text shows, send a signal, type a line. Tests synchronise on what the terminal
+    shows, never on time."""
+
+    def __init__(self, world: World, *args: Any, env: Mapping[str, str] | None = None) -> None:
+        import pty
+
+        self.leader, follower = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler.cli", *map(str, args)],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env=process_env(world.env, {"TERM": "xterm-256color"}, env),
+            cwd=world.tmp,
+            close_fds=True,
+        )
+        os.close(follower)
+        self.shown = b""
+        self.closed = False
+
+    def _read(self) -> bool:
+        import select
+
+        ready, _, _ = select.select([self.leader], [], [], 60)
+        if not ready:
+            self.proc.kill()
+            raise AssertionError(f"no output for 30 s:\n{self.text}")
+        try:
+            chunk = os.read(self.leader, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            chunk = b""
+        if not chunk:
+            self.closed = True
+            return False
+        self.shown += chunk
+        return True
+
+    @property
+    def text(self) -> str:
+        return self.shown.decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def read_until(self, text: str) -> None:
+        while text.encode() not in self.shown:
+            if self.closed or not self._read():
+                raise AssertionError(f"{text!r} never showed:\n{self.text}")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def type(self, line: str) -> None:
+        os.write(self.leader, line.encode() + b"\n")
+
+    def finish(self) -> Proc:
+        """Reads until the process closes the terminal; its exit code and everything shown."""
+        try:
+            while not self.closed and self._read():
+                pass
+        finally:
+            os.close(self.leader)
+            code = self.proc.wait(timeout=30)
+        return Proc(code, self.text, "")

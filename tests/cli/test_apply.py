@@ -44,10 +44,11 @@ def test_auto_approve_applies_and_converges(world: World) -> None:
         result.stdout.rstrip().splitlines()[-1]
         == "Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed."
     )
-    # Each outcome was reported, on stderr.
+    # Each outcome was recorded on stdout (`apply > apply.log` keeps it), before the summary.
     assert re.search(
-        r"^\S+ integration\.kubiya\.pg-main: created \(id [0-9a-f-]{36}\)$", result.stderr, re.M
+        r"^\S+ integration\.kubiya\.pg-main: created \(id [0-9a-f-]{36}\)$", result.stdout, re.M
     )
+    assert "integration.kubiya.pg-main: created" not in result.stderr
     assert sorted(world.integration_names()) == ["cache", "pg-main"]
     row = world.integration("pg-main")
     assert row["config"]["env_vars"] == {"PGHOST": "db.internal", "PGPORT": "5432"}
@@ -100,7 +101,7 @@ def test_type_change_is_an_error_naming_the_place_and_both_types(world: World) -
     result = world.run("apply", changed, "--auto-approve")
     assert result.exit_code == 1
     assert (
-        f"{changed}:{line}:5: error: integration.kubiya.cache: "
+        f"Error: {changed}:{line}:5: integration.kubiya.cache: "
         "type cannot change from 'redis' to 'memcached'" in (result.stderr)
     )
     assert "replace_on_type_change: true" in result.stderr  # the hint names the way out

@@ -39,7 +39,7 @@ class Rewriting(httpx.AsyncBaseTransport):
 
 
 def rewrite_answers(monkeypatch: pytest.MonkeyPatch, rewrite: Callable[[str, str, httpx.Response], httpx.Response]) -> None:
-    monkeypatch.setattr(sandbox_transport_module, "transport", lambda url: Rewriting(transport(url), rewrite))
+    monkeypatch.setattr(sandbox_transport_module, "transport", lambda url, **kw: Rewriting(transport(url, **kw), rewrite))
 
 
 def rename_fields(body: Any, renames: dict[str, str | None]) -> Any:
@@ -82,7 +82,7 @@ def test_category_cloud_is_not_in_the_real_enum(world: World) -> None:
     result = world.run("validate", path)
     assert result.exit_code == 1
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "CLOUD" in text)
-    assert f"{path}:{line}:15: error" in result.stderr
+    assert f"Error: {path}:{line}:15: " in result.stderr
     assert "must be one of: API, AI_MODEL, VECTOR_DB, RELATIONAL_DB, MESSAGE_BROKER, GIT, EMAIL, MCP" in result.stderr
 
 

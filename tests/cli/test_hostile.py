@@ -58,7 +58,7 @@ def test_twenty_mebibyte_file(world: World) -> None:
     body = "integrations:\n" + "".join(row % i for i in range(90_000))
     path = world.desired(body)
     assert path.stat().st_size > 20 * 2**20
-    refused(world.run("plan", path), f"{path}: error: the file is larger than 10 MiB")
+    refused(world.run("plan", path), f"Error: {path}: the file is larger than 10 MiB")
     assert world.integrations() == []
 
 
@@ -202,7 +202,7 @@ def test_pruning_a_model_named_dot_dot_keeps_its_provider(world: World) -> None:
     refused = world.run("validate", dotted)
     if refused.exit_code == 1:
         # Refused up front, with its location: the server is never asked.
-        assert re.search(r"desired\.yaml:\d+:\d+: error: model name '\.\.'", refused.stderr), refused.stderr
+        assert re.search(r"desired\.yaml:\d+:\d+: model name '\.\.'", refused.stderr), refused.stderr
         assert world.run("apply", dotted, "--auto-approve").exit_code == 1
         assert world.conductor("GET", "/integrations/", params={"activeOnly": "false"}).json() == []
         return
@@ -241,7 +241,7 @@ def test_a_conductor_name_with_a_slash_is_refused_up_front(world: World) -> None
     path = world.desired(body)
     result = world.run("validate", path)
     assert result.exit_code == 1
-    assert re.search(rf"{re.escape(str(path))}:\d+:\d+: error: provider name 'team/llm'", result.stderr), result.stderr
+    assert re.search(rf"Error: {re.escape(str(path))}:\d+:\d+: provider name 'team/llm'", result.stderr), result.stderr
 
 
 # -- servers answering nonsense -----------------------------------------------------------------

@@ -317,3 +317,24 @@ def test_planning_options_are_refused_with_a_saved_plan(world: World) -> None:
     assert result.exit_code == 1
     assert "--prune cannot be combined with a saved plan" in result.stderr
     assert world.integrations() == []
+
+
+def test_fail_on_accepts_the_words_the_plan_prints(world: World) -> None:
+    path = world.desired()
+    assert world.run("apply", path, "--auto-approve").exit_code == 0
+    smaller = world.desired(BASIC.replace("  - name: cache", "  - name: cache-2"))
+    result = world.run("plan", smaller, "--prune", "--fail-on", "destroy")
+    assert result.exit_code == 1
+    assert "1 to destroy" in result.stdout
+    assert "--fail-on refuses (delete)" in result.stderr
+
+
+def test_force_color_colours_piped_output_and_no_color_wins(world: World) -> None:
+    path = world.desired()
+    forced = world.run("plan", path, env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert forced.exit_code == 0
+    assert ANSI + "1m" in forced.stdout  # the summary line, bold
+    both = world.run("plan", path, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert ANSI not in both.output
+    flag = world.run("plan", path, "--no-color", env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert ANSI not in flag.output

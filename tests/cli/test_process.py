@@ -18,29 +18,34 @@ def test_plan_apply_plan_as_processes(world: World) -> None:
         "plan", path, "--detailed-exitcode", "--format", "json", "--out", plan_file
     )
     assert plan.code == 2, plan.stderr
-    # stdout is exactly the JSON document; the note about the saved plan went to stderr.
+    # stdout is exactly the JSON document; the notes (which sandbox database, where the plan
+    # was saved) went to stderr. The plan created no database.
     doc = json.loads(plan.stdout)
     assert {c["address"] for c in doc["changes"]} == set(BASIC_ADDRESSES)
-    assert (
-        plan.stderr.strip()
-        == f"Saved the plan to {plan_file}; apply it with: reconciler apply {plan_file}"
-    )
+    assert plan.stderr.strip().split("\n") == [
+        f"Sandbox database {world.tmp / 's.db'} (servers kubiya, orkes, console): "
+        "does not exist yet; read as an empty sandbox, not created.",
+        f"Saved the plan to {plan_file}; apply it with: reconciler apply {plan_file}",
+    ]
+    assert not (world.tmp / "s.db").exists()
 
     applied = world.process("apply", plan_file)
     assert applied.code == 0, applied.stderr
     assert applied.stdout.rstrip().endswith("Apply complete: 5 added, 0 changed, 0 replaced, 0 destroyed.")
     assert "+ integration.kubiya.pg-main" in applied.stdout  # the plan, on stdout
-    # One plain line per outcome on stderr; the summary is not repeated there.
-    outcome_lines = [line for line in applied.stderr.splitlines() if line.strip()]
-    assert len(outcome_lines) == 5, applied.stderr
-    assert all(": created (id " in line for line in outcome_lines)
-    assert "Apply complete" not in applied.stderr
+    # One plain line per outcome, the record, on stdout before the summary; stderr says which
+    # database was used (the apply creates it).
+    outcome_lines = [line for line in applied.stdout.splitlines() if ": created (id " in line]
+    assert len(outcome_lines) == 5, applied.stdout
+    assert applied.stderr.strip() == (
+        f"Sandbox database {world.tmp / 's.db'} (servers kubiya, orkes, console): does not exist yet; created."
+    )
     assert ANSI not in plan.stdout + plan.stderr + applied.stdout + applied.stderr
 
     again = world.process("plan", path, "--detailed-exitcode")
     assert again.code == 0
     assert again.stdout.strip() == "No changes. The live state matches the desired state."
-    assert again.stderr == ""
+    assert again.stderr.strip() == f"Sandbox database {world.tmp / 's.db'} (servers kubiya, orkes, console)."
 
 
 def test_errors_go_to_stderr_with_exit_code_1(world: World) -> None:
@@ -50,14 +55,14 @@ def test_errors_go_to_stderr_with_exit_code_1(world: World) -> None:
     assert invalid.stdout == ""
     assert (
         f"{bad}:" in invalid.stderr
-        and "error: integration 'x' names server 'nowhere'" in invalid.stderr
+        and "integration 'x' names server 'nowhere'" in invalid.stderr
     )
     assert "Traceback" not in invalid.stderr
 
     unconfirmed = world.process("apply", world.desired())
     assert unconfirmed.code == 1
     assert "Plan: 5 to add" in unconfirmed.stdout
-    assert unconfirmed.stderr.startswith(
+    assert unconfirmed.stderr.split("\n")[1].startswith(
         "Error: apply needs confirmation, and standard input is not a terminal"
     )
     assert ANSI not in unconfirmed.stderr

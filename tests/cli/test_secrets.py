@@ -166,7 +166,7 @@ def test_failing_apply(leaks: Leaks) -> None:
     result = leaks.run("apply", path, "--auto-approve", *only)
     assert result.exit_code == 1
     assert "Apply failed: 0 added, 0 changed, 0 replaced, 0 destroyed; 1 failed, 0 skipped." in result.stdout
-    assert "✗ channel.console.agt_demo.custom_api.docs-api: create failed" in result.stderr
+    assert "✗ channel.console.agt_demo.custom_api.docs-api: create failed" in result.stdout
     json_result = leaks.run("apply", path, "--auto-approve", "--format", "json", *only)
     assert json_result.exit_code == 1
     assert '"outcome": "failed"' in json_result.stdout

@@ -81,14 +81,14 @@ def test_undefined_variable_is_an_error_at_its_line(world: World) -> None:
     )
     result = world.run("validate", path)
     assert result.exit_code == 1
-    assert f"{path}:4: error: template error: 'env' is undefined" in result.stderr
+    assert f"Error: {path}:4: template error: 'env' is undefined" in result.stderr
     assert "hint: give it a value with `--var NAME=VALUE`" in result.stderr
 
 
 def test_undefined_variable_through_tojson_is_named(world: World) -> None:
     result = world.run("validate", TEMPLATE, "--var", "env=x")
     assert result.exit_code == 1
-    assert f"{TEMPLATE}:13: error: template error: 'kubiya_url' is undefined" in result.stderr
+    assert f"Error: {TEMPLATE}:13: template error: 'kubiya_url' is undefined" in result.stderr
 
 
 def test_malformed_var(world: World) -> None:

@@ -26,7 +26,7 @@ integrations:
 def test_quickstart_is_valid(world: World) -> None:
     result = world.run("validate", QUICKSTART)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"Valid: {QUICKSTART}"
+    assert result.stdout.strip() == f"Valid: 1 file, 10 resources, 3 server(s) checked ({QUICKSTART})"
     assert result.stderr == ""
 
 
@@ -48,7 +48,7 @@ def test_invalid_file_reports_every_error_with_its_position(world: World) -> Non
     assert result.exit_code == 1
     assert result.stdout == ""
     positions = re.findall(
-        rf"^{re.escape(str(path))}:(\d+):(\d+): error: (.*)$", result.stderr, re.M
+        rf"^Error: {re.escape(str(path))}:(\d+):(\d+): (.*)$", result.stderr, re.M
     )
     assert [int(line) for line, _, _ in positions] == [port_line, server_line]
     col = int(positions[0][1])
@@ -82,7 +82,7 @@ def test_duplicate_name_across_files_names_both_places(world: World) -> None:
     result = world.run("validate", one, two)
     assert result.exit_code == 1
     assert re.search(
-        rf"^{re.escape(str(two))}:2:5: error: integration 'x' is declared twice "
+        rf"^Error: {re.escape(str(two))}:2:5: integration 'x' is declared twice "
         rf".*\(first at {re.escape(str(one))}:\d+:5\)",
         result.stderr,
         re.M,
@@ -99,3 +99,14 @@ def test_no_file_given(world: World) -> None:
     result = world.run("validate")
     assert result.exit_code == 1
     assert "no desired-state files given" in result.stderr
+
+
+def test_validate_takes_no_color(world: World) -> None:
+    bad = world.write("bad.yaml", "servers: {}\nintegrations: 3\n")
+    coloured = world.run("validate", bad, env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert coloured.exit_code == 1
+    assert "\x1b[" in coloured.stderr
+    plain = world.run("validate", bad, "--no-color", env={"FORCE_COLOR": "1", "NO_COLOR": None})
+    assert plain.exit_code == 1
+    assert "\x1b[" not in plain.stderr
+    assert "integrations" in plain.stderr

@@ -107,19 +107,33 @@ DIAGS = [
 def test_diagnostics_plain(golden: Golden) -> None:
     text = render_diagnostics(DIAGS, color=False)
     assert text.split("\n") == [
-        "a.yaml:4:3: error: duplicate key 'name'",
+        "Error: a.yaml:4:3: duplicate key 'name'",
         "  hint: remove one",
-        "integration.kubiya.x: warning: variable 'x' is never used",
-        "b.yaml:1:1: error: expected a string",
+        "Warning: integration.kubiya.x: variable 'x' is never used",
+        "Error: b.yaml:1:1: expected a string",
         "2 error(s), 1 warning(s)",
     ]
     golden("diagnostics.txt", text)
 
 
+def test_diagnostics_show_the_source_line_with_a_caret_and_mask_secrets() -> None:
+    source = {
+        "a.yaml": ("servers:", "  k:", "\tname: x", "    token: sk-literal-1234"),
+    }
+    diags = [
+        error("yaml.tab", "tab", location=Location("a.yaml", 3, 2)),
+        error("secret.literal", "literal", location=Location("a.yaml", 4, 12)),
+    ]
+    lines = render_diagnostics(diags, color=False, source=source.get).split("\n")
+    assert lines[1:3] == ["  3 |     name: x", "    |     ^"]
+    assert lines[4:6] == ["  4 |     token: (sensitive)", "    |            ^"]
+    assert "sk-literal-1234" not in "\n".join(lines)
+
+
 def test_diagnostics_color() -> None:
     lines = render_diagnostics(DIAGS, color=True).split("\n")
-    assert lines[0] == "\x1b[31ma.yaml:4:3: error: duplicate key 'name'\x1b[0m"
-    assert lines[2] == "\x1b[33mintegration.kubiya.x: warning: variable 'x' is never used\x1b[0m"
+    assert lines[0] == "\x1b[31;1mError: a.yaml:4:3: duplicate key 'name'\x1b[0m"
+    assert lines[2] == "\x1b[33;1mWarning: integration.kubiya.x: variable 'x' is never used\x1b[0m"
 
 
 def test_no_diagnostics() -> None:

@@ -189,7 +189,7 @@ def test_unmanaged_orphaned_and_warnings_sections() -> None:
     j = lines.index("Orphaned (managed, not in the desired state; use --prune to delete):")
     assert lines[j + 1] == "  provider.orkes.forgotten"
     k = lines.index("Warnings:")
-    assert lines[k + 1].startswith("  conductor.yaml:9:3: warning: provider.orkes.gemini: write-only values")
+    assert lines[k + 1].startswith("  Warning: conductor.yaml:9:3: provider.orkes.gemini: write-only values")
     assert lines[k + 2] == "    hint: they are written, and fingerprinted, with the next update of this resource"
 
 

@@ -1,0 +1,54 @@
+"""`reconciler sandbox serve` as a tool: it binds before it announces, says which credentials
+to use, and logs a client that goes away mid-request as one line."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+from click.testing import CliRunner
+
+from reconciler.cli import main
+from tests.conftest import ServedSandbox
+
+
+def test_a_busy_port_is_one_clear_error_and_nothing_is_announced() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(main, ["sandbox", "serve", "--port", str(port), "--db", ":memory:"])
+    assert result.exit_code == 1
+    assert f"Error: 127.0.0.1:{port} is already in use" in result.output
+    assert "Sandbox listening" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_announces_credentials_and_logs_a_disconnect_in_one_line() -> None:
+    server = ServedSandbox()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as client:
+            # A body shorter than announced, then gone: the server reads a disconnect.
+            client.sendall(
+                b"POST /api/v1/custom-integrations HTTP/1.1\r\nHost: x\r\n"
+                b"Authorization: Bearer sandbox-kubiya-token\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"name"'
+            )
+        while True:  # until the sandbox has finished with every request it received
+            stats = httpx.get(server.url + "/_sandbox/stats", timeout=5).json()
+            if sum(stats["by_method"].values()) == 1 == sum(stats["by_status"].values()):
+                break
+            time.sleep(0.02)
+    finally:
+        server.proc.terminate()
+        _, err_b = server.proc.communicate(timeout=20)
+    err = err_b.decode()
+    lines = err.splitlines()
+    assert lines[0] == f"Sandbox listening on {server.url} (database :memory:); Ctrl-C to stop."
+    assert "  kubiya     token: sandbox-kubiya-token (organization sandbox)" in lines[2]
+    assert "sandbox-key-id / sandbox-key-secret" in err
+    assert "sk_sandbox_readonly (team sandbox, read only)" in err
+    disconnects = [line for line in lines if "client disconnected" in line]
+    assert disconnects == ["WARNING:  client disconnected before its request was read: POST /api/v1/custom-integrations"]
+    assert "Traceback" not in err
