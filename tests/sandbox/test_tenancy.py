@@ -42,7 +42,7 @@ def test_console_teams_are_apart(sandbox_client: httpx.Client) -> None:
     two = {"Authorization": "Bearer sk_sandbox_2"}
     base = "/api/v1/console/agents/{}/integrations/mcp_server"
     body = {"name": "docs", "server_url": "https://mcp.example.com"}
-    assert sandbox_client.post(base.format("agt_demo") + "/configure", json=body, headers=one).status_code in (200, 201)
+    assert sandbox_client.post(base.format("agt_demo") + "/configure", json=body, headers=one).status_code == 201
     # The other team cannot see the agent at all, and its own agent is empty.
     assert sandbox_client.get(base.format("agt_demo"), headers=two).status_code == 404
     assert sandbox_client.get(base.format("agt_other"), headers=two).json()["data"] == []
