@@ -13,12 +13,15 @@ This module never prints: the observer (a view) decides what a person sees.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.errors import PlatformError, ServerDownError
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Plan, Reason, Skipped
+
+_log = logging.getLogger(__name__)
 
 Report = Callable[[Outcome], None]
 
@@ -119,8 +122,9 @@ async def apply(
             for change in batch:
                 report(Failed(change, str(exc), exc.status))
         except Exception as exc:  # an adapter bug must not lose the summary
+            _log.exception("internal error while applying %d change(s) on server %r", len(batch), server)
             for change in batch:
-                report(Failed(change, f"internal error: {type(exc).__name__}"))
+                report(Failed(change, f"internal error: {type(exc).__name__} (run with --debug for the traceback)"))
         for change in batch:
             # Every change gets an outcome, even if an adapter forgot one.
             report(Skipped(change, "not carried out"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import logging
 import os
 import signal
 import sys
@@ -78,6 +79,28 @@ class ScrubbingStream:
 
     def fileno(self) -> int:
         return int(self._stream.fileno())
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    """Formats a log record, traceback included, then scrubs every known secret form from it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return OUT.scrub(super().format(record))
+
+
+def _debug_log() -> None:
+    """--debug: the tool's own log (requests, retries, internal errors with tracebacks) and
+    httpx's request lines on stderr, each line scrubbed as the rest of the output is."""
+    handler = logging.StreamHandler(ScrubbingStream(sys.stderr))
+    handler.setFormatter(_ScrubbingFormatter("debug: %(name)s: %(message)s"))
+    handler.name = "reconciler-debug"
+    for name in ("reconciler", "httpx"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        # One handler, on this run's stderr (a process may run several commands in tests).
+        for old in [h for h in logger.handlers if h.name == handler.name]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
 
 
 def _color(no_color: bool, stream: Any = None) -> bool:
@@ -315,7 +338,14 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reconciler")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="RECONCILER_DEBUG",
+    help="Log requests, retries and internal errors with their tracebacks to stderr (secrets scrubbed). "
+    "Also RECONCILER_DEBUG=1.",
+)
+def main(debug: bool = False) -> None:
     """Declarative reconciler for Kubiya integrations, Conductor providers and console channels.
 
     Keep the integrations you want in a YAML file; `plan` shows what would change on the live
@@ -325,6 +355,9 @@ def main() -> None:
     Example:
       reconciler plan examples/quickstart.yaml
     """
+    if debug:
+        _debug_log()
+
 
 
 @main.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ from reconciler.errors import ConflictError, Diagnostic, PlatformError, ServerDo
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
 from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, Outcome, Skipped, order_key
 from reconciler.platforms.http import HttpClient
+
+_log = logging.getLogger(__name__)
 
 Report = Callable[[Outcome], None]
 
@@ -84,6 +87,8 @@ class Platform(ABC):
         try:
             return await self.read(desired)
         except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            # An adapter bug reads the same from outside: the traceback is in the --debug log.
+            _log.debug("reading server %r failed on an unexpected row shape", self.server.name, exc_info=True)
             raise PlatformError(
                 f"the server's list answer has an unexpected shape ({type(exc).__name__}: {exc})",
                 hint=f"check that {self.server.url} is a {self.kind.value} server",

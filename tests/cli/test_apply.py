@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
+
+import pytest
 
 from tests.cli.conftest import BASIC, World
 
@@ -315,3 +318,40 @@ def test_apply_never_removes_what_the_plan_did_not_show(world: World) -> None:
     assert world.run("apply", changed, "--auto-approve").exit_code == 0
     env_vars = world.integration("pg-main")["config"]["env_vars"]
     assert env_vars == {"PGHOST": "db2.internal", "PGPORT": "5432"}
+
+
+SECRET_ENDPOINT = "http://s3cret-endpoint.internal:11434"
+
+
+def _broken_save(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An adapter bug: Kubiya's save raises a KeyError whose text holds a secret value."""
+    from reconciler.platforms.kubiya import KubiyaPlatform
+
+    async def broken(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise KeyError(f"token {SECRET_TOKEN}")
+
+    monkeypatch.setattr(KubiyaPlatform, "save_many", broken)
+    body = BASIC.replace("PGPORT: \"5432\"}", "PGPORT: \"5432\", API_TOKEN: \"${env:RC_SECRET_TOKEN}\"}")
+    return world.desired(body)
+
+
+SECRET_TOKEN = "tok-9f8e7d6c5b4a"
+
+
+def test_an_adapter_bug_fails_its_changes_and_points_at_debug(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _broken_save(world, monkeypatch)
+    result = world.run("apply", path, "--auto-approve", "--server", "kubiya", env={"RC_SECRET_TOKEN": SECRET_TOKEN})
+    assert result.exit_code == 1
+    assert "internal error: KeyError (run with --debug for the traceback)" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_logs_the_traceback_scrubbed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _broken_save(world, monkeypatch)
+    result = world.run(
+        "--debug", "apply", path, "--auto-approve", "--server", "kubiya", env={"RC_SECRET_TOKEN": SECRET_TOKEN}
+    )
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "KeyError: 'token (sensitive)'" in result.stderr
+    assert SECRET_TOKEN not in result.stdout + result.stderr
