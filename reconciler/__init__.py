@@ -4,11 +4,19 @@ The distribution is published as ``integration-reconciler`` (the PyPI name ``rec
 to an unrelated project); the import package and the command stay ``reconciler``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 DISTRIBUTION = "integration-reconciler"
 
-try:
-    __version__ = version(DISTRIBUTION)
-except PackageNotFoundError:  # a bare checkout on sys.path, never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # Read from the package metadata on first use only: importlib.metadata costs a cold start
+    # (every command) tens of milliseconds that only `--version` needs.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:  # a bare checkout on sys.path, never installed
+            found = "0+unknown"
+        globals()["__version__"] = found
+        return found
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

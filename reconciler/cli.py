@@ -8,7 +8,6 @@ of the secret values the run resolved, as a last line of defence. Exit codes: 0 
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import gc
 import logging
@@ -21,7 +20,6 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from reconciler import __version__
 from reconciler.errors import DiagnosticsError, ReconcilerError
 
 T = TypeVar("T")
@@ -79,6 +77,15 @@ class ScrubbingStream:
 
     def fileno(self) -> int:
         return int(self._stream.fileno())
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    import reconciler
+
+    click.echo(f"reconciler, version {reconciler.__version__}")
+    ctx.exit()
 
 
 class _ScrubbingFormatter(logging.Formatter):
@@ -192,6 +199,8 @@ def _run_raising(coro: Coroutine[Any, Any, T]) -> T:
         box = _Box()
         box.value = await coro
         return box
+
+    import asyncio
 
     result: T = asyncio.run(boxed()).value
     return result
@@ -337,7 +346,14 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option(
     "--debug",
     is_flag=True,
@@ -743,6 +759,8 @@ def _confirm() -> bool:
 async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
     """Runs the apply. The first Ctrl-C stops new work and lets the calls in flight finish; a
     second one stops at once, saying which calls were in flight (they may have completed)."""
+    import asyncio
+
     from rich.console import Console
 
     from reconciler import engine
@@ -925,6 +943,8 @@ def _describe_server(config: Any) -> str:
 
 
 def _notify(url: str, payload: Any, done: str) -> None:
+    import asyncio
+
     from reconciler.platforms.notify import post_json
 
     try:
