@@ -52,6 +52,7 @@ def test_change_behind_gits_back(applied: tuple[World, Path]) -> None:
             "live": "edited in the UI",
             "desired": "Main database",
             "sensitive": False,
+            "forces_replacement": False,
         }
     ]
 
@@ -100,6 +101,7 @@ def test_unmanaged_is_reported_unless_ignored(applied: tuple[World, Path]) -> No
         {
             "address": "integration.kubiya.hand-made",
             "kind": "unmanaged",
+            "action": None,
             "detail": "exists on the server, not in the desired state",
             "fields": [],
         }

@@ -283,7 +283,9 @@ def test_status_is_declared_planned_drifted_exported_and_revived(world: World) -
     drift = world.run("drift", path, "--format", "json")
     assert drift.exit_code == 2
     (item,) = json.loads(drift.stdout)["items"]
-    assert item["fields"] == [{"path": "status", "live": "inactive", "desired": "active", "sensitive": False}]
+    assert item["fields"] == [
+        {"path": "status", "live": "inactive", "desired": "active", "sensitive": False, "forces_replacement": False}
+    ]
 
     # Switched off from git.
     off = world.desired(STATUS.replace("type: redis}", "type: redis, status: inactive}"), name="status.yaml")
