@@ -46,6 +46,16 @@ class Output:
                 text = text.replace(secret, "(sensitive)")
         return text
 
+    def scrub_data(self, value: Any) -> Any:
+        """A JSON value (a webhook payload) with every string in it scrubbed, keys included."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(str(k)): self.scrub_data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.scrub_data(v) for v in value]
+        return value
+
     # color=True: click would strip ANSI codes from piped output, but whether to colour is
     # decided once, by `_color` (which honours FORCE_COLOR); uncoloured text holds none.
     def out(self, text: str = "", nl: bool = True) -> None:
@@ -165,7 +175,9 @@ def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconc
         from reconciler.views.outcome import render_error_markdown
 
         diagnostics = exc.diagnostics if isinstance(exc, DiagnosticsError) else ()
-        OUT.out(render_error_markdown(title, str(exc), hint=exc.hint, diagnostics=diagnostics))
+        # Scrubbed before the Markdown escaping too: an escaped secret is another form of it.
+        hint = OUT.scrub(exc.hint) if exc.hint else exc.hint
+        OUT.out(render_error_markdown(title, OUT.scrub(str(exc)), hint=hint, diagnostics=diagnostics))
         fmt = "human"
     if isinstance(exc, DiagnosticsError):
         from reconciler import views
@@ -943,12 +955,13 @@ def _describe_server(config: Any) -> str:
 
 
 def _notify(url: str, payload: Any, done: str) -> None:
+    """Posts `payload` to the webhook; every post goes through the scrubber, as every output does."""
     import asyncio
 
     from reconciler.platforms.notify import post_json
 
     try:
-        asyncio.run(post_json(url, payload))
+        asyncio.run(post_json(url, OUT.scrub_data(payload)))
         OUT.err(done)
     except ReconcilerError as exc:
         OUT.err(f"Warning: {_safe(str(exc))}")
