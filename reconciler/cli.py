@@ -1326,6 +1326,63 @@ def init(directory: str) -> None:
     )
 
 
+@main.command(name="gitlab-note")
+@click.argument("markdown", type=click.Path(dir_okay=False))
+@click.option(
+    "--name",
+    default="reconciler-plan",
+    show_default=True,
+    help="Which note: its hidden marker. Use one name per plan posted on a merge request.",
+)
+@click.option(
+    "--token-env",
+    default="RECONCILER_NOTE_TOKEN",
+    show_default=True,
+    metavar="VAR",
+    help="The environment variable holding a GitLab token with the `api` scope.",
+)
+def gitlab_note(markdown: str, name: str, token_env: str) -> None:
+    """Post MARKDOWN (the plan) as the merge request's note, editing it in place on later runs.
+
+    For GitLab CI merge-request pipelines: the merge request comes from CI_API_V4_URL,
+    CI_PROJECT_ID and CI_MERGE_REQUEST_IID. The note starts with a hidden marker naming it
+    (--name); a run finds the note holding its marker and edits it, so the merge request
+    keeps one up-to-date plan note instead of one more note per push.
+
+    \b
+    Example:
+      reconciler plan integrations/ --format markdown > plan.md
+      reconciler gitlab-note plan.md
+    """
+    from reconciler.platforms import gitlab
+
+    token = os.environ.get(token_env, "")
+    OUT.learn([token])
+    missing = [v for v in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID") if not os.environ.get(v)]
+    if missing:
+        _fail(
+            f"{', '.join(missing)} not set: this posts to a merge request from a GitLab CI pipeline",
+            "run it in a merge-request pipeline (rules: $CI_PIPELINE_SOURCE == \"merge_request_event\")",
+        )
+    if not token:
+        _fail(
+            f"{token_env} is not set",
+            "give a project access token with the `api` scope (the job token cannot post notes)",
+        )
+    try:
+        text = Path(markdown).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {markdown}: {getattr(exc, 'strerror', None) or exc}", "give the Markdown file plan wrote")
+    env = os.environ
+    target = gitlab.NoteTarget(env["CI_API_V4_URL"], env["CI_PROJECT_ID"], env["CI_MERGE_REQUEST_IID"])
+    try:
+        with gitlab.client(target, token) as http:
+            done, note_id = gitlab.upsert_note(http, target, OUT.scrub(text), name=name)
+    except ReconcilerError as exc:
+        _report_error(exc)
+    OUT.err(f"{'Updated' if done == 'updated' else 'Posted'} the merge request's plan note ({note_id}).")
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of desired-state files (for editors and other tools).

@@ -29,6 +29,8 @@ from click.testing import CliRunner
 
 from reconciler.cli import main
 from tests.conftest import ServedSandbox
+from tests.examples.test_gitlab_note import TOKEN as NOTE_TOKEN
+from tests.examples.test_gitlab_note import FakeGitLab, ServedGitLab
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "examples" / "ci"
@@ -402,6 +404,31 @@ def test_gitlab_plan_md_names_the_refusal_and_the_job_fails(pipeline: Pipeline) 
     assert (pipeline.root / "plan.md").read_text().startswith(
         "> [!CAUTION]\n> **Refused:** the plan holds 1 change(s) of a kind --fail-on refuses (replace)"
     )
+
+
+def test_gitlab_plan_job_keeps_one_merge_request_note_up_to_date(pipeline: Pipeline) -> None:
+    gitlab = ServedGitLab(FakeGitLab())
+    try:
+        gitlab.fake.add("a review comment")
+        env = {
+            **gitlab_env("plan", APPLY_ENV),
+            "CI_API_V4_URL": gitlab.url,
+            "CI_PROJECT_ID": "acme/integrations",
+            "CI_MERGE_REQUEST_IID": "7",
+            "RECONCILER_NOTE_TOKEN": NOTE_TOKEN,
+        }
+        first = pipeline.bash(gitlab_script("plan"), env)
+        assert first.code == 0, first.stderr
+        assert gitlab.fake.bodies()[1].startswith("<!-- reconciler-plan:reconciler-plan -->\n### Reconciler plan: 10 to add")
+        assert pipeline.reconciler("apply", "--auto-approve") == 0
+        second = pipeline.bash(gitlab_script("plan"), env)
+        assert second.code == 0, second.stderr
+    finally:
+        gitlab.close()
+    (review, note) = gitlab.fake.bodies()
+    assert review == "a review comment"
+    assert note == "<!-- reconciler-plan:reconciler-plan -->\n" + (pipeline.root / "plan.md").read_text()
+    assert "### Reconciler plan: no changes" in note
 
 
 def test_gitlab_applies_only_by_hand_on_push_pipelines_of_the_default_branch() -> None:
