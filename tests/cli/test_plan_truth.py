@@ -168,3 +168,56 @@ def test_validate_warns_on_a_literal_under_a_secret_named_key_without_echoing_it
     assert found["severity"] == "warning"
     assert "config.env_vars.DB_PASSWORD" in found["message"]
     assert "hunter2-literal" not in result.output
+
+
+LLM = """
+providers:
+  - name: llm
+    server: orkes
+    type: openai
+    configuration: {api_key: "${env:LLM_KEY}", endpoint: "https://api.openai.com"}
+    tags: {team: a}
+    apis:
+      - {name: chat, enabled: true}
+      - {name: old-model}
+"""
+AZURE = """
+providers:
+  - name: llm
+    server: orkes
+    type: azure_openai
+    lifecycle: {replace_on_type_change: true}
+    configuration: {api_key: "${env:LLM_KEY}", endpoint: "https://llm.openai.azure.com"}
+    tags: {team: b}
+    apis:
+      - {name: chat, enabled: false}
+"""
+
+
+def test_a_replacement_shows_every_field_and_its_models_and_counts_as_apply_does(world: World) -> None:
+    env = {"LLM_KEY": "sk-llm-key-123"}
+    assert world.run("apply", world.desired(LLM, name="llm.yaml"), "--auto-approve", env=env).exit_code == 0
+    path = world.desired(AZURE, name="llm.yaml")
+    plan = world.run("plan", path, "--format", "json", env=env)
+    assert plan.exit_code == 0, plan.output
+    changes = {c["address"]: c for c in json.loads(plan.stdout)["changes"] if c["action"] != "no-op"}
+    assert {a: (c["action"], c["reason"]) for a, c in changes.items()} == {
+        "provider.orkes.llm": ("replace", "type_changed"),
+        "model.orkes.llm.chat": ("replace", "parent_replaced"),
+        "model.orkes.llm.old-model": ("delete", "parent_replaced"),
+    }
+    provider = {f["path"]: f["forces_replacement"] for f in changes["provider.orkes.llm"]["fields"]}
+    assert {p: f for p, f in provider.items() if p != "configuration.api_key"} == {
+        "configuration.endpoint": False,
+        "tags[0].value": False,
+        "type": True,
+    }
+    assert [(f["path"], f["before"], f["after"]) for f in changes["model.orkes.llm.chat"]["fields"]] == [
+        ("enabled", True, False)
+    ]
+    human = world.run("plan", path, "--no-color", env=env).stdout
+    assert "Plan: 0 to add, 0 to change, 2 to replace, 1 to destroy." in human
+    drift = json.loads(world.run("drift", path, "--format", "json", env=env).stdout)
+    assert drift["replacements"] == 2
+    applied = world.run("apply", path, "--auto-approve", env=env)
+    assert "Apply complete: 0 added, 0 changed, 2 replaced, 1 destroyed." in applied.stdout
