@@ -175,6 +175,16 @@ def test_a_refusing_webhook_is_a_warning_and_the_exit_code_stays_2(
     assert len(hook.received) == 1  # a 403 is not retried
 
 
+def test_a_webhook_error_echoing_the_url_path_is_left_out_of_the_warning(world: World, hook: Hook) -> None:
+    path = world.desired()
+    # What an Express server answers to an unknown route: the path, i.e. the webhook's token.
+    hook.answer(404, b"Cannot POST /services/T0000/B0000/XoXoSecretPart", "text/html")
+    result = world.run("drift", path, "--notify", hook.url + "/services/T0000/B0000/XoXoSecretPart")
+    assert result.exit_code == 2
+    assert "Warning: notifying http://127.0.0.1 failed: answered 404 (its message is left out" in result.stderr
+    assert "XoXoSecretPart" not in result.output
+
+
 def test_an_unreachable_webhook_is_a_warning_and_the_exit_code_stays_2(world: World) -> None:
     path = world.desired()
     result = world.run("drift", path, "--notify", closed_port_url() + "/hook")
