@@ -384,11 +384,23 @@ def gitlab_env(job: str, base: Mapping[str, str]) -> dict[str, str]:
 
 
 def test_gitlab_merge_request_then_manual_apply_on_the_default_branch(pipeline: Pipeline) -> None:
-    for job in ("validate", "plan"):
-        done = pipeline.bash(gitlab_script(job), gitlab_env(job, APPLY_ENV))
-        assert done.code == 0, done.stderr
+    # The merge request's plan note goes to a fake GitLab (edits in place: test_gitlab_note).
+    gitlab = ServedGitLab(FakeGitLab())
+    note_env = {
+        "CI_API_V4_URL": gitlab.url,
+        "CI_PROJECT_ID": "acme/integrations",
+        "CI_MERGE_REQUEST_IID": "7",
+        "RECONCILER_NOTE_TOKEN": NOTE_TOKEN,
+    }
+    try:
+        for job in ("validate", "plan"):
+            done = pipeline.bash(gitlab_script(job), {**gitlab_env(job, APPLY_ENV), **note_env})
+            assert done.code == 0, done.stderr
+    finally:
+        gitlab.close()
     assert json.loads((pipeline.root / "validate.json").read_text())["format"] == "reconciler-diagnostics"
     assert "plan: 10 to add" in (pipeline.root / "plan.md").read_text()
+    assert gitlab.fake.bodies() == ["<!-- reconciler-plan:reconciler-plan -->\n" + (pipeline.root / "plan.md").read_text()]
     for job in ("plan-default-branch", "apply"):
         done = pipeline.bash(gitlab_script(job), gitlab_env(job, APPLY_ENV))
         assert done.code == 0, done.stderr
@@ -404,31 +416,6 @@ def test_gitlab_plan_md_names_the_refusal_and_the_job_fails(pipeline: Pipeline) 
     assert (pipeline.root / "plan.md").read_text().startswith(
         "> [!CAUTION]\n> **Refused:** the plan holds 1 change(s) of a kind --fail-on refuses (replace)"
     )
-
-
-def test_gitlab_plan_job_keeps_one_merge_request_note_up_to_date(pipeline: Pipeline) -> None:
-    gitlab = ServedGitLab(FakeGitLab())
-    try:
-        gitlab.fake.add("a review comment")
-        env = {
-            **gitlab_env("plan", APPLY_ENV),
-            "CI_API_V4_URL": gitlab.url,
-            "CI_PROJECT_ID": "acme/integrations",
-            "CI_MERGE_REQUEST_IID": "7",
-            "RECONCILER_NOTE_TOKEN": NOTE_TOKEN,
-        }
-        first = pipeline.bash(gitlab_script("plan"), env)
-        assert first.code == 0, first.stderr
-        assert gitlab.fake.bodies()[1].startswith("<!-- reconciler-plan:reconciler-plan -->\n### Reconciler plan: 10 to add")
-        assert pipeline.reconciler("apply", "--auto-approve") == 0
-        second = pipeline.bash(gitlab_script("plan"), env)
-        assert second.code == 0, second.stderr
-    finally:
-        gitlab.close()
-    (review, note) = gitlab.fake.bodies()
-    assert review == "a review comment"
-    assert note == "<!-- reconciler-plan:reconciler-plan -->\n" + (pipeline.root / "plan.md").read_text()
-    assert "### Reconciler plan: no changes" in note
 
 
 def test_gitlab_applies_only_by_hand_on_push_pipelines_of_the_default_branch() -> None:
