@@ -46,6 +46,16 @@ class Output:
                 text = text.replace(secret, "(sensitive)")
         return text
 
+    def scrub_data(self, value: Any) -> Any:
+        """A JSON value (a webhook payload) with every string in it scrubbed, keys included."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(str(k)): self.scrub_data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.scrub_data(v) for v in value]
+        return value
+
     # color=True: click would strip ANSI codes from piped output, but whether to colour is
     # decided once, by `_color` (which honours FORCE_COLOR); uncoloured text holds none.
     def out(self, text: str = "", nl: bool = True) -> None:
@@ -165,7 +175,9 @@ def _report_error(exc: ReconcilerError, fmt: str = "human", title: str = "Reconc
         from reconciler.views.outcome import render_error_markdown
 
         diagnostics = exc.diagnostics if isinstance(exc, DiagnosticsError) else ()
-        OUT.out(render_error_markdown(title, str(exc), hint=exc.hint, diagnostics=diagnostics))
+        # Scrubbed before the Markdown escaping too: an escaped secret is another form of it.
+        hint = OUT.scrub(exc.hint) if exc.hint else exc.hint
+        OUT.out(render_error_markdown(title, OUT.scrub(str(exc)), hint=hint, diagnostics=diagnostics))
         fmt = "human"
     if isinstance(exc, DiagnosticsError):
         from reconciler import views
@@ -943,12 +955,13 @@ def _describe_server(config: Any) -> str:
 
 
 def _notify(url: str, payload: Any, done: str) -> None:
+    """Posts `payload` to the webhook; every post goes through the scrubber, as every output does."""
     import asyncio
 
     from reconciler.platforms.notify import post_json
 
     try:
-        asyncio.run(post_json(url, payload))
+        asyncio.run(post_json(url, OUT.scrub_data(payload)))
         OUT.err(done)
     except ReconcilerError as exc:
         OUT.err(f"Warning: {_safe(str(exc))}")
@@ -1311,6 +1324,63 @@ def init(directory: str) -> None:
         f"  reconciler validate {scaffold.DESIRED_DIR}/\n"
         f"  reconciler plan {scaffold.DESIRED_DIR}/"
     )
+
+
+@main.command(name="gitlab-note")
+@click.argument("markdown", type=click.Path(dir_okay=False))
+@click.option(
+    "--name",
+    default="reconciler-plan",
+    show_default=True,
+    help="Which note: its hidden marker. Use one name per plan posted on a merge request.",
+)
+@click.option(
+    "--token-env",
+    default="RECONCILER_NOTE_TOKEN",
+    show_default=True,
+    metavar="VAR",
+    help="The environment variable holding a GitLab token with the `api` scope.",
+)
+def gitlab_note(markdown: str, name: str, token_env: str) -> None:
+    """Post MARKDOWN (the plan) as the merge request's note, editing it in place on later runs.
+
+    For GitLab CI merge-request pipelines: the merge request comes from CI_API_V4_URL,
+    CI_PROJECT_ID and CI_MERGE_REQUEST_IID. The note starts with a hidden marker naming it
+    (--name); a run finds the note holding its marker and edits it, so the merge request
+    keeps one up-to-date plan note instead of one more note per push.
+
+    \b
+    Example:
+      reconciler plan integrations/ --format markdown > plan.md
+      reconciler gitlab-note plan.md
+    """
+    from reconciler.platforms import gitlab
+
+    token = os.environ.get(token_env, "")
+    OUT.learn([token])
+    missing = [v for v in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID") if not os.environ.get(v)]
+    if missing:
+        _fail(
+            f"{', '.join(missing)} not set: this posts to a merge request from a GitLab CI pipeline",
+            "run it in a merge-request pipeline (rules: $CI_PIPELINE_SOURCE == \"merge_request_event\")",
+        )
+    if not token:
+        _fail(
+            f"{token_env} is not set",
+            "give a project access token with the `api` scope (the job token cannot post notes)",
+        )
+    try:
+        text = Path(markdown).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {markdown}: {getattr(exc, 'strerror', None) or exc}", "give the Markdown file plan wrote")
+    env = os.environ
+    target = gitlab.NoteTarget(env["CI_API_V4_URL"], env["CI_PROJECT_ID"], env["CI_MERGE_REQUEST_IID"])
+    try:
+        with gitlab.client(target, token) as http:
+            done, note_id = gitlab.upsert_note(http, target, OUT.scrub(text), name=name)
+    except ReconcilerError as exc:
+        _report_error(exc)
+    OUT.err(f"{'Updated' if done == 'updated' else 'Posted'} the merge request's plan note ({note_id}).")
 
 
 @main.command()

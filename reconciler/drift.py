@@ -7,6 +7,12 @@ declare are *unmanaged* (not the reconciler's), *orphaned* (marked as this scope
 from the desired state) or *owned elsewhere* (another ownership scope's: listed, not drift).
 An extra channel holding a declared name is a *duplicate*. Items are sorted so that two reports of the same drift are
 byte-identical and can be de-duplicated.
+
+The plan's rules hold here unchanged: field values come from the plan's `FieldChange`s, already
+masked by the one sensitivity rule; a drifted resource that apply would replace says so, with
+the fields that force it marked, and a model replaced or destroyed with its provider says why.
+Each item carries the plan's action (`action`), so that the report counts replacements as the
+plan does.
 """
 
 from __future__ import annotations
@@ -39,14 +45,29 @@ class DriftItem:
     kind: DriftKind
     detail: str
     fields: tuple[FieldChange, ...] = ()
+    # What apply would do about it: the plan's action (`update`, `replace`, `create`, `delete`),
+    # or None for what apply leaves alone (unmanaged, owned elsewhere, orphaned without --prune).
+    action: Action | None = None
+
+    @property
+    def replaced(self) -> bool:
+        return self.action is Action.REPLACE
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "address": self.address,
             "kind": self.kind.value,
+            "action": None if self.action is None else self.action.value,
             "detail": self.detail,
             "fields": [
-                {"path": f.path, "live": f.before, "desired": f.after, "sensitive": f.sensitive} for f in self.fields
+                {
+                    "path": f.path,
+                    "live": f.before,
+                    "desired": f.after,
+                    "sensitive": f.sensitive,
+                    "forces_replacement": f.forces_replacement,
+                }
+                for f in self.fields
             ],
         }
 
@@ -70,11 +91,17 @@ class DriftReport:
     def counts(self) -> dict[str, int]:
         return {k.value: self.count(k) for k in DriftKind}
 
+    @property
+    def replacements(self) -> int:
+        """Drifted resources apply would replace (deleted, then created), as the plan counts them."""
+        return sum(1 for i in self.items if i.replaced)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "reconciler-drift",
             "drifted": self.drifted,
             "counts": self.counts(),
+            "replacements": self.replacements,
             "servers": sorted(self.servers),
             "items": [i.to_dict() for i in self.items],
         }
@@ -84,26 +111,39 @@ def from_plan(plan: Plan, *, include_unmanaged: bool = True) -> DriftReport:
     items: list[DriftItem] = []
     for change in plan.actionable:
         address = str(change.address)
+        action = change.action
         if change.reason in (Reason.ADOPT, Reason.TAKE_OWNERSHIP):
-            items.append(DriftItem(address, DriftKind.CHANGED, change.reason.text, change.fields))
-        elif change.action in (Action.UPDATE, Action.REPLACE):
-            paths = ", ".join(f.path for f in change.fields) or "fields"
-            items.append(
-                DriftItem(address, DriftKind.CHANGED, f"differs from the desired state: {paths}", change.fields)
-            )
-        elif change.action is Action.CREATE:
+            items.append(DriftItem(address, DriftKind.CHANGED, change.reason.text, change.fields, action))
+        elif change.reason is Reason.PARENT_REPLACED and action is Action.DELETE:
+            detail = f"not in the desired state; destroyed with its provider: {change.reason.text}"
+            items.append(DriftItem(address, DriftKind.ORPHANED, detail, action=action))
+        elif action in (Action.UPDATE, Action.REPLACE):
+            paths = ", ".join(f.path for f in change.fields)
+            parts = [f"differs from the desired state: {paths or 'fields'}"] if paths or action is Action.UPDATE else []
+            if action is Action.REPLACE:
+                parts.append(f"it will be replaced: {change.reason.text}")
+            detail = "; ".join(parts)
+            items.append(DriftItem(address, DriftKind.CHANGED, detail, change.fields, action))
+        elif action is Action.CREATE:
             detail = (
                 "soft-deleted on the server"
                 if change.reason is Reason.REVIVE
                 else "declared in the desired state but absent from the server"
             )
-            items.append(DriftItem(address, DriftKind.MISSING, detail))
+            items.append(DriftItem(address, DriftKind.MISSING, detail, action=action))
         elif change.reason is Reason.DUPLICATE:
             items.append(
-                DriftItem(address, DriftKind.DUPLICATE, "a second channel of a declared name (the extra is removed)")
+                DriftItem(
+                    address,
+                    DriftKind.DUPLICATE,
+                    "a second channel of a declared name (the extra is removed)",
+                    action=action,
+                )
             )
-        elif change.action is Action.DELETE:
-            items.append(DriftItem(address, DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
+        elif action is Action.DELETE:
+            items.append(
+                DriftItem(address, DriftKind.ORPHANED, "managed by reconciler, not in the desired state", action=action)
+            )
     for orphan in plan.orphaned:
         items.append(DriftItem(str(orphan), DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
     for other, owner in plan.owned_elsewhere:

@@ -279,8 +279,27 @@ def is_sensitive(path: str, *values: Any) -> bool:
     return secret_named(path) or any(holds_secret(v) for v in values)
 
 
+# The characters the Markdown view backslash-escapes in free text.
+_MARKDOWN_PUNCT = re.compile(r"([\\`*_\[\]|~#!])")
+
+# C0 and C1 control characters, DEL, and the Unicode bidirectional embeddings, overrides and
+# isolates ("Trojan Source"). Newlines are included: callers that keep lines split them first.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_unsafe(text: str) -> str:
+    """`text` with every control or bidi character written as a visible escape: the one
+    escaping of untrusted text every view uses (`views._format.clean`)."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
 def secret_forms(secret: str) -> set[str]:
-    """The ways a secret can show up in text once a server or a library has encoded it: raw,
+    """The ways a secret can show up in text once a server, a library or a view has encoded it: raw,
     JSON-escaped (once, as in a body, and twice, as in a body echoed inside a JSON error),
     and, raw or as inside a JSON body, URL-encoded and base64 (standard and url-safe, at each
     of the three byte alignments it can have inside a longer encoded text, so that
@@ -295,6 +314,19 @@ def secret_forms(secret: str) -> set[str]:
     for ascii_only in (True, False):
         texts.add(json.dumps(secret, ensure_ascii=ascii_only)[1:-1])
     forms = set(texts)
+    # As the views escape untrusted text: HTML entities (Markdown, Slack mrkdwn), Markdown's
+    # punctuation backslash-escaped (newlines joined), Slack's look-alike backtick. A message
+    # echoing a secret is escaped before the last scrub sees it.
+    # An escaped form may then be JSON-encoded in turn (a Slack payload, a JSON report).
+    for text in texts:
+        shown = escape_unsafe(text)
+        entities = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        one_line = escape_unsafe(text.replace("\n", " "))
+        one_line = one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for view in (shown, entities, entities.replace("`", "\u02cb"), _MARKDOWN_PUNCT.sub(r"\\\1", one_line)):
+            forms.add(view)
+            for ascii_only in (True, False):
+                forms.add(json.dumps(view, ensure_ascii=ascii_only)[1:-1])
     for text in texts:
         for ascii_only in (True, False):
             forms.add(json.dumps(text, ensure_ascii=ascii_only)[1:-1])

@@ -240,6 +240,19 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
                 hint="the record (key names only) is written with the next update of each provider",
             )
         )
+    # Console channels carry no marker, so a scope cannot claim them: the plan says how an
+    # `owner:` applies there, where a user might expect the marker's protection.
+    scoped = {a.server for a in wanted if a.kind is ResourceKind.CHANNEL and options.owners.get(a.server)}
+    for server in sorted(scoped):
+        warnings.append(
+            warning(
+                "plan.channel-scope",
+                f"server {server!r} is declared with owner: {options.owners[server]}, but console channels carry "
+                "no ownership marker: a channel there is this scope's only because this desired state declares "
+                "it, and a channel it does not declare is never deleted, whichever scope declares it",
+                hint="two scopes must not declare a channel of the same name on one agent and family",
+            )
+        )
     for taken in take:
         current = have.get(taken)
         if taken not in wanted or current is None or current.deleted or not _has_marker(taken):

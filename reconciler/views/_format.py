@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import SENSITIVE_MASK, Sensitive
+from reconciler.model import SENSITIVE_MASK, Sensitive, escape_unsafe
 from reconciler.plan import NOT_STARTED, Action, Done, Failed, FieldChange, Outcome, Skipped
 
 # Longest encoded value shown on one line; longer ones end in an ellipsis.
@@ -48,19 +48,9 @@ LEGEND = {
     Action.DELETE: "destroy",
 }
 
-# C0 and C1 control characters, DEL, and the Unicode bidirectional embeddings, overrides and
-# isolates ("Trojan Source"). Newlines are included: callers that keep lines split them first.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def clean(text: str) -> str:
     """`text` with every control or bidi character written as a visible escape."""
-    return _UNSAFE.sub(_escape_char, text)
+    return escape_unsafe(text)
 
 
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.drift import DriftKind, DriftReport
+from reconciler.plan import FieldChange
 from reconciler.views import _format as fmt
 from reconciler.views.markdown import code_span, escape_text
 
@@ -59,13 +60,20 @@ def _side(value: Any, sensitive: bool) -> str:
     return _value(value)
 
 
+def _forces(field: FieldChange) -> str:
+    """The plan's marker of a field whose change forces the replacement."""
+    return " # forces replacement" if field.forces_replacement else ""
+
+
 def summary_line(report: DriftReport) -> str:
     if not report.drifted:
         return "No drift: the live state matches the desired state."
     counts = report.counts()
     duplicates = f"{counts['duplicate']} duplicate, " if counts["duplicate"] else ""
+    # Counted as the plan counts them: a replacement is one resource, replaced.
+    replaced = f" ({report.replacements} to be replaced)" if report.replacements else ""
     return (
-        f"Drift: {counts['changed']} changed, {counts['missing']} missing, {duplicates}"
+        f"Drift: {counts['changed']} changed{replaced}, {counts['missing']} missing, {duplicates}"
         f"{counts['orphaned']} orphaned, {counts['unmanaged']} unmanaged."
     )
 
@@ -84,7 +92,7 @@ def render_drift_human(report: DriftReport, *, color: bool = False) -> str:
             lines.append(f"  {paint('!', _COLORS[kind])} {fmt.clean(item.address)}: {fmt.clean(item.detail)}")
             for f in item.fields:
                 live, want = _side(f.before, f.sensitive), _side(f.after, f.sensitive)
-                lines.append(f"      {fmt.clean(f.path)}: live {live}, desired {want}")
+                lines.append(f"      {fmt.clean(f.path)}: live {live}, desired {want}{_forces(f)}")
         lines.append("")
     lines.append(summary_line(report))
     return "\n".join(lines)
@@ -111,7 +119,8 @@ def render_drift_markdown(report: DriftReport, *, max_chars: int = 60_000) -> st
             line = f"- {code_span(item.address)}: {escape_text(item.detail)}\n"
             for f in item.fields:
                 live, want = _side(f.before, f.sensitive), _side(f.after, f.sensitive)
-                line += f"  - {code_span(f.path)}: live {code_span(live)}, desired {code_span(want)}\n"
+                forces = " (forces replacement)" if f.forces_replacement else ""
+                line += f"  - {code_span(f.path)}: live {code_span(live)}, desired {code_span(want)}{forces}\n"
             if size + len(line) > max_chars - 200:
                 left_out += 1
                 continue

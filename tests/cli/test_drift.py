@@ -52,6 +52,7 @@ def test_change_behind_gits_back(applied: tuple[World, Path]) -> None:
             "live": "edited in the UI",
             "desired": "Main database",
             "sensitive": False,
+            "forces_replacement": False,
         }
     ]
 
@@ -100,6 +101,7 @@ def test_unmanaged_is_reported_unless_ignored(applied: tuple[World, Path]) -> No
         {
             "address": "integration.kubiya.hand-made",
             "kind": "unmanaged",
+            "action": None,
             "detail": "exists on the server, not in the desired state",
             "fields": [],
         }
@@ -171,6 +173,16 @@ def test_a_refusing_webhook_is_a_warning_and_the_exit_code_stays_2(
     assert "secret-token" not in result.output
     assert "integration.kubiya.pg-main" in result.stdout  # the report itself is intact
     assert len(hook.received) == 1  # a 403 is not retried
+
+
+def test_a_webhook_error_echoing_the_url_path_is_left_out_of_the_warning(world: World, hook: Hook) -> None:
+    path = world.desired()
+    # What an Express server answers to an unknown route: the path, i.e. the webhook's token.
+    hook.answer(404, b"Cannot POST /services/T0000/B0000/XoXoSecretPart", "text/html")
+    result = world.run("drift", path, "--notify", hook.url + "/services/T0000/B0000/XoXoSecretPart")
+    assert result.exit_code == 2
+    assert "Warning: notifying http://127.0.0.1 failed: answered 404 (its message is left out" in result.stderr
+    assert "XoXoSecretPart" not in result.output
 
 
 def test_an_unreachable_webhook_is_a_warning_and_the_exit_code_stays_2(world: World) -> None:

@@ -191,3 +191,30 @@ def test_export_with_servers_is_a_complete_file_that_plans_clean(world: World) -
     assert (doc["version"], list(doc["servers"])) == (1, ["kubiya"])
     result = world.run("plan", out, "--detailed-exitcode")
     assert result.exit_code == 0, result.output
+
+
+def test_an_exported_bimpeai_channel_survives_a_requested_replacement(world: World) -> None:
+    env = {"STRIPE_SECRET": "sk_test_stripe_secret"}
+    assert world.run("apply", world.desired(PAYMENTS), "--auto-approve", env=env).exit_code == 0
+    servers = world.write("servers.yaml", servers_yaml(world.url, creds=world.creds))
+    exported = world.tmp / "console.yaml"
+    assert world.run("export", servers, "--server", "console", "--agent", "agt_demo", "--out", exported).exit_code == 0
+    # Exported without a declaration, the channel takes the console's name for it.
+    address = "channel.console.agt_demo.bimpeai.Stripe"
+    env["CONSOLE_AGT_DEMO_STRIPE_SECRET_KEY"] = "sk_test_stripe_secret"
+    replaced = world.run("apply", servers, exported, "--replace", address, "--auto-approve", env=env)
+    assert replaced.exit_code == 0, replaced.output
+    assert "Apply complete: 0 added, 0 changed, 1 replaced, 0 destroyed." in replaced.stdout
+    connected = [c for c in world.console("GET", "/bimpeai").json()["data"] if c.get("id")]
+    assert [c["type"] for c in connected if c["type"] == "stripe"] == ["stripe"]
+
+
+def test_a_replacement_whose_create_would_be_refused_is_refused_before_the_delete(world: World) -> None:
+    env = {"STRIPE_SECRET": "sk_test_stripe_secret"}
+    assert world.run("apply", world.desired(PAYMENTS, name="pay.yaml"), "--auto-approve", env=env).exit_code == 0
+    before = [c["id"] for c in world.console("GET", "/bimpeai").json()["data"] if c.get("id")]
+    lacking = world.desired(PAYMENTS.replace("    secret_key: ${env:STRIPE_SECRET}\n", ""), name="pay.yaml")
+    refused = world.run("apply", lacking, "--replace", "channel.console.agt_demo.bimpeai.stripe", "--auto-approve")
+    assert refused.exit_code == 1
+    assert "lacks `secret_key`" in refused.stderr
+    assert [c["id"] for c in world.console("GET", "/bimpeai").json()["data"] if c.get("id")] == before

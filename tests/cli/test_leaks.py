@@ -15,7 +15,9 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
-from tests.cli.conftest import World
+import pytest
+
+from tests.cli.conftest import Hook, World
 
 PASSWORD = 'pa"ss\\word-ünïcødé'
 API_KEY = "sk-\"quoted\"\\back\\slash-ключ"
@@ -120,3 +122,49 @@ def test_the_checker_finds_each_form() -> None:
     assert _leaks(quote(PEM, safe=""))
     assert _leaks(quote(body, safe=""))
     assert _leaks(base64.b64encode(body.encode()).decode())
+
+
+# A secret holding every character the views escape; MARKER survives each escaping unchanged,
+# so finding it means some form of the secret got through.
+MARKER = "Zq7xMarker"
+ESCAPED = f'a_b|c<d>&e"f\\g`h*{MARKER}[i]~#!\nline-two'
+
+
+def _rendered_views(secret: str) -> dict[str, str]:
+    """The secret inside a server's message, as each report and notifier view renders it."""
+    from reconciler.views.drift import slack_escape
+    from reconciler.views.markdown import code_span, escape_text
+    from reconciler.views.outcome import render_drift_error_slack, render_error_markdown
+
+    message = f"the server answered 500: {secret}"
+    return {
+        "markdown text": escape_text(message),
+        "markdown code span": code_span(message),
+        "markdown error": render_error_markdown("Reconciler plan", message),
+        "slack text": slack_escape(message),
+        "slack payload": json.dumps(render_drift_error_slack(message)),
+        "slack payload, ASCII": json.dumps(render_drift_error_slack(message), ensure_ascii=True),
+    }
+
+
+def test_every_escaped_view_of_a_secret_is_scrubbed() -> None:
+    from reconciler.cli import Output
+
+    out = Output()
+    out.learn([ESCAPED])
+    views = _rendered_views(ESCAPED)
+    assert all(MARKER in text for text in views.values())  # each view holds the secret before the scrub
+    assert {name: MARKER in out.scrub(text) for name, text in views.items()} == {name: False for name in views}
+
+
+def test_a_webhook_post_goes_through_the_scrubber(hook: Hook, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler import cli
+    from reconciler.views.outcome import render_drift_error_slack
+
+    monkeypatch.setattr(cli.OUT, "secrets", [])
+    cli.OUT.learn([ESCAPED])
+    # The payload is built from a message the scrubber has not seen, as a drift report is.
+    cli._notify(hook.url + "/services/T0/B0/x", render_drift_error_slack(f"echoed: {ESCAPED}"), "posted")
+    (received,) = hook.received
+    assert b"(sensitive)" in received.body
+    assert MARKER.encode() not in received.body

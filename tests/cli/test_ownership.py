@@ -283,7 +283,9 @@ def test_status_is_declared_planned_drifted_exported_and_revived(world: World) -
     drift = world.run("drift", path, "--format", "json")
     assert drift.exit_code == 2
     (item,) = json.loads(drift.stdout)["items"]
-    assert item["fields"] == [{"path": "status", "live": "inactive", "desired": "active", "sensitive": False}]
+    assert item["fields"] == [
+        {"path": "status", "live": "inactive", "desired": "active", "sensitive": False, "forces_replacement": False}
+    ]
 
     # Switched off from git.
     off = world.desired(STATUS.replace("type: redis}", "type: redis, status: inactive}"), name="status.yaml")
@@ -308,3 +310,49 @@ def test_an_integration_declared_inactive_is_created_inactive(world: World) -> N
     assert world.run("apply", path, "--auto-approve").exit_code == 0
     assert world.integration("switch")["status"] == "inactive"
     assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
+
+
+CHANNEL_A = """
+channels:
+  - {server: console, agent: agt_demo, family: mcp_server, name: team-a-docs, server_url: "https://a.example"}
+"""
+CHANNEL_B = """
+channels:
+  - {server: console, agent: agt_demo, family: mcp_server, name: team-b-docs, server_url: "https://b.example"}
+"""
+
+
+def scoped_console(world: World, name: str, body: str, owner: str) -> Path:
+    servers = servers_yaml(world.url, creds=world.creds)
+    servers = re.sub(r'(  console:\n    kind: console\n    url: "[^"]*"\n)', rf"\1    owner: {owner}\n", servers)
+    assert f"owner: {owner}" in servers
+    return world.write(name, servers + body)
+
+
+def test_a_channel_another_scope_declares_is_never_pruned_and_the_plan_says_why(world: World) -> None:
+    a = scoped_console(world, "a.yaml", CHANNEL_A, "team-a")
+    b = scoped_console(world, "b.yaml", CHANNEL_B, "team-b")
+    assert world.run("apply", a, "--auto-approve").exit_code == 0
+    assert world.run("apply", b, "--auto-approve").exit_code == 0
+
+    doc = plan_json(world, a, "--prune", "--max-deletes", "0")
+    assert actions(doc) == []
+    assert "channel.console.agt_demo.mcp_server.team-b-docs" in doc["unmanaged"]
+    (note,) = [d for d in doc["diagnostics"] if d["code"] == "plan.channel-scope"]
+    assert "console channels carry no ownership marker" in note["message"]
+    assert world.run("apply", a, "--prune", "--auto-approve").exit_code == 0
+    names = [c["config"]["name"] for c in world.console("GET", "/mcp_server").json()["data"]]
+    assert {"team-a-docs", "team-b-docs"} <= set(names)
+
+
+def test_max_deletes_counts_only_this_scopes_resources(world: World) -> None:
+    a = scoped(world, "a.yaml", TEAM_A, "team-a")
+    b = scoped(world, "b.yaml", TEAM_B, "team-b")
+    assert world.run("apply", a, "--auto-approve").exit_code == 0
+    assert world.run("apply", b, "--auto-approve").exit_code == 0
+    # B's two resources are not A's to delete, so they count for nothing against the guard.
+    assert actions(plan_json(world, a, "--prune", "--max-deletes", "0")) == []
+    a = scoped(world, "a.yaml", TEAM_A.replace("  - {name: a2, server: kubiya, type: redis}\n", ""), "team-a")
+    refused = world.run("plan", a, "--prune", "--max-deletes", "0")
+    assert refused.exit_code == 1
+    assert "deletes or replaces 1 resources, more than --max-deletes 0: integration.kubiya.a2" in refused.stderr

@@ -29,6 +29,8 @@ from click.testing import CliRunner
 
 from reconciler.cli import main
 from tests.conftest import ServedSandbox
+from tests.examples.test_gitlab_note import TOKEN as NOTE_TOKEN
+from tests.examples.test_gitlab_note import FakeGitLab, ServedGitLab
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "examples" / "ci"
@@ -382,11 +384,23 @@ def gitlab_env(job: str, base: Mapping[str, str]) -> dict[str, str]:
 
 
 def test_gitlab_merge_request_then_manual_apply_on_the_default_branch(pipeline: Pipeline) -> None:
-    for job in ("validate", "plan"):
-        done = pipeline.bash(gitlab_script(job), gitlab_env(job, APPLY_ENV))
-        assert done.code == 0, done.stderr
+    # The merge request's plan note goes to a fake GitLab (edits in place: test_gitlab_note).
+    gitlab = ServedGitLab(FakeGitLab())
+    note_env = {
+        "CI_API_V4_URL": gitlab.url,
+        "CI_PROJECT_ID": "acme/integrations",
+        "CI_MERGE_REQUEST_IID": "7",
+        "RECONCILER_NOTE_TOKEN": NOTE_TOKEN,
+    }
+    try:
+        for job in ("validate", "plan"):
+            done = pipeline.bash(gitlab_script(job), {**gitlab_env(job, APPLY_ENV), **note_env})
+            assert done.code == 0, done.stderr
+    finally:
+        gitlab.close()
     assert json.loads((pipeline.root / "validate.json").read_text())["format"] == "reconciler-diagnostics"
     assert "plan: 10 to add" in (pipeline.root / "plan.md").read_text()
+    assert gitlab.fake.bodies() == ["<!-- reconciler-plan:reconciler-plan -->\n" + (pipeline.root / "plan.md").read_text()]
     for job in ("plan-default-branch", "apply"):
         done = pipeline.bash(gitlab_script(job), gitlab_env(job, APPLY_ENV))
         assert done.code == 0, done.stderr

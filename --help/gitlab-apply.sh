@@ -1,0 +1,2 @@
+#!/bin/sh
+reconciler apply plan.json

@@ -1,0 +1,2 @@
+#!/bin/sh
+reconciler plan integrations/ --format markdown --out plan.json > plan.md

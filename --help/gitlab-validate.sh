@@ -1,0 +1,2 @@
+#!/bin/sh
+reconciler validate integrations/ --format json > validate.json
