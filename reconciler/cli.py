@@ -750,22 +750,43 @@ def _confirm() -> bool:
             "apply needs confirmation, and standard input is not a terminal",
             "review the plan, then run again with --auto-approve (or apply a saved plan file)",
         )
-    # asyncio.run's own Ctrl-C handler only cancels the main task, which cannot happen while
-    # the prompt blocks in input(): the first Ctrl-C would seem to do nothing. Python's default
-    # handler interrupts input() at once (click turns that into Abort, as it does Ctrl-D).
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        answer = click.prompt(
-            "Do you want to perform these actions? Only 'yes' will be accepted to approve",
-            default="",
-            show_default=False,
-        )
-    except click.Abort:
+    answer = _ask("Do you want to perform these actions? Only 'yes' will be accepted to approve: ")
+    if answer is None:
         OUT.err("")
         return False
+    return answer.strip() == "yes"
+
+
+def _ask(prompt: str) -> str | None:
+    """One line from the terminal, or None on Ctrl-C or Ctrl-D.
+
+    input() (and readline) cannot be used: a Ctrl-C that lands after the prompt is shown and
+    before the read blocks is only noticed at the next key press, so the first Ctrl-C would
+    seem to do nothing. Here the signal also writes to a pipe that the wait watches beside
+    the terminal, so it ends the wait whenever it comes."""
+    import select
+
+    interrupted: list[int] = []
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    previous_fd = signal.set_wakeup_fd(wake_w)
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
+    try:
+        OUT.out(prompt, nl=False)
+        sys.stdout.flush()
+        while not interrupted:
+            ready, _, _ = select.select([sys.stdin, wake_r], [], [])
+            if wake_r in ready:
+                os.read(wake_r, 512)
+                continue  # the handler has run (or another signal came): look again
+            line = sys.stdin.readline()
+            return line if line else None  # "" is end of input (Ctrl-D)
+        return None
     finally:
         signal.signal(signal.SIGINT, previous)
-    return bool(answer.strip() == "yes")
+        signal.set_wakeup_fd(previous_fd)
+        os.close(wake_r)
+        os.close(wake_w)
 
 
 async def _execute(run: Any, plan: Any, color: bool, quiet: bool) -> Any:
