@@ -9,6 +9,7 @@ rules and the builder can rely on the shapes the schema promises.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,15 +107,23 @@ def read_document(
     data = read_bytes(path, label, limits, diagnostics)
     if data is None:
         return None
+    source_map: template.SourceMap | None = None
     try:
         text = yamlpos.decode(data, label)
         if template.is_template(path.name):
-            text = template.render(text, file=label, variables=variables, max_bytes=limits.max_bytes)
+            rendered = template.render_mapped(text, file=label, variables=variables, max_bytes=limits.max_bytes)
+            text, source_map = rendered.text, rendered.source_map
     except DiagnosticsError as exc:
         diagnostics.extend(exc.diagnostics)
         return None
     parsed = yamlpos.parse(text, label, limits)
-    diagnostics.extend(parsed.diagnostics)
+    if source_map is None:
+        diagnostics.extend(parsed.diagnostics)
+    else:
+        # Every position from here on names the template's own line and column.
+        if parsed.ok:
+            yamlpos.relocate(parsed.value, source_map)
+        diagnostics.extend(_relocated(d, label, source_map) for d in parsed.diagnostics)
     if not parsed.ok:
         return None
     value = parsed.value
@@ -125,6 +134,15 @@ def read_document(
     document.validation = schema.validate(value, label)
     diagnostics.extend(document.validation.diagnostics)
     return document
+
+
+def _relocated(diagnostic: Diagnostic, file: str, source_map: template.SourceMap) -> Diagnostic:
+    """`diagnostic` placed at the template line and column that rendered where it points."""
+    where = diagnostic.location
+    if where is None or where.file != file or not where.line:
+        return diagnostic
+    line, column = source_map.position(where.line - 1, max(where.column - 1, 0))
+    return dataclasses.replace(diagnostic, location=Location(file, line + 1, column + 1 if where.column else 0))
 
 
 def read_bytes(path: Path, label: str, limits: yamlpos.Limits, diagnostics: list[Diagnostic]) -> bytes | None:
