@@ -99,6 +99,8 @@ def build(decls: Declarations, resolver: Resolver, out: list[Diagnostic]) -> Bui
         if server.name not in built.servers:
             built.servers[server.name] = _server(server, resolver, out)
     for decl in decls.resources:
+        if not decl.complete:
+            continue  # parts of it were refused: its other problems are reported, nothing built
         values = _Values(resolver, decl.file, decl.document.base_dir, out, address_of(decl))
         if decl.section == "integrations":
             built.resources.append(_integration(decl, values))

@@ -20,6 +20,12 @@ from reconciler.desired import schema, template, yamlpos
 from reconciler.errors import Diagnostic, DiagnosticsError, Location, error
 from reconciler.model import Address, ResourceKind
 
+# The fields that say which resource an entry is: without them sound, nothing can be checked.
+IDENTITY = {
+    "integrations": ("name", "server"),
+    "providers": ("name", "server"),
+    "channels": ("server", "agent", "family", "name"),
+}
 YAML_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 SECTION_KIND = {
     "integrations": ResourceKind.INTEGRATION,
@@ -58,6 +64,9 @@ class ResourceDecl:
     index: int
     node: yamlpos.YMap
     document: Document
+    # False for an entry the schema refused parts of: `node` holds the rest, on which the
+    # cross-file rules still run (so that every problem shows at once), but nothing is built.
+    complete: bool = True
 
     @property
     def location(self) -> Location:
@@ -195,4 +204,11 @@ def declarations(documents: list[Document]) -> Declarations:
             for index, node in enumerate(items):
                 if document.validation.usable(section, index):
                     out.resources.append(ResourceDecl(section, index, node, document))
+                    continue
+                refused = document.validation.refused_in(section, index)
+                if refused is None or not isinstance(node, dict):
+                    continue
+                rest = yamlpos.pruned(node, refused)
+                if all(isinstance(rest.get(key), str) for key in IDENTITY[section]):
+                    out.resources.append(ResourceDecl(section, index, rest, document, complete=False))
     return out

@@ -329,6 +329,37 @@ def relocate(value: Any, mapping: SourceMapping) -> None:
         node.mark = move(node.mark)
 
 
+def pruned(value: Any, paths: Sequence[Sequence[str | int]]) -> Any:
+    """A copy of `value` without the values at `paths` (keys of mappings; list items keep their
+    places, so that positions stay right, and are left as they are). Only the containers on
+    the way to a removed value are copied; positions are kept."""
+    if not paths:
+        return value
+    if isinstance(value, YMap):
+        heads: dict[str, list[Sequence[str | int]]] = {}
+        for path in paths:
+            if path and isinstance(path[0], str):
+                heads.setdefault(path[0], []).append(path[1:])
+        copy = YMap()
+        copy.entries, copy.mark, copy.raw = value.entries, value.mark, value.raw
+        for key, item in value.items():
+            rest = heads.get(key)
+            if rest is None:
+                copy[key] = item
+            elif all(rest):
+                copy[key] = pruned(item, rest)
+        return copy
+    if isinstance(value, YList):
+        inner: dict[int, list[Sequence[str | int]]] = {}
+        for path in paths:
+            if len(path) > 1 and isinstance(path[0], int):
+                inner.setdefault(path[0], []).append(path[1:])
+        items = YList(pruned(item, inner[i]) if i in inner else item for i, item in enumerate(value))
+        items.marks, items.mark, items.raw = value.marks, value.mark, value.raw
+        return items
+    return value
+
+
 # --- the builder --------------------------------------------------------------------------
 
 
