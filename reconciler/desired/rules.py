@@ -20,8 +20,8 @@ import difflib
 import functools
 import importlib.resources
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from reconciler.desired import secrets, yamlpos

@@ -28,7 +28,7 @@ from __future__ import annotations
 import gc
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -303,9 +303,9 @@ def relocate(value: Any, mapping: SourceMapping) -> None:
             moved[key] = Pos(*mapping.position(mark.line, mark.column))
         return moved[key]
 
-    def source_of(raw: dict[Any, str] | None, marks: Callable[[Any], Mark | None]) -> None:
+    def source_of(raw: dict[Any, str] | None, marks: Mapping[Any, Mark]) -> None:
         for key, text in list((raw or {}).items()):
-            mark = marks(key)
+            mark = marks.get(key)
             if mark is not None:
                 raw[key] = mapping.text(mark.line, mark.column, len(text)) or text  # type: ignore[index]
 
@@ -318,12 +318,12 @@ def relocate(value: Any, mapping: SourceMapping) -> None:
         seen.add(id(node))
         if isinstance(node, YMap):
             entries = node.entries
-            source_of(node.raw, lambda key: entries[key][1] if key in entries else None)
+            source_of(node.raw, {key: value_mark for key, (_, value_mark) in entries.items()})
             node.entries = {key: (move(k), move(v)) for key, (k, v) in entries.items()}
             stack.extend(node.values())
         else:
             marks = node.marks
-            source_of(node.raw, lambda index: marks[index] if 0 <= index < len(marks) else None)
+            source_of(node.raw, dict(enumerate(marks)))
             node.marks = [move(m) for m in marks]
             stack.extend(node)
         node.mark = move(node.mark)
