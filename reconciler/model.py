@@ -448,6 +448,8 @@ class ServerConfig:
     per Conductor bulk save. `fingerprint_key`: key of the fingerprints of write-only values
     (defaults to one derived from the credentials). `owner`: the ownership scope written into
     the marker of everything this desired state writes there (`DEFAULT_OWNER` when unset).
+    `channel_limit`: console only, the channels an agent may hold under the team's plan, as the
+    user declares it (the API does not publish it); None when unknown.
     """
 
     name: str
@@ -465,6 +467,7 @@ class ServerConfig:
     max_response_mb: float = 512.0
     url_location: Location | None = None
     owner: str = DEFAULT_OWNER
+    channel_limit: int | None = None
 
     @property
     def is_sandbox(self) -> bool:

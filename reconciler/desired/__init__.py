@@ -280,6 +280,7 @@ A desired state is one or more YAML files (a directory loads all its `*.yaml`, `
         prune: <prune>               # optional: delete managed resources no longer declared
         owner: team-data             # optional: ownership scope written into the marker
         batch_size: <batch_size>     # optional, conductor: providers per bulk save
+        channel_limit: 25            # optional, console: channels an agent may hold (plan warns past it)
         fingerprint_key: ${env:RECONCILER_FP_KEY}   # optional: key of write-only fingerprints
     integrations:                   # Kubiya custom integrations (on kubiya servers)
       - name: postgres-main         # unique per server

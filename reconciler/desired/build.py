@@ -141,6 +141,7 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
         url_location=yamlpos.locate(decl.document.file, node, ("url",)),
         owner=str(node.get("owner") or ""),
+        channel_limit=int(node["channel_limit"]) if "channel_limit" in node else None,
     )
 
 
