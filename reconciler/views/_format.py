@@ -123,7 +123,11 @@ def shown_value(kind: str, path: str, value: Any) -> Any:
     def trim(record: Any) -> Any:
         if not isinstance(record, Mapping):
             return record
-        return {k: v for k, v in record.items() if not (k in defaults and v == defaults[k] and type(v) is type(defaults[k]))}
+        return {
+            k: v
+            for k, v in record.items()
+            if not (k in defaults and v == defaults[k] and type(v) is type(defaults[k]))
+        }
 
     if isinstance(value, (list, tuple)):
         return [trim(r) for r in value]
