@@ -7,9 +7,12 @@ CLI's job.
 Plan layout: a legend of the markers in use, then one block per actionable change (no-ops too
 with `show_noop`): a header `  + <address>` with the action's marker, a comment line saying what
 will happen and why, then one line per field. A create shows `+ path = value`; an update
-`~ path: before -> after`; a replace shows every field that will differ (`~`), those forcing it
-marked `# forces replacement`, or, when none differs, what it will create (`+`). Values are
-JSON; a value longer than 200 characters is cut with `…`.
+`~ path: before -> after`, a field it adds `+ path = value` and one it removes `- path`; a
+replace shows every field that will differ (`~`), those forcing it marked `# forces
+replacement`, or, when none differs, what it will create (`+`). Values are JSON; a value longer
+than 200 characters is cut with `…`. A list of records is shown one record per line between
+brackets (a changed one as a diff of records), each without the fields that hold the default
+the server fills in (`model.RECORD_DEFAULTS`).
 A multi-line string is shown as a `<<EOT` block (Terraform's heredoc): the whole text for a
 create, a line diff with two lines of context for an update, at most 40 lines either way.
 A sensitive field shows only the mask `(sensitive)` (or `null` when absent), whatever value it
