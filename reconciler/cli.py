@@ -383,9 +383,12 @@ def main(debug: bool = False) -> None:
     Example:
       reconciler plan examples/quickstart.yaml
     """
+    # The secrets to scrub are those of this command's files: when commands run one after
+    # another in one process (tests, an embedding program), one's values never mask another's text.
+    OUT.secrets = []
+    OUT.no_color = False
     if debug:
         _debug_log()
-
 
 
 @main.command()

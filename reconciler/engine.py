@@ -262,7 +262,12 @@ def plan_options(
         owners=_owners(run),
         take_ownership=tuple(take_ownership),
         adopt=adopt,
+        channel_limits=_channel_limits(run),
     )
+
+
+def _channel_limits(run: Run) -> dict[str, int]:
+    return {name: p.server.channel_limit for name, p in run.platforms.items() if p.server.channel_limit is not None}
 
 
 def _owners(run: Run) -> dict[str, str]:
@@ -418,6 +423,7 @@ def saved_plan_options(run: Run, options: Mapping[str, Any], saved: Mapping[str,
         owners=_owners(run),
         take_ownership=tuple(options.get("take_ownership") or ()),
         adopt=options.get("adopt") is not False,
+        channel_limits=_channel_limits(run),
     )
 
 

@@ -227,6 +227,19 @@ class Sensitive:
 
 SENSITIVE_MASK = "(sensitive)"
 
+# The fields of list-of-record values that a server fills in when they are left out, with the
+# value it fills in, by resource kind and field path: the adapter normalizes bodies with them,
+# and the views leave a field holding its default out of a shown record.
+RECORD_DEFAULTS: Mapping[tuple[str, str], Mapping[str, Any]] = {
+    ("integration", "config.files"): {"content": None, "secret_ref": None, "mode": "0644", "description": None},
+}
+_TRAILING_INDEX = re.compile(r"\[\d+\]$")
+
+
+def record_defaults(kind: str, path: str) -> Mapping[str, Any]:
+    """The defaults of the records at `path` (`config.files`) or of one of them (`config.files[2]`)."""
+    return RECORD_DEFAULTS.get((kind, _TRAILING_INDEX.sub("", path)), {})
+
 
 def reveal(value: Any) -> Any:
     """A value with its secrets revealed: for comparing, and for the request that writes them."""
@@ -448,6 +461,8 @@ class ServerConfig:
     per Conductor bulk save. `fingerprint_key`: key of the fingerprints of write-only values
     (defaults to one derived from the credentials). `owner`: the ownership scope written into
     the marker of everything this desired state writes there (`DEFAULT_OWNER` when unset).
+    `channel_limit`: console only, the channels an agent may hold under the team's plan, as the
+    user declares it (the API does not publish it); None when unknown.
     """
 
     name: str
@@ -465,6 +480,7 @@ class ServerConfig:
     max_response_mb: float = 512.0
     url_location: Location | None = None
     owner: str = DEFAULT_OWNER
+    channel_limit: int | None = None
 
     @property
     def is_sandbox(self) -> bool:

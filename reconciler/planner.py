@@ -61,6 +61,8 @@ class PlanOptions:
     # Adopt declared resources that exist without a marker (write the marker). Off: they are
     # compared and updated as usual but not marked (read-only adoption).
     adopt: bool = True
+    # Channels an agent may hold, per console server name, where the desired state declares it.
+    channel_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 # Addresses named in a refusal message before "and N more".
@@ -343,6 +345,7 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
             )
         )
 
+    warnings.extend(_channel_limit_warnings(changes, live, options.channel_limits))
     if problems:
         raise DiagnosticsError(problems)
     return Plan(
@@ -460,6 +463,44 @@ def _plan_one(
     if res.address.kind is ResourceKind.CHANNEL:
         return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
     return make(Action.UPDATE, reason, fields)
+
+
+def _channel_limit_warnings(
+    changes: Sequence[Change], live: Sequence[LiveResource], limits: Mapping[str, int]
+) -> list[Diagnostic]:
+    """A warning for each agent that this plan would take past its server's channel limit: the
+    console refuses every create past it (409), so the apply would fail part-way."""
+    if not limits:
+        return []
+    count: dict[tuple[str, str], int] = {}
+    for item in live:
+        if item.address.kind is ResourceKind.CHANNEL and item.address.server in limits and not item.deleted:
+            key = (item.address.server, item.address.scope[0])
+            count[key] = count.get(key, 0) + 1
+    creates: dict[tuple[str, str], int] = {}
+    for change in changes:
+        address = change.address
+        if address.kind is not ResourceKind.CHANNEL or address.server not in limits:
+            continue
+        key = (address.server, address.scope[0])
+        step = {Action.CREATE: 1, Action.DELETE: -1}.get(change.action, 0)
+        count[key] = count.get(key, 0) + step
+        creates[key] = creates.get(key, 0) + (change.action is Action.CREATE)
+    out = []
+    for (server, agent), total in sorted(count.items()):
+        limit = limits[server]
+        if total > limit and creates.get((server, agent)):
+            out.append(
+                warning(
+                    "plan.channel-limit",
+                    f"agent {agent!r} on server {server!r} would hold {total} channels after this apply, "
+                    f"more than its limit of {limit}: the console refuses each create past the limit "
+                    "(409 integration_limit_reached), so the apply would fail part-way",
+                    hint=f"remove {total - limit} channel(s) from the agent (or declare fewer), or raise the "
+                    f"limit of the team's console plan and `channel_limit:` of server {server!r}",
+                )
+            )
+    return out
 
 
 def _has_marker(address: Address) -> bool:

@@ -7,8 +7,8 @@ Public API:
   at least one error; otherwise warnings are in `DesiredState.diagnostics`.
 - `check(paths, …) -> (DesiredState | None, diagnostics)`: the same, never raising for bad
   input (for `reconciler validate`); the state is None when there is an error.
-- `render(path, variables=…, var_files=…) -> str`: the text a `.j2` file renders to, since
-  positions in a template's diagnostics refer to that text.
+- `render(path, variables=…, var_files=…) -> str`: the text a `.j2` file renders to (positions
+  in a template's diagnostics name the template's own lines; this shows what they rendered to).
 - `FORMAT_DOC`: the reference of the file format (for the README and `--help`).
 
 `paths` are files or directories; a directory stands for its `*.yaml`, `*.yml`, `*.yaml.j2`
@@ -280,6 +280,7 @@ A desired state is one or more YAML files (a directory loads all its `*.yaml`, `
         prune: <prune>               # optional: delete managed resources no longer declared
         owner: team-data             # optional: ownership scope written into the marker
         batch_size: <batch_size>     # optional, conductor: providers per bulk save
+        channel_limit: 25            # optional, console: channels an agent may hold (plan warns past it)
         fingerprint_key: ${env:RECONCILER_FP_KEY}   # optional: key of write-only fingerprints
     integrations:                   # Kubiya custom integrations (on kubiya servers)
       - name: postgres-main         # unique per server
@@ -343,7 +344,8 @@ variables of `--var-file FILE` (YAML mappings, in order) and `--var NAME=VALUE` 
 Plain `.yaml` files are never rendered. The sandbox forbids attribute tricks and file access,
 an undefined variable is an error at its line, and `${env:…}` passes through untouched (a
 `${file:…}` reference, even one from a var file, is relative to the template).
-Diagnostics after rendering give lines of the rendered text (`render()` shows it).
+Diagnostics point at the template's own line and column: a value an expression wrote is
+placed at its `{{ … }}`, and a hint quotes the expression (`PGPORT: "{{ port }}"`).
 
 Rules checked across all files: unique names per scope (both places are reported); every
 resource names a declared server of the right kind; Conductor types exist, their required

@@ -99,6 +99,8 @@ def build(decls: Declarations, resolver: Resolver, out: list[Diagnostic]) -> Bui
         if server.name not in built.servers:
             built.servers[server.name] = _server(server, resolver, out)
     for decl in decls.resources:
+        if not decl.complete:
+            continue  # parts of it were refused: its other problems are reported, nothing built
         values = _Values(resolver, decl.file, decl.document.base_dir, out, address_of(decl))
         if decl.section == "integrations":
             built.resources.append(_integration(decl, values))
@@ -139,6 +141,7 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
         url_location=yamlpos.locate(decl.document.file, node, ("url",)),
         owner=str(node.get("owner") or ""),
+        channel_limit=int(node["channel_limit"]) if "channel_limit" in node else None,
     )
 
 

@@ -9,6 +9,7 @@ rules and the builder can rely on the shapes the schema promises.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,12 @@ from reconciler.desired import schema, template, yamlpos
 from reconciler.errors import Diagnostic, DiagnosticsError, Location, error
 from reconciler.model import Address, ResourceKind
 
+# The fields that say which resource an entry is: without them sound, nothing can be checked.
+IDENTITY = {
+    "integrations": ("name", "server"),
+    "providers": ("name", "server"),
+    "channels": ("server", "agent", "family", "name"),
+}
 YAML_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 SECTION_KIND = {
     "integrations": ResourceKind.INTEGRATION,
@@ -57,6 +64,9 @@ class ResourceDecl:
     index: int
     node: yamlpos.YMap
     document: Document
+    # False for an entry the schema refused parts of: `node` holds the rest, on which the
+    # cross-file rules still run (so that every problem shows at once), but nothing is built.
+    complete: bool = True
 
     @property
     def location(self) -> Location:
@@ -106,15 +116,23 @@ def read_document(
     data = read_bytes(path, label, limits, diagnostics)
     if data is None:
         return None
+    source_map: template.SourceMap | None = None
     try:
         text = yamlpos.decode(data, label)
         if template.is_template(path.name):
-            text = template.render(text, file=label, variables=variables, max_bytes=limits.max_bytes)
+            rendered = template.render_mapped(text, file=label, variables=variables, max_bytes=limits.max_bytes)
+            text, source_map = rendered.text, rendered.source_map
     except DiagnosticsError as exc:
         diagnostics.extend(exc.diagnostics)
         return None
     parsed = yamlpos.parse(text, label, limits)
-    diagnostics.extend(parsed.diagnostics)
+    if source_map is None:
+        diagnostics.extend(parsed.diagnostics)
+    else:
+        # Every position from here on names the template's own line and column.
+        if parsed.ok:
+            yamlpos.relocate(parsed.value, source_map)
+        diagnostics.extend(_relocated(d, label, source_map) for d in parsed.diagnostics)
     if not parsed.ok:
         return None
     value = parsed.value
@@ -125,6 +143,15 @@ def read_document(
     document.validation = schema.validate(value, label)
     diagnostics.extend(document.validation.diagnostics)
     return document
+
+
+def _relocated(diagnostic: Diagnostic, file: str, source_map: template.SourceMap) -> Diagnostic:
+    """`diagnostic` placed at the template line and column that rendered where it points."""
+    where = diagnostic.location
+    if where is None or where.file != file or not where.line:
+        return diagnostic
+    line, column = source_map.position(where.line - 1, max(where.column - 1, 0))
+    return dataclasses.replace(diagnostic, location=Location(file, line + 1, column + 1 if where.column else 0))
 
 
 def read_bytes(path: Path, label: str, limits: yamlpos.Limits, diagnostics: list[Diagnostic]) -> bytes | None:
@@ -177,4 +204,11 @@ def declarations(documents: list[Document]) -> Declarations:
             for index, node in enumerate(items):
                 if document.validation.usable(section, index):
                     out.resources.append(ResourceDecl(section, index, node, document))
+                    continue
+                refused = document.validation.refused_in(section, index)
+                if refused is None or not isinstance(node, dict):
+                    continue
+                rest = yamlpos.pruned(node, refused)
+                if all(isinstance(rest.get(key), str) for key in IDENTITY[section]):
+                    out.resources.append(ResourceDecl(section, index, rest, document, complete=False))
     return out

@@ -19,8 +19,9 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.resources
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from reconciler.desired import secrets, yamlpos
@@ -162,19 +163,46 @@ def check(decls: Declarations) -> list[Diagnostic]:
     seen: dict[tuple[str, ...], ResourceDecl] = {}
     for decl in decls.resources:
         address = address_of(decl)
-        _check_identity_references(decl, address, out)
-        _check_server_reference(decl, address, servers, decls.server_names, out)
-        _check_unique(decl, address, seen, out)
-        _check_lifecycle(decl, decl.node, (), address, out)
+        checks: list[Callable[[list[Diagnostic]], None]] = [
+            partial(_check_identity_references, decl, address),
+            partial(_check_server_reference, decl, address, servers, decls.server_names),
+            partial(_check_unique, decl, address, seen),
+            partial(_check_lifecycle, decl, decl.node, (), address),
+        ]
         if decl.section == "integrations":
-            _check_integration(decl, address, out)
+            checks.append(partial(_check_integration, decl, address))
         elif decl.section == "providers":
-            _check_provider(decl, address, out)
-            _check_models(decl, seen, out)
+            checks.append(partial(_check_provider, decl, address))
+            checks.append(partial(_check_models, decl, seen))
         else:
-            _check_channel(decl, address, out)
-        _check_secret_named_literals(decl, address, out)
+            checks.append(partial(_check_channel, decl, address))
+        checks.append(partial(_check_secret_named_literals, decl, address))
+        if decl.complete:
+            for run in checks:
+                run(out)
+        else:
+            _check_the_rest(checks, out)
     return out
+
+
+# What the rules say about a field being absent: said of an entry whose field the schema
+# refused (and which is left out of what the rules see), it would be false.
+_ABSENCE_CODES = frozenset(
+    {"channel.auth-incomplete", "channel.missing-write-only", "conductor.missing-key", "conductor.connection-type"}
+)
+
+
+def _check_the_rest(checks: list[Callable[[list[Diagnostic]], None]], out: list[Diagnostic]) -> None:
+    """The rules over what is left of an entry the schema refused parts of: each rule that can
+    judge the sound fields reports; a rule that needs a refused field has nothing to say (the
+    schema's diagnostic already names that field), nor has one about absent fields."""
+    for run in checks:
+        found: list[Diagnostic] = [*out]
+        try:
+            run(found)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            continue
+        out.extend(d for d in found[len(out) :] if d.code not in _ABSENCE_CODES)
 
 
 # Declaration keys that are identity or structure, never secrets, whatever their names say.

@@ -332,10 +332,21 @@ class Validation:
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
     bad: set[tuple[str | int, ...]] = field(default_factory=set)
+    # For a bad resource entry (`("channels", 0)`): the paths inside it that the schema
+    # refused (a wrongly typed value, an unknown key); `()` when the entry as a whole was.
+    refused: dict[tuple[str | int, ...], list[tuple[str | int, ...]]] = field(default_factory=dict)
 
     def usable(self, *prefix: str | int) -> bool:
         """Whether the value at `prefix` (and everything above it) passed validation."""
         return not any(prefix[:n] in self.bad for n in range(len(prefix) + 1))
+
+    def refused_in(self, section: str, index: int) -> list[tuple[str | int, ...]] | None:
+        """The refused paths inside bad entry `section[index]`, when only parts of it were refused
+        and the rest of the document is sound (its other rules can still be checked); else None."""
+        if (section, index) not in self.bad or not self.usable(section):
+            return None
+        paths = self.refused.get((section, index), [()])
+        return None if () in paths else paths
 
 
 def validate(document: Any, file: str) -> Validation:
@@ -485,6 +496,19 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
         prefix = ("servers", str(err.instance))
     if prefix is not None:
         out.bad.add(prefix)
+        if len(prefix) == 2 and prefix[0] in SECTIONS:
+            refused = out.refused.setdefault(prefix, [])
+            if validator == "additionalProperties":
+                container = _at(document, path)
+                known = set(schema.get("properties", {}))
+                patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+                refused.extend(
+                    (*path[2:], key)
+                    for key in container
+                    if key not in known and not any(p.search(key) for p in patterns)
+                )
+            elif validator != "required":
+                refused.append(tuple(path[2:]))
 
     def add(code: str, message: str, loc: Location = where, hint: str | None = None) -> None:
         out.diagnostics.append(error(code, message, location=loc, hint=hint or schema.get("x-hint")))

@@ -47,6 +47,7 @@ from reconciler.model import (
     ServerKind,
     kubiya_marker,
     owner_of_kubiya_tag,
+    record_defaults,
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
@@ -67,17 +68,14 @@ LOCK_POLL = 0.5
 def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The config as the server stores it: all keys, defaults filled, unknown keys dropped."""
     config = config or {}
+    defaults = record_defaults(ResourceKind.INTEGRATION.value, "config.files")
     files = []
     for f in config.get("files") or []:
-        files.append(
-            {
-                "path": f.get("path"),
-                "content": f.get("content"),
-                "secret_ref": f.get("secret_ref"),
-                "mode": f.get("mode") or "0644",
-                "description": f.get("description"),
-            }
-        )
+        record = {"path": f.get("path")}
+        for key, default in defaults.items():
+            # An empty mode is the default too, as the server stores it.
+            record[key] = f.get(key) or default if key == "mode" else f.get(key, default)
+        files.append(record)
     test = config.get("connection_test")
     if test is not None:
         enabled = test.get("enabled")

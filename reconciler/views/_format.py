@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import SENSITIVE_MASK, Sensitive, escape_unsafe
+from reconciler.model import SENSITIVE_MASK, Sensitive, escape_unsafe, record_defaults
 from reconciler.plan import NOT_STARTED, Action, Done, Failed, FieldChange, Outcome, Skipped
 
 # Longest encoded value shown on one line; longer ones end in an ellipsis.
@@ -111,6 +111,48 @@ def side_text(value: Any, sensitive: bool) -> str:
         masked = mask_side(value)
         return "null" if masked is None else str(masked)
     return encode(value)
+
+
+def shown_value(kind: str, path: str, value: Any) -> Any:
+    """A value as a person reads it in a plan: a record, or each record of a list, without the
+    fields that hold the default the server fills in (`"content": null` of a Kubiya file)."""
+    defaults = record_defaults(kind, path)
+    if not defaults:
+        return value
+
+    def trim(record: Any) -> Any:
+        if not isinstance(record, Mapping):
+            return record
+        return {
+            k: v
+            for k, v in record.items()
+            if not (k in defaults and v == defaults[k] and type(v) is type(defaults[k]))
+        }
+
+    if isinstance(value, (list, tuple)):
+        return [trim(r) for r in value]
+    return trim(value)
+
+
+def records(value: Any) -> bool:
+    """Whether `value` is a non-empty list of records (shown one record per line)."""
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def record_diff(before: Any, after: Any) -> list[tuple[str, str]]:
+    """Two lists of records as `(marker, record)` lines: `-` removed, `+` added, ` ` kept."""
+    import difflib
+
+    old = [encode(r) for r in before or ()]
+    new = [encode(r) for r in after or ()]
+    out: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.extend((" ", r) for r in old[i1:i2])
+            continue
+        out.extend(("-", r) for r in old[i1:i2])
+        out.extend(("+", r) for r in new[j1:j2])
+    return out
 
 
 def multiline(value: Any) -> bool:

@@ -7,9 +7,12 @@ CLI's job.
 Plan layout: a legend of the markers in use, then one block per actionable change (no-ops too
 with `show_noop`): a header `  + <address>` with the action's marker, a comment line saying what
 will happen and why, then one line per field. A create shows `+ path = value`; an update
-`~ path: before -> after`; a replace shows every field that will differ (`~`), those forcing it
-marked `# forces replacement`, or, when none differs, what it will create (`+`). Values are
-JSON; a value longer than 200 characters is cut with `…`.
+`~ path: before -> after`, a field it adds `+ path = value` and one it removes `- path`; a
+replace shows every field that will differ (`~`), those forcing it marked `# forces
+replacement`, or, when none differs, what it will create (`+`). Values are JSON; a value longer
+than 200 characters is cut with `…`. A list of records is shown one record per line between
+brackets (a changed one as a diff of records), each without the fields that hold the default
+the server fills in (`model.RECORD_DEFAULTS`).
 A multi-line string is shown as a `<<EOT` block (Terraform's heredoc): the whole text for a
 create, a line diff with two lines of context for an update, at most 40 lines either way.
 A sensitive field shows only the mask `(sensitive)` (or `null` when absent), whatever value it
@@ -129,21 +132,39 @@ def _change_lines(change: Change, paint: Painter) -> list[str]:
 
 def _field_lines(change: Change, field: FieldChange, paint: Painter) -> list[str]:
     before, after = fmt.sides(field)
+    if not field.sensitive:
+        kind = change.address.kind.value
+        before, after = fmt.shown_value(kind, field.path, before), fmt.shown_value(kind, field.path, after)
     path = fmt.clean(field.path)
     note = ""
     if field.forces_replacement:
         note = " " + paint("# forces replacement", DIM)
-    adding = before is None and change.action is not Action.UPDATE
+    # A field the write adds (a create's, or a key an update adds): `+ path = value`.
+    adding = before is None and (after is not None or change.action is not Action.UPDATE)
     if adding:
         head = f"{_FIELD_INDENT}{paint('+', GREEN)} {path} = "
         if not field.sensitive and fmt.multiline(after):
             return _heredoc(head, fmt.block_lines(after), paint)
+        if not field.sensitive and fmt.records(after):
+            return _record_lines(head, paint("+", GREEN), after, note)
         return [head + fmt.side_text(after, field.sensitive) + note]
-    if after is None and before is not None and change.action is Action.UPDATE:
+    if after is None and before is not None and change.action in (Action.UPDATE, Action.REPLACE):
         # A field the write removes (a key no longer declared): its value is never shown
         # when it may be a secret.
+        head = f"{_FIELD_INDENT}{paint('-', RED)} {path}"
+        if not field.sensitive and fmt.records(before):
+            return _record_lines(head + " = ", paint("-", RED), before, note)
         shown = "" if field.sensitive else " = " + fmt.side_text(before, False)
-        return [f"{_FIELD_INDENT}{paint('-', RED)} {path}{shown}"]
+        return [f"{head}{shown}{note}"]
+    if not field.sensitive and fmt.records(before) and fmt.records(after):
+        lines = [f"{_FIELD_INDENT}{paint('~', YELLOW)} {path} = [{note}"]
+        colors = {"-": RED, "+": GREEN, " ": ""}
+        lines.extend(
+            f"{_FIELD_INDENT}    {paint(marker, colors[marker]) if marker != ' ' else ' '} {record},"
+            for marker, record in fmt.record_diff(before, after)
+        )
+        lines.append(_FIELD_INDENT + "  ]")
+        return lines
     head = f"{_FIELD_INDENT}{paint('~', YELLOW)} {path}: "
     text_change = isinstance(before, str) and isinstance(after, str)
     if not field.sensitive and text_change and (fmt.multiline(before) or fmt.multiline(after)):
@@ -153,9 +174,18 @@ def _field_lines(change: Change, field: FieldChange, paint: Painter) -> list[str
     return [f"{head}{b} -> {a}{note}"]
 
 
+def _record_lines(head: str, marker: str, records: Sequence[object], note: str) -> list[str]:
+    """A list of records, one record per line between brackets, as Terraform nests them."""
+    lines = [head + "[" + note]
+    lines.extend(f"{_FIELD_INDENT}    {marker} {fmt.encode(record)}," for record in records)
+    lines.append(_FIELD_INDENT + "  ]")
+    return lines
+
+
 def _heredoc(head: str, body: Sequence[str], paint: Painter) -> list[str]:
     lines = [head + "<<EOT"]
-    lines.extend(_BLOCK_INDENT + line if line else "" for line in body)
+    # A line of the text that is empty shows as an empty line, never as a line of spaces.
+    lines.extend(_BLOCK_INDENT + line if line.strip() else "" for line in body)
     lines.append(_FIELD_INDENT + "  EOT")
     return lines
 
@@ -164,6 +194,10 @@ def _line_diff(before: str, after: str, paint: Painter) -> list[str]:
     """The changed lines of a multi-line string, `-`/`+` marked, with a little context."""
     old = before.split("\n")
     new = after.split("\n")
+    if before.endswith("\n") and after.endswith("\n"):
+        # The final line break ends the last line; it does not start an empty one.
+        old.pop()
+        new.pop()
     out: list[str] = []
     groups = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_grouped_opcodes(_DIFF_CONTEXT)
     for n, group in enumerate(groups):
@@ -174,9 +208,9 @@ def _line_diff(before: str, after: str, paint: Painter) -> list[str]:
                 out.extend("  " + fmt.truncate(fmt.clean(line)) for line in old[i1:i2])
                 continue
             for line in old[i1:i2]:
-                out.append(paint("- " + fmt.truncate(fmt.clean(line)), RED))
+                out.append(paint("- " + fmt.truncate(fmt.clean(line)) if line else "-", RED))
             for line in new[j1:j2]:
-                out.append(paint("+ " + fmt.truncate(fmt.clean(line)), GREEN))
+                out.append(paint(("+ " + fmt.truncate(fmt.clean(line))) if line else "+", GREEN))
     if len(out) > fmt.MAX_BLOCK_LINES:
         hidden = len(out) - fmt.MAX_BLOCK_LINES
         out = [*out[: fmt.MAX_BLOCK_LINES], f"{fmt.ELLIPSIS} ({hidden} more lines)"]

@@ -225,13 +225,30 @@ def _change_item(change: Change) -> str:
 
 def _diff_lines(change: Change, field: FieldChange) -> list[str]:
     before, after = fmt.sides(field)
+    if not field.sensitive:
+        kind = change.address.kind.value
+        before, after = fmt.shown_value(kind, field.path, before), fmt.shown_value(kind, field.path, after)
     path = fmt.clean(field.path)
-    after_text = f"+ {path} = {fmt.side_text(after, field.sensitive)}"
-    if field.forces_replacement:
-        after_text += "  # forces replacement"
-    if before is None and change.action is not Action.UPDATE:
-        return [after_text]
-    return [f"- {path} = {fmt.side_text(before, field.sensitive)}", after_text]
+    note = "  # forces replacement" if field.forces_replacement else ""
+    if before is None and (after is not None or change.action is not Action.UPDATE):
+        return _side_lines("+", path, after, field.sensitive, note)
+    if after is None and before is not None and change.action in (Action.UPDATE, Action.REPLACE):
+        # A field the write removes: one `-` line, as the human plan shows it.
+        if field.sensitive:
+            return [f"- {path}{note}"]
+        return _side_lines("-", path, before, False, note)
+    if not field.sensitive and fmt.records(before) and fmt.records(after):
+        body = [f"{marker}     {record}," for marker, record in fmt.record_diff(before, after)]
+        return [f"  {path} = [{note}", *body, "    ]"]
+    return [*_side_lines("-", path, before, field.sensitive, ""), *_side_lines("+", path, after, field.sensitive, note)]
+
+
+def _side_lines(marker: str, path: str, value: object, sensitive: bool, note: str) -> list[str]:
+    """`+ path = value`; a list of records one record per line."""
+    if not sensitive and fmt.records(value):
+        assert isinstance(value, (list, tuple))
+        return [f"{marker} {path} = [{note}", *(f"{marker}     {fmt.encode(r)}," for r in value), f"{marker}   ]"]
+    return [f"{marker} {path} = {fmt.side_text(value, sensitive)}{note}"]
 
 
 def _diagnostics_section(diags: Sequence[Diagnostic]) -> _Section:

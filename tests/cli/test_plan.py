@@ -338,3 +338,41 @@ def test_force_color_colours_piped_output_and_no_color_wins(world: World) -> Non
     assert ANSI not in both.output
     flag = world.run("plan", path, "--no-color", env={"FORCE_COLOR": "1", "NO_COLOR": None})
     assert ANSI not in flag.output
+
+
+def _channels(count: int) -> str:
+    return "channels:\n" + "".join(
+        f"  - {{server: console, agent: agt_demo, family: mcp_server, name: c{i:02d}, "
+        f'server_url: "https://mcp.example.com/{i}"}}\n'
+        for i in range(count)
+    )
+
+
+def test_the_plan_warns_before_an_agent_passes_its_declared_channel_limit(world: World) -> None:
+    # The sandbox's agt_demo may hold 25 channels, as its seed says; the desired state declares it.
+    path = world.write(
+        "limit.yaml",
+        f'servers:\n  console: {{kind: console, url: "{world.url}", channel_limit: 25}}\n' + _channels(26),
+    )
+    plan = world.run("plan", path)
+    assert plan.exit_code == 0, plan.output
+    assert (
+        "Warning: agent 'agt_demo' on server 'console' would hold 26 channels after this apply, "
+        "more than its limit of 25"
+    ) in plan.output
+    # The warning tells the truth: the 26th create is the one the console refuses.
+    applied = world.run("apply", path, "--auto-approve", "--no-color")
+    assert applied.exit_code == 1
+    assert "✗ channel.console.agt_demo.mcp_server.c25: create failed:" in applied.stdout
+    assert applied.stdout.rstrip().endswith("Apply failed: 25 added, 0 changed, 0 replaced, 0 destroyed; 1 failed, 0 skipped.")
+
+
+def test_no_channel_limit_warning_up_to_the_limit(world: World) -> None:
+    path = world.write(
+        "limit.yaml",
+        f'servers:\n  console: {{kind: console, url: "{world.url}", channel_limit: 25}}\n' + _channels(25),
+    )
+    plan = world.run("plan", path)
+    assert plan.exit_code == 0, plan.output
+    assert "Plan: 25 to add" in plan.stdout
+    assert "Warning" not in plan.output

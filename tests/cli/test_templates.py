@@ -95,3 +95,48 @@ def test_malformed_var(world: World) -> None:
     result = world.run("plan", TEMPLATE, "--var", "novalue")
     assert result.exit_code == 1
     assert "--var 'novalue' is not of the form key=value" in result.stderr
+
+
+# A loop that writes 3 x 6 lines from 6 and a comment of two lines that renders to nothing:
+# the broken lines of `pg` are far from their rendered line numbers.
+LOOPED = """servers:
+  kubiya: {kind: kubiya, url: "sandbox:"}
+integrations:
+{% for name in names %}
+  - name: {{ name }}
+    server: kubiya
+    type: redis
+    config:
+      env_vars:
+{% for key in ['A', 'B', 'C'] %}
+        {{ key }}: "x"
+{% endfor %}
+{% endfor %}
+{# the main database,
+   kept apart #}
+  - name: pg
+    server: kubiya
+    type: postgres
+    config:
+      env_vars:
+        PGPORT: {{ port }}
+      extra_list: []
+"""
+
+
+def test_template_diagnostics_name_the_template_line_and_column(world: World) -> None:
+    path = world.write("looped.yaml.j2", LOOPED)
+    names = world.write("names.yaml", "names: [a, b, c]\n")
+    result = world.run("validate", path, "--var", "port=5432", "--var-file", names)
+    assert result.exit_code == 1
+    lines = LOOPED.splitlines()
+    port_line = lines.index("        PGPORT: {{ port }}") + 1
+    assert (port_line, result.stderr.count("Error: ")) == (21, 2)
+    assert (
+        f"Error: {path}:{port_line}:17: integration 'pg': `config.env_vars.PGPORT` must be a string, not an integer\n"
+        f"  {port_line} |         PGPORT: {{{{ port }}}}\n"
+        f"     |                 ^\n"
+        '  hint: quote the value so that it stays a string: PGPORT: "{{ port }}"\n'
+    ) in result.stderr
+    assert f"Error: {path}:{port_line + 1}:7: unknown field `extra_list`" in result.stderr
+    assert f"  {port_line + 1} |       extra_list: []\n" in result.stderr

@@ -110,3 +110,50 @@ def test_validate_takes_no_color(world: World) -> None:
     assert plain.exit_code == 1
     assert "\x1b[" not in plain.stderr
     assert "integrations" in plain.stderr
+
+
+def _errors(result_stderr: str, path: object) -> list[tuple[int, str]]:
+    return [
+        (int(line), message)
+        for line, message in re.findall(rf"^Error: {re.escape(str(path))}:(\d+):\d+: (.*)$", result_stderr, re.M)
+    ]
+
+
+def test_a_bad_url_does_not_hide_a_literal_token_on_the_same_channel(world: World) -> None:
+    path = world.desired(
+        "channels:\n"
+        "  - {server: console, agent: agt_demo, family: mcp_server, name: docs,\n"
+        "     server_url: not-a-url,\n"
+        "     auth_type: bearer,\n"
+        "     auth_config: {token: literal-token}}\n"
+    )
+    result = world.run("validate", path)
+    assert result.exit_code == 1
+    errors = _errors(result.stderr, path)
+    assert [message.split(":")[0] for _, message in errors] == [
+        "channel 'docs'",
+        "`auth_config.token` of channel 'docs' is a password-type field written as a literal value [channel.console.agt_demo.mcp_server.docs]",
+    ]
+    assert "`server_url` must be an http:// or https:// URL" in errors[0][1]
+    assert "literal-token" not in result.output
+
+
+def test_a_type_error_does_not_hide_a_duplicate_model(world: World) -> None:
+    path = world.desired(
+        "providers:\n"
+        "  - name: llm\n"
+        "    server: orkes\n"
+        "    type: ollama\n"
+        "    configuration: {endpoint: 'http://localhost:11434'}\n"
+        "    apis:\n"
+        "      - {name: m1, enabled: 'yes'}\n"
+        "      - {name: m1}\n"
+    )
+    lines = path.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines, 1) if "enabled: 'yes'" in line)
+    result = world.run("validate", path)
+    assert result.exit_code == 1
+    assert _errors(result.stderr, path) == [
+        (first, "model 'm1' of provider 'llm': `enabled` must be true or false, not a string"),
+        (first + 1, f"model 'm1' is declared twice in provider 'llm' (first at {path}:{first}:9) [model.orkes.llm.m1]"),
+    ]

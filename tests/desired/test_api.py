@@ -104,7 +104,11 @@ def test_file_size_is_bounded(write: WriteFile) -> None:
 
 def test_a_broken_file_does_not_hide_problems_in_the_others(write: WriteFile) -> None:
     broken = write("a.yaml", "servers: [\n")
-    other = write("b.yaml", "integrations: [{name: x, server: kubiya, type: x, tags: x}]\n")
+    other = write(
+        "b.yaml",
+        "servers: {kubiya: {kind: kubiya, url: 'sandbox:'}}\n"
+        "integrations: [{name: x, server: kubiya, type: x, tags: x}]\n",
+    )
     _, diagnostics = check([broken, other], environ={})
     assert [d.code for d in diagnostics] == ["yaml.syntax", "schema.type"]
 

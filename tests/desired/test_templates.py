@@ -227,3 +227,36 @@ def test_deeply_nested_expression_is_an_error_not_a_traceback(write: WriteFile) 
     path = write("deep.yaml.j2", "x: {{ " + "(" * 50_000 + "1" + ")" * 50_000 + " }}\n")
     _, diagnostics = check([path], environ={})
     assert [d.code for d in diagnostics] == ["template.too-complex"]
+
+
+def test_a_yaml_error_after_a_loop_and_a_comment_is_at_its_template_line(write: WriteFile) -> None:
+    text = (
+        "integrations:\n"
+        "{% for n in ['a', 'b', 'c'] %}\n"
+        "  - {name: {{ n }}, server: kubiya, type: redis, config: {}}\n"
+        "{% endfor %}\n"
+        "{# two lines\n   of comment #}\n"
+        "  - name: pg\n"
+        "    server: kubiya\n"
+        "     type: postgres\n"
+    )
+    path = write("t.yaml.j2", text)
+    _, diagnostics = check([path], environ={})
+    [d] = diagnostics
+    assert d.code == "yaml.syntax"
+    assert d.location == Location(str(path), 9, 10)  # rendered, it is line 6
+
+
+def test_a_value_an_expression_wrote_is_placed_at_the_expression(write: WriteFile) -> None:
+    text = (
+        'servers:\n  kubiya: {kind: kubiya, url: "sandbox:"}\n'
+        "integrations:\n"
+        "{% for n in ['a', 'b'] %}\n"
+        "  - {name: {{ n }}, server: kubiya, type: redis, config: {env_vars: {N: {{ loop.index }}}}}\n"
+        "{% endfor %}\n"
+    )
+    path = write("t.yaml.j2", text)
+    _, diagnostics = check([path], environ={})
+    column = text.splitlines()[4].index("{{ loop.index }}") + 1
+    assert [(d.code, d.location) for d in diagnostics] == [("schema.type", Location(str(path), 5, column))] * 2
+    assert diagnostics[0].hint == 'quote the value so that it stays a string: N: "{{ loop.index }}"'

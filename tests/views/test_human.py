@@ -33,7 +33,10 @@ def test_a_replacement_lists_every_differing_field_and_marks_the_forcing_one() -
     assert block[2:] == [
         "~ configuration.api_key: (sensitive) -> (sensitive)",
         '~ configuration.endpoint: "https://api.openai.com" -> "https://llm.openai.azure.com"',
-        '~ tags: [{"key": "team", "value": "a"}] -> [{"key": "team", "value": "b"}]',
+        "~ tags = [",
+        '- {"key": "team", "value": "a"},',
+        '+ {"key": "team", "value": "b"},',
+        "]",
         '~ type: "openai" -> "azure_openai" # forces replacement',
     ]
 
