@@ -16,7 +16,7 @@ against (see `reconciler.desired` for the full description):
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,14 +92,24 @@ class _Values:
         return value
 
 
-def build(decls: Declarations, resolver: Resolver, out: list[Diagnostic]) -> Built:
-    """Model values for every declaration; reference problems are appended to `out`."""
+def build(
+    decls: Declarations, resolver: Resolver, out: list[Diagnostic], *, only: Collection[str] = ()
+) -> Built:
+    """Model values for every declaration; reference problems are appended to `out`.
+
+    With `only`, the references of other servers (and of their resources) are not read: they
+    become empty sensitive values, and only their syntax is checked."""
     built = Built()
+    unread = resolver.unread()
+
+    def for_server(name: Any) -> Resolver:
+        return resolver if not only or name in only else unread
+
     for server in decls.servers:
         if server.name not in built.servers:
-            built.servers[server.name] = _server(server, resolver, out)
+            built.servers[server.name] = _server(server, for_server(server.name), out)
     for decl in decls.resources:
-        values = _Values(resolver, decl.file, decl.document.base_dir, out, address_of(decl))
+        values = _Values(for_server(decl.node.get("server")), decl.file, decl.document.base_dir, out, address_of(decl))
         if decl.section == "integrations":
             built.resources.append(_integration(decl, values))
         elif decl.section == "providers":

@@ -96,6 +96,11 @@ class Resolver:
             return joined, problems
         return Sensitive(joined, source=",".join(sources)), problems
 
+    def unread(self) -> Resolver:
+        """A resolver that checks references but reads neither the environment nor files:
+        every reference resolves to an empty sensitive value."""
+        return _Unread(self.environ)
+
     def _env(self, name: str) -> str | Problem:
         if not _ENV_NAME.match(name):
             return Problem(
@@ -122,6 +127,17 @@ class Resolver:
         if cached is None:
             cached = self._files[path] = _read_secret_file(path, written)
         return cached
+
+
+class _Unread(Resolver):
+    def _env(self, name: str) -> str | Problem:
+        problem = super()._env(name)
+        return problem if isinstance(problem, Problem) and problem.code == "reference.bad-name" else ""
+
+    def _file(self, written: str, base_dir: Path) -> str | Problem:
+        if not written.strip():
+            return Problem("reference.bad-path", "`${file:}` needs a path", "write ${file:PATH}")
+        return ""
 
 
 def _read_secret_file(path: Path, written: str) -> str | Problem:
