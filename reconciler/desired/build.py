@@ -149,6 +149,9 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
         url_location=yamlpos.locate(decl.document.file, node, ("url",)),
         owner=str(node.get("owner") or ""),
+        credential_locations={
+            name: yamlpos.value_location(decl.document.file, node, name) for name in credentials
+        },
     )
 
 

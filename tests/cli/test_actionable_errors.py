@@ -58,3 +58,64 @@ def test_without_server_every_servers_references_are_required(world: World) -> N
     result = world.run("plan", scoped(world), env={"SCOPED_A": "1"})
     assert result.exit_code == 1
     assert "the environment variable SCOPED_ORKES_ID is not set" in result.stderr
+
+
+def one_server(world: World, kind: str, url: str, credential: str, body: str) -> Path:
+    return world.write(f"{kind}.yaml", f'servers:\n  s:\n    kind: {kind}\n    url: "{url}"\n{credential}{body}')
+
+
+KUBIYA_BODY = "integrations:\n  - {name: i, server: s, type: redis, config: {}}\n"
+CONSOLE_BODY = "channels:\n  - {server: s, agent: agt_demo, family: mcp_server, name: c, server_url: 'https://m'}\n"
+
+
+def test_a_refused_token_names_its_variable_and_where_it_is_written(world: World) -> None:
+    path = one_server(world, "kubiya", world.url, "    token: ${env:MY_KUBIYA_TOKEN}\n", KUBIYA_BODY)
+    result = world.run("plan", path, env={"MY_KUBIYA_TOKEN": "expired"})
+    assert result.exit_code == 1
+    assert "answered 401: Invalid or expired authentication token" in result.stderr
+    assert f"check servers.s.token (${{env:MY_KUBIYA_TOKEN}}) at {path}:5:12" in result.stderr
+    assert "expired" not in result.stderr.replace("Invalid or expired", "")
+
+
+def test_a_missing_scope_is_named_as_such(world: World) -> None:
+    path = one_server(world, "console", world.url, "    api_key: ${env:MY_CONSOLE_KEY}\n", CONSOLE_BODY)
+    result = world.run("apply", path, "--auto-approve", env={"MY_CONSOLE_KEY": "sk_sandbox_readonly"})
+    assert result.exit_code == 1
+    assert "answered 403" in result.output
+    assert (
+        "the credentials were accepted but lack a permission (scope) for this call: "
+        f"check servers.s.api_key (${{env:MY_CONSOLE_KEY}}) at {path}:5:14"
+    ) in result.output
+
+
+@pytest.mark.serve
+@pytest.mark.parametrize(
+    ("kind", "credential", "body", "first_path"),
+    [
+        ("kubiya", "    token: ${env:RC_KUBIYA_TOKEN}\n", KUBIYA_BODY, "/api/v1/custom-integrations"),
+        ("console", "    api_key: ${env:RC_CONSOLE_KEY}\n", CONSOLE_BODY, "/api/v1/console/agents/agt_demo/"),
+    ],
+)
+def test_an_extra_api_in_the_url_is_hinted_not_blamed_on_the_credentials(
+    served_world: World, kind: str, credential: str, body: str, first_path: str
+) -> None:
+    path = one_server(served_world, kind, served_world.url + "/api", credential, body)
+    result = served_world.run("plan", path)
+    assert result.exit_code == 1
+    assert (
+        f"servers.s.url at {path}:4:10 ends in `/api`, and the API's paths already start with `/api` "
+        f"(this request went to /api{first_path}"
+    ) in result.stderr
+    assert "remove the trailing `/api` from the url" in result.stderr
+    assert "check servers.s." not in result.stderr.replace("check servers.s.url", "")
+
+
+@pytest.mark.serve
+def test_https_against_a_plain_http_port_names_tls(served_world: World) -> None:
+    url = served_world.url.replace("http://", "https://")
+    path = one_server(served_world, "kubiya", url, "    token: ${env:RC_KUBIYA_TOKEN}\n", KUBIYA_BODY)
+    result = served_world.run("plan", path)
+    assert result.exit_code == 1
+    assert f"GET {url}/api/v1/custom-integrations: connection to s failed: the TLS handshake failed" in result.stderr
+    assert "is it an http:// server, or is its certificate not trusted?" in result.stderr
+    assert f"check servers.s.url at {path}:4:10" in result.stderr

@@ -215,7 +215,7 @@ def test_a_web_page_at_a_wrong_base_path_is_hinted(
     world: World, misbehaving: Callable[[Behaviour], Misbehaving]
 ) -> None:
     server = misbehaving(web_page)
-    path = desired(world, "console", server.url + "/api")
+    path = desired(world, "console", server.url + "/app")
     result = world.run("plan", path)
     refused(result, "answered 404", "the server answered a web page, not the API: check the base path of servers.s.url")
     assert url_line(path) in result.output
