@@ -362,6 +362,8 @@ class Resource:
     # state does not name are left alone there. Everywhere else a live key the desired state
     # lacks is a difference (the write replaces the record whole and would remove it).
     open_paths: tuple[str, ...] = ()
+    # Where the address's scope is written (a channel's `agent:` value), for error messages.
+    scope_location: Location | None = None
 
     @property
     def type(self) -> str | None:

@@ -307,4 +307,5 @@ def _channel(decl: ResourceDecl, values: _Values) -> Resource:
         location=decl.location,
         lifecycle=_lifecycle(node),
         write_only=tuple(f for f in CHANNEL_WRITE_ONLY[family] if f in body),
+        scope_location=yamlpos.value_location(decl.file, node, "agent"),
     )

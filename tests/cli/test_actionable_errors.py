@@ -119,3 +119,29 @@ def test_https_against_a_plain_http_port_names_tls(served_world: World) -> None:
     assert f"GET {url}/api/v1/custom-integrations: connection to s failed: the TLS handshake failed" in result.stderr
     assert "is it an http:// server, or is its certificate not trusted?" in result.stderr
     assert f"check servers.s.url at {path}:4:10" in result.stderr
+
+
+def agent_file(world: World, agent: str) -> Path:
+    return world.write(
+        "agents.yaml",
+        f'servers:\n  s:\n    kind: console\n    url: "{world.url}"\n    api_key: ${{env:MY_CONSOLE_KEY}}\n'
+        "channels:\n  - server: s\n    family: mcp_server\n    name: c\n"
+        f"    agent: {agent}\n    server_url: https://m\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("agent", "key", "suggestion"),
+    [
+        ("agt_dmeo", "sk_sandbox", ": did you mean `agt_demo`?"),
+        ("zzz", "sk_sandbox", "; agents this API key sees: agt_demo, agt_noflow"),
+        ("agt_dmeo", "sk_sandbox_readonly", " (this API key cannot list agents to suggest one)"),
+    ],
+    ids=["close", "none-close", "key-cannot-list"],
+)
+def test_an_unknown_agent_points_at_its_agent_line(world: World, agent: str, key: str, suggestion: str) -> None:
+    path = agent_file(world, agent)
+    result = world.run("plan", path, env={"MY_CONSOLE_KEY": key})
+    assert result.exit_code == 1
+    assert f"agent '{agent}' was not found (GET /api/v1/console/agents/{agent}/integrations/" in result.stderr
+    assert f"check `agent: {agent}` at {path}:10:12{suggestion}" in result.stderr
