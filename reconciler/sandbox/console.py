@@ -786,7 +786,7 @@ async def list_agents(request: Request) -> Response:
         key = _authenticate(request, sandbox.seed)
         if AGENTS_SCOPE not in key.scopes:
             raise ApiError(403, "insufficient_scope", f"This API key lacks the {AGENTS_SCOPE} scope")
-        errors = []
+        errors: list[str] = []
         page = _positive(request.query_params.get("page", "1"), "page", errors)
         limit = _positive(request.query_params.get("limit", "20"), "limit", errors)
         if limit > MAX_PAGE:
