@@ -499,7 +499,14 @@ class HttpClient:
             hint = doubled
         elif status in (404, 405) and _looks_like_html(response):
             hint = f"the server answered a web page, not the API: check the base path of {self.where}"
-        return PlatformError(message, status=status, address=address, retryable=status in RETRY_STATUSES, hint=hint)
+        return PlatformError(
+            message,
+            status=status,
+            address=address,
+            retryable=status in RETRY_STATUSES,
+            hint=hint,
+            maybe_written=status >= 500 and method in WRITE_METHODS,
+        )
 
     def doubled_base_path(self, path: str) -> str | None:
         """A hint when the url's path ends with the segment the API's paths start with (a url

@@ -7,8 +7,10 @@ segment; an unknown console agent pointed at its `agent:` line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.conftest import World
@@ -145,3 +147,103 @@ def test_an_unknown_agent_points_at_its_agent_line(world: World, agent: str, key
     assert result.exit_code == 1
     assert f"agent '{agent}' was not found (GET /api/v1/console/agents/{agent}/integrations/" in result.stderr
     assert f"check `agent: {agent}` at {path}:10:12{suggestion}" in result.stderr
+
+
+@dataclass
+class Fault:
+    """Which fault the sandbox's transport injects: `None` for none."""
+
+    reads_fail: bool | None = None
+
+
+class Published102(httpx.AsyncBaseTransport):
+    """kubiya-control-plane-api 1.0.2 as published: every write is carried out, and every answer
+    whose body holds a row is a plain-text 500 (its response model declares `created_at: str`
+    for a DateTime column, so serializing a row fails after the commit); an empty list still
+    serializes. With `reads_fail=False` only the answers to writes are lost.
+
+    With `reads_fail=True`, reads fail only once an integration has been written (the apply
+    lock's own create and reads pass): the published router would refuse the lock too, and
+    what is tested here is the create whose answer and follow-up read were both lost."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, fault: Fault) -> None:
+        self.inner = inner
+        self.fault = fault
+        self.written = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        reads_fail = self.fault.reads_fail
+        if reads_fail is None:
+            return await self.inner.handle_async_request(request)
+        lock = b"reconciler-lock" in request.content
+        if request.method == "GET" and self.written:
+            return httpx.Response(500, text="Internal Server Error")
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        holds_rows = response.status_code in (200, 201) and response.content not in (b"[]", b"")
+        if request.method == "POST" and holds_rows and not (lock and reads_fail):
+            self.written = reads_fail and not lock
+            return httpx.Response(500, text="Internal Server Error")
+        return response
+
+
+@pytest.fixture
+def published_102(monkeypatch: pytest.MonkeyPatch) -> Fault:
+    from reconciler.platforms import http as http_module
+    from reconciler.sandbox import transport as sandbox_transport_module
+
+    real = sandbox_transport_module.transport
+    fault = Fault()
+    # No waiting between retries: what is asserted is what was tried, not when.
+    monkeypatch.setattr(http_module.random, "uniform", lambda low, high: 0.0)
+    monkeypatch.setattr(
+        sandbox_transport_module, "transport", lambda url, app=None: Published102(real(url, app), fault)
+    )
+    return fault
+
+
+def kubiya_file(world: World) -> Path:
+    return world.write(
+        "kubiya.yaml",
+        f'servers:\n  k:\n    kind: kubiya\n    url: "{world.url}"\n    parallelism: 1\n'
+        "integrations:\n  - {name: pg, server: k, type: postgres, config: {}}\n",
+    )
+
+
+def rows_named(world: World, name: str) -> int:
+    result = world.run("export", kubiya_file(world), "--server", "k")
+    return result.stdout.count(f"name: {name}")
+
+
+def test_a_create_whose_answer_was_a_500_after_the_write_is_adopted(
+    world: World, published_102: Fault
+) -> None:
+    published_102.reads_fail = False
+    path = kubiya_file(world)
+    result = world.run("apply", path, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert "adopted: written by an earlier try whose answer was lost" in result.output
+    published_102.reads_fail = None
+    assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
+    assert rows_named(world, "pg") == 1
+
+
+def test_against_the_published_router_a_create_may_have_been_written_and_a_rerun_converges(
+    world: World, published_102: Fault
+) -> None:
+    published_102.reads_fail = True
+    path = kubiya_file(world)
+    result = world.run("apply", path, "--auto-approve")
+    assert result.exit_code == 1
+    assert (
+        "POST /api/v1/custom-integrations: HTTP 500; reading it back then failed "
+        "(GET /api/v1/custom-integrations answered 500: Internal Server Error): "
+        "it may have been written; the next plan will tell"
+    ) in result.output
+    assert "carried out anyway" not in result.output
+    assert "Traceback" not in result.output
+    published_102.reads_fail = None
+    again = world.run("apply", path, "--auto-approve")
+    assert again.exit_code == 0, again.output
+    assert "No changes. The live state matches the desired state." in again.output
+    assert rows_named(world, "pg") == 1
