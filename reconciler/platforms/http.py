@@ -355,7 +355,10 @@ class HttpClient:
         async with self._slots:
             await self._rate.wait()
             self._check_up(method, path)
-            limit = max(0.001, min(self.server.timeout, self.remaining()))
+            remaining = self.remaining()
+            limit = max(0.001, min(self.server.timeout, remaining))
+            # Whether this try is cut short by the server's deadline rather than its timeout.
+            by_deadline = remaining < self.server.timeout
             self.requests += 1
             pool = min(range(len(self._busy)), key=self._busy.__getitem__)
             client = self._clients[pool]
@@ -376,6 +379,14 @@ class HttpClient:
                 self._connection_failed()
                 if started_write:
                     self.writes_sent += 1
+                if by_deadline:
+                    raise UnreachableError(
+                        f"{method} {self.url_of(path)}: no complete answer from {self.server.name} before the "
+                        f"deadline of {self.server.deadline:g}s for server {self.server.name!r}",
+                        retryable=True,
+                        sent=started_write,
+                        hint=f"raise `deadline` of servers.{self.server.name} if the server is slow but working",
+                    ) from exc
                 raise UnreachableError(
                     f"{method} {self.url_of(path)}: no complete answer from {self.server.name} within {limit:g}s",
                     retryable=True,
