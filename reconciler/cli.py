@@ -1072,7 +1072,7 @@ def export(
     sources = _sources(files, var, var_file)
 
     async def go() -> Any:
-        state = engine.load(sources)
+        state = engine.load(sources, servers=[server])
         OUT.learn(engine.secret_values(state))
         config = engine.select_servers(state, [server])[server]
         declared = [r for r in state.resources if r.address.server == server]
@@ -1144,7 +1144,7 @@ def force_unlock(files: tuple[str, ...], var: tuple[str, ...], var_file: tuple[s
     sources = _sources(files, var, var_file)
 
     async def go() -> tuple[bool, str | None]:
-        state = engine.load(sources)
+        state = engine.load(sources, servers=[server])
         OUT.learn(engine.secret_values(state))
         platform = connect(engine.select_servers(state, [server])[server])
         try:

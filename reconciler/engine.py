@@ -111,9 +111,16 @@ def lock_holder() -> str:
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
 
 
-def load(sources: Sources, environ: Mapping[str, str] | None = None) -> desired_state.DesiredState:
+def load(
+    sources: Sources, environ: Mapping[str, str] | None = None, servers: Sequence[str] = ()
+) -> desired_state.DesiredState:
+    """The desired state; with `servers`, only those servers' secret references are resolved."""
     return desired_state.load(
-        list(sources.paths), variables=sources.variables, var_files=list(sources.var_files), environ=environ
+        list(sources.paths),
+        variables=sources.variables,
+        var_files=list(sources.var_files),
+        environ=environ,
+        servers=servers,
     )
 
 
@@ -186,7 +193,7 @@ async def open_run(
     many seconds, so that the live state read and planned against cannot change under it by
     another apply; `Run.aclose` releases the locks. `read_only` (plan, drift, export): a
     sandbox database that does not exist is read as an empty sandbox and not created."""
-    state = load(sources, environ)
+    state = load(sources, environ, servers)
     run = Run(state, sources)
     chosen = select_servers(state, servers)
     run.notes = sandbox_notes(chosen.values(), read_only)

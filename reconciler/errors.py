@@ -151,7 +151,9 @@ class PlatformError(ReconcilerError):
     """A server answered with an error, or could not be reached.
 
     `status` is the HTTP status (0 when no answer came), `address` the resource concerned,
-    `retryable` whether trying again may succeed. The message holds no secret values.
+    `retryable` whether trying again may succeed, `maybe_written` that it answers a write with a
+    server error, which some servers give after carrying the write out. The message holds no
+    secret values.
     """
 
     def __init__(
@@ -162,11 +164,13 @@ class PlatformError(ReconcilerError):
         address: str | None = None,
         retryable: bool = False,
         hint: str | None = None,
+        maybe_written: bool = False,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.address = address
         self.retryable = retryable
+        self.maybe_written = maybe_written
 
 
 class UnreachableError(PlatformError):

@@ -407,6 +407,8 @@ class Resource:
     # state does not name are left alone there. Everywhere else a live key the desired state
     # lacks is a difference (the write replaces the record whole and would remove it).
     open_paths: tuple[str, ...] = ()
+    # Where the address's scope is written (a channel's `agent:` value), for error messages.
+    scope_location: Location | None = None
 
     @property
     def type(self) -> str | None:
@@ -456,7 +458,8 @@ class ServerConfig:
     in flight. `rate_limit`: requests per second, 0 for none. `timeout`: seconds one request may
     take in all (connect, send, the whole answer). `deadline`: seconds everything one command
     does with this server may take, retries included. `max_response_mb`: largest answer read.
-    `url_location`: where the `url:` value is written (for error messages).
+    `url_location`: where the `url:` value is written, `credential_locations` where each
+    credential is (both for error messages).
     `prune`: delete managed resources missing from the desired state. `batch_size`: providers
     per Conductor bulk save. `fingerprint_key`: key of the fingerprints of write-only values
     (defaults to one derived from the credentials). `owner`: the ownership scope written into
@@ -481,6 +484,7 @@ class ServerConfig:
     url_location: Location | None = None
     owner: str = DEFAULT_OWNER
     channel_limit: int | None = None
+    credential_locations: Mapping[str, Location] = field(default_factory=dict)
 
     @property
     def is_sandbox(self) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -78,9 +78,16 @@ def load(
     var_files: Sequence[str | Path] = (),
     environ: Mapping[str, str] | None = None,
     limits: yamlpos.Limits = yamlpos.DEFAULT_LIMITS,
+    servers: Collection[str] = (),
 ) -> DesiredState:
-    """Read and validate the desired state. Raises DiagnosticsError on any error."""
-    state, diagnostics = check(paths, variables=variables, var_files=var_files, environ=environ, limits=limits)
+    """Read and validate the desired state. Raises DiagnosticsError on any error.
+
+    `servers`: when given, only these servers' secret references (their credentials and their
+    resources' values) are resolved; the others' are checked for syntax but not read, so a
+    command scoped to one server does not need every other server's credentials."""
+    state, diagnostics = check(
+        paths, variables=variables, var_files=var_files, environ=environ, limits=limits, servers=servers
+    )
     if state is None:
         raise DiagnosticsError(diagnostics)
     return state
@@ -93,10 +100,12 @@ def check(
     var_files: Sequence[str | Path] = (),
     environ: Mapping[str, str] | None = None,
     limits: yamlpos.Limits = yamlpos.DEFAULT_LIMITS,
+    servers: Collection[str] = (),
 ) -> tuple[DesiredState | None, list[Diagnostic]]:
-    """Read and validate the desired state; every diagnostic, sorted, and the state if valid."""
+    """Read and validate the desired state; every diagnostic, sorted, and the state if valid
+    (`servers`: see `load`)."""
     with _collector_paused():
-        return _check(paths, variables, var_files, environ, limits)
+        return _check(paths, variables, var_files, environ, limits, frozenset(servers))
 
 
 @contextlib.contextmanager
@@ -123,6 +132,7 @@ def _check(
     var_files: Sequence[str | Path],
     environ: Mapping[str, str] | None,
     limits: yamlpos.Limits,
+    servers: frozenset[str],
 ) -> tuple[DesiredState | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     files = expand_paths(paths, diagnostics)
@@ -158,7 +168,7 @@ def _check(
     decls = document.declarations(documents)
     diagnostics.extend(rules.check(decls))
     resolver = Resolver(os.environ if environ is None else environ)
-    built = build.build(decls, resolver, diagnostics)
+    built = build.build(decls, resolver, diagnostics, only=servers)
     ordered = sort_diagnostics(diagnostics)
     if any(d.severity is Severity.ERROR for d in ordered):
         return None, ordered

@@ -16,7 +16,7 @@ against (see `reconciler.desired` for the full description):
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,16 +92,26 @@ class _Values:
         return value
 
 
-def build(decls: Declarations, resolver: Resolver, out: list[Diagnostic]) -> Built:
-    """Model values for every declaration; reference problems are appended to `out`."""
+def build(
+    decls: Declarations, resolver: Resolver, out: list[Diagnostic], *, only: Collection[str] = ()
+) -> Built:
+    """Model values for every declaration; reference problems are appended to `out`.
+
+    With `only`, the references of other servers (and of their resources) are not read: they
+    become empty sensitive values, and only their syntax is checked."""
     built = Built()
+    unread = resolver.unread()
+
+    def for_server(name: Any) -> Resolver:
+        return resolver if not only or name in only else unread
+
     for server in decls.servers:
         if server.name not in built.servers:
-            built.servers[server.name] = _server(server, resolver, out)
+            built.servers[server.name] = _server(server, for_server(server.name), out)
     for decl in decls.resources:
         if not decl.complete:
             continue  # parts of it were refused: its other problems are reported, nothing built
-        values = _Values(resolver, decl.file, decl.document.base_dir, out, address_of(decl))
+        values = _Values(for_server(decl.node.get("server")), decl.file, decl.document.base_dir, out, address_of(decl))
         if decl.section == "integrations":
             built.resources.append(_integration(decl, values))
         elif decl.section == "providers":
@@ -142,6 +152,9 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         url_location=yamlpos.locate(decl.document.file, node, ("url",)),
         owner=str(node.get("owner") or ""),
         channel_limit=int(node["channel_limit"]) if "channel_limit" in node else None,
+        credential_locations={
+            name: yamlpos.value_location(decl.document.file, node, name) for name in credentials
+        },
     )
 
 
@@ -297,4 +310,5 @@ def _channel(decl: ResourceDecl, values: _Values) -> Resource:
         location=decl.location,
         lifecycle=_lifecycle(node),
         write_only=tuple(f for f in CHANNEL_WRITE_ONLY[family] if f in body),
+        scope_location=yamlpos.value_location(decl.file, node, "agent"),
     )

@@ -274,6 +274,17 @@ def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, 
                     hint="use a template variable for URLs that differ between environments",
                 )
             )
+        elif not url.startswith("sandbox:"):
+            problem = url_problem(url)
+            if problem is not None:
+                out.append(
+                    error(
+                        "server.bad-url",
+                        f"the `url` of server {decl.name!r} is not a usable address: {problem}",
+                        location=yamlpos.value_location(file, node, "url"),
+                        hint="write the API's base address, e.g. https://api.example.com or http://127.0.0.1:8080",
+                    )
+                )
         allowed = CREDENTIAL_FIELDS[kind]
         for name in ALL_CREDENTIAL_FIELDS:
             if name in node and name not in allowed:
@@ -320,6 +331,33 @@ def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, 
                 )
             )
     return first
+
+
+def url_problem(url: str) -> str | None:
+    """What makes an http(s) url unusable as a server's base address, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        text = str(exc)
+        if "Port" in text:
+            return "its port is not a number from 1 to 65535"
+        if "IPv6" in text:
+            return "an IPv6 address in brackets is not closed (`http://[::1]:8080`)"
+        return text
+    if not parts.hostname:
+        return "it names no host"
+    if any(c.isspace() for c in parts.netloc):
+        return "the host holds a space"
+    if port == 0:
+        return "its port is not a number from 1 to 65535"
+    if parts.username is not None or parts.password is not None:
+        return "it holds a user name or password (it is shown in every plan; use the server's credentials)"
+    if parts.query or parts.fragment:
+        return "a base address takes no `?query` or `#fragment`"
+    return None
 
 
 def _check_identity_references(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:

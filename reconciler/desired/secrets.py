@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,11 @@ class Resolver:
             return joined, problems
         return Sensitive(joined, source=",".join(sources)), problems
 
+    def unread(self) -> Resolver:
+        """A resolver that checks references but reads neither the environment nor files:
+        every reference resolves to an empty sensitive value."""
+        return _Unread(self.environ)
+
     def _env(self, name: str) -> str | Problem:
         if not _ENV_NAME.match(name):
             return Problem(
@@ -123,10 +129,34 @@ class Resolver:
         return cached
 
 
+class _Unread(Resolver):
+    def _env(self, name: str) -> str | Problem:
+        problem = super()._env(name)
+        return problem if isinstance(problem, Problem) and problem.code == "reference.bad-name" else ""
+
+    def _file(self, written: str, base_dir: Path) -> str | Problem:
+        if not written.strip():
+            return Problem("reference.bad-path", "`${file:}` needs a path", "write ${file:PATH}")
+        return ""
+
+
 def _read_secret_file(path: Path, written: str) -> str | Problem:
     hint = "the path is relative to the file that holds the reference"
     try:
-        with path.open("rb") as handle:
+        # Opened without blocking and checked before reading: a FIFO would wait for a writer
+        # and a device (`/dev/zero`, a terminal) may never end, so only a regular file is read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(mode):
+                return Problem(
+                    "reference.file-unreadable",
+                    f"the secret file {written!r} is not a regular file (it is {_file_kind(mode)}); "
+                    "only regular files are read",
+                    "point ${file:...} at a file holding the secret",
+                )
             data = handle.read(MAX_SECRET_FILE_BYTES + 1)
     except FileNotFoundError:
         return Problem("reference.file-missing", f"the secret file {written!r} does not exist", hint)
@@ -157,6 +187,16 @@ def _read_secret_file(path: Path, written: str) -> str | Problem:
     if text.endswith("\n"):
         return text[:-1]
     return text
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 def has_reference(text: str) -> bool:

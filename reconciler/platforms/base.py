@@ -40,7 +40,8 @@ def failed(change: Change, exc: PlatformError) -> Outcome:
     message = str(exc)
     if exc.hint:
         message += f" (hint: {exc.hint})"
-    unknown = isinstance(exc, UnreachableError) and exc.sent and change.action is not Action.NOOP
+    sent = exc.sent if isinstance(exc, UnreachableError) else exc.maybe_written
+    unknown = sent and change.action is not Action.NOOP
     return Failed(change, message, exc.status, unknown=unknown)
 
 

@@ -27,6 +27,7 @@ duplicate the next plan removes.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import hmac
 import json
@@ -50,6 +51,8 @@ from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
 BASE = "/api/v1/console/agents"
+# The agents list (`GET`, paginated), used to suggest an agent id when one is not found.
+AGENTS = BASE
 
 # The fields each family returns on read (everything else it takes is write-only).
 READ_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -126,7 +129,12 @@ class ConsolePlatform(Platform):
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         agents = sorted({r.address.scope[0] for r in desired if r.address.kind is ResourceKind.CHANNEL})
         pairs = [(a, f) for a in agents for f in CHANNEL_FAMILIES]
-        results = await asyncio.gather(*(self._list_family(a, f) for a, f in pairs))
+        try:
+            results = await asyncio.gather(*(self._list_family(a, f) for a, f in pairs))
+        except PlatformError as exc:
+            if exc.status == 404 and exc.hint is None:  # a hint: a base path or a web page
+                raise await self._unknown_agent(exc, desired) from exc
+            raise
         out: list[LiveResource] = []
         for (agent, family), rows in zip(pairs, results, strict=True):
             for row in rows:
@@ -134,6 +142,48 @@ class ConsolePlatform(Platform):
                 if item is not None:
                     out.append(item)
         return out
+
+    async def _unknown_agent(self, exc: PlatformError, desired: Sequence[Resource]) -> PlatformError:
+        """The error for an agent the console does not know: which agent, where its `agent:`
+        is written, and the closest agent id when the key may list agents."""
+        agent = next(
+            (r.address.scope[0] for r in desired if f"/agents/{quote(r.address.scope[0])}/" in str(exc)), None
+        )
+        if agent is None:
+            return exc
+        where = next((r.scope_location for r in desired if r.address.scope[0] == agent and r.scope_location), None)
+        known = await self._agent_ids()
+        hint = f"check `agent: {agent}`" + (f" at {where}" if where else "")
+        if known is None:
+            hint += " (this API key cannot list agents to suggest one)"
+        else:
+            close = difflib.get_close_matches(agent, known, n=1, cutoff=0.6)
+            if close:
+                hint += f": did you mean `{close[0]}`?"
+            elif known:
+                hint += "; agents this API key sees: " + ", ".join(sorted(known)[:10])
+            else:
+                hint += "; this API key sees no agents"
+        return PlatformError(
+            f"agent {agent!r} was not found ({exc})", status=404, hint=hint
+        )
+
+    async def _agent_ids(self) -> list[str] | None:
+        """Every agent id the API key may list (a few pages at most), or None when it may not."""
+        ids: list[str] = []
+        try:
+            for page in range(1, 11):
+                answer = await self.client.get_json(AGENTS, params={"page": str(page), "limit": "100"})
+                rows = answer.get("data") if isinstance(answer, dict) else None
+                if not isinstance(rows, list):
+                    return None
+                ids.extend(str(row["id"]) for row in rows if isinstance(row, dict) and row.get("id"))
+                meta = answer.get("meta") if isinstance(answer, dict) else None
+                if not (isinstance(meta, dict) and meta.get("has_next_page")):
+                    break
+        except PlatformError:
+            return None
+        return ids
 
     async def _current_ids(self, change: Change) -> dict[str, str]:
         """The channels of the change's agent and family, listed right before the write (the

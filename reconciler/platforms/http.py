@@ -355,7 +355,10 @@ class HttpClient:
         async with self._slots:
             await self._rate.wait()
             self._check_up(method, path)
-            limit = max(0.001, min(self.server.timeout, self.remaining()))
+            remaining = self.remaining()
+            limit = max(0.001, min(self.server.timeout, remaining))
+            # Whether this try is cut short by the server's deadline rather than its timeout.
+            by_deadline = remaining < self.server.timeout
             self.requests += 1
             pool = min(range(len(self._busy)), key=self._busy.__getitem__)
             client = self._clients[pool]
@@ -376,6 +379,14 @@ class HttpClient:
                 self._connection_failed()
                 if started_write:
                     self.writes_sent += 1
+                if by_deadline:
+                    raise UnreachableError(
+                        f"{method} {self.url_of(path)}: no complete answer from {self.server.name} before the "
+                        f"deadline of {self.server.deadline:g}s for server {self.server.name!r}",
+                        retryable=True,
+                        sent=started_write,
+                        hint=f"raise `deadline` of servers.{self.server.name} if the server is slow but working",
+                    ) from exc
                 raise UnreachableError(
                     f"{method} {self.url_of(path)}: no complete answer from {self.server.name} within {limit:g}s",
                     retryable=True,
@@ -486,24 +497,58 @@ class HttpClient:
     def error_for(self, method: str, path: str, response: httpx.Response, address: str | None) -> PlatformError:
         status = response.status_code
         message = f"{method} {self.url_of(path)} answered {status}: {server_message(response)}"
+        doubled = self.doubled_base_path(path)
         if status in (401, 403):
-            return AuthError(message, status=status, address=address, hint=self.auth_hint(response))
+            # Behind a doubled base path no route matched: the refusal says nothing of the
+            # credentials (a gateway or an auth filter in front of every path answers first).
+            return AuthError(message, status=status, address=address, hint=doubled or self.auth_hint(response))
         hint = None
         if 300 <= status < 400:
             target = response.headers.get("location")
             hint = f"the server redirects{f' to {target}' if target else ''}: put the final url in {self.where}"
+        elif status in (404, 405) and doubled:
+            hint = doubled
         elif status in (404, 405) and _looks_like_html(response):
             hint = f"the server answered a web page, not the API: check the base path of {self.where}"
-        return PlatformError(message, status=status, address=address, retryable=status in RETRY_STATUSES, hint=hint)
+        return PlatformError(
+            message,
+            status=status,
+            address=address,
+            retryable=status in RETRY_STATUSES,
+            hint=hint,
+            maybe_written=status >= 500 and method in WRITE_METHODS,
+        )
+
+    def doubled_base_path(self, path: str) -> str | None:
+        """A hint when the url's path ends with the segment the API's paths start with (a url
+        written `https://host/api` for an API whose paths are `/api/...`), else None."""
+        if self.server.is_sandbox:
+            return None
+        from urllib.parse import urlsplit
+
+        base = urlsplit(self.server.url).path.rstrip("/")
+        last = base.rsplit("/", 1)[-1]
+        first = path.lstrip("/").split("/", 1)[0]
+        if not last or last != first:
+            return None
+        return (
+            f"{self.where} ends in `/{last}`, and the API's paths already start with `/{first}` "
+            f"(this request went to {base}{path}): remove the trailing `/{last}` from the url"
+        )
 
     def auth_hint(self, response: httpx.Response) -> str:
         """Which credential was refused, and where it comes from."""
         fields = []
         for field, value in self.server.credentials.items():
             source = getattr(value, "source", "")
-            fields.append(f"servers.{self.server.name}.{field}" + (f" (${{{source}}})" if source else ""))
+            where = self.server.credential_locations.get(field)
+            fields.append(
+                f"servers.{self.server.name}.{field}"
+                + (f" (${{{source}}})" if source else "")
+                + (f" at {where}" if where else "")
+            )
         names = ", ".join(fields) or f"the sandbox's built-in credentials of server {self.server.name!r}"
-        at = f", declared at {self.server.location}" if self.server.location else ""
+        at = f", declared at {self.server.location}" if self.server.location and not fields else ""
         text = f"check {names}{at}"
         if response.status_code == 403:
             return "the credentials were accepted but lack a permission (scope) for this call: " + text

@@ -272,8 +272,25 @@ class KubiyaPlatform(Platform):
             self._lock_id = str(row["id"]) if isinstance(row, dict) else None
             return self._lock_id is not None
         if response.status_code == 500:
-            # A soft-deleted lock row holds the name (the 500 name trap): free it.
-            gone = await self._find_lock("deleted")
+            # Either the write was carried out and only its answer failed (the published
+            # router's 500 after the commit), or a soft-deleted lock row holds the name (the
+            # 500 name trap): look which.
+            try:
+                held = await self._find_lock()
+                gone = None if held is not None else await self._find_lock("deleted")
+            except PlatformError as exc:
+                raise PlatformError(
+                    f"POST {self.client.url_of(BASE)} (the lock {self.lock_name!r}) answered 500, and reading it "
+                    f"back then failed ({exc}): the lock may have been written",
+                    status=500,
+                    hint="if no other apply is running, remove it with "
+                    f"`reconciler force-unlock FILES --server {self.server.name}`",
+                ) from exc
+            if held is not None:
+                if self._lock_info(held)[0] == me:
+                    self._lock_id = str(held["id"])
+                    return True
+                return False
             if gone is None:
                 raise self.client.error_for("POST", BASE, response, f"lock {self.lock_name}")
             await self._remove_lock(str(gone["id"]))
@@ -404,7 +421,7 @@ class KubiyaPlatform(Platform):
         return Failed(
             change,
             f"POST {self.client.url_of(BASE)}: no success after {attempts} tries ({_counted(answers)}); "
-            "it may have been written: the next plan will tell",
+            "it may have been written; the next plan will tell",
             unknown=lost,
         )
 

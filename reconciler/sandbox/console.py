@@ -7,12 +7,16 @@ Routes, under `/api/v1/console/agents/{agentId}/integrations`:
 - `GET /bimpeai`: the native catalog, see below;
 - `POST /{family}/configure`: always creates a channel (there is no update);
 - `DELETE /{family}/{id}`: soft delete ("disconnect").
-Plus `GET /api/v1/console/oauth/callback?state=...`, the sandbox's stand-in for the OAuth
-consent screen (see "OAuth types").
+Plus `GET /api/v1/console/agents?page=&limit=&search=`, the team's agents as the SDK lists
+them (`{id, name, description, created_at, updated_at}` in `data`, pagination in `meta`; it
+needs the `agents:read` scope, which `sk_sandbox_readonly` lacks), and
+`GET /api/v1/console/oauth/callback?state=...`, the sandbox's stand-in for the OAuth consent
+screen (see "OAuth types").
 
 Every success is `{"message": "Success", "data": ...}`; a DELETE answers 200 with `data: null`.
 Every error is `{"message", "error", "code", "statusCode", "request_id"}` (the NestJS shape),
-with `message` a list of strings for field validation errors. Every response carries
+with `message` a list of `"path: message"` strings for field validation errors (the
+bimpeai SDK 0.4.1 splits each at its first colon into a field error's path and message). Every response carries
 `X-Request-Id`; error bodies repeat it as `request_id`.
 
 Choices made where the API reference is silent (the vendor's server looks like NestJS, so its
@@ -390,7 +394,7 @@ def _idempotency_key(request: Request) -> str | None:
         raise ApiError(
             400,
             "validation_error",
-            [f"Idempotency-Key must be shorter than or equal to {MAX_IDEMPOTENCY_KEY} characters"],
+            [f"Idempotency-Key: must be shorter than or equal to {MAX_IDEMPOTENCY_KEY} characters"],
         )
     return key
 
@@ -498,15 +502,15 @@ class _Fields:
         value = self.data.get(name)
         if value is None:
             if required:
-                self.errors.append(f"{name} should not be empty")
+                self.errors.append(f"{name}: should not be empty")
             return None
         if not isinstance(value, str):
-            self.errors.append(f"{name} must be a string")
+            self.errors.append(f"{name}: must be a string")
             return None
         if required and not value:
-            self.errors.append(f"{name} should not be empty")
+            self.errors.append(f"{name}: should not be empty")
         if max_len is not None and len(value) > max_len:
-            self.errors.append(f"{name} must be shorter than or equal to {max_len} characters")
+            self.errors.append(f"{name}: must be shorter than or equal to {max_len} characters")
         return value
 
     def url(self, name: str, *, required: bool = False) -> str | None:
@@ -514,17 +518,17 @@ class _Fields:
         if value:
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                self.errors.append(f"{name} must be a URL address")
+                self.errors.append(f"{name}: must be a URL address")
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
         value = self.data.get(name)
         if value is None:
             if default is None:
-                self.errors.append(f"{name} should not be empty")
+                self.errors.append(f"{name}: should not be empty")
             return default
         if value not in choices:
-            self.errors.append(f"{name} must be one of the following values: {', '.join(choices)}")
+            self.errors.append(f"{name}: must be one of the following values: {', '.join(choices)}")
             return default
         return str(value)
 
@@ -533,7 +537,7 @@ class _Fields:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.errors.append(f"{name} must be an object")
+            self.errors.append(f"{name}: must be an object")
             return {}
         out: dict[str, str] = {}
         for key in keys:
@@ -541,7 +545,7 @@ class _Fields:
             if item is None:
                 continue
             if not isinstance(item, str):
-                self.errors.append(f"{name}.{key} must be a string")
+                self.errors.append(f"{name}.{key}: must be a string")
             else:
                 out[key] = item
         return out
@@ -611,11 +615,11 @@ def _validate_bimpeai(body: Any) -> NewChannel:
     credentials = {name: f.string(name) for name in BIMPEAI_CREDENTIALS}
     currency = f.string("currency")
     if currency is not None and not _CURRENCY.fullmatch(currency):
-        f.errors.append("currency must be a valid ISO4217 currency code")
+        f.errors.append("currency: must be a valid ISO4217 currency code")
     required = BIMPEAI_REQUIRED_KEY.get(kind or "")
     # A key of the wrong type already has its message; an absent or empty one gets this one.
     if required is not None and body.get(required) in (None, ""):
-        f.errors.append(f"{required} should not be empty")
+        f.errors.append(f"{required}: should not be empty")
     f.done()
     assert kind is not None
     return NewChannel(
@@ -764,6 +768,70 @@ def _disconnect(family: str, channel_id: str) -> Action:
 
 
 # ---------------------------------------------------------------- routes
+
+
+AGENTS_SCOPE = "agents:read"
+# The time the sandbox's agents were made, as their `created_at`/`updated_at` (seeded agents
+# have no history).
+AGENTS_SINCE = "2025-01-01T00:00:00.000Z"
+MAX_PAGE = 100
+
+
+@router.get(PREFIX + "/agents")
+async def list_agents(request: Request) -> Response:
+    """The team's agents, paginated as the SDK reads them (`data` and `meta`)."""
+    request_id = _request_id(request)
+    try:
+        sandbox = request.app.state.sandbox
+        key = _authenticate(request, sandbox.seed)
+        if AGENTS_SCOPE not in key.scopes:
+            raise ApiError(403, "insufficient_scope", f"This API key lacks the {AGENTS_SCOPE} scope")
+        errors: list[str] = []
+        page = _positive(request.query_params.get("page", "1"), "page", errors)
+        limit = _positive(request.query_params.get("limit", "20"), "limit", errors)
+        if limit > MAX_PAGE:
+            errors.append(f"limit: must not be greater than {MAX_PAGE}")
+        if errors:
+            raise ApiError(400, "validation_error", errors)
+        search = request.query_params.get("search", "").lower()
+        with sandbox.db.transaction() as conn:
+            ids = [
+                row["id"]
+                for row in conn.execute("SELECT id FROM console_agents WHERE team = ? ORDER BY id", (key.team,))
+            ]
+        names = {a.id: a.name or a.id for a in sandbox.seed.console_agents}
+        agents = [
+            {
+                "id": agent_id,
+                "name": names.get(agent_id, agent_id),
+                "description": "",
+                "created_at": AGENTS_SINCE,
+                "updated_at": AGENTS_SINCE,
+            }
+            for agent_id in ids
+            if search in names.get(agent_id, agent_id).lower() or search in agent_id.lower()
+        ]
+        pages = max(1, -(-len(agents) // limit))
+        meta = {
+            "total_count": len(agents),
+            "page_count": pages,
+            "current_page": page,
+            "limit": limit,
+            "has_next_page": page < pages,
+            "has_previous_page": page > 1,
+        }
+        body = {"message": "Success", "data": agents[(page - 1) * limit : page * limit], "meta": meta}
+        return _json(_dumps(body), 200, request_id)
+    except ApiError as exc:
+        return _error(request_id, exc)
+
+
+def _positive(raw: str, name: str, errors: list[str]) -> int:
+    """A query parameter that must be a whole number of at least 1 (1 when it is not)."""
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    errors.append(f"{name}: must be a positive integer")
+    return 1
 
 
 @router.get(CHANNELS)

@@ -21,16 +21,20 @@ over PostgreSQL) most plausibly does:
 - `id` is a uuid4 string; `created_at` and `updated_at` are ISO-8601 UTC with microseconds
   (`2025-12-16T10:00:00.123456+00:00`); the list is ordered by `created_at` descending, ties
   broken by insertion order (newest first);
-- `updated_at` changes on every successful PUT (never going backwards, even under a frozen
-  test clock, because clients use it as a version token); a soft DELETE moves it only when
-  the status actually changes, as an ORM flush of an unchanged row writes nothing;
+- `updated_at` changes on every PUT that changes a value (never going backwards, even under a
+  frozen test clock, because clients use it as a version token); a PUT that changes nothing,
+  and a soft DELETE of a deleted row, leave it as it was, as an ORM flush of an unchanged row
+  writes nothing;
 - a path id that is not a UUID (in any form PostgreSQL's `uuid` type accepts) fails the
   database cast: plain-text 500, like the name trap. A UUID in another accepted form
   (upper case, braces, no hyphens) finds the row;
 - strings PostgreSQL cannot store (a NUL character, a lone surrogate) anywhere in a write:
   plain-text 500, nothing written;
 - auth comes before body validation, except malformed JSON, which FastAPI rejects (422)
-  before any dependency runs. The schemes are matched exactly (`Bearer `, `UserKey `);
+  before any dependency runs. The token is found as the vendor finds it (`Bearer `,
+  `UserKey `, `Baerer `, a bare token, or a `UserKey` header; schemes are case-sensitive), and
+  a 401 carries the vendor's texts: no token → `Authorization header is required`, an unknown
+  one → `Invalid or expired authentication token` (its hint too), with no `WWW-Authenticate`;
 - a body over 1 MiB answers 413 `{"detail": "Request Entity Too Large"}`, as the
   ingress in front of the real server would, before auth or parsing.
 """
@@ -47,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
@@ -186,32 +190,33 @@ def _conflict(name: str) -> HTTPException:
     return HTTPException(status_code=409, detail=f"Custom integration with name '{name}' already exists")
 
 
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(
-        status_code=401,
-        detail={
-            "error": "Unauthorized",
-            "message": message,
-            "hint": "Send 'Authorization: Bearer <token>' or 'Authorization: UserKey <token>'"
-            " with a valid Kubiya API token",
-        },
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+def _unauthorized(message: str, hint: str) -> HTTPException:
+    # The vendor's texts and shape (`app/middleware/auth.py`); no WWW-Authenticate header.
+    return HTTPException(status_code=401, detail={"error": "Unauthorized", "message": message, "hint": hint})
 
 
-async def organization_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+def _token_of(request: Request) -> str | None:
+    """The token as the vendor's `extract_token_from_headers` finds it: `Authorization` with
+    `Bearer `, `UserKey ` or the misspelt `Baerer `, or a bare token holding no space; else a
+    `UserKey` header."""
+    header = request.headers.get("authorization")
+    if header:
+        for scheme in ("Bearer ", "UserKey ", "Baerer "):
+            if header.startswith(scheme):
+                return header[len(scheme) :]
+        if " " not in header:
+            return header
+    return request.headers.get("userkey") or None
+
+
+async def organization_of(request: Request) -> str:
     """The organization of the caller's token, or a 401."""
-    if not authorization:
-        raise _unauthorized("Authorization header is missing")
-    for scheme in ("Bearer ", "UserKey "):
-        if authorization.startswith(scheme):
-            token = authorization[len(scheme) :].strip()
-            break
-    else:
-        raise _unauthorized("Unsupported authorization scheme")
-    organization = request.app.state.sandbox.seed.kubiya_tokens.get(token) if token else None
+    token = _token_of(request)
+    if not token:
+        raise _unauthorized("Authorization header is required", "Include 'Authorization: Bearer <token>' header")
+    organization = request.app.state.sandbox.seed.kubiya_tokens.get(token)
     if organization is None:
-        raise _unauthorized("Invalid or expired token")
+        raise _unauthorized("Invalid or expired authentication token", "Ensure you're using a valid Kubiya API token")
     return str(organization)
 
 
@@ -425,12 +430,21 @@ async def update_custom_integration(
             values = [body.name, body.integration_type, body.description, config, body.tags]
             if not _storable(values):
                 raise _ServerError("a string the database cannot store")
-            previous = datetime.fromisoformat(row["updated_at"])
-            moment = max(_now(request), previous + timedelta(microseconds=1))
-            changes["updated_at"] = _iso(moment)
-            assignments = ", ".join(f"{column} = ?" for column in changes)
-            conn.execute(f"UPDATE {TABLE} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
-            row = _select_one(conn, organization, row_id)
+            # The vendor's ORM writes only the columns whose value differs (JSON compared as
+            # values): a PUT that changes nothing issues no UPDATE, so `updated_at` stays.
+            changes = {
+                column: value
+                for column, value in changes.items()
+                if (orjson.loads(value) if column in ("config", "tags") else value)
+                != (orjson.loads(row[column]) if column in ("config", "tags") else row[column])
+            }
+            if changes:
+                previous = datetime.fromisoformat(row["updated_at"])
+                moment = max(_now(request), previous + timedelta(microseconds=1))
+                changes["updated_at"] = _iso(moment)
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                conn.execute(f"UPDATE {TABLE} SET {assignments} WHERE id = ?", [*changes.values(), row_id])
+                row = _select_one(conn, organization, row_id)
     except (sqlite3.IntegrityError, _ServerError):
         # IntegrityError: a rename into the name of a soft-deleted row.
         return _internal_error()

@@ -27,13 +27,13 @@ conductor:
   token_ttl_seconds: 2700
 console:
   api_keys:
-    - {key: sk_sandbox, team: sandbox, scopes: ["integrations:read", "integrations:write"]}
+    - {key: sk_sandbox, team: sandbox, scopes: ["integrations:read", "integrations:write", "agents:read"]}
     - {key: sk_sandbox_readonly, team: sandbox, scopes: ["integrations:read"]}
-    - {key: sk_sandbox_2, team: sandbox-2, scopes: ["integrations:read", "integrations:write"]}
+    - {key: sk_sandbox_2, team: sandbox-2, scopes: ["integrations:read", "integrations:write", "agents:read"]}
   agents:
-    - {id: agt_demo, team: sandbox, workflow: true, channel_limit: 25}
-    - {id: agt_noflow, team: sandbox, workflow: false, channel_limit: 25}
-    - {id: agt_other, team: sandbox-2, workflow: true, channel_limit: 25}
+    - {id: agt_demo, name: Demo agent, team: sandbox, workflow: true, channel_limit: 25}
+    - {id: agt_noflow, name: Agent without a workflow, team: sandbox, workflow: false, channel_limit: 25}
+    - {id: agt_other, name: Other team's agent, team: sandbox-2, workflow: true, channel_limit: 25}
   idempotency_window_seconds: 86400
 """
 
@@ -58,6 +58,8 @@ class ConsoleAgent:
     team: str
     workflow: bool
     channel_limit: int
+    # Shown by the agents list (`GET /api/v1/console/agents`); the id when the seed names none.
+    name: str = ""
 
 
 @dataclass
@@ -102,6 +104,7 @@ def parse_seed(data: Any, source: str = "<seed>") -> Seed:
                     str(a.get("team", "sandbox")),
                     bool(a.get("workflow", True)),
                     int(a.get("channel_limit", 25)),
+                    str(a.get("name") or a["id"]),
                 )
                 for a in cons.get("agents") or []
             ],

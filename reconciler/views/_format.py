@@ -200,7 +200,9 @@ def failure_text(failed: Failed) -> str:
     # Messages built from an answer already say its status ("answered 403"): not twice.
     if failed.status and not re.search(rf"\b{failed.status}\b", text):
         text += f" (HTTP {failed.status})"
-    if failed.unknown:
+    # Messages that already say so (a create that looked for what it may have written) keep
+    # their own words.
+    if failed.unknown and "may have been" not in text:
         text += "; the request may have been carried out anyway"
     return text
 

@@ -230,7 +230,8 @@ SourceLines = Callable[[str], Sequence[str] | None]
 # that a literal secret written in a file is not printed back by the error about it.
 _SECRETISH = re.compile(
     r"""((?:pass(?:word|wd)?|secret(?!s\b)|token|api_?key|key_?id|credential|private)[\w.-]*["']?\s*:\s+)"""
-    r"""([^\s,}#][^,}#]*?)(\s*(?:[,}#]|$))""",
+    # The value: a quoted string, or plain text in which a `${...}` reference counts as one piece.
+    r"""("(?:[^"\\]|\\.)*"|'[^']*'|(?:\$\{[^}]*\}|[^\s,}#])(?:\$\{[^}]*\}|[^,}#])*?)(\s*(?:[,}#]|$))""",
     re.IGNORECASE,
 )
 

@@ -1,5 +1,5 @@
 """Servers that misbehave at the HTTP level: trickling, hanging, an endless body, a redirect
-loop, a web page, a closed port. Every command ends with exit 1, a message naming the url and
+loop, a web page, a closed port. Every command (plan, apply, drift, export) ends with exit 1, a message naming the url and
 the cause, and no traceback; the outcome is bounded by counts (connections the server saw,
 changes skipped), never by a stopwatch: small `timeout`s keep each test short, and a test that
 hung would be stopped by the CI job's own limit.
@@ -171,6 +171,12 @@ def refused(result: Result, *needles: str) -> None:
 
 
 KINDS = ["kubiya", "conductor", "console"]
+COMMANDS = {
+    "plan": ("plan",),
+    "apply": ("apply", "--auto-approve"),
+    "drift": ("drift",),
+    "export": ("export", "--server", "s"),
+}
 # List calls a plan makes at once: Kubiya active + deleted; Conductor one (after its token and
 # catalog); the console one per channel family of the agent.
 PARALLEL_READS = {"kubiya": 2, "conductor": 1, "console": 3}
@@ -215,7 +221,7 @@ def test_a_web_page_at_a_wrong_base_path_is_hinted(
     world: World, misbehaving: Callable[[Behaviour], Misbehaving]
 ) -> None:
     server = misbehaving(web_page)
-    path = desired(world, "console", server.url + "/api")
+    path = desired(world, "console", server.url + "/app")
     result = world.run("plan", path)
     refused(result, "answered 404", "the server answered a web page, not the API: check the base path of servers.s.url")
     assert url_line(path) in result.output
@@ -225,7 +231,7 @@ def test_a_web_page_at_a_wrong_base_path_is_hinted(
 def test_a_closed_port_names_the_url_the_cause_and_where_the_url_is_written(world: World, kind: str) -> None:
     url = closed_port_url()
     path = desired(world, kind, url)
-    for command in (("plan",), ("apply", "--auto-approve"), ("drift",)):
+    for command in COMMANDS.values():
         result = world.run(*command, path)
         refused(result, f"{url}/api/", "connection refused: nothing listens on that port", f"check {'servers.s.url'} at {url_line(path)}")
 
@@ -269,3 +275,59 @@ def test_a_server_dying_mid_apply_is_reported_in_one_line(world: World, monkeypa
     assert f"7 change(s) skipped: {reason}" in result.output
     assert "Apply failed: 2 added, 0 changed, 0 replaced, 0 destroyed; 1 failed, 7 skipped." in result.output
     assert "may have been carried out" not in result.output
+
+
+# What each misbehaviour is reported as, whatever the command.
+REPORTED = {
+    "hang": "no complete answer from s within 0.1s",
+    "trickle-body": "no complete answer from s within 0.1s",
+    "endless-body": "the answer is larger than 1 MiB; stopped reading it",
+    "web-page": "the server answered a web page, not the API: check the base path of servers.s.url",
+    "redirect-loop": "the server redirects to /api/again: put the final url in servers.s.url",
+}
+BEHAVIOURS = {
+    "hang": hang,
+    "trickle-body": trickle_body,
+    "endless-body": endless_body,
+    "web-page": web_page,
+    "redirect-loop": redirect_loop,
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("name", list(BEHAVIOURS))
+def test_every_command_ends_with_a_clear_message(
+    world: World, misbehaving: Callable[[Behaviour], Misbehaving], command: str, name: str
+) -> None:
+    server = misbehaving(BEHAVIOURS[name])
+    # A small timeout bounds a server that never finishes; the others answer at once (the
+    # endless body is cut by size), so their timeout leaves room for a busy machine.
+    timeout = 0.1 if name in ("hang", "trickle-body") else 10
+    path = world.write(
+        "s.yaml",
+        f"servers:\n  s:\n    kind: kubiya\n    url: {server.url}\n{CREDENTIALS['kubiya']}"
+        f"    timeout: {timeout}\n    deadline: 30\n    max_response_mb: 1\n" + RESOURCES["kubiya"],
+    )
+    result = world.run(*COMMANDS[command], path)
+    refused(result, REPORTED[name], f"{server.url}/api/v1/custom-integrations")
+
+
+def test_a_server_slower_than_the_deadline_is_given_up_at_the_deadline(
+    world: World, misbehaving: Callable[[Behaviour], Misbehaving]
+) -> None:
+    server = misbehaving(hang)
+    # A try may take 10 s, but the server gets 0.3 s in all: the first try is cut short at the
+    # deadline, and no other is started.
+    path = world.write(
+        "s.yaml",
+        f"servers:\n  s:\n    kind: kubiya\n    url: {server.url}\n{CREDENTIALS['kubiya']}"
+        "    timeout: 10\n    deadline: 0.3\n    parallelism: 1\n" + RESOURCES["kubiya"],
+    )
+    result = world.run("plan", path)
+    refused(
+        result,
+        f"GET {server.url}/api/v1/custom-integrations: no complete answer from s before the deadline of 0.3s "
+        "for server 's'",
+        "raise `deadline` of servers.s if the server is slow but working",
+    )
+    assert server.connections == 1

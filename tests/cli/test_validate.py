@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.cli.conftest import REPO, World
 
 QUICKSTART = REPO / "examples" / "quickstart.yaml"
@@ -157,3 +159,21 @@ def test_a_type_error_does_not_hide_a_duplicate_model(world: World) -> None:
         (first, "model 'm1' of provider 'llm': `enabled` must be true or false, not a string"),
         (first + 1, f"model 'm1' is declared twice in provider 'llm' (first at {path}:{first}:9) [model.orkes.llm.m1]"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:99999", "its port is not a number from 1 to 65535"),
+        ('"http://[::1"', "an IPv6 address in brackets is not closed (`http://[::1]:8080`)"),
+        ("http://127.0.0.1:0", "its port is not a number from 1 to 65535"),
+        ('"http://:8080"', "it names no host"),
+        ("https://user:pw@api.example.com", "it holds a user name or password"),
+    ],
+)
+def test_a_malformed_server_url_is_refused_at_its_position(world: World, url: str, problem: str) -> None:
+    path = world.write("bad-url.yaml", f"servers:\n  k:\n    kind: kubiya\n    url: {url}\n    token: ${{env:K}}\n")
+    result = world.run("validate", path)
+    assert result.exit_code == 1, result.output
+    assert f"Error: {path}:4:10: the `url` of server 'k' is not a usable address: {problem}" in result.stderr
+    assert "Traceback" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,23 @@ def test_literal_secret_is_not_echoed(write: WriteFile) -> None:
 def test_suggested_env_name() -> None:
     assert suggested_env_name("openai-marketing", "api_key") == "OPENAI_MARKETING_API_KEY"
     assert suggested_env_name("9lives", "token") == "_9LIVES_TOKEN"
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    # Opening a FIFO for reading blocks until a writer comes: none ever does here, so a read
+    # that tried would hang the test instead of failing it.
+    _, problems = Resolver({}).resolve("${file:pipe}", tmp_path)
+    assert [(p.code, p.message) for p in problems] == [
+        (
+            "reference.file-unreadable",
+            "the secret file 'pipe' is not a regular file (it is a named pipe); only regular files are read",
+        )
+    ]
+
+
+def test_a_device_is_refused(tmp_path: Path) -> None:
+    _, problems = Resolver({}).resolve("${file:/dev/zero}", tmp_path)
+    assert [p.message for p in problems] == [
+        "the secret file '/dev/zero' is not a regular file (it is a device); only regular files are read"
+    ]

@@ -162,7 +162,7 @@ def test_a_create_answered_with_5xx_reports_the_answers(url: str) -> None:
     assert outcome.unknown
     assert outcome.message == (
         "POST /api/v1/custom-integrations: no success after 6 tries (HTTP 500 ×6); "
-        "it may have been written: the next plan will tell"
+        "it may have been written; the next plan will tell"
     )
 
 

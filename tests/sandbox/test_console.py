@@ -238,7 +238,7 @@ def test_bimpeai_key_based_type_connects_at_once(
 @pytest.mark.parametrize(("kind", "key"), [("bumpa", "token"), ("paystack", "secret_key"), ("stripe", "secret_key")])
 def test_bimpeai_key_based_type_needs_its_key(sandbox_client: httpx.Client, kind: str, key: str) -> None:
     body = error_of(configure(sandbox_client, "bimpeai", {"type": kind}), 400, "validation_error")
-    assert body["message"] == [f"{key} should not be empty"]
+    assert body["message"] == [f"{key}: should not be empty"]
     assert listing(sandbox_client) == []
 
 
@@ -485,50 +485,50 @@ def test_wrong_method_is_405_in_the_console_shape(sandbox_client: httpx.Client) 
 @pytest.mark.parametrize(
     ("family", "body", "messages"),
     [
-        ("custom_api", {}, ["name should not be empty"]),
-        ("custom_api", {"name": ""}, ["name should not be empty"]),
-        ("custom_api", {"name": 5}, ["name must be a string"]),
+        ("custom_api", {}, ["name: should not be empty"]),
+        ("custom_api", {"name": ""}, ["name: should not be empty"]),
+        ("custom_api", {"name": 5}, ["name: must be a string"]),
         (
             "custom_api",
             {"name": "x" * 256},
-            ["name must be shorter than or equal to 255 characters"],
+            ["name: must be shorter than or equal to 255 characters"],
         ),
         (
             "custom_api",
             {"name": "a", "auth_type": "oauth"},
-            ["auth_type must be one of the following values: none, bearer, basic, api_key, custom"],
+            ["auth_type: must be one of the following values: none, bearer, basic, api_key, custom"],
         ),
-        ("custom_api", {"name": "a", "base_url": "not a url"}, ["base_url must be a URL address"]),
-        ("custom_api", {"name": "a", "auth_config": "token"}, ["auth_config must be an object"]),
+        ("custom_api", {"name": "a", "base_url": "not a url"}, ["base_url: must be a URL address"]),
+        ("custom_api", {"name": "a", "auth_config": "token"}, ["auth_config: must be an object"]),
         (
             "custom_api",
             {"name": "a", "auth_config": {"token": 1}},
-            ["auth_config.token must be a string"],
+            ["auth_config.token: must be a string"],
         ),
-        ("custom_api", {"name": "a", "description": ["x"]}, ["description must be a string"]),
-        ("mcp_server", {"name": "a"}, ["server_url should not be empty"]),
+        ("custom_api", {"name": "a", "description": ["x"]}, ["description: must be a string"]),
+        ("mcp_server", {"name": "a"}, ["server_url: should not be empty"]),
         (
             "mcp_server",
             {"name": "a", "server_url": "https://m.test", "transport": "stdio"},
-            ["transport must be one of the following values: http_sse, streamable_http"],
+            ["transport: must be one of the following values: http_sse, streamable_http"],
         ),
         (
             "mcp_server",
             {"server_url": 3},
-            ["name should not be empty", "server_url must be a string"],
+            ["name: should not be empty", "server_url: must be a string"],
         ),
-        ("bimpeai", {}, ["type should not be empty"]),
+        ("bimpeai", {}, ["type: should not be empty"]),
         (
             "bimpeai",
             {"type": "slack"},
-            ["type must be one of the following values: bumpa, paystack, stripe, google_calendar, google_sheets"],
+            ["type: must be one of the following values: bumpa, paystack, stripe, google_calendar, google_sheets"],
         ),
         (
             "bimpeai",
             {"type": "paystack", "secret_key": "k", "currency": "naira"},
-            ["currency must be a valid ISO4217 currency code"],
+            ["currency: must be a valid ISO4217 currency code"],
         ),
-        ("bimpeai", {"type": "stripe", "secret_key": 12}, ["secret_key must be a string"]),
+        ("bimpeai", {"type": "stripe", "secret_key": 12}, ["secret_key: must be a string"]),
         ("custom_api", ["name", "a"], ["request body must be a JSON object"]),
         ("custom_api", "crm", ["request body must be a JSON object"]),
     ],

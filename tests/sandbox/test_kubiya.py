@@ -313,31 +313,65 @@ ROUTES = [
 ]
 
 
-def assert_unauthorized(response: httpx.Response) -> None:
+# The vendor's 401 bodies, word for word (`app/middleware/auth.py` of kubiya-control-plane-api 1.0.2).
+NO_TOKEN = {
+    "detail": {
+        "error": "Unauthorized",
+        "message": "Authorization header is required",
+        "hint": "Include 'Authorization: Bearer <token>' header",
+    }
+}
+BAD_TOKEN = {
+    "detail": {
+        "error": "Unauthorized",
+        "message": "Invalid or expired authentication token",
+        "hint": "Ensure you're using a valid Kubiya API token",
+    }
+}
+
+
+def assert_unauthorized(response: httpx.Response, body: dict[str, Any]) -> None:
     assert response.status_code == 401
-    detail = json_of(response)["detail"]
-    assert detail["error"] == "Unauthorized"
-    assert isinstance(detail["message"], str) and detail["message"]
-    assert isinstance(detail["hint"], str) and detail["hint"]
+    assert json_of(response) == body
+    assert "www-authenticate" not in response.headers
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_every_route_requires_a_token(sandbox_client: httpx.Client, method: str, path: str) -> None:
     body = VALID if method in ("POST", "PUT") else None
-    assert_unauthorized(sandbox_client.request(method, path, json=body))
+    assert_unauthorized(sandbox_client.request(method, path, json=body), NO_TOKEN)
 
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Bearer not-a-token", "Token sandbox-kubiya-token", "sandbox-kubiya-token", "Bearer",
-     "bearer sandbox-kubiya-token", "UserKey sandbox-kubiya-token-3"],
-)  # fmt: skip
-def test_unknown_tokens_and_schemes_are_401(
-    sandbox_client: httpx.Client, authorization: str
-) -> None:
+    # A scheme other than the vendor's (schemes are case-sensitive).
+    ["Token sandbox-kubiya-token", "bearer sandbox-kubiya-token", "Basic dXNlcjpwYXNz"],
+)
+def test_a_header_holding_no_token_is_401_header_required(sandbox_client: httpx.Client, authorization: str) -> None:
     response = sandbox_client.post(BASE, headers={"Authorization": authorization}, json=VALID)
-    assert_unauthorized(response)
+    assert_unauthorized(response, NO_TOKEN)
     assert json_of(sandbox_client.get(BASE, headers=AUTH)) == []
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    # `Bearer` alone holds no space, so the vendor takes it for a bare token.
+    ["Bearer not-a-token", "Bearer", "UserKey sandbox-kubiya-token-3", "Bearer  sandbox-kubiya-token"],
+)
+def test_an_unknown_token_is_401_invalid_token(sandbox_client: httpx.Client, authorization: str) -> None:
+    response = sandbox_client.post(BASE, headers={"Authorization": authorization}, json=VALID)
+    assert_unauthorized(response, BAD_TOKEN)
+    assert json_of(sandbox_client.get(BASE, headers=AUTH)) == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "sandbox-kubiya-token"}, {"Authorization": "Baerer sandbox-kubiya-token"},
+     {"UserKey": "sandbox-kubiya-token"}],
+    ids=["bare", "misspelt-scheme", "userkey-header"],
+)  # fmt: skip
+def test_the_vendors_other_token_forms_are_accepted(sandbox_client: httpx.Client, headers: dict[str, str]) -> None:
+    assert create(sandbox_client, "a", headers=headers)["organization_id"] == "sandbox"
 
 
 def test_userkey_scheme_is_accepted(sandbox_client: httpx.Client) -> None:
@@ -620,16 +654,31 @@ def test_config_and_tags_are_replaced_whole(sandbox_client: httpx.Client) -> Non
     assert updated["tags"] == ["c"]
 
 
-def test_updated_at_moves_on_every_put(sandbox_client: httpx.Client) -> None:
+def test_updated_at_moves_on_every_put_that_changes_a_value(sandbox_client: httpx.Client) -> None:
     created = create(sandbox_client, "a")
     url = f"{BASE}/{created['id']}"
     stamps = [created["updated_at"]]
-    for body in ({"description": "x"}, {"description": "x"}, {}):
+    for body in ({"description": "x"}, {"tags": ["t"]}, {"config": {"secrets": ["S"]}}, {"status": "inactive"}):
         updated = json_of(sandbox_client.put(url, headers=AUTH, json=body))
         stamps.append(updated["updated_at"])
         assert updated["created_at"] == created["created_at"]
     parsed = [datetime.fromisoformat(s) for s in stamps]
     assert parsed == sorted(parsed) and len(set(parsed)) == len(parsed)
+
+
+def test_a_put_that_changes_nothing_leaves_updated_at(sandbox_client: httpx.Client) -> None:
+    created = create(sandbox_client, "a")
+    url = f"{BASE}/{created['id']}"
+    same = {
+        "name": "a",
+        "integration_type": created["integration_type"],
+        "config": created["config"],
+        "tags": created["tags"],
+        "status": "active",
+    }
+    for body in (same, {}):
+        updated = json_of(sandbox_client.put(url, headers=AUTH, json=body))
+        assert updated == created
 
 
 def test_a_rename_shows_in_the_list(sandbox_client: httpx.Client) -> None:
