@@ -91,7 +91,7 @@ KNOWN: tuple[Known, ...] = (
         reason=(
             "The sandbox's own 401 wording; the router says `Authorization header is required` (no or"
             " unusable header) and `Invalid or expired authentication token` (a token Kubiya refuses)."
-            " Being aligned in the sandbox separately; delete this entry when that lands."
+            " The sandbox is to say the same; delete this entry and the next two when it does."
         ),
         steps=AUTH_FAILURES,
         where=r"answer\.body\.detail\.message",
@@ -130,7 +130,7 @@ KNOWN: tuple[Known, ...] = (
         reason=(
             "A PUT that changes nothing (the same values again, or an empty body) leaves the router's"
             " `updated_at` as it was: SQLAlchemy issues no UPDATE, so `onupdate=now()` never fires."
-            " The sandbox moves it on every PUT. To be matched in the sandbox (issue: Kubiya quirks)."
+            " The sandbox moves it on every PUT; it is to match the router, and then this entry goes."
         ),
         steps=("update-a-no-op", "update-a-empty", "update-a-invalid-status"),
         where=r"(answer\.body|state\[\d+\])\.updated_at",
