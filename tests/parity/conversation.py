@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -171,8 +172,6 @@ def timestamp_shapes(side: Side) -> list[str]:
 def normalise(side: Side) -> Side:
     """The side with ids numbered by first appearance and each timestamp named after the step
     in whose answer or stored rows it first appeared (`<t:update-a>`)."""
-    from datetime import datetime
-
     ids: dict[str, str] = {}
     moments: dict[datetime, str] = {}
     current = ""
