@@ -75,46 +75,6 @@ KNOWN: tuple[Known, ...] = (
         sandbox=_success,
     ),
     Known(
-        key="bare-token",
-        reason=(
-            "The router's extract_token_from_headers also takes a bare token (`Authorization: <token>`,"
-            " and the typo `Baerer <token>`); the sandbox accepts only `Bearer ` and `UserKey `. The"
-            " client always sends `Bearer `, so it never meets this."
-        ),
-        steps=("list-raw-token",),
-        where="answer",
-        real={"status": 200, "content_type": "application/json", "www_authenticate": False, "body": []},
-        sandbox=lambda answer: answer["status"] == 401,
-    ),
-    Known(
-        key="401-message",
-        reason=(
-            "The sandbox's own 401 wording; the router says `Authorization header is required` (no or"
-            " unusable header) and `Invalid or expired authentication token` (a token Kubiya refuses)."
-            " The sandbox is to say the same; delete this entry and the next two when it does."
-        ),
-        steps=AUTH_FAILURES,
-        where=r"answer\.body\.detail\.message",
-        real=lambda message: message in ("Authorization header is required", "Invalid or expired authentication token"),
-        sandbox=lambda message: message in ("Authorization header is missing", "Invalid or expired token"),
-    ),
-    Known(
-        key="401-hint",
-        reason="The sandbox's own 401 hint (see 401-message); delete with it.",
-        steps=AUTH_FAILURES,
-        where=r"answer\.body\.detail\.hint",
-        real=lambda hint: hint in ("Include 'Authorization: Bearer <token>' header", "Ensure you're using a valid Kubiya API token"),
-        sandbox="Send 'Authorization: Bearer <token>' or 'Authorization: UserKey <token>' with a valid Kubiya API token",
-    ),
-    Known(
-        key="401-www-authenticate",
-        reason="The router's 401s carry no WWW-Authenticate header, the sandbox's do (see 401-message); delete with it.",
-        steps=AUTH_FAILURES,
-        where=r"answer\.www_authenticate",
-        real=False,
-        sandbox=True,
-    ),
-    Known(
         key="created-by",
         reason=(
             "The router stores the caller's user uuid (from Kubiya's user endpoint) as `created_by`;"
@@ -124,18 +84,6 @@ KNOWN: tuple[Known, ...] = (
         where=r"(answer\.body(\[\d+\])?|state\[\d+\])\.created_by",
         real=STAND_IN_USER,
         sandbox=None,
-    ),
-    Known(
-        key="no-op-put-moves-updated-at",
-        reason=(
-            "A PUT that changes nothing (the same values again, or an empty body) leaves the router's"
-            " `updated_at` as it was: SQLAlchemy issues no UPDATE, so `onupdate=now()` never fires."
-            " The sandbox moves it on every PUT; it is to match the router, and then this entry goes."
-        ),
-        steps=("update-a-no-op", "update-a-empty", "update-a-invalid-status"),
-        where=r"(answer\.body|state\[\d+\])\.updated_at",
-        real="<t:update-a>",
-        sandbox=lambda token: token in ("<t:update-a-no-op>", "<t:update-a-empty>"),
     ),
     Known(
         key="204-content-type",
