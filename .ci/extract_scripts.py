@@ -34,4 +34,9 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
+    # One argument, a directory: anything else (no argument, an option such as `--help`) prints
+    # the usage instead of writing scripts into a folder named after it.
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        print(f"usage: {sys.argv[0]} DIR\n\n{__doc__}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(main(Path(sys.argv[1])))

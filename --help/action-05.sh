@@ -1,3 +1,0 @@
-#!/usr/bin/env bash
-set -eo pipefail
-cat "$MARKDOWN" >> "$GITHUB_STEP_SUMMARY"

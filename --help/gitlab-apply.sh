@@ -1,2 +1,0 @@
-#!/bin/sh
-reconciler apply plan.json

@@ -1,2 +1,0 @@
-#!/bin/sh
-reconciler plan integrations/ --format markdown --out plan.json > plan.md

@@ -1,2 +1,0 @@
-#!/bin/sh
-reconciler validate integrations/ --format json > validate.json
