@@ -251,15 +251,23 @@ def _side_lines(marker: str, path: str, value: object, sensitive: bool, note: st
     return [f"{marker} {path} = {fmt.side_text(value, sensitive)}{note}"]
 
 
+def diagnostic_item(d: Diagnostic) -> str:
+    """One diagnostic as a Markdown list item in the terminal's words: `❌ **Error:**
+    file:line:col: message [address]` (warnings `⚠️ **Warning:**`), then `<br>hint: ...`."""
+    where = str(d.location) if d.location else (d.address or "")
+    head = (f"{where}: " if where else "") + d.message
+    if d.address and d.location:
+        head += f" [{d.address}]"
+    first, *rest = head.split("\n")
+    text = escape_text(fmt.truncate(first, _MAX_TEXT))
+    for line in [*rest, *([f"hint: {d.hint}"] if d.hint else [])]:
+        text += "<br>" + escape_text(fmt.truncate(line.strip(), _MAX_TEXT))
+    mark, word = ("❌", "Error") if d.severity is Severity.ERROR else ("⚠️", "Warning")
+    return f"- {mark} **{word}:** {text}"
+
+
 def _diagnostics_section(diags: Sequence[Diagnostic]) -> _Section:
-    items = []
-    for d in diags:
-        first, *rest = str(d).split("\n")
-        text = escape_text(fmt.truncate(first, _MAX_TEXT))
-        for line in rest:
-            text += "<br>" + escape_text(fmt.truncate(line.strip(), _MAX_TEXT))
-        mark = "❌" if d.severity is Severity.ERROR else "⚠️"
-        items.append(f"- {mark} {text}\n")
+    items = [diagnostic_item(d) + "\n" for d in diags]
     return _Section(
         open="**Warnings**\n\n",
         items=items,

@@ -177,3 +177,17 @@ def test_a_malformed_server_url_is_refused_at_its_position(world: World, url: st
     assert result.exit_code == 1, result.output
     assert f"Error: {path}:4:10: the `url` of server 'k' is not a usable address: {problem}" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_bearer_channel_without_a_token_fails_validate(world: World) -> None:
+    path = world.desired(
+        "channels:\n"
+        "  - {server: console, agent: agt_demo, family: custom_api, name: hook,\n"
+        "     base_url: https://hook.example.com,\n"
+        "     auth_type: bearer}\n"
+    )
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "auth_type: bearer" in text)
+    result = world.run("validate", path, "--format", "json")
+    assert result.exit_code == 1, result.output
+    found = [(d["code"], d["line"]) for d in json.loads(result.stdout)["diagnostics"]]
+    assert found == [("channel.auth-incomplete", line)]

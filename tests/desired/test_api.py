@@ -87,6 +87,20 @@ def test_an_empty_file_declares_nothing(write: WriteFile) -> None:
     assert dict(state.servers) == {} and state.resources == ()
 
 
+def test_an_empty_file_is_valid_with_a_warning_naming_it(write: WriteFile) -> None:
+    path = write("empty.yaml", "# nothing yet\n")
+    state, diagnostics = check([path], environ={})
+    assert state is not None
+    assert [(d.severity, d.code, d.location) for d in diagnostics] == [
+        (Severity.WARNING, "file.empty", Location(str(path)))
+    ]
+
+
+def test_a_file_with_declarations_has_no_empty_warning(write: WriteFile) -> None:
+    _, diagnostics = check([write("a.yaml", KUBIYA)], environ={})
+    assert "file.empty" not in [d.code for d in diagnostics]
+
+
 def test_servers_mapping_is_read_only(write: WriteFile) -> None:
     state = load([write("a.yaml", KUBIYA)], environ={})
     with pytest.raises(TypeError):

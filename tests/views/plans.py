@@ -1,5 +1,6 @@
 """Plans and apply results built by hand for the view tests, covering every action, reason and
-resource kind, sensitive fields, unmanaged and orphaned addresses, and diagnostics."""
+resource kind, sensitive fields, fields added and removed by an update, lists of records,
+unmanaged and orphaned addresses, and diagnostics."""
 
 from __future__ import annotations
 
@@ -121,7 +122,21 @@ def representative_plan(ownership: bool = True) -> Plan:
             Reason.CHANGED,
             (
                 FieldChange("configuration.api_key", "(sensitive)", "(sensitive)", True),
+                # A field set by hand on the server that the file does not hold: removed.
+                FieldChange("configuration.base_url", "https://gateway.internal/anthropic", None),
                 FieldChange("configuration.max_retries", "3", 5),
+                # A field the file adds.
+                FieldChange("configuration.timeout", None, 30),
+                # A list of records: one record changed, one added, one kept.
+                FieldChange(
+                    "tags",
+                    [{"key": "team", "value": "ml"}, {"key": "env", "value": "prod"}],
+                    [
+                        {"key": "team", "value": "ml-platform"},
+                        {"key": "env", "value": "prod"},
+                        {"key": "cost", "value": "42"},
+                    ],
+                ),
             ),
             live_id="anthropic",
             live_version="4",

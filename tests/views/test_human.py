@@ -41,6 +41,24 @@ def test_a_replacement_lists_every_differing_field_and_marks_the_forcing_one() -
     ]
 
 
+def test_an_update_shows_a_removed_field_an_added_field_and_records_one_per_line() -> None:
+    lines = [line.strip() for line in render_plan_human(plans.representative_plan(), color=False).split("\n")]
+    start = lines.index("~ provider.orkes.anthropic")
+    block = lines[start : lines.index("", start)]
+    assert block[2:] == [
+        "~ configuration.api_key: (sensitive) -> (sensitive)",
+        '- configuration.base_url = "https://gateway.internal/anthropic"',
+        '~ configuration.max_retries: "3" -> 5',
+        "+ configuration.timeout = 30",
+        "~ tags = [",
+        '- {"key": "team", "value": "ml"},',
+        '+ {"key": "team", "value": "ml-platform"},',
+        '{"key": "env", "value": "prod"},',
+        '+ {"key": "cost", "value": "42"},',
+        "]",
+    ]
+
+
 def test_golden_show_noop(golden: Golden) -> None:
     golden("plan_human_noop.txt", render_plan_human(plans.representative_plan(), color=False, show_noop=True))
 

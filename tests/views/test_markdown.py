@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 from markdown_it import MarkdownIt
 
-from reconciler.errors import warning
+from reconciler.errors import Location, error, warning
 from reconciler.model import Address, ResourceKind
 from reconciler.plan import Action, Change, FieldChange, Plan, Reason
+from reconciler.views.human import render_diagnostics
 from reconciler.views.markdown import code_span, escape_text, render_plan_markdown
 from tests.views import plans
 
@@ -88,6 +89,38 @@ def test_server_name_and_free_text_are_escaped() -> None:
     assert "a *bold* | &lt;b&gt;claim&lt;/b&gt; `tick`" in page
     # The value's backticks cannot close the code block: the fence is longer than them.
     assert '  ````diff\n  + a = "```"\n  ````\n' in text
+
+
+def test_diagnostics_use_the_words_of_the_terminal() -> None:
+    diags = (
+        error("e", "bad value", location=Location("a.yaml", 2, 3), address="integration.kubiya.x", hint="fix it"),
+        warning("w", "odd value", address="integration.kubiya.y"),
+    )
+    text = render_plan_markdown(Plan(changes=(), diagnostics=diags, servers=("kubiya",)))
+    terminal = render_diagnostics(diags, color=False).split("\n")
+    assert terminal[0] == "Error: a.yaml:2:3: bad value [integration.kubiya.x]"
+    assert "- ❌ **Error:** a.yaml:2:3: bad value \\[integration.kubiya.x\\]<br>hint: fix it\n" in text
+    assert "Warning: integration.kubiya.y: odd value" in terminal
+    assert text.endswith("- ⚠️ **Warning:** integration.kubiya.y: odd value")
+    assert "error:" not in text and "warning:" not in text
+
+
+def test_an_update_shows_added_and_removed_fields_and_records_one_per_line() -> None:
+    text = render_plan_markdown(plans.representative_plan())
+    block = (
+        "  - configuration.base_url = \"https://gateway.internal/anthropic\"\n"
+        "  - configuration.max_retries = \"3\"\n"
+        "  + configuration.max_retries = 5\n"
+        "  + configuration.timeout = 30\n"
+        "    tags = [\n"
+        '  -     {"key": "team", "value": "ml"},\n'
+        '  +     {"key": "team", "value": "ml-platform"},\n'
+        '        {"key": "env", "value": "prod"},\n'
+        '  +     {"key": "cost", "value": "42"},\n'
+        "      ]\n"
+    )
+    assert block in text
+    assert "configuration.base_url = null" not in text
 
 
 def test_code_span_and_escape_helpers() -> None:
