@@ -1,10 +1,11 @@
 """No secret comes out in any form, even when a server echoes request bodies in its errors.
 
 Secrets holding quotes, backslashes, newlines and non-ASCII text go through plan (every
-format, the saved plan), apply (human and JSON) and drift against a sandbox answering every
-write with an error that repeats the body it was sent, as text, base64 and URL-encoded. No
-output and no file may hold any secret raw, JSON-escaped (once or twice), URL-encoded, or
-inside any base64 text.
+format, the saved plan), apply (human and JSON), drift (every format, the report file and the
+webhook post), export and validate against a sandbox answering every write with an error that
+repeats the body it was sent, as text, base64 and URL-encoded. No output, no file and no
+webhook body may hold any secret raw, JSON-escaped (once or twice), URL-encoded, or inside any
+base64 text.
 """
 
 from __future__ import annotations
@@ -91,24 +92,51 @@ def _leaks(text: str) -> list[str]:
     return found
 
 
-def test_no_secret_in_any_form_in_any_output_or_file(world: World) -> None:
+def test_no_secret_in_any_form_in_any_output_or_file(world: World, hook: Hook) -> None:
     world.write("key.pem", PEM)
     path = world.desired(BODY)
     world.faults(echo_error_rate=1.0)
     outputs = []
-    for args in (
+    commands: tuple[tuple[object, ...], ...] = (
         ("plan", path),
         ("plan", path, "--format", "json", "--out", world.tmp / "plan.json"),
         ("plan", path, "--format", "markdown"),
         ("apply", path, "--auto-approve"),
         ("apply", path, "--auto-approve", "--format", "json"),
         ("drift", path, "--format", "json", "--out", world.tmp / "drift.json"),
-    ):
+        ("validate", path),
+    )
+    for args in commands:
         result = world.run(*args, env=ENV)
-        outputs.append((args[0], result.stdout + result.stderr))
+        outputs.append((" ".join(map(str, args[:4])), result.stdout + result.stderr))
     # The echoing server was reached, and its errors were shown (scrubbed).
     assert "could not process the request" in outputs[3][1]
-    outputs += [(p.name, p.read_text()) for p in (world.tmp / "plan.json", world.tmp / "drift.json")]
+
+    # Then the secrets reach the servers, are rotated in the desired state (each rotated value
+    # holds the original, so a leak of either is found), and drift and export read them back.
+    world.faults(echo_error_rate=0.0)
+    assert world.run("apply", path, "--auto-approve", env=ENV).exit_code == 0
+    rotated = {k: v + "-rotated" for k, v in ENV.items()}
+    notify = hook.url + "/services/T0/B0/x"
+    for args in (
+        ("drift", path),
+        ("drift", path, "--format", "markdown", "--notify", notify, "--notify-always"),
+        ("export", path, "--server", "kubiya", "--out", world.tmp / "export-kubiya.yaml"),
+        ("export", path, "--server", "orkes", "--with-servers"),
+        ("export", path, "--server", "console", "--agent", "agt_demo"),
+    ):
+        result = world.run(*args, env=rotated)
+        outputs.append((" ".join(map(str, args[:4])), result.stdout + result.stderr))
+    # Drift saw the rotated secrets and export wrote the live resources, so both had secrets to hide.
+    # (The channel token is write-only: the console never returns it.)
+    assert "Drift: 2 changed" in outputs[-5][1], outputs[-5][1]
+    assert "leaky-llm" in outputs[-2][1] and "leaky-mcp" in outputs[-1][1]
+    # The webhook was posted to, so its bodies are checked too.
+    assert hook.received
+    outputs += [(f"webhook post {i}", r.body.decode("utf-8", "replace")) for i, r in enumerate(hook.received)]
+    files = ("plan.json", "drift.json", "export-kubiya.yaml")
+    assert "name: leaky" in (world.tmp / "export-kubiya.yaml").read_text()
+    outputs += [(name, (world.tmp / name).read_text()) for name in files]
     leaks = {name: _leaks(text) for name, text in outputs}
     assert leaks == {name: [] for name, _ in outputs}
 
