@@ -35,6 +35,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 TLS = ssl.create_default_context()
 
 
+@pytest.hookimpl(optionalhook=True)  # the hook exists only while xdist is loaded
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """What `-n auto` means for this suite: two workers per core, at most four more than the
     cores. Most of a test's wall time is spent waiting (on a `sandbox serve` subprocess, on

@@ -799,10 +799,27 @@ def _extra_indent(lines: list[str], index: int) -> int:
     return max(0, here_indent - above_indent)
 
 
+# The parser's problems the tool puts in its own words, so that what a user reads (and what
+# the goldens pin) does not move with PyYAML's phrasing. Others keep the parser's words.
+_OWN_WORDS = (
+    ("mapping values are not allowed", "a `:` is not allowed here"),
+    ("cannot start any token", "this character cannot start a value"),
+)
+
+
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
     problem = (exc.problem or "invalid YAML").strip()
-    message = f"invalid YAML: {problem}"
     mark = exc.problem_mark or exc.context_mark
+    lines = text.splitlines()
+    if "end of stream" in problem and exc.context and "quoted scalar" in exc.context and exc.context_mark:
+        return error(
+            "yaml.syntax",
+            f"invalid YAML: the quoted value that starts at line {exc.context_mark.line + 1}, "
+            f"column {exc.context_mark.column + 1} is never closed",
+            location=location(file, mark),
+            hint="add the closing quote at the end of the value",
+        )
+    message = "invalid YAML: " + next((w for p, w in _OWN_WORDS if p in problem), problem)
     same_place = (
         exc.context_mark is not None
         and mark is not None
@@ -818,7 +835,6 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
     elif exc.context:
         message += f" ({exc.context.strip()})"
     hint = next((h for p, h in _SYNTAX_HINTS if p in problem), None)
-    lines = text.splitlines()
     if mark is not None and "did not find expected" in problem:
         # PyYAML's own words ("did not find expected '-' indicator") say what the parser
         # missed, not what the writer got wrong: a line out of line with its siblings.
@@ -835,13 +851,16 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, file: str) -> Diagn
         extra = _extra_indent(lines, mark.line)
         if extra:
             key = lines[mark.line].strip().split(":", 1)[0]
+            message = "invalid YAML: this line is indented deeper than the keys above it"
             hint = (
                 f"`{key}:` is indented {extra} space(s) more than the line above it; "
                 "align it with the keys beside it"
             )
     if mark is not None and "cannot start any token" in problem:
         line = lines[mark.line] if mark.line < len(lines) else ""
-        if line[mark.column : mark.column + 1] != "\t":
+        if line[mark.column : mark.column + 1] == "\t":
+            message = "invalid YAML: a tab is used for indentation"
+        else:
             hint = "a character such as `@` or `` ` `` cannot start a plain value; quote the value"
     return error("yaml.syntax", message, location=location(file, mark), hint=hint)
 
