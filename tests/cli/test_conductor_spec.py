@@ -136,3 +136,25 @@ def test_a_password_field_the_desired_state_does_not_name_is_warned_about(world:
     assert result.exit_code == 0, result.output
     assert "provider.orkes.cloud: the server holds the password field(s) externalId" in result.output
     assert "ext-by-hand" not in result.output
+
+
+@pytest.mark.parametrize("key", ["awsAccountId", "schemaRegistryApiSecret", "keyStorePassword"])
+def test_a_password_field_of_the_java_sdk_is_masked_and_compared_by_fingerprint(world: World, key: str) -> None:
+    # The Java SDK's ConfigKey.java marks these as PASSWORD beside api_key, password, externalId.
+    path = world.desired(AWS.replace("region: us-east-1", f'region: us-east-1, {key}: "${{env:PW_FIELD}}"'))
+    first, second = "first-value-of-the-field", "second-value-of-the-field"
+    applied = world.run("apply", path, "--auto-approve", env={"PW_FIELD": first})
+    assert applied.exit_code == 0, applied.output
+    assert f"+ configuration.{key} = (sensitive)" in applied.output
+    live = world.conductor("GET", "/integrations/provider/cloud").json()
+    assert live["configuration"][key] == "********"
+    assert any(t["key"] == "reconciler-fingerprint" for t in live["tags"])
+    # The masked value read back is not a difference: the fingerprint of the same value matches.
+    same = world.run("plan", path, "--detailed-exitcode", env={"PW_FIELD": first})
+    assert same.exit_code == 0, same.output
+    changed = world.run("plan", path, "--detailed-exitcode", env={"PW_FIELD": second})
+    assert changed.exit_code == 2, changed.output
+    assert "a write-only value changed (its fingerprint differs)" in changed.output
+    assert f"~ configuration.{key}: (sensitive) -> (sensitive)" in changed.output
+    for result in (applied, same, changed):
+        assert first not in result.output and second not in result.output

@@ -294,10 +294,19 @@ BEHAVIOURS = {
 }
 
 
+# The first request each API's client sends: the one the misbehaviour is reported on.
+FIRST_REQUEST = {
+    "kubiya": "/api/v1/custom-integrations",
+    "conductor": "/api/token",
+    "console": "/api/v1/console/agents/agt_demo/integrations/",
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("name", list(BEHAVIOURS))
 def test_every_command_ends_with_a_clear_message(
-    world: World, misbehaving: Callable[[Behaviour], Misbehaving], command: str, name: str
+    world: World, misbehaving: Callable[[Behaviour], Misbehaving], command: str, name: str, kind: str
 ) -> None:
     server = misbehaving(BEHAVIOURS[name])
     # A small timeout bounds a server that never finishes; the others answer at once (the
@@ -305,11 +314,11 @@ def test_every_command_ends_with_a_clear_message(
     timeout = 0.1 if name in ("hang", "trickle-body") else 10
     path = world.write(
         "s.yaml",
-        f"servers:\n  s:\n    kind: kubiya\n    url: {server.url}\n{CREDENTIALS['kubiya']}"
-        f"    timeout: {timeout}\n    deadline: 30\n    max_response_mb: 1\n" + RESOURCES["kubiya"],
+        f"servers:\n  s:\n    kind: {kind}\n    url: {server.url}\n{CREDENTIALS[kind]}"
+        f"    timeout: {timeout}\n    deadline: 30\n    max_response_mb: 1\n" + RESOURCES[kind],
     )
     result = world.run(*COMMANDS[command], path)
-    refused(result, REPORTED[name], f"{server.url}/api/v1/custom-integrations")
+    refused(result, REPORTED[name], f"{server.url}{FIRST_REQUEST[kind]}")
 
 
 def test_a_server_slower_than_the_deadline_is_given_up_at_the_deadline(

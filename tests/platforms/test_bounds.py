@@ -126,6 +126,26 @@ def test_the_token_exchange_is_one_try_of_the_request_it_serves(url: str) -> Non
     assert wire.seen == Counter({("POST", "/api/token"): FAST.attempts})
 
 
+def test_one_retry_budget_serves_every_call_of_the_command(url: str) -> None:
+    # Three retries in all for this server: the first call spends them, the second gets one try.
+    config = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=1)
+    wire = Breaking(url, lambda request, n: httpx.Response(503, json={"detail": "busy"}))
+    platform = KubiyaPlatform(config)
+    platform.client = HttpClient(config, platform.client.auth, retry=RetryPolicy(base=0.001, cap=0.002, total=3), transport=wire)
+    tries: list[int] = []
+
+    async def go() -> None:
+        for _ in range(2):
+            before = sum(wire.seen.values())
+            with pytest.raises(PlatformError, match="answered 503"):
+                await platform.client.request("GET", "/api/v1/custom-integrations")
+            tries.append(sum(wire.seen.values()) - before)
+        await platform.aclose()
+
+    asyncio.run(go())
+    assert tries == [1 + 3, 1]
+
+
 @pytest.mark.parametrize(
     ("retry_after", "tries"),
     [("Wed, 21 Oct 2015 07:28:00 GMT", 2), ("Fri, 01 Jan 2100 00:00:00 GMT", 1)],
