@@ -215,9 +215,11 @@ def pull_request(pipeline: Pipeline, *, fork: bool = False, validate: bool = Tru
     context = {**PR_CONTEXT}
     context[next(iter(PR_CONTEXT))] = "true" if fork else "false"
     env = {} if fork else PLAN_ENV
+    context["steps.validate.outputs.exitcode"] = "0"
     if validate:
         checked = action_step(pipeline, "validate", inputs, context, env)
         assert checked.code == 0, checked.stderr
+        context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
     plan = action_step(pipeline, "plan", inputs, context, env)
     assert plan.code == 0, plan.stderr  # the step itself never fails: the last step decides
     context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
@@ -312,6 +314,71 @@ def test_the_comment_is_created_once_then_updated(pipeline: Pipeline) -> None:
     ]
 
 
+FAIL_STEP = "fail when validate or plan failed, or the plan was refused"
+
+
+def break_the_file(pipeline: Pipeline) -> None:
+    state = pipeline.root / "integrations" / "state.yaml"
+    state.write_text(state.read_text() + "bogus_key: 1\n")
+
+
+def last_step(pipeline: Pipeline, context: Mapping[str, str]) -> Done:
+    """The action's last plan-mode step: it fails the job when validate or plan did."""
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("name") == FAIL_STEP]
+    expr = step["if"].removeprefix("${{").removesuffix("}}").strip()
+    assert expr == "inputs.mode == 'plan' && (steps.validate.outputs.exitcode != '0' || steps.plan.outputs.exitcode == '1')"
+    if context["steps.validate.outputs.exitcode"] == "0" and context["steps.plan.outputs.exitcode"] != "1":
+        return Done(0, "", "", {}, "")  # the step is skipped
+    return action_step(pipeline, FAIL_STEP, with_inputs("plan", "plan"), context, {})
+
+
+@needs_jq
+def test_an_invalid_file_still_updates_the_comment_with_the_diagnostics_and_fails_the_job(pipeline: Pipeline) -> None:
+    break_the_file(pipeline)
+    inputs = with_inputs("plan", "plan")
+    context = {**PR_CONTEXT, "github.token": "t"}
+    checked = action_step(pipeline, "validate", inputs, context, PLAN_ENV)
+    assert (checked.code, checked.outputs) == (0, {"exitcode": "1"}), checked.stderr
+    context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
+    plan = action_step(pipeline, "plan", inputs, context, PLAN_ENV)
+    assert plan.code == 0, plan.stderr
+    context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
+    context["steps.plan.outputs.exitcode"] = plan.outputs["exitcode"]
+    # The outdated comment of an earlier push is there, and is replaced.
+    pipeline.routes = {
+        "GET repos/acme/integrations/issues/7/comments": [{"id": 42, "body": "<!-- reconciler-plan:reconciler-plan -->\nold plan"}],
+        "PATCH repos/acme/integrations/issues/comments/42": {},
+    }
+    commented = action_step(pipeline, "comment the plan on the pull request", inputs, context, {})
+    assert commented.code == 0, commented.stderr
+    (_, patched) = pipeline.gh_calls()
+    assert (patched["method"], patched["path"]) == ("PATCH", "repos/acme/integrations/issues/comments/42")
+    body = json.loads(patched["body"])["body"]
+    assert "state.yaml:" in body and "unknown field \\`bogus\\_key\\` at the top level" in body, body
+    assert last_step(pipeline, context).code == 1
+
+
+def test_an_invalid_file_from_a_fork_shows_the_diagnostics_in_the_summary(pipeline: Pipeline) -> None:
+    break_the_file(pipeline)
+    inputs = with_inputs("plan", "plan")
+    context = {**PR_CONTEXT, next(iter(PR_CONTEXT)): "true"}
+    checked = action_step(pipeline, "validate", inputs, context, {})
+    context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
+    plan = action_step(pipeline, "plan", inputs, context, {})
+    assert plan.outputs["exitcode"] == "skipped"
+    context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
+    context["steps.plan.outputs.exitcode"] = plan.outputs["exitcode"]
+    summary = action_step(pipeline, "plan summary", inputs, context, {})
+    assert "unknown field `bogus_key` at the top level" in summary.summary
+    assert last_step(pipeline, context).code == 1
+
+
+def test_a_valid_pull_request_does_not_fail_at_the_last_step(pipeline: Pipeline) -> None:
+    plan, _ = pull_request(pipeline)
+    context = {"steps.validate.outputs.exitcode": "0", "steps.plan.outputs.exitcode": plan.outputs["exitcode"]}
+    assert last_step(pipeline, context).code == 0
+
+
 def test_a_fork_pull_request_is_validated_and_says_plan_was_skipped(pipeline: Pipeline) -> None:
     plan, summary = pull_request(pipeline, fork=True)
     assert plan.outputs["exitcode"] == "skipped"
@@ -323,7 +390,7 @@ def test_a_fork_pull_request_is_validated_and_says_plan_was_skipped(pipeline: Pi
 
 
 def find_reviewed(pipeline: Pipeline) -> Done:
-    (step,) = [s for s in WORKFLOW["jobs"]["apply"]["steps"] if s.get("id") == "reviewed"]
+    (step,) = [s for s in WORKFLOW["jobs"]["reviewed-plan"]["steps"] if s.get("id") == "reviewed"]
     env = {"GH_TOKEN": "t", "ARTIFACT": step["env"]["ARTIFACT"], "GITHUB_SHA": "m3rge",
            "GITHUB_WORKFLOW_REF": "acme/integrations/.github/workflows/integrations.yml@refs/heads/main"}
     return pipeline.bash(step["run"], env)
@@ -344,7 +411,30 @@ def test_the_merge_finds_the_plan_artifact_of_the_merged_pull_request(pipeline: 
     }
     found = find_reviewed(pipeline)
     assert found.code == 0, found.stderr + found.stdout
-    assert found.outputs == {"run-id": "300"}
+    assert found.outputs == {"pull-request": "7", "run-id": "300"}
+
+
+def test_the_approver_sees_the_reviewed_plan_before_the_gated_apply_job(pipeline: Pipeline) -> None:
+    jobs = WORKFLOW["jobs"]
+    # The summary is written by an ungated job the gated apply job waits for, and apply downloads
+    # the artifact of the run that job found.
+    assert "environment" not in jobs["reviewed-plan"]
+    assert (jobs["apply"]["needs"], jobs["apply"]["environment"]) == ("reviewed-plan", "production")
+    assert jobs["reviewed-plan"]["outputs"] == {"run-id": "${{ steps.reviewed.outputs.run-id }}"}
+    (download,) = [s for s in jobs["apply"]["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+    assert download["with"]["run-id"] == "${{ needs.reviewed-plan.outputs.run-id }}"
+    # The pull request's plan, as the plan job wrote it, downloaded where the job puts it.
+    plan, _ = pull_request(pipeline)
+    (fetched,) = [s for s in jobs["reviewed-plan"]["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+    into = pipeline.root / fetched["with"]["path"]
+    into.mkdir()
+    shutil.copy(pipeline.root / plan.outputs["markdown-file"], into / "plan.md")
+    pipeline.summary.write_text("")
+    (show,) = [s for s in jobs["reviewed-plan"]["steps"] if s.get("name") == "show the reviewed plan to the approver"]
+    shown = pipeline.bash(show["run"], {"PR": "7", "RUN_ID": "300"})
+    assert shown.code == 0, shown.stderr
+    assert shown.summary.startswith("## The plan reviewed on pull request #7 (run 300)\n")
+    assert "### Reconciler plan: 10 to add, 0 to change, 0 to replace, 0 to destroy" in shown.summary
 
 
 @needs_jq
@@ -416,6 +506,26 @@ def test_gitlab_plan_md_names_the_refusal_and_the_job_fails(pipeline: Pipeline) 
     assert (pipeline.root / "plan.md").read_text().startswith(
         "> [!CAUTION]\n> **Refused:** the plan holds 1 change(s) of a kind --fail-on refuses (replace)"
     )
+
+
+def test_gitlab_invalid_file_still_updates_the_plan_note_and_both_jobs_fail(pipeline: Pipeline) -> None:
+    # The plan job does not wait for validate, so it runs although validate fails.
+    assert GITLAB["plan"]["needs"] == []
+    break_the_file(pipeline)
+    gitlab = ServedGitLab(FakeGitLab())
+    note_env = {
+        "CI_API_V4_URL": gitlab.url,
+        "CI_PROJECT_ID": "acme/integrations",
+        "CI_MERGE_REQUEST_IID": "7",
+        "RECONCILER_NOTE_TOKEN": NOTE_TOKEN,
+    }
+    try:
+        codes = [pipeline.bash(gitlab_script(job), {**gitlab_env(job, APPLY_ENV), **note_env}).code for job in ("validate", "plan")]
+    finally:
+        gitlab.close()
+    assert codes == [1, 1]
+    (note,) = gitlab.fake.bodies()
+    assert "unknown field \\`bogus\\_key\\` at the top level" in note, note
 
 
 def test_gitlab_applies_only_by_hand_on_push_pipelines_of_the_default_branch() -> None:
