@@ -373,6 +373,56 @@ def test_an_invalid_file_from_a_fork_shows_the_diagnostics_in_the_summary(pipeli
     assert last_step(pipeline, context).code == 1
 
 
+def action_step_if(name: str) -> str:
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("name") == name]
+    return str(step["if"])
+
+
+@pytest.mark.parametrize("name", ["validate", "plan"])
+def test_validate_and_plan_run_even_after_a_failed_step(name: str) -> None:
+    # A failed step would otherwise skip them, and the outdated comment would stay.
+    assert action_step_if(name) == "inputs.mode == 'plan' && !cancelled()"
+
+
+@pytest.mark.parametrize("name", ["plan summary", "comment the plan on the pull request"])
+def test_the_summary_and_the_comment_are_written_whatever_the_outcome(name: str) -> None:
+    assert action_step_if(name).startswith("inputs.mode == 'plan' && always() && ")
+
+
+def test_an_invalid_file_uploads_no_plan_artifact() -> None:
+    # A merge then finds no reviewed plan and fails, instead of applying one from invalid files.
+    assert "steps.validate.outputs.exitcode == '0'" in action_step_if("upload the plan")
+
+
+def test_the_job_fails_only_after_the_summary_the_comment_and_the_upload() -> None:
+    names = [s.get("name") for s in ACTION["runs"]["steps"]]
+    assert names.index(FAIL_STEP) > max(
+        names.index(n) for n in ("plan summary", "comment the plan on the pull request", "upload the plan")
+    )
+
+
+@needs_jq
+def test_an_unreachable_server_still_updates_the_comment_with_the_error_and_fails_the_job(pipeline: Pipeline) -> None:
+    state = pipeline.root / "integrations" / "state.yaml"
+    # Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
+    state.write_text(state.read_text().replace(pipeline.served.url, "http://127.0.0.1:9"))
+    inputs = with_inputs("plan", "plan")
+    context = {**PR_CONTEXT, "github.token": "t"}
+    checked = action_step(pipeline, "validate", inputs, context, PLAN_ENV)
+    assert checked.outputs == {"exitcode": "0"}, checked.stdout + checked.stderr  # offline: the files are valid
+    context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
+    plan = action_step(pipeline, "plan", inputs, context, PLAN_ENV)
+    context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
+    context["steps.plan.outputs.exitcode"] = plan.outputs["exitcode"]
+    pipeline.routes = {"GET repos/acme/integrations/issues/7/comments": [], "POST repos/acme/integrations/issues/7/comments": {}}
+    commented = action_step(pipeline, "comment the plan on the pull request", inputs, context, {})
+    assert commented.code == 0, commented.stderr
+    (_, posted) = pipeline.gh_calls()
+    body = json.loads(posted["body"])["body"]
+    assert "### ❌ Reconciler plan failed" in body and "127.0.0.1:9" in body, body
+    assert last_step(pipeline, context).code == 1
+
+
 def test_a_valid_pull_request_does_not_fail_at_the_last_step(pipeline: Pipeline) -> None:
     plan, _ = pull_request(pipeline)
     context = {"steps.validate.outputs.exitcode": "0", "steps.plan.outputs.exitcode": plan.outputs["exitcode"]}
@@ -414,18 +464,61 @@ def test_the_merge_finds_the_plan_artifact_of_the_merged_pull_request(pipeline: 
     assert found.outputs == {"pull-request": "7", "run-id": "300"}
 
 
-def test_the_approver_sees_the_reviewed_plan_before_the_gated_apply_job(pipeline: Pipeline) -> None:
+def downloads(job: str) -> list[dict[str, Any]]:
+    return [s for s in WORKFLOW["jobs"][job]["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+
+
+def test_the_workflow_has_a_plan_job_an_ungated_reviewed_plan_job_and_an_apply_job() -> None:
+    assert list(WORKFLOW["jobs"]) == ["plan", "reviewed-plan", "apply"]
+
+
+def test_the_reviewed_plan_job_runs_on_the_merge_push_without_an_approval_gate() -> None:
+    job = WORKFLOW["jobs"]["reviewed-plan"]
+    assert (job["if"], job.get("environment"), job.get("needs")) == ("github.event_name == 'push'", None, None)
+
+
+def test_the_reviewed_plan_job_holds_no_secrets() -> None:
+    assert "secrets." not in yaml.safe_dump(WORKFLOW["jobs"]["reviewed-plan"])
+
+
+def test_the_apply_job_waits_for_the_reviewed_plan_job_then_for_the_production_approval() -> None:
+    job = WORKFLOW["jobs"]["apply"]
+    assert (job["needs"], job["environment"]) == ("reviewed-plan", "production")
+
+
+def test_the_apply_job_downloads_the_run_the_reviewed_plan_job_found() -> None:
+    assert WORKFLOW["jobs"]["reviewed-plan"]["outputs"] == {"run-id": "${{ steps.reviewed.outputs.run-id }}"}
+    ((shown,), (applied,)) = (downloads("reviewed-plan"), downloads("apply"))
+    assert (shown["with"]["run-id"], applied["with"]["run-id"]) == (
+        "${{ steps.reviewed.outputs.run-id }}",
+        "${{ needs.reviewed-plan.outputs.run-id }}",
+    )
+
+
+def test_the_write_credentials_are_only_in_the_production_apply_job() -> None:
+    holders = {name for name, job in WORKFLOW["jobs"].items() if "secrets.CONSOLE_API_KEY" in yaml.safe_dump(job)}
+    assert holders == {"apply"}
+
+
+def test_the_plan_job_reads_with_read_only_credentials() -> None:
+    env = WORKFLOW["jobs"]["plan"]["env"]
+    assert env["CONSOLE_API_KEY"] == "${{ secrets.CONSOLE_READONLY_API_KEY }}"
+
+
+def test_every_job_declares_its_permissions_and_the_default_is_read_only() -> None:
+    assert WORKFLOW["permissions"] == {"contents": "read"}
+    assert {name: job["permissions"] for name, job in WORKFLOW["jobs"].items()} == {
+        "plan": {"contents": "read", "pull-requests": "write"},
+        "reviewed-plan": {"actions": "read", "pull-requests": "read"},
+        "apply": {"contents": "read", "actions": "read"},
+    }
+
+
+def test_the_approver_sees_the_reviewed_plan_in_the_reviewed_plan_job_summary(pipeline: Pipeline) -> None:
     jobs = WORKFLOW["jobs"]
-    # The summary is written by an ungated job the gated apply job waits for, and apply downloads
-    # the artifact of the run that job found.
-    assert "environment" not in jobs["reviewed-plan"]
-    assert (jobs["apply"]["needs"], jobs["apply"]["environment"]) == ("reviewed-plan", "production")
-    assert jobs["reviewed-plan"]["outputs"] == {"run-id": "${{ steps.reviewed.outputs.run-id }}"}
-    (download,) = [s for s in jobs["apply"]["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")]
-    assert download["with"]["run-id"] == "${{ needs.reviewed-plan.outputs.run-id }}"
     # The pull request's plan, as the plan job wrote it, downloaded where the job puts it.
     plan, _ = pull_request(pipeline)
-    (fetched,) = [s for s in jobs["reviewed-plan"]["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+    (fetched,) = downloads("reviewed-plan")
     into = pipeline.root / fetched["with"]["path"]
     into.mkdir()
     shutil.copy(pipeline.root / plan.outputs["markdown-file"], into / "plan.md")
@@ -509,8 +602,6 @@ def test_gitlab_plan_md_names_the_refusal_and_the_job_fails(pipeline: Pipeline) 
 
 
 def test_gitlab_invalid_file_still_updates_the_plan_note_and_both_jobs_fail(pipeline: Pipeline) -> None:
-    # The plan job does not wait for validate, so it runs although validate fails.
-    assert GITLAB["plan"]["needs"] == []
     break_the_file(pipeline)
     gitlab = ServedGitLab(FakeGitLab())
     note_env = {
@@ -526,6 +617,15 @@ def test_gitlab_invalid_file_still_updates_the_plan_note_and_both_jobs_fail(pipe
     assert codes == [1, 1]
     (note,) = gitlab.fake.bodies()
     assert "unknown field \\`bogus\\_key\\` at the top level" in note, note
+
+
+def test_gitlab_plan_does_not_wait_for_validate() -> None:
+    # Otherwise an invalid file skips plan, and the merge request keeps its outdated plan note.
+    assert GITLAB["plan"]["needs"] == []
+
+
+def test_gitlab_plan_keeps_its_markdown_when_it_fails() -> None:
+    assert GITLAB["plan"]["artifacts"]["when"] == "always"
 
 
 def test_gitlab_applies_only_by_hand_on_push_pipelines_of_the_default_branch() -> None:
@@ -583,3 +683,13 @@ def test_drift_cron_failure_replaces_the_previous_report(cron_ready: Pipeline) -
     report = json.loads((pipeline.root / "drift.json").read_text())
     assert report["drifted"] is None
     assert "KUBIYA_TOKEN" in json.dumps(report["error"])
+
+
+# -- the copies `reconciler init` writes -------------------------------------------------------
+
+
+def test_the_packaged_ci_files_are_the_examples_byte_for_byte() -> None:
+    packaged = ROOT / "reconciler" / "data" / "ci"
+    copies = sorted(p.name for p in packaged.iterdir() if p.is_file())
+    assert copies, "reconciler init has no CI files to write"
+    assert {name: (packaged / name).read_bytes() == (CI / name).read_bytes() for name in copies} == dict.fromkeys(copies, True)
