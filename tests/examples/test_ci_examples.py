@@ -215,9 +215,11 @@ def pull_request(pipeline: Pipeline, *, fork: bool = False, validate: bool = Tru
     context = {**PR_CONTEXT}
     context[next(iter(PR_CONTEXT))] = "true" if fork else "false"
     env = {} if fork else PLAN_ENV
+    context["steps.validate.outputs.exitcode"] = "0"
     if validate:
         checked = action_step(pipeline, "validate", inputs, context, env)
         assert checked.code == 0, checked.stderr
+        context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
     plan = action_step(pipeline, "plan", inputs, context, env)
     assert plan.code == 0, plan.stderr  # the step itself never fails: the last step decides
     context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
@@ -312,6 +314,121 @@ def test_the_comment_is_created_once_then_updated(pipeline: Pipeline) -> None:
     ]
 
 
+FAIL_STEP = "fail when validate or plan failed, or the plan was refused"
+
+
+def break_the_file(pipeline: Pipeline) -> None:
+    state = pipeline.root / "integrations" / "state.yaml"
+    state.write_text(state.read_text() + "bogus_key: 1\n")
+
+
+def last_step(pipeline: Pipeline, context: Mapping[str, str]) -> Done:
+    """The action's last plan-mode step: it fails the job when validate or plan did."""
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("name") == FAIL_STEP]
+    expr = step["if"].removeprefix("${{").removesuffix("}}").strip()
+    assert expr == "inputs.mode == 'plan' && (steps.validate.outputs.exitcode != '0' || steps.plan.outputs.exitcode == '1')"
+    if context["steps.validate.outputs.exitcode"] == "0" and context["steps.plan.outputs.exitcode"] != "1":
+        return Done(0, "", "", {}, "")  # the step is skipped
+    return action_step(pipeline, FAIL_STEP, with_inputs("plan", "plan"), context, {})
+
+
+@needs_jq
+def test_an_invalid_file_still_updates_the_comment_with_the_diagnostics_and_fails_the_job(pipeline: Pipeline) -> None:
+    break_the_file(pipeline)
+    inputs = with_inputs("plan", "plan")
+    context = {**PR_CONTEXT, "github.token": "t"}
+    checked = action_step(pipeline, "validate", inputs, context, PLAN_ENV)
+    assert (checked.code, checked.outputs) == (0, {"exitcode": "1"}), checked.stderr
+    context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
+    plan = action_step(pipeline, "plan", inputs, context, PLAN_ENV)
+    assert plan.code == 0, plan.stderr
+    context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
+    context["steps.plan.outputs.exitcode"] = plan.outputs["exitcode"]
+    # The outdated comment of an earlier push is there, and is replaced.
+    pipeline.routes = {
+        "GET repos/acme/integrations/issues/7/comments": [{"id": 42, "body": "<!-- reconciler-plan:reconciler-plan -->\nold plan"}],
+        "PATCH repos/acme/integrations/issues/comments/42": {},
+    }
+    commented = action_step(pipeline, "comment the plan on the pull request", inputs, context, {})
+    assert commented.code == 0, commented.stderr
+    (_, patched) = pipeline.gh_calls()
+    assert (patched["method"], patched["path"]) == ("PATCH", "repos/acme/integrations/issues/comments/42")
+    body = json.loads(patched["body"])["body"]
+    assert "state.yaml:" in body and "unknown field \\`bogus\\_key\\` at the top level" in body, body
+    assert last_step(pipeline, context).code == 1
+
+
+def test_an_invalid_file_from_a_fork_shows_the_diagnostics_in_the_summary(pipeline: Pipeline) -> None:
+    break_the_file(pipeline)
+    inputs = with_inputs("plan", "plan")
+    context = {**PR_CONTEXT, next(iter(PR_CONTEXT)): "true"}
+    checked = action_step(pipeline, "validate", inputs, context, {})
+    context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
+    plan = action_step(pipeline, "plan", inputs, context, {})
+    assert plan.outputs["exitcode"] == "skipped"
+    context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
+    context["steps.plan.outputs.exitcode"] = plan.outputs["exitcode"]
+    summary = action_step(pipeline, "plan summary", inputs, context, {})
+    assert "unknown field `bogus_key` at the top level" in summary.summary
+    assert last_step(pipeline, context).code == 1
+
+
+def action_step_if(name: str) -> str:
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("name") == name]
+    return str(step["if"])
+
+
+@pytest.mark.parametrize("name", ["validate", "plan"])
+def test_validate_and_plan_run_even_after_a_failed_step(name: str) -> None:
+    # A failed step would otherwise skip them, and the outdated comment would stay.
+    assert action_step_if(name) == "inputs.mode == 'plan' && !cancelled()"
+
+
+@pytest.mark.parametrize("name", ["plan summary", "comment the plan on the pull request"])
+def test_the_summary_and_the_comment_are_written_whatever_the_outcome(name: str) -> None:
+    assert action_step_if(name).startswith("inputs.mode == 'plan' && always() && ")
+
+
+def test_an_invalid_file_uploads_no_plan_artifact() -> None:
+    # A merge then finds no reviewed plan and fails, instead of applying one from invalid files.
+    assert "steps.validate.outputs.exitcode == '0'" in action_step_if("upload the plan")
+
+
+def test_the_job_fails_only_after_the_summary_the_comment_and_the_upload() -> None:
+    names = [s.get("name") for s in ACTION["runs"]["steps"]]
+    assert names.index(FAIL_STEP) > max(
+        names.index(n) for n in ("plan summary", "comment the plan on the pull request", "upload the plan")
+    )
+
+
+@needs_jq
+def test_an_unreachable_server_still_updates_the_comment_with_the_error_and_fails_the_job(pipeline: Pipeline) -> None:
+    state = pipeline.root / "integrations" / "state.yaml"
+    # Port 9 (discard) on the loopback: nothing listens, the connection is refused at once.
+    state.write_text(state.read_text().replace(pipeline.served.url, "http://127.0.0.1:9"))
+    inputs = with_inputs("plan", "plan")
+    context = {**PR_CONTEXT, "github.token": "t"}
+    checked = action_step(pipeline, "validate", inputs, context, PLAN_ENV)
+    assert checked.outputs == {"exitcode": "0"}, checked.stdout + checked.stderr  # offline: the files are valid
+    context["steps.validate.outputs.exitcode"] = checked.outputs["exitcode"]
+    plan = action_step(pipeline, "plan", inputs, context, PLAN_ENV)
+    context["steps.plan.outputs.markdown-file"] = plan.outputs["markdown-file"]
+    context["steps.plan.outputs.exitcode"] = plan.outputs["exitcode"]
+    pipeline.routes = {"GET repos/acme/integrations/issues/7/comments": [], "POST repos/acme/integrations/issues/7/comments": {}}
+    commented = action_step(pipeline, "comment the plan on the pull request", inputs, context, {})
+    assert commented.code == 0, commented.stderr
+    (_, posted) = pipeline.gh_calls()
+    body = json.loads(posted["body"])["body"]
+    assert "### ❌ Reconciler plan failed" in body and "127.0.0.1:9" in body, body
+    assert last_step(pipeline, context).code == 1
+
+
+def test_a_valid_pull_request_does_not_fail_at_the_last_step(pipeline: Pipeline) -> None:
+    plan, _ = pull_request(pipeline)
+    context = {"steps.validate.outputs.exitcode": "0", "steps.plan.outputs.exitcode": plan.outputs["exitcode"]}
+    assert last_step(pipeline, context).code == 0
+
+
 def test_a_fork_pull_request_is_validated_and_says_plan_was_skipped(pipeline: Pipeline) -> None:
     plan, summary = pull_request(pipeline, fork=True)
     assert plan.outputs["exitcode"] == "skipped"
@@ -323,7 +440,7 @@ def test_a_fork_pull_request_is_validated_and_says_plan_was_skipped(pipeline: Pi
 
 
 def find_reviewed(pipeline: Pipeline) -> Done:
-    (step,) = [s for s in WORKFLOW["jobs"]["apply"]["steps"] if s.get("id") == "reviewed"]
+    (step,) = [s for s in WORKFLOW["jobs"]["reviewed-plan"]["steps"] if s.get("id") == "reviewed"]
     env = {"GH_TOKEN": "t", "ARTIFACT": step["env"]["ARTIFACT"], "GITHUB_SHA": "m3rge",
            "GITHUB_WORKFLOW_REF": "acme/integrations/.github/workflows/integrations.yml@refs/heads/main"}
     return pipeline.bash(step["run"], env)
@@ -344,7 +461,73 @@ def test_the_merge_finds_the_plan_artifact_of_the_merged_pull_request(pipeline: 
     }
     found = find_reviewed(pipeline)
     assert found.code == 0, found.stderr + found.stdout
-    assert found.outputs == {"run-id": "300"}
+    assert found.outputs == {"pull-request": "7", "run-id": "300"}
+
+
+def downloads(job: str) -> list[dict[str, Any]]:
+    return [s for s in WORKFLOW["jobs"][job]["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+
+
+def test_the_workflow_has_a_plan_job_an_ungated_reviewed_plan_job_and_an_apply_job() -> None:
+    assert list(WORKFLOW["jobs"]) == ["plan", "reviewed-plan", "apply"]
+
+
+def test_the_reviewed_plan_job_runs_on_the_merge_push_without_an_approval_gate() -> None:
+    job = WORKFLOW["jobs"]["reviewed-plan"]
+    assert (job["if"], job.get("environment"), job.get("needs")) == ("github.event_name == 'push'", None, None)
+
+
+def test_the_reviewed_plan_job_holds_no_secrets() -> None:
+    assert "secrets." not in yaml.safe_dump(WORKFLOW["jobs"]["reviewed-plan"])
+
+
+def test_the_apply_job_waits_for_the_reviewed_plan_job_then_for_the_production_approval() -> None:
+    job = WORKFLOW["jobs"]["apply"]
+    assert (job["needs"], job["environment"]) == ("reviewed-plan", "production")
+
+
+def test_the_apply_job_downloads_the_run_the_reviewed_plan_job_found() -> None:
+    assert WORKFLOW["jobs"]["reviewed-plan"]["outputs"] == {"run-id": "${{ steps.reviewed.outputs.run-id }}"}
+    ((shown,), (applied,)) = (downloads("reviewed-plan"), downloads("apply"))
+    assert (shown["with"]["run-id"], applied["with"]["run-id"]) == (
+        "${{ steps.reviewed.outputs.run-id }}",
+        "${{ needs.reviewed-plan.outputs.run-id }}",
+    )
+
+
+def test_the_write_credentials_are_only_in_the_production_apply_job() -> None:
+    holders = {name for name, job in WORKFLOW["jobs"].items() if "secrets.CONSOLE_API_KEY" in yaml.safe_dump(job)}
+    assert holders == {"apply"}
+
+
+def test_the_plan_job_reads_with_read_only_credentials() -> None:
+    env = WORKFLOW["jobs"]["plan"]["env"]
+    assert env["CONSOLE_API_KEY"] == "${{ secrets.CONSOLE_READONLY_API_KEY }}"
+
+
+def test_every_job_declares_its_permissions_and_the_default_is_read_only() -> None:
+    assert WORKFLOW["permissions"] == {"contents": "read"}
+    assert {name: job["permissions"] for name, job in WORKFLOW["jobs"].items()} == {
+        "plan": {"contents": "read", "pull-requests": "write"},
+        "reviewed-plan": {"actions": "read", "pull-requests": "read"},
+        "apply": {"contents": "read", "actions": "read"},
+    }
+
+
+def test_the_approver_sees_the_reviewed_plan_in_the_reviewed_plan_job_summary(pipeline: Pipeline) -> None:
+    jobs = WORKFLOW["jobs"]
+    # The pull request's plan, as the plan job wrote it, downloaded where the job puts it.
+    plan, _ = pull_request(pipeline)
+    (fetched,) = downloads("reviewed-plan")
+    into = pipeline.root / fetched["with"]["path"]
+    into.mkdir()
+    shutil.copy(pipeline.root / plan.outputs["markdown-file"], into / "plan.md")
+    pipeline.summary.write_text("")
+    (show,) = [s for s in jobs["reviewed-plan"]["steps"] if s.get("name") == "show the reviewed plan to the approver"]
+    shown = pipeline.bash(show["run"], {"PR": "7", "RUN_ID": "300"})
+    assert shown.code == 0, shown.stderr
+    assert shown.summary.startswith("## The plan reviewed on pull request #7 (run 300)\n")
+    assert "### Reconciler plan: 10 to add, 0 to change, 0 to replace, 0 to destroy" in shown.summary
 
 
 @needs_jq
@@ -418,6 +601,33 @@ def test_gitlab_plan_md_names_the_refusal_and_the_job_fails(pipeline: Pipeline) 
     )
 
 
+def test_gitlab_invalid_file_still_updates_the_plan_note_and_both_jobs_fail(pipeline: Pipeline) -> None:
+    break_the_file(pipeline)
+    gitlab = ServedGitLab(FakeGitLab())
+    note_env = {
+        "CI_API_V4_URL": gitlab.url,
+        "CI_PROJECT_ID": "acme/integrations",
+        "CI_MERGE_REQUEST_IID": "7",
+        "RECONCILER_NOTE_TOKEN": NOTE_TOKEN,
+    }
+    try:
+        codes = [pipeline.bash(gitlab_script(job), {**gitlab_env(job, APPLY_ENV), **note_env}).code for job in ("validate", "plan")]
+    finally:
+        gitlab.close()
+    assert codes == [1, 1]
+    (note,) = gitlab.fake.bodies()
+    assert "unknown field \\`bogus\\_key\\` at the top level" in note, note
+
+
+def test_gitlab_plan_does_not_wait_for_validate() -> None:
+    # Otherwise an invalid file skips plan, and the merge request keeps its outdated plan note.
+    assert GITLAB["plan"]["needs"] == []
+
+
+def test_gitlab_plan_keeps_its_markdown_when_it_fails() -> None:
+    assert GITLAB["plan"]["artifacts"]["when"] == "always"
+
+
 def test_gitlab_applies_only_by_hand_on_push_pipelines_of_the_default_branch() -> None:
     (rule,) = GITLAB["apply"]["rules"]
     assert rule == {"if": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH', "when": "manual"}
@@ -473,3 +683,13 @@ def test_drift_cron_failure_replaces_the_previous_report(cron_ready: Pipeline) -
     report = json.loads((pipeline.root / "drift.json").read_text())
     assert report["drifted"] is None
     assert "KUBIYA_TOKEN" in json.dumps(report["error"])
+
+
+# -- the copies `reconciler init` writes -------------------------------------------------------
+
+
+def test_the_packaged_ci_files_are_the_examples_byte_for_byte() -> None:
+    packaged = ROOT / "reconciler" / "data" / "ci"
+    copies = sorted(p.name for p in packaged.iterdir() if p.is_file())
+    assert copies, "reconciler init has no CI files to write"
+    assert {name: (packaged / name).read_bytes() == (CI / name).read_bytes() for name in copies} == dict.fromkeys(copies, True)
