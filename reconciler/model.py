@@ -409,6 +409,10 @@ class Resource:
     open_paths: tuple[str, ...] = ()
     # Where the address's scope is written (a channel's `agent:` value), for error messages.
     scope_location: Location | None = None
+    # False on an update of a live resource that carries no ownership marker and is not being
+    # adopted (`--no-adopt`): the write keeps the server's marker state, so that the resource
+    # stays unmanaged (no marker, no fingerprint or key record that only an owner writes).
+    mark: bool = True
 
     @property
     def type(self) -> str | None:

@@ -25,7 +25,7 @@ Rules enforced here, before any write:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler import diff
 from reconciler.errors import Diagnostic, DiagnosticsError, error, warning
@@ -218,6 +218,15 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
             elif not current.managed and options.adopt:
                 ownership = Reason.ADOPT
         change = _plan_one(res, current, replaced_providers, force_replace, problems, warnings, ownership)
+        if (
+            change.action is Action.UPDATE
+            and ownership is None
+            and current is not None
+            and not current.managed
+            and _has_marker(res.address)
+        ):
+            # Read-only adoption: updated as usual, but the write must not mark it.
+            change = replace(change, desired=replace(res, mark=False))
         if (
             res.address.kind is ResourceKind.PROVIDER
             and current is not None

@@ -5,6 +5,8 @@ the keys the desired state names are compared; server-added keys such as `organi
 ignored), `tags` as a sorted list of `{key, value}` without the reconciler's own tags. Password
 fields (`api_key`, `password`, catalog PASSWORD fields) come back masked and are write-only:
 they are compared through a keyed fingerprint stored as the tag `reconciler-fingerprint`.
+An update under read-only adoption (`--no-adopt`) writes none of the reconciler's own tags
+(marker, fingerprint, key record) and leaves those the server has as they are.
 Model body: `description`, `enabled`, `configuration`.
 
 Reading is one call: `GET /api/integrations/?activeOnly=false` returns every provider with its
@@ -378,7 +380,11 @@ class ConductorPlatform(Platform):
 
     def _own_tags(self, provider: Resource) -> list[dict[str, str]]:
         """The reconciler's tags of a provider: this scope's marker, the fingerprint of its
-        write-only values, and the names (never the values) of its declared configuration keys."""
+        write-only values, and the names (never the values) of its declared configuration keys.
+        None of them (an empty list) on an update that must not mark (read-only adoption): those
+        are an owner's tags, and the provider stays unmanaged."""
+        if not provider.mark:
+            return []
         tags = [
             {"key": MANAGED_TAG_KEY, "value": marker_value(self.server.owner)},
             {"key": KEYS_TAG_KEY, "value": ",".join(sorted(provider.body.get("configuration") or {}))},
@@ -557,7 +563,13 @@ class ConductorPlatform(Platform):
             return
         wanted = {(t["key"], t["value"]) for t in change.desired.body.get("tags", [])}
         wanted |= {(t["key"], t["value"]) for t in self._own_tags(change.desired)}
-        stale = [t for t in _tags(row.get("tags")) if (t["key"], t["value"]) not in wanted]
+        # Unmarked (read-only adoption): the reconciler's own keys stay as the server has them.
+        keep_own = not change.desired.mark
+        stale = [
+            t
+            for t in _tags(row.get("tags"))
+            if (t["key"], t["value"]) not in wanted and not (keep_own and t["key"] in OWN_TAG_KEYS)
+        ]
         if stale:
             await self.client.request(
                 "DELETE",

@@ -6,7 +6,8 @@ stores it
 (every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
 `connection_test.enabled = true`, `timeout = 5`), `tags` sorted, without any ownership
 marker (`managed-by:reconciler` for the default scope, `managed-by:reconciler:<owner>` for
-another; this server's scope's marker is written on every write, replacing any other), and
+another; this server's scope's marker is written on every write, replacing any other, except
+an update under read-only adoption (`--no-adopt`), which keeps the row unmarked), and
 `status` (`active` or `inactive`; a create cannot carry it, so an inactive integration is
 created and then switched off with a PUT).
 
@@ -329,7 +330,7 @@ class KubiyaPlatform(Platform):
             "integration_type": body["type"],
             "description": body.get("description") or "",
             "config": reveal(body["config"]),
-            "tags": sorted({*body.get("tags", []), self.marker}),
+            "tags": sorted({*body.get("tags", []), *self._markers(change, live_row)}),
         }
         if live_row is not None:
             payload["status"] = body.get("status") or "active"
@@ -339,7 +340,7 @@ class KubiyaPlatform(Platform):
             for path in change.desired.lifecycle.ignore_changes:
                 head, _, rest = path.partition(".")
                 if head == "tags":
-                    payload["tags"] = sorted({*_plain_tags(live_row.get("tags")), self.marker})
+                    payload["tags"] = sorted({*_plain_tags(live_row.get("tags")), *self._markers(change, live_row)})
                 elif head == "description":
                     payload.pop("description", None)
                 elif head == "config" and rest:
@@ -347,6 +348,14 @@ class KubiyaPlatform(Platform):
                 elif head in mapped:
                     payload.pop(mapped[head], None)
         return payload
+
+    def _markers(self, change: Change, live_row: Mapping[str, Any] | None) -> set[str]:
+        """The ownership tags a write carries: this scope's marker, or, on an update that must
+        not mark (read-only adoption), the markers the live row has (none: it is unmanaged)."""
+        assert change.desired is not None
+        if change.desired.mark or live_row is None:
+            return {self.marker}
+        return {t for t in live_row.get("tags") or [] if isinstance(t, str) and owner_of_kubiya_tag(t) is not None}
 
     async def _get(self, change: Change) -> dict[str, Any] | None:
         response = await self.client.request(

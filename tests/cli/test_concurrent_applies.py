@@ -19,7 +19,7 @@ from reconciler import engine
 from reconciler.apply import ApplyResult
 from reconciler.errors import LockedError, StalePlanError
 from reconciler.plan import Done
-from tests.cli.conftest import World
+from tests.cli.conftest import World, servers_yaml
 
 RUNS = range(int(os.environ.get("CONCURRENCY_RUNS", "1")))
 
@@ -88,6 +88,29 @@ def test_the_same_state_applied_twice_at_once_makes_everything_once(world: World
         if any(isinstance(o, Done) and o.change.address.kind.value == "integration" for o in r.outcomes)
     ]
     assert len(creators) == 1
+    assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
+
+
+CHANNELS_ONLY = """
+channels:
+  - {server: console, agent: agt_demo, family: mcp_server, name: c1, server_url: "https://a.example"}
+  - {server: console, agent: agt_demo, family: mcp_server, name: c2, server_url: "https://a.example"}
+  - {server: console, agent: agt_demo, family: custom_api, name: c3, base_url: "https://a.example"}
+"""
+
+
+@pytest.mark.parametrize("attempt", RUNS)
+def test_channels_alone_applied_twice_at_once_are_made_once(world: World, attempt: int) -> None:
+    # No Kubiya server, so no lock serializes the two applies: the console's idempotency key
+    # and the re-list after each create are what keep one channel per name.
+    servers = servers_yaml(world.url, creds=world.creds)
+    path = world.write("console.yaml", "servers:\n" + servers[servers.index("  console:") :] + CHANNELS_ONLY)
+    world.faults(latency_ms=5, jitter_ms=20, seed=attempt)
+    results = asyncio.run(_both(world, path, path, [None, None]))
+    world.faults()
+    assert [isinstance(r, ApplyResult) and r.ok for r in results] == [True, True], results
+    assert _channels(world, "mcp_server") == Counter({"c1": 1, "c2": 1})
+    assert _channels(world, "custom_api") == Counter({"c3": 1})
     assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
 
 

@@ -356,3 +356,42 @@ def test_max_deletes_counts_only_this_scopes_resources(world: World) -> None:
     refused = world.run("plan", a, "--prune", "--max-deletes", "0")
     assert refused.exit_code == 1
     assert "deletes or replaces 1 resources, more than --max-deletes 0: integration.kubiya.a2" in refused.stderr
+
+
+def test_read_only_adoption_updates_an_unmarked_integration_without_marking_it(world: World) -> None:
+    world.create_unmanaged("hand-1")
+    path = world.desired(
+        "integrations:\n"
+        "  - {name: hand-1, server: kubiya, type: custom, description: from git, tags: [by-hand]}\n"
+    )
+    result = world.run("apply", path, "--no-adopt", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    row = world.integration("hand-1")
+    assert (row["description"], row["tags"]) == ("from git", ["by-hand"])
+
+
+def test_read_only_adoption_updates_an_unmarked_provider_without_its_marker_or_fingerprint(world: World) -> None:
+    made = world.conductor(
+        "POST",
+        "/integrations/provider/hand-llm",
+        json_body={
+            "type": "openai",
+            "category": "AI_MODEL",
+            "configuration": {"api_key": "sk-by-hand-12345"},
+            "tags": [{"key": "team", "value": "ml"}],
+        },
+    )
+    assert made.status_code == 200, made.text
+    path = world.desired(
+        "providers:\n"
+        "  - name: hand-llm\n"
+        "    server: orkes\n"
+        "    type: openai\n"
+        "    description: from git\n"
+        "    configuration: {api_key: '${env:HAND_LLM_KEY}'}\n"
+        "    tags: [{key: team, value: ml}]\n"
+    )
+    result = world.run("apply", path, "--no-adopt", "--auto-approve", env={"HAND_LLM_KEY": "sk-by-hand-12345"})
+    assert result.exit_code == 0, result.output
+    row = world.conductor("GET", "/integrations/provider/hand-llm").json()
+    assert (row["description"], provider_tags(world, "hand-llm")) == ("from git", {"team": "ml"})
