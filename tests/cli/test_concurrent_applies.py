@@ -20,6 +20,7 @@ from reconciler.apply import ApplyResult
 from reconciler.errors import LockedError, StalePlanError
 from reconciler.plan import Done
 from tests.cli.conftest import World, servers_yaml
+from tests.cli.test_ownership import scoped
 
 RUNS = range(int(os.environ.get("CONCURRENCY_RUNS", "1")))
 
@@ -166,6 +167,42 @@ def test_an_apply_fails_clearly_while_another_holds_the_lock(world: World) -> No
     assert "removed the apply lock held by ci@runner-7:42/abcd" in unlocked.stdout
     assert world.run("apply", path, "--auto-approve").exit_code == 0
     assert sorted(world.integration_names()) == ["i1", "i2"]  # released after the apply
+
+
+def _hold_lock(world: World, name: str) -> str:
+    """A lock row as a live apply holds it (unexpired), by real HTTP; its id."""
+    held = world.kubiya(
+        "POST",
+        json_body={
+            "name": name,
+            "integration_type": "reconciler-lock",
+            "config": {},
+            "tags": ["reconciler-lock-holder:other@runner:7/beef", "reconciler-lock-expires:99999999999"],
+        },
+    )
+    assert held.status_code == 201, held.text
+    return str(held.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("owner", "mine", "theirs"),
+    [("team-a", "reconciler-lock-team-a", "reconciler-lock"), (None, "reconciler-lock", "reconciler-lock-team-a")],
+)
+def test_each_ownership_scope_takes_its_own_lock(world: World, owner: str | None, mine: str, theirs: str) -> None:
+    # A scope's lock is `reconciler-lock-<owner>`; the default scope keeps `reconciler-lock`.
+    path = scoped(world, "scoped.yaml", EDIT.format(text="x"), owner)
+    own = _hold_lock(world, mine)
+    blocked = world.run("apply", path, "--auto-approve", "--lock-timeout", "0")
+    assert blocked.exit_code == 1
+    assert f"another apply holds the lock {mine!r} (other@runner:7/beef" in blocked.stderr
+    assert world.integration_names() == Counter({mine: 1})
+
+    # The other scope's lock held instead: this apply runs, and leaves that lock alone.
+    assert world.kubiya("DELETE", f"/{own}", params={"hard_delete": "true"}).status_code == 204
+    _hold_lock(world, theirs)
+    result = world.run("apply", path, "--auto-approve", "--lock-timeout", "0")
+    assert result.exit_code == 0, result.output
+    assert world.integration_names() == Counter({theirs: 1, "i1": 1, "i2": 1})
 
 
 def test_a_stale_lock_is_taken_over(world: World) -> None:

@@ -132,6 +132,27 @@ def test_declaring_another_scopes_resource_is_an_error_until_taken_over(world: W
     assert "provider.orkes.pa is declared here (scope 'team-a') but owned by scope 'team-b'" in again.stderr
 
 
+def test_an_integration_another_scope_owns_is_moved_with_take_ownership(world: World) -> None:
+    a = scoped(world, "a.yaml", TEAM_A, "team-a")
+    assert world.run("apply", a, "--auto-approve").exit_code == 0
+    declared = TEAM_B.replace("providers:", "  - {name: a2, server: kubiya, type: redis}\nproviders:")
+    b = scoped(world, "b.yaml", declared, "team-b")
+    refused = world.run("apply", b, "--auto-approve")
+    assert refused.exit_code == 1
+    assert "integration.kubiya.a2 is declared here (scope 'team-b') but owned by scope 'team-a'" in refused.stderr
+    assert world.integration("a2")["tags"] == ["managed-by:reconciler:team-a"]
+
+    taken = world.run("apply", b, "--take-ownership", "integration.kubiya.a2", "--auto-approve")
+    assert taken.exit_code == 0, taken.output
+    # The marker is replaced, not added beside the old one: exactly one scope owns it.
+    assert world.integration("a2")["tags"] == ["managed-by:reconciler:team-b"]
+    # Team A drops it from its desired state: its prune leaves it to team B.
+    a = scoped(world, "a.yaml", TEAM_A.replace("  - {name: a2, server: kubiya, type: redis}\n", ""), "team-a")
+    doc = plan_json(world, a, "--prune")
+    assert actions(doc) == []
+    assert doc["owned_elsewhere"]["integration.kubiya.a2"] == "team-b"
+
+
 def test_export_apply_then_removing_one_prunes_exactly_it(world: World) -> None:
     world.create_unmanaged("hand-1")
     world.create_unmanaged("hand-2")
