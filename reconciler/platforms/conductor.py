@@ -17,7 +17,9 @@ in batches of `batch_size`, carrying the APIs created or updated with them. A mo
 provider is unchanged, or that has a configuration (the bulk item cannot carry one), is saved
 with the single-API call; tag pairs to remove and models to delete use their single calls.
 Before writing, the adapter lists the server once and refuses to overwrite any provider or
-model whose `updateTime` (older servers: `updatedOn`) moved since the plan was made.
+model whose `updateTime` (older servers: `updatedOn`) moved since the plan was made. After each
+bulk save it lists them again and fails a provider the server no longer holds as saved (another
+writer's save landed in between: the bulk save has no compare-and-set).
 
 Checked against the vendor's OpenAPI spec (tests/contracts): `category` is sent only when
 known (the enum has no value for aws and gcp); a masked value (`"********"`) is never sent
@@ -33,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from reconciler import diff
 from reconciler.errors import PlatformError, warning
 from reconciler.model import (
     FINGERPRINT_TAG_KEY,
@@ -543,19 +546,52 @@ class ConductorPlatform(Platform):
                         report(Skipped(m, f"depends on {c.address}, which did not succeed"))
                 return
             self.in_flight -= writing
+            outcomes: dict[Address, Outcome] = {}
             for c in batch:
-                outcome: Outcome = Done(c, c.address.name)
                 try:
                     await self._remove_stale_tags(c, rows_now.get(c.address.name))
+                    outcomes[c.address] = Done(c, c.address.name)
                 except PlatformError as exc:
-                    outcome = failed(c, exc)
+                    outcomes[c.address] = failed(c, exc)
                     blocked.add(c.address)
-                report(outcome)
+            await self._check_saved(batch, outcomes, blocked)
+            for c in batch:
+                report(outcomes[c.address])
                 for m in saved_with[c.address]:
                     report(Done(m, m.address.name, "saved with its provider"))
 
         await asyncio.gather(*(run_batch(b) for b in batches))
         await self._run_ranked(single_models, self._save_model, report, stop, blocked)
+
+    async def _check_saved(self, batch: list[Change], outcomes: dict[Address, Outcome], blocked: set[Address]) -> None:
+        """Re-read the providers just saved, and fail those the server no longer holds as this
+        apply wrote them: the bulk save has no compare-and-set, so another writer's save that
+        landed between the version check and this re-read would otherwise be overwritten, or
+        overwrite this one, in silence. A save landing after the re-read stays undetected (the
+        README's concurrency section states that window)."""
+        saved = [c for c in batch if isinstance(outcomes[c.address], Done)]
+        if not saved:
+            return
+        try:
+            live, _ = await self._versions()
+        except PlatformError as exc:
+            for c in saved:
+                # The save stands (the server accepted it); only its check is missing, which
+                # the outcome says instead of failing a write that succeeded.
+                outcomes[c.address] = Done(
+                    c, c.address.name, f"saved; reading it back failed ({exc.status or 'no answer'}), so a "
+                    "concurrent writer's change is not ruled out: run plan again"
+                )
+            return
+        for c in saved:
+            if _differs(c, live.get(c.address)):
+                outcomes[c.address] = Failed(
+                    c,
+                    f"{c.address} was changed by another writer during this apply: the server no longer holds "
+                    "what this apply saved (run plan again to see and settle the difference)",
+                    409,
+                )
+                blocked.add(c.address)
 
     async def _remove_stale_tags(self, change: Change, row: Mapping[str, Any] | None) -> None:
         """Tag pairs on the server that the desired state no longer has (the bulk save adds)."""
@@ -615,6 +651,27 @@ class ConductorPlatform(Platform):
     async def save_one(self, change: Change) -> Outcome:
         # Providers always go through save_many's bulk path; single saves are for models.
         return await self._save_model(change)
+
+
+def _differs(change: Change, current: LiveResource | None) -> bool:
+    """Whether a provider just saved differs, as the plan compares, from what the save carried:
+    its fields (what `ignore_changes` leaves alone excepted) and, when this apply marks it, the
+    fingerprint of its write-only values."""
+    desired = change.desired
+    assert desired is not None
+    if current is None:
+        return True
+    fields = diff.diff(
+        desired.body,
+        current.body,
+        ignore=desired.lifecycle.ignore_changes,
+        write_only=desired.write_only,
+        open_paths=desired.open_paths,
+    )
+    if fields:
+        return True
+    wo = [p for p in desired.write_only if not diff.covered(p, desired.lifecycle.ignore_changes)]
+    return bool(desired.mark and wo and desired.fingerprint is not None and current.fingerprint != desired.fingerprint)
 
 
 def _merged(desired: Any, live: Any, dropped: frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler import engine
 from reconciler.apply import ApplyResult
 from reconciler.errors import LockedError, StalePlanError
 from reconciler.plan import Done
-from tests.cli.conftest import World, servers_yaml
+from reconciler.sandbox.transport import SANDBOX_BASE_URL, app_for, transport
+from tests.cli.conftest import KEY_ID, KEY_SECRET, World, servers_yaml
 from tests.cli.test_ownership import scoped
 
 RUNS = range(int(os.environ.get("CONCURRENCY_RUNS", "1")))
@@ -253,3 +257,68 @@ def test_a_server_error_while_taking_the_lock_is_reported_not_retried_forever(wo
     assert "POST /api/v1/custom-integrations" in result.stderr
     assert "answered 500" in result.stderr
     assert world.integration_names() == Counter()
+
+
+PROVIDER = """
+providers:
+  - {{name: p1, server: orkes, type: ollama, description: {text}, configuration: {{endpoint: "http://a"}}}}
+"""
+
+
+@dataclass
+class OtherWriter:
+    """Another writer's bulk save of `item`, made over HTTP through the same sandbox."""
+
+    url: str
+    item: dict[str, Any]
+    armed: bool = False
+
+    async def save(self) -> None:
+        async with httpx.AsyncClient(transport=transport(self.url), base_url=SANDBOX_BASE_URL) as client:
+            token = (await client.post("/api/token", json={"keyId": KEY_ID, "keySecret": KEY_SECRET})).json()
+            saved = await client.post("/api/integrations/", json=[self.item], headers={"X-Authorization": token["token"]})
+            saved.raise_for_status()
+
+
+class SaveRightAfterTheNextSave:
+    """Once armed, right after the next bulk save the sandbox answers, and before that answer
+    reaches the apply, the other writer saves, as a second apply whose save lands between this
+    apply's save and its re-read would. Deterministic: no clock decides the order."""
+
+    def __init__(self, app: ASGIApp, writer: OtherWriter) -> None:
+        self.app, self.writer = app, writer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        is_save = scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/api/integrations/"
+        if is_save and self.writer.armed:
+            self.writer.armed = False
+            await self.writer.save()
+
+
+def test_a_conductor_save_overwritten_during_the_apply_is_reported_not_claimed(world: World) -> None:
+    # The other writer changes another field (the endpoint) from the same starting point; its
+    # bulk save carries the whole provider, so it puts the description back.
+    writer = OtherWriter(
+        world.url,
+        {
+            "name": "p1",
+            "type": "ollama",
+            "description": "base",
+            "enabled": True,
+            "configuration": {"endpoint": "http://b"},
+            "tags": [],
+        },
+    )
+    app_for(world.url).add_middleware(SaveRightAfterTheNextSave, writer=writer)  # before the app starts
+    assert world.run("apply", world.desired(PROVIDER.format(text="base")), "--auto-approve").exit_code == 0
+    writer.armed = True
+    path = world.desired(PROVIDER.format(text="ours"))
+    result = world.run("apply", path, "--auto-approve")
+    assert not writer.armed  # the other save happened
+    assert result.exit_code == 1, result.output
+    assert "provider.orkes.p1 was changed by another writer during this apply" in result.output
+    assert "run plan again" in result.output
+    # Nothing is claimed or hidden: the server holds the other writer's save, and plan shows it.
+    assert world.conductor("GET", "/integrations/provider/p1").json()["description"] == "base"
+    assert world.run("plan", path, "--detailed-exitcode").exit_code == 2
