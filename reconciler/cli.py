@@ -515,7 +515,7 @@ def plan(
     OUT.no_color = no_color
     from reconciler import engine
 
-    _refuse_saved_plan(files, "plan")
+    _refuse_saved_plan(files, "plan", fmt)
     sources = _sources(files, var, var_file)
     fail_actions = _parse_actions(fail_on)
 
@@ -609,13 +609,18 @@ def _looks_like_plan_file(files: tuple[str, ...]) -> bool:
     return head.lstrip().startswith(b"{") and b"reconciler-plan" in head
 
 
-def _refuse_saved_plan(files: tuple[str, ...], command: str) -> None:
+def _refuse_saved_plan(files: tuple[str, ...], command: str, fmt: str = "human") -> None:
     """A saved plan given where desired-state files are expected: say what to run instead of
-    reporting each of its keys as an unknown field."""
+    reporting each of its keys as an unknown field. With `--format markdown` the refusal is
+    on stdout too: a pipeline posts stdout, and an empty comment would keep the previous one."""
     if _looks_like_plan_file(files):
-        _fail(
-            f"{files[0]} is a saved plan, not a desired-state file: `reconciler {command}` reads YAML files",
-            f"use `reconciler apply {files[0]}` to apply it",
+        _report_error(
+            ReconcilerError(
+                f"{files[0]} is a saved plan, not a desired-state file: `reconciler {command}` reads YAML files",
+                hint=f"use `reconciler apply {files[0]}` to apply it",
+            ),
+            fmt,
+            title=f"Reconciler {command}",
         )
 
 
