@@ -471,28 +471,46 @@ def tool_command() -> list[str]:
     return [sys.executable, "-m", "reconciler.cli"]
 
 
+# Linux keeps a process's peak RSS across exec, and a child started with vfork (as subprocess
+# and posix_spawn start it) begins with its parent's: measured from this process, every run
+# would show at least the bench's own size (the documents it generated: over 100 MB at 10k).
+# A bare interpreter in between starts the command and reports the command's own rusage (its
+# peak is then at least the spawner's ~10 MB, far below any run of the tool). Its wall time
+# covers the command alone.
+SPAWNER = """\
+import os, sys, time
+started = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as report:
+    report.write(f"{wall} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_process(argv: Sequence[str], workdir: Path) -> CliRun:
     """Runs ARGV with the bench's environment; wall time, CPU and peak RSS of that process."""
-    out_path, err_path = workdir / "cli.out", workdir / "cli.err"
+    out_path, err_path, report = workdir / "cli.out", workdir / "cli.err", workdir / "cli.rusage"
+    report.unlink(missing_ok=True)
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv),
+        spawner = subprocess.run(
+            [sys.executable, "-S", "-I", "-c", SPAWNER, str(report), *argv],
             cwd=workdir,
             env={**os.environ, **ENV},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
+            check=False,
         )
-        # wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the max over all).
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    if spawner.returncode != 0 or not report.exists():
+        tail = err_path.read_text(encoding="utf-8", errors="replace").strip()[-500:]
+        raise BenchError(f"could not run {argv[0]}: {tail}")
+    wall, maxrss_kib, cpu, code = report.read_text(encoding="utf-8").split()
     return CliRun(
-        wall,
-        usage.ru_maxrss * 1024 / 1e6,  # ru_maxrss is in KiB on Linux; MB (10^6 bytes) here
-        usage.ru_utime + usage.ru_stime,
-        proc.returncode,
+        float(wall),
+        int(maxrss_kib) * 1024 / 1e6,  # ru_maxrss is in KiB on Linux; MB (10^6 bytes) here
+        float(cpu),
+        int(code),
         out_path.read_text(encoding="utf-8", errors="replace"),
         err_path.read_text(encoding="utf-8", errors="replace"),
     )
