@@ -1398,6 +1398,8 @@ def scaling(sandbox: Sandbox, workdir: Path, base: Sizes, totals: Sequence[int],
                 f"{num['plan_requests']:.0f}",
             )
         )
+        # Each row as soon as it is measured: a run stopped at a large size keeps the others.
+        log("scaling: " + ", ".join(f"{h} {c}" for h, c in zip(header, rows[-1], strict=True)))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = [
         "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)),
