@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import Sensitive, is_sensitive, reveal
+from reconciler.model import LiveResource, Resource, Sensitive, is_sensitive, reveal
 from reconciler.plan import FieldChange, masked
 
 _MISSING = object()
@@ -203,3 +203,21 @@ def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
 
     walk("", desired)
     return tuple(out)
+
+
+def resource_fields(desired: Resource, current: LiveResource) -> tuple[FieldChange, ...]:
+    """The fields in which a live resource differs from its desired one, as the plan compares
+    them: what `ignore_changes` covers left out, write-only values masked, open paths key by
+    key. The planner and the re-check after a save both ask this, so they cannot disagree."""
+    return diff(
+        desired.body,
+        current.body,
+        ignore=desired.lifecycle.ignore_changes,
+        write_only=desired.write_only,
+        open_paths=desired.open_paths,
+    )
+
+
+def compared_write_only(desired: Resource) -> tuple[str, ...]:
+    """The write-only paths compared through the fingerprint: those `ignore_changes` leaves."""
+    return tuple(p for p in desired.write_only if not covered(p, desired.lifecycle.ignore_changes))

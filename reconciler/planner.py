@@ -404,16 +404,10 @@ def _plan_one(
     if current.deleted:
         return make(Action.CREATE, Reason.REVIVE)
 
-    fields = diff.diff(
-        res.body,
-        current.body,
-        ignore=res.lifecycle.ignore_changes,
-        write_only=res.write_only,
-        open_paths=res.open_paths,
-    )
+    fields = diff.resource_fields(res, current)
     fields += _removed_keys(res, current)
     reason = Reason.CHANGED
-    wo = tuple(p for p in res.write_only if not diff.covered(p, res.lifecycle.ignore_changes))
+    wo = diff.compared_write_only(res)
     if res.fingerprint is not None and wo:
         if current.fingerprint is None and ownership is None:
             # Never written by reconciler (e.g. adopted after `export`): nothing to compare

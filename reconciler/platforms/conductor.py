@@ -661,16 +661,9 @@ def _differs(change: Change, current: LiveResource | None) -> bool:
     assert desired is not None
     if current is None:
         return True
-    fields = diff.diff(
-        desired.body,
-        current.body,
-        ignore=desired.lifecycle.ignore_changes,
-        write_only=desired.write_only,
-        open_paths=desired.open_paths,
-    )
-    if fields:
+    if diff.resource_fields(desired, current):
         return True
-    wo = [p for p in desired.write_only if not diff.covered(p, desired.lifecycle.ignore_changes)]
+    wo = diff.compared_write_only(desired)
     return bool(desired.mark and wo and desired.fingerprint is not None and current.fingerprint != desired.fingerprint)
 
 
