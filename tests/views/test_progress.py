@@ -52,7 +52,9 @@ def test_enabled_shows_a_bar_and_styled_lines() -> None:
     assert "\x1b[32m✓\x1b[0m channel.console.agt_demo.custom_api.dup-hook" in text
     assert "\x1b[31m✗\x1b[0m provider.orkes.openai: update failed" in text
     assert "Applying" in text  # the bar's description
-    assert observer._progress is None  # closed by the context manager
+    # Closed by the context manager: a later note is a plain line, not a redraw of the bar.
+    observer.note("after")
+    assert out.getvalue()[len(text) :] == "after\n"
 
 
 def test_ascii_console_gets_ascii_markers() -> None:
