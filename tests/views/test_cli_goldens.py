@@ -95,21 +95,21 @@ def applied(world: World, body: str = BASIC) -> None:
 FORMATS = ["human", "json", "markdown"]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_golden_plan_refused_by_fail_on(world: World, golden: Golden, fmt: str) -> None:
-    applied(world)
-    world.desired(CHANGED, name="desired.yaml")
-    args = ["plan", "desired.yaml", "--prune", "--fail-on", "delete", "--out", "plan.json", "--format", fmt]
-    golden(f"cli_plan_refused_fail_on_{fmt}.txt", transcript(world, *args))
-    assert not (world.tmp / "plan.json").exists()
+REFUSALS = {
+    "fail_on": (CHANGED, ["--fail-on", "delete"]),
+    "max_deletes": (SHRUNK, ["--max-deletes", "1"]),
+}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_golden_plan_refused_by_max_deletes(world: World, golden: Golden, fmt: str) -> None:
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_golden_plan_refused(world: World, golden: Golden, refusal: str, fmt: str) -> None:
+    """A refused plan says why, in each format, and writes no plan file."""
+    body, flags = REFUSALS[refusal]
     applied(world)
-    world.desired(SHRUNK, name="desired.yaml")
-    args = ["plan", "desired.yaml", "--prune", "--max-deletes", "1", "--out", "plan.json", "--format", fmt]
-    golden(f"cli_plan_refused_max_deletes_{fmt}.txt", transcript(world, *args))
+    world.desired(body, name="desired.yaml")
+    args = ["plan", "desired.yaml", "--prune", *flags, "--out", "plan.json", "--format", fmt]
+    golden(f"cli_plan_refused_{refusal}_{fmt}.txt", transcript(world, *args))
     assert not (world.tmp / "plan.json").exists()
 
 
