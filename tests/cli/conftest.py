@@ -269,20 +269,19 @@ class World:
     def integration_names(self) -> Counter[str]:
         return Counter(r["name"] for r in self.integrations())
 
-    def create_unmanaged(self, name: str = "hand-made") -> dict[str, Any]:
-        """An integration made by hand (no reconciler marker)."""
+    def create_integration(self, name: str, integration_type: str, tags: list[str]) -> dict[str, Any]:
+        """An integration created on the Kubiya server by real HTTP, not by the tool; its row."""
         response = self.kubiya(
             "POST",
-            json_body={
-                "name": name,
-                "integration_type": "custom",
-                "config": {},
-                "tags": ["by-hand"],
-            },
+            json_body={"name": name, "integration_type": integration_type, "config": {}, "tags": tags},
         )
         assert response.status_code == 201, response.text
         row: dict[str, Any] = response.json()
         return row
+
+    def create_unmanaged(self, name: str = "hand-made") -> dict[str, Any]:
+        """An integration made by hand (no reconciler marker)."""
+        return self.create_integration(name, "custom", ["by-hand"])
 
 
 def process_env(*layers: Mapping[str, str] | None) -> dict[str, str]:

@@ -185,17 +185,8 @@ def test_an_apply_fails_clearly_while_another_holds_the_lock(world: World) -> No
 
 def _hold_lock(world: World, name: str) -> str:
     """A lock row as a live apply holds it (unexpired), by real HTTP; its id."""
-    held = world.kubiya(
-        "POST",
-        json_body={
-            "name": name,
-            "integration_type": "reconciler-lock",
-            "config": {},
-            "tags": ["reconciler-lock-holder:other@runner:7/beef", "reconciler-lock-expires:99999999999"],
-        },
-    )
-    assert held.status_code == 201, held.text
-    return str(held.json()["id"])
+    tags = ["reconciler-lock-holder:other@runner:7/beef", "reconciler-lock-expires:99999999999"]
+    return str(world.create_integration(name, "reconciler-lock", tags)["id"])
 
 
 @pytest.mark.parametrize(
