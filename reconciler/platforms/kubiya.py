@@ -1,10 +1,7 @@
 """Kubiya Agent Control Plane adapter: custom integrations at `/api/v1/custom-integrations`.
 
-Canonical body (desired and live alike): `type`, `description` ("" for none: the API
-cannot clear it to null, so null and "" are the same), `config` normalized as the server
-stores it
-(every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
-`connection_test.enabled = true`, `timeout = 5`), `tags` sorted, without any ownership
+Canonical body (desired and live alike, `reconciler.kinds.kubiya`): `type`, `description`,
+`config` as the server stores it (defaults filled), `tags` sorted, without any ownership
 marker (`managed-by:reconciler` for the default scope, `managed-by:reconciler:<owner>` for
 another; this server's scope's marker is written on every write, replacing any other, except
 an update under read-only adoption (`--no-adopt`), which keeps the row unmarked), and
@@ -65,10 +62,6 @@ LOCK_EXPIRES_TAG = LOCK_TAG_PREFIX + "-expires:"
 # A lock older than this is stale: its apply died without releasing it.
 LOCK_TTL = 15 * 60
 LOCK_POLL = 0.5
-
-
-# Re-exported: the config as the server stores it (the spec's canonical config).
-normalize_config = kinds_kubiya.canonical_config
 
 
 def is_lock(row: Mapping[str, Any]) -> bool:
