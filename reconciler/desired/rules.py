@@ -29,6 +29,7 @@ from reconciler.errors import Diagnostic, Location, error, warning
 from reconciler.kinds.catalog import conductor_catalog, secret_keys
 from reconciler.kinds.console import (
     AUTH_CONFIG_SECRETS,
+    AUTH_NEEDS,
     BIMPEAI_REQUIRED_SECRET,
     BIMPEAI_SECRETS,
     CHANNELS,
@@ -648,10 +649,6 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
         )
 
 
-# The credentials each `auth_type` cannot work without.
-AUTH_TYPE_NEEDS = {"bearer": ("token",), "basic": ("username", "password"), "api_key": ("api_key",)}
-
-
 def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
     node = decl.node
     family = node["family"]
@@ -659,7 +656,7 @@ def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) 
     auth = node.get("auth_config")
     auth_type = node.get("auth_type")
     present = auth if isinstance(auth, dict) else {}
-    missing = [k for k in AUTH_TYPE_NEEDS.get(str(auth_type), ()) if k not in present]
+    missing = [k for k in AUTH_NEEDS.get(str(auth_type), ()) if k not in present]
     if missing:
         fields = ", ".join(f"`auth_config.{k}`" for k in missing)
         out.append(

@@ -63,6 +63,8 @@ PROVIDER = KindSpec(
     ignorable=PROVIDER_FIELDS,
     defaults={"description": "", "enabled": True, "configuration": {}},
     read_back=PROVIDER_FIELDS,
+    # Its secret fields depend on the type and the server: `catalog.secret_keys(type, learned)`
+    # names the configuration keys that hold secrets (write-only, masked on read).
     open_paths=OPEN_PATHS,
     replace_on=("type",),
 )

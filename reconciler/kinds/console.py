@@ -20,7 +20,14 @@ AUTH_CONFIG_SECRETS = ("token", "api_key", "password")
 BIMPEAI_SECRETS = ("token", "secret_key")
 # The write-only credential the console requires to create a bimpeai channel of each type.
 BIMPEAI_REQUIRED_SECRET: Mapping[str, str] = {"bumpa": "token", "paystack": "secret_key", "stripe": "secret_key"}
-# What each `auth_type` needs in `auth_config` (write-only, so never read back).
+# The credentials in `auth_config` each `auth_type` cannot work without (checked by validate).
+AUTH_NEEDS: Mapping[str, tuple[str, ...]] = {
+    "bearer": ("token",),
+    "basic": ("username", "password"),
+    "api_key": ("api_key",),
+}
+# The secret each `auth_type` keeps in `auth_config`: export writes it as a reference to fill
+# in, since it is write-only and never read back.
 AUTH_KEYS: Mapping[str, tuple[str, ...]] = {
     "bearer": ("token",),
     "api_key": ("api_key",),

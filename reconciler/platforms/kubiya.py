@@ -291,7 +291,7 @@ class KubiyaPlatform(Platform):
             "tags": sorted({*body.get("tags", []), *self._markers(change, live_row)}),
         }
         if live_row is not None:
-            payload["status"] = body.get("status") or "active"
+            payload["status"] = body.get("status") or kinds_kubiya.DEFAULT_STATUS
         ignored = change.desired.lifecycle.ignore_changes
         if live_row is not None and ignored:
             live = self.from_wire(live_row).body
