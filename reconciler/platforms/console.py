@@ -1,9 +1,9 @@
 """Agents console (BimpeAI) adapter: an agent's `custom_api`, `mcp_server` and `bimpeai` channels.
 
-Canonical bodies hold only what the API returns: custom_api `base_url`, `auth_type`;
-mcp_server `server_url`, `transport`, `auth_type`; bimpeai `type`. The write-only fields
-(`auth_config`, `description`, `test_endpoint`, bimpeai keys) are sent on create and never
-read back; the console has nowhere to keep a fingerprint, so a change to them alone cannot be
+Each family's fields, the ones read back and the defaults are its spec's
+(`reconciler.kinds.console`): a live body holds only what the API returns, and the write-only
+fields (`auth_config`, `description`, `test_endpoint`, bimpeai keys) are sent on create and
+never read back; the console has nowhere to keep a fingerprint, so a change to them alone cannot be
 seen: `plan --replace ADDRESS` re-creates a channel to push a rotated credential.
 
 The console has no update: a changed channel is disconnected and configured again (a new id).
