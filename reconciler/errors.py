@@ -173,6 +173,11 @@ class PlatformError(ReconcilerError):
         self.maybe_written = maybe_written
 
 
+class WireShapeError(PlatformError):
+    """A server's answer is valid JSON of the wrong shape (a row that is no object, a name that
+    is no string): raised only where an adapter parses list rows (its `from_wire`)."""
+
+
 class UnreachableError(PlatformError):
     """No answer came: connection refused, reset, or timed out.
 

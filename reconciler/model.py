@@ -227,20 +227,6 @@ class Sensitive:
 
 SENSITIVE_MASK = "(sensitive)"
 
-# The fields of list-of-record values that a server fills in when they are left out, with the
-# value it fills in, by resource kind and field path: the adapter normalizes bodies with them,
-# and the views leave a field holding its default out of a shown record.
-RECORD_DEFAULTS: Mapping[tuple[str, str], Mapping[str, Any]] = {
-    ("integration", "config.files"): {"content": None, "secret_ref": None, "mode": "0644", "description": None},
-}
-_TRAILING_INDEX = re.compile(r"\[\d+\]$")
-
-
-def record_defaults(kind: str, path: str) -> Mapping[str, Any]:
-    """The defaults of the records at `path` (`config.files`) or of one of them (`config.files[2]`)."""
-    return RECORD_DEFAULTS.get((kind, _TRAILING_INDEX.sub("", path)), {})
-
-
 def reveal(value: Any) -> Any:
     """A value with its secrets revealed: for comparing, and for the request that writes them."""
     if isinstance(value, Sensitive):

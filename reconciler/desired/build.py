@@ -1,8 +1,8 @@
 """Declarations -> model values: `ServerConfig`s and `Resource`s in canonical shape.
 
 Secret references are resolved here (into `Sensitive`), each problem placed at the string
-that holds the reference. The bodies are the exact shapes the platform adapters compare
-against (see `reconciler.desired` for the full description):
+that holds the reference. The kinds' fields, defaults and secret keys come from their specs
+(`reconciler.kinds`). The bodies (see `reconciler.desired` for the full description):
 
 - integration: `{type, description, config, tags, status}`; `config` holds only the keys written,
   but a file entry is completed with the server's defaults (`mode` "0644", others None) and a
@@ -11,6 +11,10 @@ against (see `reconciler.desired` for the full description):
   list of `{key, value}`; password-type configuration keys are write-only;
 - model: `{description, enabled, configuration}`;
 - channel: the family's fields as written, with the API's defaults filled in.
+
+Provider, model and channel bodies are built in canonical shape, so the adapters' `prepare`
+returns them as they are; an integration's keeps only the config keys written (as declared),
+and its adapter completes it with the spec's `canonical()`.
 """
 
 from __future__ import annotations
@@ -23,25 +27,16 @@ from typing import Any
 
 from reconciler.desired import yamlpos
 from reconciler.desired.document import Declarations, ResourceDecl, ServerDecl
-from reconciler.desired.rules import (
-    CHANNEL_DEFAULTS,
-    CHANNEL_FIELDS,
-    CHANNEL_WRITE_ONLY,
-    CREDENTIAL_FIELDS,
-    address_of,
-    conductor_catalog,
-    model_address,
-)
+from reconciler.desired.rules import CREDENTIAL_FIELDS, address_of, model_address
 from reconciler.desired.secrets import Resolver
 from reconciler.errors import Diagnostic, error
-from reconciler.model import Address, Lifecycle, Resource, Sensitive, ServerConfig, ServerKind
+from reconciler.kinds import spec
+from reconciler.kinds.catalog import conductor_catalog, secret_keys
+from reconciler.kinds.kubiya import FILE_DEFAULTS, TEST_DEFAULTS
+from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
 
-FILE_DEFAULTS: dict[str, Any] = {
-    "content": None,
-    "secret_ref": None,
-    "mode": "0644",
-    "description": None,
-}
+PROVIDER = spec(ResourceKind.PROVIDER)
+MODEL = spec(ResourceKind.MODEL)
 
 
 @dataclass
@@ -218,9 +213,9 @@ def _integration(decl: ResourceDecl, values: _Values) -> Resource:
                 None
                 if test is None
                 else {
-                    "enabled": test.get("enabled", True),
+                    "enabled": test.get("enabled", TEST_DEFAULTS["enabled"]),
                     "command": values.get(test, "command"),
-                    "timeout": test.get("timeout", 5),
+                    "timeout": test.get("timeout", TEST_DEFAULTS["timeout"]),
                 }
             )
         else:
@@ -251,8 +246,7 @@ def _tags(tags: Any) -> list[dict[str, str]]:
 
 def _provider(decl: ResourceDecl, values: _Values) -> Resource:
     node = decl.node
-    catalog = conductor_catalog()
-    ctype = catalog.types.get(node["type"])
+    ctype = conductor_catalog().types.get(node["type"])
     configuration = values.get(node, "configuration") if "configuration" in node else {}
     category = node.get("category") or (ctype.category if ctype else None)
     body = {
@@ -266,13 +260,14 @@ def _provider(decl: ResourceDecl, values: _Values) -> Resource:
         # A type whose category is not published gets none (the server's is then not
         # compared), unless the desired state names one.
         body["category"] = category
-    write_only = tuple(f"configuration.{k}" for k in sorted(catalog.secret_keys & set(configuration)))
+    write_only = tuple(f"configuration.{k}" for k in sorted(secret_keys(node["type"]) & set(configuration)))
     return Resource(
         address=address_of(decl),
         body=body,
         location=decl.location,
         lifecycle=_lifecycle(node),
         write_only=write_only,
+        open_paths=PROVIDER.open_paths,
     )
 
 
@@ -293,6 +288,7 @@ def _models(decl: ResourceDecl, values: _Values) -> list[Resource]:
                 body=body,
                 location=yamlpos.item_location(decl.file, apis, i),
                 lifecycle=_lifecycle(api),
+                open_paths=MODEL.open_paths,
             )
         )
     return models
@@ -300,15 +296,15 @@ def _models(decl: ResourceDecl, values: _Values) -> list[Resource]:
 
 def _channel(decl: ResourceDecl, values: _Values) -> Resource:
     node = decl.node
-    family = node["family"]
-    body: dict[str, Any] = {f: values.get(node, f) for f in CHANNEL_FIELDS[family] if f in node}
-    for key, default in CHANNEL_DEFAULTS[family].items():
+    family = spec(ResourceKind.CHANNEL, node["family"])
+    body: dict[str, Any] = {f: values.get(node, f) for f in family.fields if f in node}
+    for key, default in family.defaults.items():
         body.setdefault(key, default)
     return Resource(
         address=address_of(decl),
         body=body,
         location=decl.location,
         lifecycle=_lifecycle(node),
-        write_only=tuple(f for f in CHANNEL_WRITE_ONLY[family] if f in body),
+        write_only=tuple(f for f in family.write_only if f in body),
         scope_location=yamlpos.value_location(decl.file, node, "agent"),
     )

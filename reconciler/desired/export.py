@@ -15,21 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.desired.yamlpos import dump
+from reconciler.kinds.catalog import secret_keys
+from reconciler.kinds.conductor import MASK
+from reconciler.kinds.console import AUTH_KEYS
+from reconciler.kinds.console import BIMPEAI_REQUIRED_SECRET as BIMPEAI_SECRET
+from reconciler.kinds.kubiya import FILE_DEFAULTS, TEST_DEFAULTS
 from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig, secret_named
 
-MASK = "********"
-SECRET_KEYS = frozenset({"api_key", "password"})
-# What a console channel's auth_type needs in auth_config (write-only, so never read back).
-AUTH_KEYS: Mapping[str, tuple[str, ...]] = {
-    "bearer": ("token",),
-    "api_key": ("api_key",),
-    "basic": ("password",),
-    "custom": ("token",),
-}
-
-
-# The write-only credential each key-based bimpeai type is created with (never read back).
-BIMPEAI_SECRET: Mapping[str, str] = {"bumpa": "token", "paystack": "secret_key", "stripe": "secret_key"}
 # Keys of an exported record that name or structure it; never secrets, whatever they are called.
 _IDENTITY_KEYS = frozenset({"name", "server", "type", "family", "agent", "category", "tags", "apis"})
 
@@ -59,7 +51,7 @@ def _integration(item: LiveResource) -> dict[str, Any]:
             entry["content"] = f["content"]
         if f.get("secret_ref") is not None:
             entry["secret_ref"] = f["secret_ref"]
-        if f.get("mode") not in (None, "0644"):
+        if f.get("mode") not in (None, FILE_DEFAULTS["mode"]):
             entry["mode"] = f["mode"]
         if f.get("description") is not None:
             entry["description"] = f["description"]
@@ -71,7 +63,7 @@ def _integration(item: LiveResource) -> dict[str, Any]:
     test = config.get("connection_test")
     if test:
         t: dict[str, Any] = {"command": test.get("command")}
-        if test.get("timeout") not in (None, 5):
+        if test.get("timeout") not in (None, TEST_DEFAULTS["timeout"]):
             t["timeout"] = test["timeout"]
         if test.get("enabled") is False:
             t["enabled"] = False
@@ -85,10 +77,12 @@ def _integration(item: LiveResource) -> dict[str, Any]:
     return out
 
 
-def _configuration(config: Mapping[str, Any], owner: Sequence[str], needed: list[str]) -> dict[str, Any]:
+def _configuration(
+    config: Mapping[str, Any], owner: Sequence[str], needed: list[str], secret: frozenset[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in config.items():
-        if value == MASK or key in SECRET_KEYS:
+        if value == MASK or key in secret:
             name = env_name(*owner, key)
             needed.append(name)
             out[key] = f"${{env:{name}}}"
@@ -112,7 +106,9 @@ def _provider(item: LiveResource, models: Iterable[LiveResource], needed: list[s
         out["description"] = body["description"]
     if body.get("enabled") is False:
         out["enabled"] = False
-    configuration = _configuration(body.get("configuration") or {}, owner, needed)
+    # The provider type's password-type keys, from the one catalog the adapter asks too.
+    secret = secret_keys(body.get("type"))
+    configuration = _configuration(body.get("configuration") or {}, owner, needed, secret)
     if configuration:
         out["configuration"] = configuration
     tags = body.get("tags") or []
@@ -126,7 +122,7 @@ def _provider(item: LiveResource, models: Iterable[LiveResource], needed: list[s
             api["description"] = m.body["description"]
         if m.body.get("enabled") is False:
             api["enabled"] = False
-        cfg = _configuration(m.body.get("configuration") or {}, (*owner, m.address.name), needed)
+        cfg = _configuration(m.body.get("configuration") or {}, (*owner, m.address.name), needed, secret)
         if cfg:
             api["configuration"] = cfg
         apis.append(api)

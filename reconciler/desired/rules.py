@@ -1,6 +1,6 @@
 """Rules the schema cannot express, checked across all files of a desired state.
 
-- Conductor per-type rules from `reconciler/data/conductor-types.yaml`: the type must exist,
+- Conductor per-type rules from the type catalog (`reconciler.kinds.catalog`): the type must exist,
   its required configuration keys (and those required by an AWS-family `connectionType`)
   must be set, the category must match the type; unknown keys are warnings, since the
   catalog may lag behind the server.
@@ -17,17 +17,23 @@
 from __future__ import annotations
 
 import difflib
-import functools
-import importlib.resources
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from reconciler import kinds
 from reconciler.desired import secrets, yamlpos
 from reconciler.desired.document import SECTION_KIND, Declarations, ResourceDecl, ServerDecl
 from reconciler.desired.schema import path_text
 from reconciler.errors import Diagnostic, Location, error, warning
+from reconciler.kinds.catalog import conductor_catalog, secret_keys
+from reconciler.kinds.console import (
+    AUTH_CONFIG_SECRETS,
+    AUTH_NEEDS,
+    BIMPEAI_REQUIRED_SECRET,
+    BIMPEAI_SECRETS,
+    CHANNELS,
+)
 from reconciler.model import (
     CHANNEL_FAMILIES,
     FINGERPRINT_TAG_KEY,
@@ -37,57 +43,6 @@ from reconciler.model import (
     ServerKind,
     secret_named,
 )
-
-# --- Conductor catalog --------------------------------------------------------------------
-
-CONDUCTOR_TYPES_RESOURCE = "data/conductor-types.yaml"
-
-
-@dataclass(frozen=True)
-class ConductorType:
-    """One integration type: its category and configuration keys. `connection` maps each
-    value of `connectionType` to the keys it requires (AWS-family types only)."""
-
-    name: str
-    # None: the vendor does not publish this type's category; none is sent unless the
-    # desired state names one.
-    category: str | None
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    connection: Mapping[str, tuple[str, ...]]
-
-    @property
-    def known_keys(self) -> frozenset[str]:
-        keys = set(self.required) | set(self.optional)
-        for extra in self.connection.values():
-            keys.update(extra)
-        return frozenset(keys)
-
-
-@dataclass(frozen=True)
-class ConductorCatalog:
-    categories: tuple[str, ...]
-    secret_keys: frozenset[str]
-    types: Mapping[str, ConductorType]
-
-
-@functools.cache
-def conductor_catalog() -> ConductorCatalog:
-    """The catalog shipped in the package, read once."""
-    text = importlib.resources.files("reconciler").joinpath(CONDUCTOR_TYPES_RESOURCE).read_text("utf-8")
-    data = yamlpos.load_data(text, CONDUCTOR_TYPES_RESOURCE)
-    types = {
-        name: ConductorType(
-            name=name,
-            category=None if spec.get("category") is None else str(spec["category"]),
-            required=tuple(spec.get("required", ())),
-            optional=tuple(spec.get("optional", ())),
-            connection={k: tuple(v or ()) for k, v in (spec.get("connection") or {}).items()},
-        )
-        for name, spec in data["types"].items()
-    }
-    return ConductorCatalog(tuple(data["categories"]), frozenset(data["secret_keys"]), types)
-
 
 # --- what each kind holds -----------------------------------------------------------------
 
@@ -105,30 +60,15 @@ CREDENTIAL_FIELDS: dict[ServerKind, tuple[str, ...]] = {
 }
 ALL_CREDENTIAL_FIELDS = ("token", "key_id", "key_secret", "api_key")
 
-CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
-    "custom_api": ("base_url", "auth_type", "description", "auth_config", "test_endpoint"),
-    "mcp_server": ("server_url", "transport", "auth_type", "auth_config"),
-    "bimpeai": ("type", "token", "public_key", "secret_key", "currency"),
-}
-CHANNEL_WRITE_ONLY: dict[str, tuple[str, ...]] = {
-    "custom_api": ("description", "auth_config", "test_endpoint"),
-    "mcp_server": ("auth_config",),
-    "bimpeai": ("token", "public_key", "secret_key", "currency"),
-}
-CHANNEL_DEFAULTS: dict[str, dict[str, str]] = {
-    "custom_api": {"auth_type": "none"},
-    "mcp_server": {"transport": "streamable_http", "auth_type": "none"},
-    "bimpeai": {},
-}
-AUTH_CONFIG_SECRETS = ("token", "api_key", "password")
-BIMPEAI_SECRETS = ("token", "secret_key")
-# The write-only credential the console requires to create a bimpeai channel of each type.
-BIMPEAI_REQUIRED_SECRET = {"bumpa": "token", "paystack": "secret_key", "stripe": "secret_key"}
+# The kinds' tables, as the specs (`reconciler.kinds`) give them.
+CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {f: s.fields for f, s in CHANNELS.items()}
+CHANNEL_WRITE_ONLY: dict[str, tuple[str, ...]] = {f: s.write_only for f, s in CHANNELS.items()}
+CHANNEL_DEFAULTS: dict[str, dict[str, str]] = {f: dict(s.defaults) for f, s in CHANNELS.items()}
 
-INTEGRATION_FIELDS = ("type", "description", "config", "tags")
-INTEGRATION_CONFIG_FIELDS = ("env_vars", "secrets", "files", "context_prompt", "connection_test")
-PROVIDER_FIELDS = ("type", "category", "description", "enabled", "configuration", "tags")
-MODEL_FIELDS = ("description", "enabled", "configuration")
+INTEGRATION_FIELDS = kinds.spec(ResourceKind.INTEGRATION).ignorable
+INTEGRATION_CONFIG_FIELDS = kinds.spec(ResourceKind.INTEGRATION).sub_fields["config"]
+PROVIDER_FIELDS = kinds.spec(ResourceKind.PROVIDER).ignorable
+MODEL_FIELDS = kinds.spec(ResourceKind.MODEL).ignorable
 
 assert set(CHANNEL_FIELDS) == set(CHANNEL_FAMILIES)
 
@@ -608,7 +548,7 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
                 out.append(_reserved_tag(decl, ("tags", i), address))
 
     config: Mapping[str, Any] = node.get("configuration") or {}
-    for key in sorted(catalog.secret_keys & set(config)):
+    for key in sorted(secret_keys(node.get("type")) & set(config)):
         value = config[key]
         if not (isinstance(value, str) and secrets.has_reference(value)):
             env = secrets.suggested_env_name(node["name"], key)
@@ -709,10 +649,6 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
         )
 
 
-# The credentials each `auth_type` cannot work without.
-AUTH_TYPE_NEEDS = {"bearer": ("token",), "basic": ("username", "password"), "api_key": ("api_key",)}
-
-
 def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
     node = decl.node
     family = node["family"]
@@ -720,7 +656,7 @@ def _check_channel(decl: ResourceDecl, address: Address, out: list[Diagnostic]) 
     auth = node.get("auth_config")
     auth_type = node.get("auth_type")
     present = auth if isinstance(auth, dict) else {}
-    missing = [k for k in AUTH_TYPE_NEEDS.get(str(auth_type), ()) if k not in present]
+    missing = [k for k in AUTH_NEEDS.get(str(auth_type), ()) if k not in present]
     if missing:
         fields = ", ".join(f"`auth_config.{k}`" for k in missing)
         out.append(

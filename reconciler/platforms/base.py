@@ -19,7 +19,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.errors import ConflictError, Diagnostic, PlatformError, ServerDownError, UnreachableError
+from reconciler.errors import (
+    ConflictError,
+    Diagnostic,
+    PlatformError,
+    ServerDownError,
+    UnreachableError,
+    WireShapeError,
+)
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
 from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, Outcome, Skipped, order_key
 from reconciler.platforms.http import HttpClient
@@ -83,15 +90,15 @@ class Platform(ABC):
         return None
 
     async def read_live(self, desired: Sequence[Resource]) -> list[LiveResource]:
-        """`read`, with an answer of an unexpected shape (valid JSON, wrong rows) turned into a
-        clear error instead of whatever the row parsing tripped on."""
+        """`read`, with an answer of an unexpected shape (valid JSON, wrong rows, as each
+        adapter's `from_wire` finds it) turned into a clear error. Anything else an adapter
+        raises is its own bug and surfaces as itself."""
         try:
             return await self.read(desired)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
-            # An adapter bug reads the same from outside: the traceback is in the --debug log.
+        except WireShapeError as exc:
             _log.debug("reading server %r failed on an unexpected row shape", self.server.name, exc_info=True)
             raise PlatformError(
-                f"the server's list answer has an unexpected shape ({type(exc).__name__}: {exc})",
+                f"the server's list answer has an unexpected shape ({exc})",
                 hint=f"check that {self.server.url} is a {self.kind.value} server",
             ) from exc
 

@@ -37,6 +37,9 @@ from typing import Any
 
 from reconciler import diff
 from reconciler.errors import PlatformError, warning
+from reconciler.kinds import canonical_resource, keep_ignored
+from reconciler.kinds import catalog as catalog_of
+from reconciler.kinds.conductor import MASK, OWN_TAG_KEYS, canonical_model, canonical_provider, plain_tags, tag_pairs
 from reconciler.model import (
     FINGERPRINT_TAG_KEY,
     KEYS_TAG_KEY,
@@ -53,16 +56,14 @@ from reconciler.model import (
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
-from reconciler.platforms.base import INTERRUPTED, Platform, Report, conflict, failed, sandbox_credentials, text_field
+from reconciler.platforms import wire
+from reconciler.platforms.base import INTERRUPTED, Platform, Report, conflict, failed, sandbox_credentials
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_KEY_ID = "sandbox-key-id"
 SANDBOX_KEY_SECRET = "sandbox-key-secret"
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60
-OWN_TAG_KEYS = frozenset({MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY, KEYS_TAG_KEY})
-# What every password-type value reads back as.
-MASK = "********"
 
 
 def version_of(row: Mapping[str, Any]) -> str:
@@ -140,9 +141,17 @@ def applied_keys(tags: Sequence[Mapping[str, str]]) -> tuple[str, ...] | None:
     return tuple(sorted({k for value in records for k in value.split(",") if k}))
 
 
-def _tags(raw: Any) -> list[dict[str, str]]:
-    pairs = {(str(t.get("key")), str(t.get("value"))) for t in raw or [] if isinstance(t, Mapping)}
-    return [{"key": k, "value": v} for k, v in sorted(pairs)]
+# The bulk save's item keeps these as the server has them when `ignore_changes` names them.
+_ITEM_KEPT = ("description", "enabled", "configuration")
+# A model's save keeps these whole, and keys of its configuration one by one.
+_MODEL_KEPT = ("description", "enabled")
+
+
+def _kept(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """What a write may keep of a server row: the named fields it has, and its configuration."""
+    kept = {k: row[k] for k in fields if k in row}
+    kept["configuration"] = row.get("configuration") or {}
+    return kept
 
 
 class ConductorPlatform(Platform):
@@ -186,43 +195,32 @@ class ConductorPlatform(Platform):
                 )
             )
             return
-        for entry in catalog if isinstance(catalog, list) else []:
-            if not isinstance(entry, dict):
-                continue
-            kind = entry.get("type") or entry.get("name")
-            fields = entry.get("configuration") or []
-            passwords = {
-                str(f.get("fieldName"))
-                for f in fields
-                if isinstance(f, dict) and str(f.get("fieldType", "")).upper() == "PASSWORD"
-            }
-            if isinstance(kind, str) and passwords:
-                self._password_fields[kind] = frozenset(passwords)
+        self._password_fields.update(catalog_of.password_fields(catalog))
 
     def prepare(self, resource: Resource) -> Resource:
-        body = dict(resource.body)
-        if resource.address.kind is ResourceKind.PROVIDER:
-            body["tags"] = [t for t in _tags(body.get("tags")) if t["key"] not in OWN_TAG_KEYS]
-            body["description"] = body.get("description") or ""
-            body.setdefault("enabled", True)
-            body["configuration"] = dict(body.get("configuration") or {})
-            write_only = set(resource.write_only)
-            for key in self._password_fields.get(str(body.get("type")), ()):
-                if key in body["configuration"]:
-                    write_only.add(f"configuration.{key}")
-                    value = body["configuration"][key]
-                    if not isinstance(value, Sensitive):
-                        body["configuration"][key] = Sensitive(str(value), source="literal")
-            resource = replace(resource, write_only=tuple(sorted(write_only)))
-            secrets = {p: _get(body, p) for p in resource.write_only}
-            fp = fingerprint(self._fp_key, secrets) if secrets else None
-            # The server adds keys of its own to a configuration (e.g. `organizationId`).
-            prepared = replace(resource, body=body, fingerprint=fp, open_paths=("configuration",))
-            return prepared
-        body["description"] = body.get("description") or ""
-        body.setdefault("enabled", True)
-        body["configuration"] = dict(body.get("configuration") or {})
-        return replace(resource, body=body, open_paths=("configuration",))
+        resource = canonical_resource(resource)
+        if resource.address.kind is not ResourceKind.PROVIDER:
+            return resource
+        # What only this server knows: the password fields its own catalog names for the type
+        # (write-only, wrapped however they were written), and the fingerprint key.
+        body = resource.body
+        configuration = body["configuration"]
+        learned = catalog_of.secret_keys(str(body.get("type")), self._password_fields)
+        secret = sorted(learned & configuration.keys())
+        extra = [k for k in secret if f"configuration.{k}" not in resource.write_only]
+        literal = [k for k in secret if not isinstance(configuration[k], Sensitive)]
+        if literal:
+            configuration = {
+                **configuration,
+                **{k: Sensitive(str(configuration[k]), source="literal") for k in literal},
+            }
+            body = {**body, "configuration": configuration}
+        write_only = tuple(sorted({*resource.write_only, *(f"configuration.{k}" for k in extra)}))
+        secrets = {p: _get(body, p) for p in write_only}
+        fp = fingerprint(self._fp_key, secrets) if secrets else None
+        if body is resource.body and write_only == resource.write_only and fp == resource.fingerprint:
+            return resource
+        return replace(resource, body=body, write_only=write_only, fingerprint=fp)
 
     async def _list_all(self) -> list[dict[str, Any]]:
         rows = await self.client.get_json("/api/integrations/", params={"activeOnly": "false"})
@@ -230,24 +228,33 @@ class ConductorPlatform(Platform):
             raise PlatformError("GET /api/integrations/: expected a JSON array")
         return rows
 
+    def from_wire(self, raw: Any) -> list[LiveResource]:
+        """A list row as the live provider and its models; `WireShapeError` when it has the
+        wrong shape."""
+        row = wire.record(raw, "a provider")
+        provider = self._provider_live(row)
+        return [provider, *(self._model_live(provider, api) for api in wire.records(row, "apis"))]
+
     def _provider_live(self, row: Mapping[str, Any]) -> LiveResource:
-        raw_tags = _tags(row.get("tags"))
+        raw_tags = tag_pairs(wire.items(row, "tags"))
         owners = sorted(
             {o for o in (owner_of_marker(t["value"]) for t in raw_tags if t["key"] == MANAGED_TAG_KEY) if o is not None}
         )
         owner = self.server.owner if self.server.owner in owners else (owners[0] if owners else "")
         fp = next((t["value"] for t in raw_tags if t["key"] == FINGERPRINT_TAG_KEY), None)
+        name = wire.text(row, "name")
+        body = {
+            "type": row.get("type"),
+            "category": row.get("category"),
+            "description": row.get("description"),
+            "enabled": bool(row.get("enabled", True)),
+            "configuration": wire.optional_record(row, "configuration"),
+            "tags": raw_tags,
+        }
         return LiveResource(
-            address=Address(ResourceKind.PROVIDER, self.server.name, (), text_field(row, "name")),
-            id=row["name"],
-            body={
-                "type": row.get("type"),
-                "category": row.get("category"),
-                "description": row.get("description") or "",
-                "enabled": bool(row.get("enabled", True)),
-                "configuration": dict(row.get("configuration") or {}),
-                "tags": [t for t in raw_tags if t["key"] not in OWN_TAG_KEYS],
-            },
+            address=Address(ResourceKind.PROVIDER, self.server.name, (), name),
+            id=name,
+            body=canonical_provider(body),
             managed=bool(owners),
             owner=owner,
             fingerprint=fp,
@@ -256,27 +263,23 @@ class ConductorPlatform(Platform):
         )
 
     def _model_live(self, provider: LiveResource, api: Mapping[str, Any]) -> LiveResource:
-        name = text_field(api, "api")
+        name = wire.text(api, "api")
+        body = {
+            "description": api.get("description"),
+            "enabled": bool(api.get("enabled", True)),
+            "configuration": wire.optional_record(api, "configuration"),
+        }
         return LiveResource(
             address=Address(ResourceKind.MODEL, self.server.name, (provider.address.name,), name),
             id=name,
-            body={
-                "description": api.get("description") or "",
-                "enabled": bool(api.get("enabled", True)),
-                "configuration": dict(api.get("configuration") or {}),
-            },
+            body=canonical_model(body),
             managed=provider.managed,
             owner=provider.owner,
             version=version_of(api),
         )
 
     def _live_from(self, rows: list[dict[str, Any]]) -> list[LiveResource]:
-        out: list[LiveResource] = []
-        for row in rows:
-            provider = self._provider_live(row)
-            out.append(provider)
-            out.extend(self._model_live(provider, api) for api in row.get("apis") or [])
-        return out
+        return [item for row in rows for item in self.from_wire(row)]
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         live = self._live_from(await self._list_all())
@@ -365,20 +368,12 @@ class ConductorPlatform(Platform):
         if body.get("category"):
             # Sent only when known: the enum has no value for every type (aws, gcp).
             item["category"] = body["category"]
-        if row is not None:
-            for path in provider.lifecycle.ignore_changes:
-                head, _, rest = path.partition(".")
-                if head == "tags":
-                    kept = [t for t in _tags(row.get("tags")) if t["key"] not in OWN_TAG_KEYS]
-                    item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
-                elif head in ("description", "enabled") and head in row:
-                    item[head] = row[head]
-                elif head == "configuration":
-                    live_config = row.get("configuration") or {}
-                    if not rest:
-                        item["configuration"] = dict(live_config)
-                    elif rest in live_config:
-                        item["configuration"][rest] = live_config[rest]
+        ignored = provider.lifecycle.ignore_changes
+        if row is not None and ignored:
+            keep_ignored(item, _kept(row, _ITEM_KEPT), ignored, copy=("configuration",), copy_whole=_ITEM_KEPT)
+            if any(p.partition(".")[0] == "tags" for p in ignored):
+                kept = plain_tags(row.get("tags"))
+                item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
         return item
 
     def _own_tags(self, provider: Resource) -> list[dict[str, str]]:
@@ -603,7 +598,7 @@ class ConductorPlatform(Platform):
         keep_own = not change.desired.mark
         stale = [
             t
-            for t in _tags(row.get("tags"))
+            for t in tag_pairs(row.get("tags"))
             if (t["key"], t["value"]) not in wanted and not (keep_own and t["key"] in OWN_TAG_KEYS)
         ]
         if stale:
@@ -639,12 +634,8 @@ class ConductorPlatform(Platform):
             "configuration": _merged(body.get("configuration"), current.get("configuration") if current else None),
         }
         if current is not None:
-            for ignored in change.desired.lifecycle.ignore_changes:
-                head, _, rest = ignored.partition(".")
-                if head in ("description", "enabled") and head in current:
-                    payload[head] = current[head]
-                elif head == "configuration" and rest and rest in (current.get("configuration") or {}):
-                    payload["configuration"][rest] = current["configuration"][rest]
+            ignored = change.desired.lifecycle.ignore_changes
+            keep_ignored(payload, _kept(current, _MODEL_KEPT), ignored, copy=("configuration",), copy_whole=_MODEL_KEPT)
         await self.client.request("POST", path, json_body=payload, address=str(change.address))
         return Done(change, change.address.name)
 
@@ -686,7 +677,7 @@ def _dropped_keys(provider: Resource, row: Mapping[str, Any] | None) -> frozense
     planner shows each as `- configuration.KEY`); keys under `ignore_changes` stay."""
     if row is None:
         return frozenset()
-    recorded = applied_keys(_tags(row.get("tags"))) or ()
+    recorded = applied_keys(tag_pairs(row.get("tags"))) or ()
     declared = provider.body.get("configuration") or {}
     ignored = provider.lifecycle.ignore_changes
     return frozenset(

@@ -1,9 +1,9 @@
 """Agents console (BimpeAI) adapter: an agent's `custom_api`, `mcp_server` and `bimpeai` channels.
 
-Canonical bodies hold only what the API returns: custom_api `base_url`, `auth_type`;
-mcp_server `server_url`, `transport`, `auth_type`; bimpeai `type`. The write-only fields
-(`auth_config`, `description`, `test_endpoint`, bimpeai keys) are sent on create and never
-read back; the console has nowhere to keep a fingerprint, so a change to them alone cannot be
+Each family's fields, the ones read back and the defaults are its spec's
+(`reconciler.kinds.console`): a live body holds only what the API returns, and the write-only
+fields (`auth_config`, `description`, `test_endpoint`, bimpeai keys) are sent on create and
+never read back; the console has nowhere to keep a fingerprint, so a change to them alone cannot be
 seen: `plan --replace ADDRESS` re-creates a channel to push a rotated credential.
 
 The console has no update: a changed channel is disconnected and configured again (a new id).
@@ -33,9 +33,11 @@ import hmac
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from reconciler.errors import PlatformError
+from reconciler.kinds import canonical_resource, spec
 from reconciler.model import (
     CHANNEL_FAMILIES,
     Address,
@@ -46,31 +48,14 @@ from reconciler.model import (
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
+from reconciler.platforms import wire
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials
 from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
 BASE = "/api/v1/console/agents"
 # The agents list (`GET`, paginated), used to suggest an agent id when one is not found.
 AGENTS = BASE
-
-# The fields each family returns on read (everything else it takes is write-only).
-READ_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "custom_api": ("base_url", "auth_type"),
-    "mcp_server": ("server_url", "transport", "auth_type"),
-    "bimpeai": ("type",),
-}
-WRITE_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "custom_api": ("base_url", "auth_type", "description", "auth_config", "test_endpoint"),
-    "mcp_server": ("server_url", "transport", "auth_type", "auth_config"),
-    "bimpeai": ("type", "token", "public_key", "secret_key", "currency"),
-}
-DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "custom_api": {"auth_type": "none"},
-    "mcp_server": {"transport": "streamable_http", "auth_type": "none"},
-    "bimpeai": {},
-}
-
 
 class ConsolePlatform(Platform):
     kind = ServerKind.CONSOLE
@@ -84,13 +69,13 @@ class ConsolePlatform(Platform):
         self._key_key = hashlib.sha256(b"reconciler-idempotency\0" + key.encode()).digest()
 
     def prepare(self, resource: Resource) -> Resource:
-        from dataclasses import replace
-
         agent, family = resource.address.scope
         if family == "bimpeai" and isinstance(resource.body.get("type"), str):
+            # What `from_wire` needs to name the channel of a connected type (see there).
             self._bimpeai_names[(agent, resource.body["type"])] = resource.address.name
-        body = {**DEFAULTS.get(family, {}), **resource.body}
-        return replace(resource, body=body, fingerprint=None)
+        prepared = canonical_resource(resource)
+        # The console has nowhere to keep a fingerprint.
+        return prepared if prepared.fingerprint is None else replace(prepared, fingerprint=None)
 
     def _path(self, agent: str, family: str) -> str:
         return f"{BASE}/{quote(agent)}/integrations/{family}"
@@ -102,9 +87,10 @@ class ConsolePlatform(Platform):
             raise PlatformError(f"GET {self._path(agent, family)}: expected a list of channels")
         return data
 
-    def _live(self, agent: str, family: str, row: Mapping[str, Any]) -> LiveResource | None:
-        if not isinstance(row, dict):
-            raise TypeError(f"a channel is {type(row).__name__}, not an object")
+    def from_wire(self, agent: str, family: str, raw: Any) -> LiveResource | None:
+        """A list row as a live channel (None for a bimpeai type that is not connected);
+        `WireShapeError` when it has the wrong shape."""
+        row = wire.record(raw, "a channel")
         if family == "bimpeai":
             if not row.get("id"):
                 return None  # a type that is not connected
@@ -113,17 +99,18 @@ class ConsolePlatform(Platform):
             # state names it as the user likes. A type connected on an agent is matched to
             # the declared channel of that type there.
             name = self._bimpeai_names.get((agent, kind)) or str(row.get("name") or kind)
-            body = {"type": row.get("type")}
+            body: dict[str, Any] = {"type": row.get("type")}
         else:
-            config = row.get("config") or {}
-            name = text_field(config, "name")
-            body = {k: config.get(k) for k in READ_FIELDS[family]}
+            config = wire.optional_record(row, "config")
+            name = wire.text(config, "name")
+            body = {k: config.get(k) for k in spec(ResourceKind.CHANNEL, family).read_back}
+        channel_id = wire.text(row, "id")
         return LiveResource(
             address=Address(ResourceKind.CHANNEL, self.server.name, (agent, family), name),
-            id=text_field(row, "id"),
+            id=channel_id,
             body=body,
             managed=False,
-            version=str(row["id"]),
+            version=channel_id,
         )
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
@@ -138,7 +125,7 @@ class ConsolePlatform(Platform):
         out: list[LiveResource] = []
         for (agent, family), rows in zip(pairs, results, strict=True):
             for row in rows:
-                item = self._live(agent, family, row)
+                item = self.from_wire(agent, family, row)
                 if item is not None:
                     out.append(item)
         return out
@@ -195,7 +182,7 @@ class ConsolePlatform(Platform):
         rows = await self._list_family(agent, family)
         out: dict[str, str] = {}
         for row in rows:
-            item = self._live(agent, family, row)
+            item = self.from_wire(agent, family, row)
             if item is not None:
                 out[item.id] = item.address.name
         return out
@@ -211,7 +198,8 @@ class ConsolePlatform(Platform):
         assert change.desired is not None
         agent, family = change.address.scope
         body = change.desired.body
-        payload = {k: reveal(body[k]) for k in WRITE_FIELDS[family] if body.get(k) is not None}
+        fields = spec(ResourceKind.CHANNEL, family).fields
+        payload = {k: reveal(body[k]) for k in fields if body.get(k) is not None}
         if family != "bimpeai":
             payload["name"] = change.address.name
         key = self.idempotency_key(change, payload)

@@ -1,10 +1,7 @@
 """Kubiya Agent Control Plane adapter: custom integrations at `/api/v1/custom-integrations`.
 
-Canonical body (desired and live alike): `type`, `description` ("" for none: the API
-cannot clear it to null, so null and "" are the same), `config` normalized as the server
-stores it
-(every key present, defaults filled: `files[].mode = "0644"`, missing optional fields null,
-`connection_test.enabled = true`, `timeout = 5`), `tags` sorted, without any ownership
+Canonical body (desired and live alike, `reconciler.kinds.kubiya`): `type`, `description`,
+`config` as the server stores it (defaults filled), `tags` sorted, without any ownership
 marker (`managed-by:reconciler` for the default scope, `managed-by:reconciler:<owner>` for
 another; this server's scope's marker is written on every write, replacing any other, except
 an update under read-only adoption (`--no-adopt`), which keeps the row unmarked), and
@@ -35,10 +32,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from reconciler.errors import LockedError, PlatformError, UnreachableError
+from reconciler.kinds import canonical_resource, keep_ignored
+from reconciler.kinds import kubiya as kinds_kubiya
 from reconciler.model import (
     LOCK_TAG_PREFIX,
     Address,
@@ -48,11 +46,11 @@ from reconciler.model import (
     ServerKind,
     kubiya_marker,
     owner_of_kubiya_tag,
-    record_defaults,
     reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials, text_field
+from reconciler.platforms import wire
+from reconciler.platforms.base import Platform, conflict, sandbox_credentials
 from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
@@ -66,57 +64,13 @@ LOCK_TTL = 15 * 60
 LOCK_POLL = 0.5
 
 
-def normalize_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The config as the server stores it: all keys, defaults filled, unknown keys dropped."""
-    config = config or {}
-    defaults = record_defaults(ResourceKind.INTEGRATION.value, "config.files")
-    files = []
-    for f in config.get("files") or []:
-        record = {"path": f.get("path")}
-        for key, default in defaults.items():
-            # An empty mode is the default too, as the server stores it.
-            record[key] = f.get(key) or default if key == "mode" else f.get(key, default)
-        files.append(record)
-    test = config.get("connection_test")
-    if test is not None:
-        enabled = test.get("enabled")
-        timeout = test.get("timeout")
-        test = {
-            "enabled": True if enabled is None else enabled,
-            "command": test.get("command"),
-            "timeout": 5 if timeout is None else timeout,
-        }
-    return {
-        "env_vars": dict(config.get("env_vars") or {}),
-        "secrets": list(config.get("secrets") or []),
-        "files": files,
-        "context_prompt": config.get("context_prompt"),
-        "connection_test": test,
-    }
-
-
-def _plain_tags(tags: Any) -> list[str]:
-    """The tags without any ownership marker."""
-    return sorted(t for t in tags or [] if owner_of_kubiya_tag(t) is None)
-
-
 def is_lock(row: Mapping[str, Any]) -> bool:
     """Whether a row is the apply lock (kept apart from what is planned)."""
     return any(isinstance(t, str) and t.startswith(LOCK_TAG_PREFIX) for t in row.get("tags") or [])
 
 
-def _set_path(body: dict[str, Any], path: str, source: Mapping[str, Any]) -> None:
-    """Copy the value at dotted `path` from `source` into `body` (ignore_changes on write)."""
-    parts = path.split(".")
-    src: Any = source
-    dst: Any = body
-    for part in parts[:-1]:
-        if not isinstance(src, Mapping) or part not in src or not isinstance(dst, dict):
-            return
-        src = src[part]
-        dst = dst.setdefault(part, {})
-    if isinstance(src, Mapping) and isinstance(dst, dict) and parts[-1] in src:
-        dst[parts[-1]] = src[parts[-1]]
+# Body fields under `ignore_changes` left out of a PUT, by their payload key.
+_PUT_OMITS = {"description": "description", "type": "integration_type", "status": "status"}
 
 
 class KubiyaPlatform(Platform):
@@ -132,31 +86,34 @@ class KubiyaPlatform(Platform):
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
 
     def prepare(self, resource: Resource) -> Resource:
-        body = dict(resource.body)
-        body["config"] = normalize_config(body.get("config"))
-        body["description"] = body.get("description") or ""
-        body["tags"] = _plain_tags(body.get("tags"))
-        body["status"] = body.get("status") or "active"
-        return replace(resource, body=body)
+        return canonical_resource(resource)
 
     @property
     def marker(self) -> str:
         return kubiya_marker(self.server.owner)
 
-    def _live(self, row: Mapping[str, Any]) -> LiveResource:
-        tags = row.get("tags") or []
-        owners = sorted({o for o in (owner_of_kubiya_tag(t) for t in tags if isinstance(t, str)) if o is not None})
+    def from_wire(self, raw: Any) -> LiveResource:
+        """A list row as a live resource; `WireShapeError` when it has the wrong shape."""
+        row = wire.record(raw, "an integration")
+        tags = wire.strings(row, "tags")
+        config = wire.optional_record(row, "config")
+        for key in ("env_vars", "connection_test"):
+            wire.optional_record(config, key)
+        wire.records(config, "files")
+        wire.items(config, "secrets")
+        owners = sorted({o for o in (owner_of_kubiya_tag(t) for t in tags) if o is not None})
         status = row.get("status")
+        body = {
+            "type": row.get("integration_type"),
+            "description": row.get("description"),
+            "config": config,
+            "tags": tags,
+            "status": status if status in kinds_kubiya.STATUSES else None,
+        }
         return LiveResource(
-            address=self._address(text_field(row, "name")),
-            id=text_field(row, "id"),
-            body={
-                "type": row.get("integration_type"),
-                "description": row.get("description") or "",
-                "config": normalize_config(row.get("config")),
-                "tags": _plain_tags(tags),
-                "status": status if status in ("active", "inactive") else "active",
-            },
+            address=self._address(wire.text(row, "name")),
+            id=wire.text(row, "id"),
+            body=kinds_kubiya.canonical(body),
             managed=bool(owners),
             # Two scopes' markers on one row: this scope's counts (it can only be there
             # because this scope wrote it).
@@ -319,7 +276,8 @@ class KubiyaPlatform(Platform):
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
-        return [self._live(r) for r in active + deleted if not is_lock(r)]
+        live = [(self.from_wire(r), r) for r in active + deleted]
+        return [item for item, row in live if not is_lock(row)]
 
     def _payload(self, change: Change, live_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full body of a create or PUT (a revive adds `status: active`)."""
@@ -333,20 +291,14 @@ class KubiyaPlatform(Platform):
             "tags": sorted({*body.get("tags", []), *self._markers(change, live_row)}),
         }
         if live_row is not None:
-            payload["status"] = body.get("status") or "active"
-        if live_row is not None and change.desired.lifecycle.ignore_changes:
-            live = self._live(live_row).body
-            mapped = {"type": "integration_type", "status": "status"}
-            for path in change.desired.lifecycle.ignore_changes:
-                head, _, rest = path.partition(".")
-                if head == "tags":
-                    payload["tags"] = sorted({*_plain_tags(live_row.get("tags")), *self._markers(change, live_row)})
-                elif head == "description":
-                    payload.pop("description", None)
-                elif head == "config" and rest:
-                    _set_path(payload["config"], rest, live["config"])
-                elif head in mapped:
-                    payload.pop(mapped[head], None)
+            payload["status"] = body.get("status") or kinds_kubiya.DEFAULT_STATUS
+        ignored = change.desired.lifecycle.ignore_changes
+        if live_row is not None and ignored:
+            live = self.from_wire(live_row).body
+            # A PUT leaves out what it does not carry: the server keeps it.
+            keep_ignored(payload, live, ignored, omit=_PUT_OMITS, copy=("config",))
+            if any(p.partition(".")[0] == "tags" for p in ignored):
+                payload["tags"] = sorted({*live["tags"], *self._markers(change, live_row)})
         return payload
 
     def _markers(self, change: Change, live_row: Mapping[str, Any] | None) -> set[str]:

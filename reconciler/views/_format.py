@@ -15,7 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import SENSITIVE_MASK, Sensitive, escape_unsafe, record_defaults
+from reconciler.kinds import record_defaults
+from reconciler.model import SENSITIVE_MASK, Sensitive, escape_unsafe
 from reconciler.plan import NOT_STARTED, Action, Done, Failed, FieldChange, Outcome, Skipped
 
 # Longest encoded value shown on one line; longer ones end in an ellipsis.

@@ -12,7 +12,7 @@ replace shows every field that will differ (`~`), those forcing it marked `# for
 replacement`, or, when none differs, what it will create (`+`). Values are JSON; a value longer
 than 200 characters is cut with `…`. A list of records is shown one record per line between
 brackets (a changed one as a diff of records), each without the fields that hold the default
-the server fills in (`model.RECORD_DEFAULTS`).
+the server fills in (`kinds.record_defaults`).
 A multi-line string is shown as a `<<EOT` block (Terraform's heredoc): the whole text for a
 create, a line diff with two lines of context for an update, at most 40 lines either way.
 A sensitive field shows only the mask `(sensitive)` (or `null` when absent), whatever value it
