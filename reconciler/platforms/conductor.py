@@ -437,28 +437,11 @@ class ConductorPlatform(Platform):
                 riders[c.address.parent].append(c)
             elif c.address.kind is not ResourceKind.PROVIDER:
                 outcomes.append(await self.save(c))
-        replaced = frozenset(c.address for c in providers if c.action is Action.REPLACE)
         try:
             live_now, rows_now = await self._versions()
         except PlatformError as exc:
             return outcomes + _batch_failed(providers, riders, exc)
-        fresh = []
-        for c in providers:
-            problem = self._stale(c, live_now) if c.action is not Action.REPLACE else None
-            if problem is not None:
-                outcomes.append(problem)
-                outcomes.extend(Skipped(m, f"depends on {c.address}, which did not succeed") for m in riders[c.address])
-                continue
-            # The models riding along are checked too; a stale one stays out of the item.
-            riding = []
-            for m in riders[c.address]:
-                stale_model = self._stale(m, live_now, replaced)
-                if stale_model is None:
-                    riding.append(m)
-                else:
-                    outcomes.append(stale_model)
-            riders[c.address] = riding
-            fresh.append(c)
+        fresh = self._fresh(providers, riders, live_now, outcomes)
         if not fresh:
             return outcomes
         items = []
@@ -481,6 +464,35 @@ class ConductorPlatform(Platform):
             outcomes.append(saved[c.address])
             outcomes.extend(Done(m, m.address.name, "saved with its provider") for m in riders[c.address])
         return outcomes
+
+    def _fresh(
+        self,
+        providers: list[Change],
+        riders: dict[Address, list[Change]],
+        live: Mapping[Address, LiveResource],
+        outcomes: list[Outcome],
+    ) -> list[Change]:
+        """The providers of a bulk save that nobody changed since the plan (a replaced one was
+        checked before its delete); the others' conflicts, and their riders skipped, go to
+        `outcomes`. The models riding along are checked too: a stale one stays out of the item."""
+        replaced = frozenset(c.address for c in providers if c.action is Action.REPLACE)
+        fresh = []
+        for c in providers:
+            problem = self._stale(c, live) if c.action is not Action.REPLACE else None
+            if problem is not None:
+                outcomes.append(problem)
+                outcomes.extend(Skipped(m, f"depends on {c.address}, which did not succeed") for m in riders[c.address])
+                continue
+            riding = []
+            for m in riders[c.address]:
+                stale_model = self._stale(m, live, replaced)
+                if stale_model is None:
+                    riding.append(m)
+                else:
+                    outcomes.append(stale_model)
+            riders[c.address] = riding
+            fresh.append(c)
+        return fresh
 
     async def _check_saved(self, batch: list[Change], outcomes: dict[Address, Outcome]) -> None:
         """Re-read the providers just saved, and fail those the server no longer holds as this

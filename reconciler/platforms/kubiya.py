@@ -59,6 +59,7 @@ from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 BASE = "/api/v1/custom-integrations"
 SANDBOX_TOKEN = "sandbox-kubiya-token"
 CREATE_ATTEMPTS = 4
+ADOPTED = "adopted: written by an earlier try whose answer was lost"
 LOCK_NAME = "reconciler-lock"
 LOCK_HOLDER_TAG = LOCK_TAG_PREFIX + "-holder:"
 LOCK_EXPIRES_TAG = LOCK_TAG_PREFIX + "-expires:"
@@ -386,53 +387,14 @@ class KubiyaPlatform(Platform):
         attempts = max(CREATE_ATTEMPTS, self.client.retry.attempts)
         for attempt in range(attempts):
             if lost:
-                try:
-                    await self.client.backoff(attempt)
-                    row = await self._find(change.address.name)
-                except PlatformError as exc:
-                    return Failed(
-                        change,
-                        f"POST {self.client.url_of(BASE)}: {'; '.join(answers)}; reading it back then failed "
-                        f"({exc}): it may have been written; the next plan will tell",
-                        exc.status,
-                        unknown=True,
-                        code=failure_code(exc),
-                    )
-                if row is not None:
-                    return await self._after_create(
-                        change, row, "adopted: written by an earlier try whose answer was lost"
-                    )
-            try:
-                response = await self.client.request(
-                    "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
-                )
-            except UnreachableError as exc:
-                if not exc.sent:
-                    answers.append("no connection")
-                    if not lost and (self.client.down is not None or attempt + 1 == attempts):
-                        raise  # nothing reached the server: a plain failure, or skipped
-                    if not lost:
-                        await self.client.backoff(attempt + 1)
-                    continue
-                lost = True
-                answers.append("no answer")
-                continue
-            except PlatformError as exc:
-                if exc.retryable:
-                    lost = True
-                    answers.append(f"HTTP {exc.status}")
-                    continue
-                raise
-            if response.status_code == 409:
-                if lost:
-                    row = await self._find(change.address.name)
-                    if row is not None:
-                        return await self._after_create(
-                            change, row, "adopted: written by an earlier try whose answer was lost"
-                        )
-                return conflict(change, "was created by someone else")
-            row = decode(response, f"POST {BASE}")
-            return await self._after_create(change, row)
+                found = await self._look_back(change, answers, attempt)
+                if found is not None:
+                    return found
+            lost, outcome = await self._try_create(change, payload, answers, lost, last=attempt + 1 == attempts)
+            if outcome is not None:
+                return outcome
+            if not lost:
+                await self.client.backoff(attempt + 1)
         return Failed(
             change,
             f"POST {self.client.url_of(BASE)}: no success after {attempts} tries ({_counted(answers)}); "
@@ -440,6 +402,54 @@ class KubiyaPlatform(Platform):
             unknown=lost,
             code=FailureCode.SERVER if any(a.startswith("HTTP") for a in answers) else FailureCode.UNREACHABLE,
         )
+
+    async def _look_back(self, change: Change, answers: list[str], attempt: int) -> Outcome | None:
+        """After a try that may have been written: wait, then adopt the row if it is there.
+        None: it is not, try again."""
+        try:
+            await self.client.backoff(attempt)
+            row = await self._find(change.address.name)
+        except PlatformError as exc:
+            return Failed(
+                change,
+                f"POST {self.client.url_of(BASE)}: {'; '.join(answers)}; reading it back then failed "
+                f"({exc}): it may have been written; the next plan will tell",
+                exc.status,
+                unknown=True,
+                code=failure_code(exc),
+            )
+        if row is None:
+            return None
+        return await self._after_create(change, row, ADOPTED)
+
+    async def _try_create(
+        self, change: Change, payload: Mapping[str, Any], answers: list[str], lost: bool, *, last: bool
+    ) -> tuple[bool, Outcome | None]:
+        """One try of a create: whether a try may now have been written unheard, and the
+        outcome (None: try again)."""
+        try:
+            response = await self.client.request(
+                "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
+            )
+        except UnreachableError as exc:
+            if exc.sent:
+                answers.append("no answer")
+                return True, None
+            answers.append("no connection")
+            if not lost and (self.client.down is not None or last):
+                raise  # nothing reached the server: a plain failure, or skipped
+            return lost, None
+        except PlatformError as exc:
+            if not exc.retryable:
+                raise
+            answers.append(f"HTTP {exc.status}")
+            return True, None
+        if response.status_code == 409:
+            row = await self._find(change.address.name) if lost else None
+            if row is not None:
+                return lost, await self._after_create(change, row, ADOPTED)
+            return lost, conflict(change, "was created by someone else")
+        return lost, await self._after_create(change, decode(response, f"POST {BASE}"))
 
     async def _after_create(self, change: Change, row: Mapping[str, Any], note: str = "") -> Outcome:
         """A create cannot carry a status: an integration declared inactive is switched off
