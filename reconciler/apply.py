@@ -1,32 +1,21 @@
 """Executes a Plan: exactly its changes, in its order, reporting progress to an observer.
 
-All scheduling lives here, driven by the one `plan.ORDER` table (Kong's `pkg/diff/order.go`):
-
-- **Phases.** Deletes run first (every server at once), then creates, updates and replaces. A
-  model deleted with its replaced provider (`Reason.PARENT_REPLACED`) belongs to the save
-  phase: it is done when that provider's delete is.
-- **Ranks.** Within a phase, a server's changes run rank by rank (`plan.order_key`); changes of
-  one rank are independent, run in parallel (at most `server.parallelism` units at once) and
-  may go in one bulk call.
-- **Dependencies.** A change whose dependency did not succeed is skipped with the reason.
-- **Replace = delete, then create**, done here once for every adapter: the delete and the
-  create form one unit, so that Ctrl-C never leaves a resource deleted and not re-created by
-  choice. A change replaced with its parent (`PARENT_REPLACED`) is not deleted again: the
-  server deleted it with the parent.
-- **Stop.** Once `stop` is set (Ctrl-C), no new unit starts: queued changes are skipped at
-  once, units in flight finish. `Executor.in_flight` holds the addresses being written, which
-  the second Ctrl-C names.
-- **Circuit breaker.** Once a server's client is `down`, its remaining changes are skipped.
-- **Exactly one outcome** per change: `Done`, `Failed` (with a `FailureCode`) or `Skipped`.
-  Independent changes go on after one fails.
+All scheduling lives here, from the one `plan.ORDER` table (as Kong's `pkg/diff/order.go`):
+deletes first (every server at once), then saves; within a phase a server's changes run rank
+by rank, a rank's independent changes in parallel (at most `server.parallelism` calls at once)
+or in one bulk call. A change whose dependency did not succeed is skipped, naming it. A
+replacement is its delete, then its create, in one call slot (so that Ctrl-C never leaves it
+half done); one replaced with its parent (`Reason.PARENT_REPLACED`) was deleted by the server
+with that parent, and so was a model deleted with its replaced provider, which is done when
+that delete is. Once `stop` is set (Ctrl-C) no new call starts: queued changes are skipped at
+once, calls in flight finish (`Executor.in_flight` names them for a second Ctrl-C). Once a
+server is `down` (its circuit is open) its remaining changes are skipped. Every change ends
+with exactly one outcome: `Done`, `Failed` (with a `FailureCode`) or `Skipped`.
 
 Adapters offer small verbs (pip-audit's service shape, see `Executor`): `check` (conflicts found
 by one look before a phase writes), `save`, `save_batch` (a bulk endpoint; by default a loop
-over `save`) and `delete`. A change goes through `save_batch` when the adapter says it is
-`bulk`; changes that `ride_with` a bulk change (a model carried in its provider's bulk item) go
-in the same call.
-
-This module never prints: the observer (a view) decides what a person sees.
+over `save`) and `delete`. This module never prints: the observer (a view) decides what a
+person sees.
 """
 
 from __future__ import annotations
