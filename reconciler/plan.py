@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from reconciler.errors import Diagnostic, Location
+from reconciler.errors import (
+    AuthError,
+    ConflictError,
+    Diagnostic,
+    Location,
+    PlatformError,
+    ServerDownError,
+    UnreachableError,
+)
 from reconciler.model import Address, Resource, ResourceKind, Sensitive, holds_secret
 
 PLAN_FORMAT_VERSION = 1
@@ -322,6 +330,21 @@ def body_digest(body: Mapping[str, Any], secret_digests: Iterable[str] = ()) -> 
 # Outcomes of executing one change: variants, never None-means-skipped.
 
 
+class FailureCode(str, Enum):
+    """Why a change failed, as data (views print the message; callers may branch on this).
+
+    `conflict`: the server's copy moved since the plan (or another writer won); `unreachable`:
+    no answer came; `auth`: the credentials or their scope were refused; `server`: the server
+    answered an error; `internal`: a bug of the reconciler (the traceback is in the --debug log).
+    """
+
+    CONFLICT = "conflict"
+    UNREACHABLE = "unreachable"
+    AUTH = "auth"
+    SERVER = "server"
+    INTERNAL = "internal"
+
+
 @dataclass(frozen=True)
 class Done:
     """The change was carried out. `id` is the server's key of the resulting resource."""
@@ -334,12 +357,14 @@ class Done:
 @dataclass(frozen=True)
 class Failed:
     """The change was attempted and failed. `message` is safe to print (no secret values).
-    `unknown` is set when the request may have been written anyway (no answer came)."""
+    `unknown` is set when the request may have been written anyway (no answer came).
+    `code` says what kind of failure it is."""
 
     change: Change
     message: str
     status: int = 0
     unknown: bool = False
+    code: FailureCode = FailureCode.SERVER
 
 
 @dataclass(frozen=True)
@@ -355,3 +380,46 @@ Outcome = Done | Failed | Skipped
 
 # The reason of a change skipped because the apply was interrupted before it started.
 NOT_STARTED = "not started: the apply was interrupted"
+
+
+def failure_code(exc: PlatformError) -> FailureCode:
+    """The code of a failed request."""
+    if isinstance(exc, ConflictError) or exc.status in (409, 412):
+        return FailureCode.CONFLICT
+    if isinstance(exc, AuthError):
+        return FailureCode.AUTH
+    if isinstance(exc, UnreachableError):
+        return FailureCode.UNREACHABLE
+    return FailureCode.SERVER
+
+
+def conflict(change: Change, what: str) -> Failed:
+    """The outcome of a change whose resource `what` (e.g. "changed") since the plan was made."""
+    return Failed(
+        change,
+        f"{change.address} {what} since the plan was made; not overwritten "
+        "(another apply or a person changed it: run plan again)",
+        409,
+        code=FailureCode.CONFLICT,
+    )
+
+
+def failed(change: Change, exc: PlatformError) -> Outcome:
+    """The outcome of a change whose request failed. It is unknown whether it was carried out
+    only when a write may have reached the server; a change never started (the server's
+    circuit is open or its deadline passed) is skipped."""
+    if isinstance(exc, ServerDownError):
+        return Skipped(change, f"not started: {server_down_reason(exc)}")
+    if isinstance(exc, ConflictError):
+        return conflict(change, str(exc))
+    message = str(exc)
+    if exc.hint:
+        message += f" (hint: {exc.hint})"
+    sent = exc.sent if isinstance(exc, UnreachableError) else exc.maybe_written
+    unknown = sent and change.action is not Action.NOOP
+    return Failed(change, message, exc.status, unknown=unknown, code=failure_code(exc))
+
+
+def server_down_reason(exc: ServerDownError) -> str:
+    """What a `ServerDownError` says after `not sent: ` (why nothing was started)."""
+    return str(exc).split(": not sent: ", 1)[-1]

@@ -1,69 +1,47 @@
-"""What every platform adapter offers, with the default (one call per change) bulk behaviour.
+"""What every platform adapter offers: small verbs, with the default bulk behaviour.
 
 An adapter reads a server's live state into `LiveResource`s normalized to the desired shape,
 prepares desired resources (server defaults filled in, write-only fingerprints computed), and
-carries out changes. `save_many`/`delete_many` loop over `save_one`/`delete_one` with bounded
-parallelism unless the adapter has a bulk endpoint (Conductor overrides `save_many`).
-
-Within one call, changes run rank by rank (`plan.ORDER`): a change whose dependency failed
-or was skipped is skipped, with the reason. Once `stop` is set no new change starts; changes
-not started are reported as skipped, calls in flight finish.
+carries out single changes: `check` (conflicts found by one look before a phase writes),
+`save`, `save_batch` (a loop over `save` unless the API has a bulk endpoint: Conductor
+overrides it) and `delete`. It never orders, blocks, interrupts or bounds changes: `apply`
+schedules everything from `plan.ORDER` (a replacement is its `delete`, then its `save`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import (
-    ConflictError,
-    Diagnostic,
-    PlatformError,
-    ServerDownError,
-    UnreachableError,
-    WireShapeError,
-)
+from reconciler.errors import Diagnostic, PlatformError, WireShapeError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
-from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, Outcome, Skipped, order_key
+from reconciler.plan import Action, Change, Failed, Outcome, Reason, conflict, failed
 from reconciler.platforms.http import HttpClient
 
 _log = logging.getLogger(__name__)
 
-Report = Callable[[Outcome], None]
 
-INTERRUPTED = NOT_STARTED
-
-
-def failed(change: Change, exc: PlatformError) -> Outcome:
-    """The outcome of a change whose request failed. It is unknown whether it was carried out
-    only when a write may have reached the server; a change never started (the server's
-    circuit is open or its deadline passed) is skipped."""
-    if isinstance(exc, ServerDownError):
-        return Skipped(change, f"not started: {server_down_reason(exc)}")
-    message = str(exc)
-    if exc.hint:
-        message += f" (hint: {exc.hint})"
-    sent = exc.sent if isinstance(exc, UnreachableError) else exc.maybe_written
-    unknown = sent and change.action is not Action.NOOP
-    return Failed(change, message, exc.status, unknown=unknown)
+def stale(change: Change, version: str | None, *, gone: str = "was deleted") -> Failed | None:
+    """The one version check before a write: the conflict when the server's copy is not the
+    one the plan was made against (`version`: its version token now, None when it is gone), or
+    None when the write may go ahead. A create (a revive excepted) expects no copy at all."""
+    if change.action is Action.CREATE and change.reason is not Reason.REVIVE:
+        return None if version is None else conflict(change, "was created by someone else")
+    if version is None:
+        return conflict(change, gone)
+    if version != (change.live_version or ""):
+        return conflict(change, "changed")
+    return None
 
 
-def server_down_reason(exc: ServerDownError) -> str:
-    text = str(exc)
-    return text.split(": not sent: ", 1)[-1]
-
-
-def conflict(change: Change, what: str) -> Failed:
-    return Failed(
-        change,
-        f"{change.address} {what} since the plan was made; not overwritten "
-        "(another apply or a person changed it: run plan again)",
-        409,
-    )
+def row_id(row: Any, what: str) -> str:
+    """The `id` of a row a server answered, or a clear error when the answer has none."""
+    value = row.get("id") if isinstance(row, Mapping) else None
+    if value is None or value == "":
+        raise PlatformError(f"{what}: the server's answer has an unexpected shape (no `id`)")
+    return str(value)
 
 
 class Platform(ABC):
@@ -75,10 +53,8 @@ class Platform(ABC):
         self.client = client
         # Warnings learned while reading (e.g. a catalog that could not be read), for the plan.
         self.diagnostics: list[Diagnostic] = []
-        # Changes in progress at once. The stop flag is checked once a change holds a slot,
-        # so that after Ctrl-C the queued changes are skipped, not started.
-        self._changes = asyncio.Semaphore(max(1, server.parallelism))
-        # Changes whose write has started and not yet ended: what a hard stop leaves unknown.
+        # Changes whose write has started and not yet ended (`apply` keeps it): what a hard
+        # stop leaves unknown.
         self.in_flight: set[Address] = set()
 
     @abstractmethod
@@ -123,94 +99,45 @@ class Platform(ABC):
         """Remove the apply lock whoever holds it; the holder it named, None when none."""
         return None
 
-    @abstractmethod
-    async def save_one(self, change: Change) -> Outcome:
-        """Carry out a create, update or replace."""
+    # How a replacement's halves are named when the second one fails (see `apply`).
+    replace_words = ("deleted", "creating")
 
-    @abstractmethod
-    async def delete_one(self, change: Change) -> Outcome:
-        """Carry out a delete."""
+    @property
+    def down(self) -> str | None:
+        """Why the server is given up for this command (its circuit is open), or None."""
+        return self.client.down
 
-    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        await self._run_ranked(changes, self.delete_one, report, stop)
-
-    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        await self._run_ranked(changes, self.save_one, report, stop)
-
-    async def _run_ranked(
-        self,
-        changes: Sequence[Change],
-        run: Callable[[Change], Any],
-        report: Report,
-        stop: asyncio.Event,
-        blocked: set[Address] | None = None,
-    ) -> None:
-        blocked = blocked if blocked is not None else set()
-        ordered = sorted(changes, key=order_key)
-        for _, group in itertools.groupby(ordered, key=lambda c: order_key(c)[:2]):
-            batch = list(group)
-            await asyncio.gather(*(self._guarded(c, run, report, stop, blocked) for c in batch))
-
-    async def _guarded(
-        self,
-        change: Change,
-        run: Callable[[Change], Any],
-        report: Report,
-        stop: asyncio.Event,
-        blocked: set[Address],
-    ) -> None:
-        dep = next((d for d in change.depends_on if d in blocked), None)
-        if dep is not None:
-            blocked.add(change.address)
-            report(Skipped(change, f"depends on {dep}, which did not succeed"))
-            return
-        if not await self._slot(stop):
-            blocked.add(change.address)
-            report(Skipped(change, INTERRUPTED))
-            return
-        try:
-            if stop.is_set():
-                blocked.add(change.address)
-                report(Skipped(change, INTERRUPTED))
-                return
-            if self.client.down is not None:
-                blocked.add(change.address)
-                report(Skipped(change, f"not started: {self.client.down}"))
-                return
-            self.in_flight.add(change.address)
-            outcome = await run(change)
-        except ConflictError as exc:
-            outcome = conflict(change, str(exc))
-        except PlatformError as exc:
-            outcome = failed(change, exc)
-        finally:
-            self._changes.release()
-        # Not in a `finally`: a cancelled write stays in flight, its outcome unknown.
-        self.in_flight.discard(change.address)
-        if not isinstance(outcome, Done):
-            blocked.add(change.address)
-        report(outcome)
-
-    async def _slot(self, stop: asyncio.Event) -> bool:
-        """Takes a change slot, or gives up (False) when `stop` is set while waiting for one:
-        after Ctrl-C the changes still queued are skipped at once, so that whatever has no
-        outcome yet is exactly what is in flight."""
-        if not self._changes.locked():
-            await self._changes.acquire()
-            return True
-        acquire = asyncio.ensure_future(self._changes.acquire())
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:
-            acquire.cancel()
-            raise
-        finally:
-            stopped.cancel()
-        if acquire.done() and not acquire.cancelled():
-            return True
-        acquire.cancel()
+    def bulk(self, change: Change) -> bool:
+        """Whether `change` goes through `save_batch` (only where the API has a bulk endpoint)."""
         return False
+
+    def rides_with(self, change: Change) -> Address | None:
+        """The bulk change whose call may carry `change` too; None: it is saved on its own."""
+        return None
+
+    async def check(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        """Conflicts found by one look before a phase writes (none by default: each verb checks
+        its resource right before its write)."""
+        return ()
+
+    @abstractmethod
+    async def save(self, change: Change) -> Outcome:
+        """Carry out a create or an update (or the create half of a replacement)."""
+
+    async def save_batch(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        """Several saves: one `save` after another, unless the API has a bulk endpoint."""
+        outcomes: list[Outcome] = []
+        for change in changes:
+            try:
+                outcomes.append(await self.save(change))
+            except PlatformError as exc:
+                outcomes.append(failed(change, exc))
+        return outcomes
+
+    @abstractmethod
+    async def delete(self, change: Change) -> Outcome:
+        """Carry out a delete, or the delete half of a replacement (for good, and after the
+        same version check as an update)."""
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -55,9 +55,9 @@ from reconciler.model import (
     owner_of_marker,
     reveal,
 )
-from reconciler.plan import Action, Change, Done, Failed, Outcome, Skipped
+from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, Skipped, failed
 from reconciler.platforms import wire
-from reconciler.platforms.base import INTERRUPTED, Platform, Report, conflict, failed, sandbox_credentials
+from reconciler.platforms.base import Platform, sandbox_credentials, stale
 from reconciler.platforms.http import Auth, HttpClient, decode, quote
 
 SANDBOX_KEY_ID = "sandbox-key-id"
@@ -319,23 +319,15 @@ class ConductorPlatform(Platform):
     async def _versions(self) -> tuple[dict[Address, LiveResource], dict[str, dict[str, Any]]]:
         rows = await self._list_all()
         live = {r.address: r for r in self._live_from(rows)}
-        return live, {r["name"]: r for r in rows}
+        return live, {str(r.get("name")): r for r in rows if isinstance(r, dict)}
 
     def _stale(
         self, change: Change, live: Mapping[Address, LiveResource], replaced: frozenset[Address] = frozenset()
     ) -> Failed | None:
-        current = live.get(change.address)
         if change.address.parent in replaced:
             return None  # goes with its provider, which is deleted first
-        if change.action is Action.CREATE:
-            if current is not None:
-                return conflict(change, "was created by someone else")
-            return None
-        if current is None:
-            return conflict(change, "was deleted")
-        if current.version != (change.live_version or ""):
-            return conflict(change, "changed")
-        return None
+        current = live.get(change.address)
+        return stale(change, None if current is None else current.version)
 
     def _bulk_item(self, provider: Resource, models: list[Change], row: Mapping[str, Any] | None) -> dict[str, Any]:
         """A bulk-save item: the desired provider, with what the plan leaves alone kept as the
@@ -391,20 +383,33 @@ class ConductorPlatform(Platform):
             tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
         return tags
 
-    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        if not changes:
-            return
-        live, _ = await self._versions()
-        ready = []
-        for change in changes:
-            stale = self._stale(change, live)
-            if stale is not None:
-                report(stale)
-            else:
-                ready.append(change)
-        await self._run_ranked(ready, self.delete_one, report, stop)
+    def bulk(self, change: Change) -> bool:
+        # Providers are saved through the bulk endpoint, which can carry their models too.
+        return change.address.kind is ResourceKind.PROVIDER and change.action is not Action.DELETE
 
-    async def delete_one(self, change: Change) -> Outcome:
+    def rides_with(self, change: Change) -> Address | None:
+        # The bulk item cannot carry a model's configuration: such a model is saved on its own.
+        if change.address.kind is not ResourceKind.MODEL or change.action is Action.DELETE:
+            return None
+        if change.desired is not None and change.desired.body.get("configuration"):
+            return None
+        return change.address.parent
+
+    async def check(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        """One list before a phase writes: deletes and replacements (whose delete comes first)
+        are checked here; every other save right before its own write (per batch, or per model)."""
+        self._replacing |= {c.address for c in changes if c.action is Action.REPLACE}
+        targets = [
+            c
+            for c in changes
+            if c.action is Action.REPLACE or (c.action is Action.DELETE and c.reason is not Reason.PARENT_REPLACED)
+        ]
+        if not targets:
+            return ()
+        live, _ = await self._versions()
+        return [problem for c in targets if (problem := self._stale(c, live)) is not None]
+
+    async def delete(self, change: Change) -> Outcome:
         address = str(change.address)
         if change.address.kind is ResourceKind.MODEL:
             path = (
@@ -415,150 +420,76 @@ class ConductorPlatform(Platform):
         await self.client.request("DELETE", path, address=address, ok=(200, 204, 404))
         return Done(change, change.address.name)
 
-    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        if not changes:
-            return
-        blocked: set[Address] = set()
-        # Models the server deletes with their replaced provider: done when that delete is.
-        cascaded = [c for c in changes if c.action is Action.DELETE]
-        changes = [c for c in changes if c.action is not Action.DELETE]
-        replaced = frozenset(c.address for c in changes if c.action is Action.REPLACE)
-        self._replacing = set(replaced)
-        ready: list[Change] = list(changes)
-        if replaced:
-            # A replacement deletes first: check those providers before the delete. Everything
-            # else is checked right before its own write (per batch, or per model).
-            live, _ = await self._versions()
-            ready = []
-            for change in changes:
-                stale = self._stale(change, live) if change.address in replaced else None
-                if stale is not None:
-                    blocked.add(change.address)
-                    report(stale)
+    async def save_batch(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        """Providers in one bulk save (`POST /api/integrations/`), with the models riding in
+        their items; each checked against a fresh list right before the write (a replaced one
+        was checked before its delete), and read back after it (see `_check_saved`)."""
+        providers = [c for c in changes if c.address.kind is ResourceKind.PROVIDER]
+        riders: dict[Address, list[Change]] = {c.address: [] for c in providers}
+        outcomes: list[Outcome] = []
+        for c in changes:
+            if c.address.kind is ResourceKind.MODEL and c.address.parent in riders:
+                riders[c.address.parent].append(c)
+            elif c.address.kind is not ResourceKind.PROVIDER:
+                outcomes.append(await self.save(c))
+        try:
+            live_now, rows_now = await self._versions()
+        except PlatformError as exc:
+            return outcomes + _batch_failed(providers, riders, exc)
+        fresh = self._fresh(providers, riders, live_now, outcomes)
+        if not fresh:
+            return outcomes
+        items = []
+        for c in fresh:
+            assert c.desired is not None
+            items.append(self._bulk_item(c.desired, riders[c.address], rows_now.get(c.address.name)))
+        try:
+            await self.client.request("POST", "/api/integrations/", json_body=items, address=str(fresh[0].address))
+        except PlatformError as exc:
+            return outcomes + _batch_failed(fresh, riders, exc)
+        saved: dict[Address, Outcome] = {}
+        for c in fresh:
+            try:
+                await self._remove_stale_tags(c, rows_now.get(c.address.name))
+                saved[c.address] = Done(c, c.address.name)
+            except PlatformError as exc:
+                saved[c.address] = failed(c, exc)
+        await self._check_saved(fresh, saved)
+        for c in fresh:
+            outcomes.append(saved[c.address])
+            outcomes.extend(Done(m, m.address.name, "saved with its provider") for m in riders[c.address])
+        return outcomes
+
+    def _fresh(
+        self,
+        providers: list[Change],
+        riders: dict[Address, list[Change]],
+        live: Mapping[Address, LiveResource],
+        outcomes: list[Outcome],
+    ) -> list[Change]:
+        """The providers of a bulk save that nobody changed since the plan (a replaced one was
+        checked before its delete); the others' conflicts, and their riders skipped, go to
+        `outcomes`. The models riding along are checked too: a stale one stays out of the item."""
+        replaced = frozenset(c.address for c in providers if c.action is Action.REPLACE)
+        fresh = []
+        for c in providers:
+            problem = self._stale(c, live) if c.action is not Action.REPLACE else None
+            if problem is not None:
+                outcomes.append(problem)
+                outcomes.extend(Skipped(m, f"depends on {c.address}, which did not succeed") for m in riders[c.address])
+                continue
+            riding = []
+            for m in riders[c.address]:
+                stale_model = self._stale(m, live, replaced)
+                if stale_model is None:
+                    riding.append(m)
                 else:
-                    ready.append(change)
+                    outcomes.append(stale_model)
+            riders[c.address] = riding
+            fresh.append(c)
+        return fresh
 
-        providers = [c for c in ready if c.address.kind is ResourceKind.PROVIDER]
-        models = [c for c in ready if c.address.kind is ResourceKind.MODEL]
-        saved_with: dict[Address, list[Change]] = {c.address: [] for c in providers}
-        single_models: list[Change] = []
-        for m in models:
-            parent = m.address.parent
-            assert parent is not None
-            has_config = bool(m.desired and m.desired.body.get("configuration"))
-            if parent in saved_with and not has_config:
-                saved_with[parent].append(m)
-            else:
-                single_models.append(m)
-
-        # Replacements: the old provider (and its models, by cascade) goes first.
-        deleted: set[Address] = set()
-        for change in [c for c in providers if c.action is Action.REPLACE]:
-            if stop.is_set():
-                break
-            self.in_flight.add(change.address)
-            try:
-                await self.client.request(
-                    "DELETE",
-                    f"/api/integrations/provider/{quote(change.address.name)}",
-                    address=str(change.address),
-                    ok=(200, 204, 404),
-                )
-                deleted.add(change.address)
-            except PlatformError as exc:
-                blocked.add(change.address)
-                report(failed(change, exc))
-            self.in_flight.discard(change.address)
-        providers = [c for c in providers if c.address not in blocked]
-        for change in cascaded:
-            if change.address.parent in deleted:
-                report(Done(change, change.address.name, "deleted with its provider"))
-            elif stop.is_set():
-                report(Skipped(change, INTERRUPTED))
-            else:
-                report(Skipped(change, f"depends on {change.address.parent}, which did not succeed"))
-
-        size = max(1, self.server.batch_size)
-        batches = [providers[i : i + size] for i in range(0, len(providers), size)]
-
-        async def run_batch(batch: list[Change]) -> None:
-            if stop.is_set():
-                for c in batch:
-                    blocked.add(c.address)
-                    report(Skipped(c, INTERRUPTED))
-                    for m in saved_with[c.address]:
-                        blocked.add(m.address)
-                        report(Skipped(m, INTERRUPTED))
-                return
-            # Checked again right before the write: another apply may have written these
-            # providers since this one started.
-            try:
-                live_now, rows_now = await self._versions()
-            except PlatformError as exc:
-                for c in batch:
-                    blocked.add(c.address)
-                    report(failed(c, exc))
-                return
-            fresh = []
-            for c in batch:
-                stale = self._stale(c, live_now, replaced) if c.action is not Action.REPLACE else None
-                if stale is None:
-                    # The models riding along are checked too; a stale one stays out of the item.
-                    riding = []
-                    for m in saved_with[c.address]:
-                        stale_model = self._stale(m, live_now, replaced)
-                        if stale_model is None:
-                            riding.append(m)
-                        else:
-                            blocked.add(m.address)
-                            report(stale_model)
-                    saved_with[c.address] = riding
-                    fresh.append(c)
-                    continue
-                blocked.add(c.address)
-                report(stale)
-                for m in saved_with[c.address]:
-                    blocked.add(m.address)
-                    report(Skipped(m, f"depends on {c.address}, which did not succeed"))
-            batch = fresh
-            if not batch:
-                return
-            items = []
-            for c in batch:
-                assert c.desired is not None
-                items.append(self._bulk_item(c.desired, saved_with[c.address], rows_now.get(c.address.name)))
-            writing = {a for c in batch for a in (c.address, *(m.address for m in saved_with[c.address]))}
-            self.in_flight |= writing
-            try:
-                await self.client.request("POST", "/api/integrations/", json_body=items, address=str(batch[0].address))
-            except PlatformError as exc:
-                self.in_flight -= writing
-                for c in batch:
-                    blocked.add(c.address)
-                    report(failed(c, exc))
-                    for m in saved_with[c.address]:
-                        blocked.add(m.address)
-                        report(Skipped(m, f"depends on {c.address}, which did not succeed"))
-                return
-            self.in_flight -= writing
-            outcomes: dict[Address, Outcome] = {}
-            for c in batch:
-                try:
-                    await self._remove_stale_tags(c, rows_now.get(c.address.name))
-                    outcomes[c.address] = Done(c, c.address.name)
-                except PlatformError as exc:
-                    outcomes[c.address] = failed(c, exc)
-                    blocked.add(c.address)
-            await self._check_saved(batch, outcomes, blocked)
-            for c in batch:
-                report(outcomes[c.address])
-                for m in saved_with[c.address]:
-                    report(Done(m, m.address.name, "saved with its provider"))
-
-        await asyncio.gather(*(run_batch(b) for b in batches))
-        await self._run_ranked(single_models, self._save_model, report, stop, blocked)
-
-    async def _check_saved(self, batch: list[Change], outcomes: dict[Address, Outcome], blocked: set[Address]) -> None:
+    async def _check_saved(self, batch: list[Change], outcomes: dict[Address, Outcome]) -> None:
         """Re-read the providers just saved, and fail those the server no longer holds as this
         apply wrote them: the bulk save has no compare-and-set, so another writer's save that
         landed between the version check and this re-read would otherwise be overwritten, or
@@ -585,8 +516,8 @@ class ConductorPlatform(Platform):
                     f"{c.address} was changed by another writer during this apply: the server no longer holds "
                     "what this apply saved (run plan again to see and settle the difference)",
                     409,
+                    code=FailureCode.CONFLICT,
                 )
-                blocked.add(c.address)
 
     async def _remove_stale_tags(self, change: Change, row: Mapping[str, Any] | None) -> None:
         """Tag pairs on the server that the desired state no longer has (the bulk save adds)."""
@@ -615,19 +546,17 @@ class ConductorPlatform(Platform):
         provider = change.address.scope[0]
         path = f"/api/integrations/provider/{quote(provider)}/integration/{quote(change.address.name)}"
         current: dict[str, Any] | None = None
-        if change.address.parent not in self._replacing:
+        # A replaced model was checked before its delete (`check`), and one whose provider is
+        # replaced is new: neither has anything to read.
+        if change.address.parent not in self._replacing and change.action is not Action.REPLACE:
             # Read right before the write: refuse to overwrite a model changed since the plan.
             response = await self.client.request("GET", path, address=str(change.address), ok=(200, 404))
             if response.status_code == 200:
                 found = decode(response, f"GET {path}")
                 current = found if isinstance(found, dict) else None
-            if change.action is Action.CREATE and current is not None:
-                return conflict(change, "was created by someone else")
-            if change.action is not Action.CREATE:
-                if current is None:
-                    return conflict(change, "was deleted")
-                if version_of(current) != (change.live_version or ""):
-                    return conflict(change, "changed")
+            problem = stale(change, None if current is None else version_of(current))
+            if problem is not None:
+                return problem
         payload = {
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
@@ -639,9 +568,21 @@ class ConductorPlatform(Platform):
         await self.client.request("POST", path, json_body=payload, address=str(change.address))
         return Done(change, change.address.name)
 
-    async def save_one(self, change: Change) -> Outcome:
-        # Providers always go through save_many's bulk path; single saves are for models.
+    async def save(self, change: Change) -> Outcome:
+        if self.bulk(change):
+            # A provider is only ever written through the bulk save.
+            return (await self.save_batch([change]))[0]
         return await self._save_model(change)
+
+
+def _batch_failed(providers: list[Change], riders: Mapping[Address, list[Change]], exc: PlatformError) -> list[Outcome]:
+    """A bulk save that failed as a whole: its providers failed, the models riding with them
+    skipped."""
+    out: list[Outcome] = []
+    for c in providers:
+        out.append(failed(c, exc))
+        out.extend(Skipped(m, f"depends on {c.address}, which did not succeed") for m in riders[c.address])
+    return out
 
 
 def _differs(change: Change, current: LiveResource | None) -> bool:

@@ -47,9 +47,9 @@ from reconciler.model import (
     ServerKind,
     reveal,
 )
-from reconciler.plan import Action, Change, Done, Failed, Outcome
+from reconciler.plan import Action, Change, Done, Outcome, conflict
 from reconciler.platforms import wire
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials
+from reconciler.platforms.base import Platform, sandbox_credentials, stale
 from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 SANDBOX_API_KEY = "sk_sandbox"
@@ -248,25 +248,24 @@ class ConsolePlatform(Platform):
             return Done(change, str(new_id) if new_id else None)
         return Done(change, None)
 
-    async def save_one(self, change: Change) -> Outcome:
-        if change.action is Action.CREATE:
-            # No look first: another apply creating the same channel at this moment sends the
-            # same idempotency key and gets the same channel; anything else is sorted out by
-            # the list that follows the configure.
-            return await self._configure(change)
-        current = await self._current_ids(change)
-        if change.live_id not in current:
-            return conflict(change, "was disconnected")
-        await self._disconnect(change, change.live_id or "")
-        try:
-            return await self._configure(change)
-        except PlatformError as exc:
-            return Failed(
-                change,
-                f"disconnected, but configuring it again failed: {exc}; run apply again to create it",
-                exc.status,
-            )
+    # How a replacement's halves are named when the second one fails (see `apply`).
+    replace_words = ("disconnected", "configuring")
 
-    async def delete_one(self, change: Change) -> Outcome:
+    async def save(self, change: Change) -> Outcome:
+        if change.action is Action.UPDATE:
+            # The console has no update: the planner plans a replacement instead.
+            raise PlatformError(f"{change.address}: the console cannot update a channel in place")
+        # No look first: another apply creating the same channel at this moment sends the
+        # same idempotency key and gets the same channel; anything else is sorted out by
+        # the list that follows the configure. (A replacement's configure follows its
+        # disconnect, see `apply`.)
+        return await self._configure(change)
+
+    async def delete(self, change: Change) -> Outcome:
+        if change.action is Action.REPLACE:
+            current = await self._current_ids(change)
+            problem = stale(change, change.live_id if change.live_id in current else None, gone="was disconnected")
+            if problem is not None:
+                return problem
         await self._disconnect(change, change.live_id or "")
         return Done(change, change.live_id)

@@ -69,7 +69,10 @@ def _no_tls_context() -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """`attempts`: tries in all; `base`/`cap`: backoff bounds in seconds (full jitter);
+    """The one retry policy: every loop that tries again (a request, a Kubiya create, the
+    apply lock's polling, a webhook post) waits and stops by it. Passed in, never patched.
+
+    `attempts`: tries in all; `base`/`cap`: backoff bounds in seconds (full jitter);
     `budget`: total seconds one call may spend retrying; `max_retry_after`: longest server-asked wait honoured;
     `total`: retries one client (one server, one command) may make in all, whatever the calls."""
 
@@ -79,6 +82,11 @@ class RetryPolicy:
     budget: float = 60.0
     max_retry_after: float = 30.0
     total: int = 500
+
+    def delay(self, attempt: int) -> float:
+        """The wait after try number `attempt` (from 1). Full jitter: spreads the retries of
+        many parallel calls apart."""
+        return random.uniform(0, min(self.cap, self.base * (2 ** (max(1, attempt) - 1))))
 
 
 class RateLimiter:
@@ -569,8 +577,7 @@ class HttpClient:
         self._retries_left -= 1
         wait = _retry_after(response) if response is not None else None
         if wait is None:
-            # Full jitter: spreads the retries of many parallel calls apart.
-            wait = random.uniform(0, min(self.retry.cap, self.retry.base * (2 ** (attempt - 1))))
+            wait = self.retry.delay(attempt)
             if started is not None:
                 # The last wait never carries the call past its budget.
                 wait = min(wait, max(0.0, self.retry.budget - (self._clock() - started)))
@@ -579,6 +586,11 @@ class HttpClient:
     async def backoff(self, attempt: int) -> None:
         """Wait before try number `attempt + 1` of a call the caller retries itself."""
         await self._backoff(max(1, attempt), None)
+
+    async def poll(self, attempt: int, limit: float) -> None:
+        """Wait before look number `attempt + 1` at something another party holds (the apply
+        lock): the policy's backoff, at most `limit` seconds, not counted as a retry."""
+        await self._sleep(max(0.0, min(self.retry.delay(attempt), limit)))
 
     async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, address: str | None = None) -> Any:
         response = await self.request("GET", path, params=params, address=address)

@@ -29,6 +29,7 @@ row again and refuses to overwrite it if it changed since the plan (its `updated
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -48,20 +49,22 @@ from reconciler.model import (
     owner_of_kubiya_tag,
     reveal,
 )
-from reconciler.plan import Action, Change, Done, Failed, Outcome, Reason
+from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, conflict, failure_code
 from reconciler.platforms import wire
-from reconciler.platforms.base import Platform, conflict, sandbox_credentials
+from reconciler.platforms.base import Platform, row_id, sandbox_credentials, stale
 from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
 
 BASE = "/api/v1/custom-integrations"
 SANDBOX_TOKEN = "sandbox-kubiya-token"
 CREATE_ATTEMPTS = 4
+ADOPTED = "adopted: written by an earlier try whose answer was lost"
 LOCK_NAME = "reconciler-lock"
 LOCK_HOLDER_TAG = LOCK_TAG_PREFIX + "-holder:"
 LOCK_EXPIRES_TAG = LOCK_TAG_PREFIX + "-expires:"
 # A lock older than this is stale: its apply died without releasing it.
 LOCK_TTL = 15 * 60
-LOCK_POLL = 0.5
+# The longest wait between two looks at a held lock.
+LOCK_POLL_CAP = 0.5
 
 
 def is_lock(row: Mapping[str, Any]) -> bool:
@@ -161,17 +164,17 @@ class KubiyaPlatform(Platform):
         me = f"{holder}/{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + timeout
         other, until = "", 0.0
-        while True:
+        for look in itertools.count(1):
             # Look first: a held lock costs no write, and an unreadable server gets none.
             row = await self._find_lock()
             if row is not None:
                 other, until = self._lock_info(row)
                 if other == me:
-                    self._lock_id = str(row["id"])  # taken by a try whose answer was lost
+                    self._lock_id = row_id(row, "the lock")  # taken by a try whose answer was lost
                     return
                 if until < time.time():
                     # Stale: removed by id, so that a lock someone else took meanwhile stays.
-                    await self._remove_lock(str(row["id"]))
+                    await self._remove_lock(row_id(row, "the lock"))
                     if await self._try_lock(me):
                         return
             elif await self._try_lock(me):
@@ -186,7 +189,8 @@ class KubiyaPlatform(Platform):
                     if row is not None:
                         other, until = self._lock_info(row)
                 raise self._locked(other, until)
-            await asyncio.sleep(min(LOCK_POLL, left))
+            # The one retry policy's backoff, capped: a released lock is seen soon.
+            await self.client.poll(look, min(LOCK_POLL_CAP, left))
 
     def _locked(self, other: str, until: float) -> LockedError:
         if not other:
@@ -227,7 +231,8 @@ class KubiyaPlatform(Platform):
             raise
         if response.status_code == 201:
             row = decode(response, f"POST {BASE}")
-            self._lock_id = str(row["id"]) if isinstance(row, dict) else None
+            # No id in the answer: the next look tells whether this try took the lock.
+            self._lock_id = str(row["id"]) if isinstance(row, dict) and row.get("id") else None
             return self._lock_id is not None
         if response.status_code == 500:
             # Either the write was carried out and only its answer failed (the published
@@ -246,12 +251,12 @@ class KubiyaPlatform(Platform):
                 ) from exc
             if held is not None:
                 if self._lock_info(held)[0] == me:
-                    self._lock_id = str(held["id"])
+                    self._lock_id = row_id(held, "the lock")
                     return True
                 return False
             if gone is None:
                 raise self.client.error_for("POST", BASE, response, f"lock {self.lock_name}")
-            await self._remove_lock(str(gone["id"]))
+            await self._remove_lock(row_id(gone, "the lock"))
         return False
 
     async def unlock(self) -> None:
@@ -264,7 +269,7 @@ class KubiyaPlatform(Platform):
         row = await self._find_lock()
         if row is None:
             return None
-        await self._remove_lock(str(row["id"]))
+        await self._remove_lock(row_id(row, "the lock"))
         return self._lock_info(row)[0]
 
     async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
@@ -320,7 +325,7 @@ class KubiyaPlatform(Platform):
 
     async def _find(self, name: str) -> dict[str, Any] | None:
         for row in await self._list():
-            if row.get("name") == name:
+            if isinstance(row, dict) and row.get("name") == name:
                 return row
         return None
 
@@ -330,112 +335,121 @@ class KubiyaPlatform(Platform):
         # was a 5xx, which Kubiya can give after committing). Then look before trying again.
         lost = False
         answers: list[str] = []
+        # The one retry policy's tries (at least CREATE_ATTEMPTS: a create is worth more looks).
         attempts = max(CREATE_ATTEMPTS, self.client.retry.attempts)
         for attempt in range(attempts):
             if lost:
-                try:
-                    await self.client.backoff(attempt)
-                    row = await self._find(change.address.name)
-                except PlatformError as exc:
-                    return Failed(
-                        change,
-                        f"POST {self.client.url_of(BASE)}: {'; '.join(answers)}; reading it back then failed "
-                        f"({exc}): it may have been written; the next plan will tell",
-                        exc.status,
-                        unknown=True,
-                    )
-                if row is not None:
-                    return await self._after_create(
-                        change, row, "adopted: written by an earlier try whose answer was lost"
-                    )
-            try:
-                response = await self.client.request(
-                    "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
-                )
-            except UnreachableError as exc:
-                if not exc.sent:
-                    answers.append("no connection")
-                    if not lost and (self.client.down is not None or attempt + 1 == attempts):
-                        raise  # nothing reached the server: a plain failure, or skipped
-                    if not lost:
-                        await self.client.backoff(attempt + 1)
-                    continue
-                lost = True
-                answers.append("no answer")
-                continue
-            except PlatformError as exc:
-                if exc.retryable:
-                    lost = True
-                    answers.append(f"HTTP {exc.status}")
-                    continue
-                raise
-            if response.status_code == 409:
-                if lost:
-                    row = await self._find(change.address.name)
-                    if row is not None:
-                        return await self._after_create(
-                            change, row, "adopted: written by an earlier try whose answer was lost"
-                        )
-                return conflict(change, "was created by someone else")
-            row = decode(response, f"POST {BASE}")
-            return await self._after_create(change, row)
+                found = await self._look_back(change, answers, attempt)
+                if found is not None:
+                    return found
+            lost, outcome = await self._try_create(change, payload, answers, lost, last=attempt + 1 == attempts)
+            if outcome is not None:
+                return outcome
+            if not lost:
+                await self.client.backoff(attempt + 1)
         return Failed(
             change,
             f"POST {self.client.url_of(BASE)}: no success after {attempts} tries ({_counted(answers)}); "
             "it may have been written; the next plan will tell",
             unknown=lost,
+            code=FailureCode.SERVER if any(a.startswith("HTTP") for a in answers) else FailureCode.UNREACHABLE,
         )
+
+    async def _look_back(self, change: Change, answers: list[str], attempt: int) -> Outcome | None:
+        """After a try that may have been written: wait, then adopt the row if it is there.
+        None: it is not, try again."""
+        try:
+            await self.client.backoff(attempt)
+            row = await self._find(change.address.name)
+        except PlatformError as exc:
+            return Failed(
+                change,
+                f"POST {self.client.url_of(BASE)}: {'; '.join(answers)}; reading it back then failed "
+                f"({exc}): it may have been written; the next plan will tell",
+                exc.status,
+                unknown=True,
+                code=failure_code(exc),
+            )
+        if row is None:
+            return None
+        return await self._after_create(change, row, ADOPTED)
+
+    async def _try_create(
+        self, change: Change, payload: Mapping[str, Any], answers: list[str], lost: bool, *, last: bool
+    ) -> tuple[bool, Outcome | None]:
+        """One try of a create: whether a try may now have been written unheard, and the
+        outcome (None: try again)."""
+        try:
+            response = await self.client.request(
+                "POST", BASE, json_body=payload, retry=False, address=str(change.address), ok=(201, 409)
+            )
+        except UnreachableError as exc:
+            if exc.sent:
+                answers.append("no answer")
+                return True, None
+            answers.append("no connection")
+            if not lost and (self.client.down is not None or last):
+                raise  # nothing reached the server: a plain failure, or skipped
+            return lost, None
+        except PlatformError as exc:
+            if not exc.retryable:
+                raise
+            answers.append(f"HTTP {exc.status}")
+            return True, None
+        if response.status_code == 409:
+            row = await self._find(change.address.name) if lost else None
+            if row is not None:
+                return lost, await self._after_create(change, row, ADOPTED)
+            return lost, conflict(change, "was created by someone else")
+        return lost, await self._after_create(change, decode(response, f"POST {BASE}"))
 
     async def _after_create(self, change: Change, row: Mapping[str, Any], note: str = "") -> Outcome:
         """A create cannot carry a status: an integration declared inactive is switched off
         right after it is created."""
         assert change.desired is not None
         want = change.desired.body.get("status") or "active"
+        new_id = row_id(row, f"POST {BASE}")
         if want != "active" and row.get("status") != want:
             await self.client.request(
                 "PUT",
-                f"{BASE}/{quote(str(row['id']))}",
+                f"{BASE}/{quote(new_id)}",
                 json_body={"status": want},
                 address=str(change.address),
             )
-        return Done(change, row.get("id"), note)
+        return Done(change, new_id, note)
 
-    async def save_one(self, change: Change) -> Outcome:
-        address = str(change.address)
-        if change.action is Action.CREATE and change.reason is not Reason.REVIVE:
+    async def save(self, change: Change) -> Outcome:
+        if change.action in (Action.CREATE, Action.REPLACE) and change.reason is not Reason.REVIVE:
+            # A replacement's create comes after its delete (see `apply`).
             return await self._create(change)
         row = await self._get(change)
-        if row is None:
-            return conflict(change, "was deleted")
-        if str(row.get("updated_at", "")) != (change.live_version or ""):
-            return conflict(change, "changed")
-        if change.action is Action.REPLACE:
-            await self.client.request(
-                "DELETE", f"{BASE}/{quote(row['id'])}", params={"hard_delete": "true"}, address=address, ok=(204, 404)
-            )
-            outcome = await self._create(change)
-            if isinstance(outcome, Failed):
-                return Failed(
-                    change,
-                    f"deleted, but creating it again failed: {outcome.message}; run apply again to create it",
-                    outcome.status,
-                    outcome.unknown,
-                )
-            return outcome
+        problem = stale(change, None if row is None else str(row.get("updated_at", "")))
+        if problem is not None or row is None:
+            return problem or conflict(change, "was deleted")
+        live_id = row_id(row, f"GET {BASE}/{{id}}")
         payload = self._payload(change, row)
-        response = await self.client.request("PUT", f"{BASE}/{quote(row['id'])}", json_body=payload, address=address)
+        response = await self.client.request(
+            "PUT", f"{BASE}/{quote(live_id)}", json_body=payload, address=str(change.address)
+        )
         updated = decode(response, f"PUT {BASE}/{{id}}")
-        return Done(change, updated.get("id") if isinstance(updated, dict) else row["id"])
+        return Done(change, str(updated.get("id") or live_id) if isinstance(updated, dict) else live_id)
 
-    async def delete_one(self, change: Change) -> Outcome:
-        address = str(change.address)
+    async def delete(self, change: Change) -> Outcome:
+        """A delete is soft (the row stays, `deleted`); a replacement's delete is hard, since a
+        soft-deleted row would hold the name against the create that follows."""
+        replacing = change.action is Action.REPLACE
         row = await self._get(change)
-        if row is None or row.get("status") == "deleted":
+        if not replacing and (row is None or row.get("status") == "deleted"):
             return Done(change, change.live_id, "already gone")
-        if str(row.get("updated_at", "")) != (change.live_version or ""):
-            return conflict(change, "changed")
-        await self.client.request("DELETE", f"{BASE}/{quote(row['id'])}", address=address, ok=(204, 404))
-        return Done(change, row["id"])
+        problem = stale(change, None if row is None else str(row.get("updated_at", "")))
+        if problem is not None or row is None:
+            return problem or conflict(change, "was deleted")
+        live_id = row_id(row, f"GET {BASE}/{{id}}")
+        params = {"hard_delete": "true"} if replacing else None
+        await self.client.request(
+            "DELETE", f"{BASE}/{quote(live_id)}", params=params, address=str(change.address), ok=(204, 404)
+        )
+        return Done(change, live_id)
 
 
 def _counted(answers: list[str]) -> str:

@@ -1,6 +1,7 @@
 """Posting a report to a webhook (Slack-compatible JSON), with retries.
 
-Retries connection errors, 429 and 5xx with backoff, a bounded number of times. A failure is
+Retries connection errors, 429 and 5xx with the one `RetryPolicy` (`NOTIFY_RETRY` unless a
+caller passes another), a bounded number of times. A failure is
 raised as a `PlatformError` whose message names the status but never echoes the url's path
 (webhook urls embed their secret token).
 """
@@ -8,14 +9,17 @@ raised as a `PlatformError` whose message names the status but never echoes the 
 from __future__ import annotations
 
 import asyncio
-import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from reconciler.errors import PlatformError
-from reconciler.platforms.http import RETRY_STATUSES, server_message
+from reconciler.platforms.http import RETRY_STATUSES, RetryPolicy, server_message
+
+# A webhook is one call at the end of a command: fewer, slower tries than an API's.
+NOTIFY_RETRY = RetryPolicy(attempts=4, base=0.5, cap=4.0)
 
 
 def _host(url: str) -> str:
@@ -44,13 +48,14 @@ async def post_json(
     url: str,
     payload: Any,
     *,
-    attempts: int = 4,
+    retry: RetryPolicy = NOTIFY_RETRY,
     timeout: float = 10.0,
     transport: httpx.AsyncBaseTransport | None = None,
-    base_delay: float = 0.5,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> int:
     """POST `payload`; returns the number of tries it took."""
     where = _host(url)
+    attempts = max(1, retry.attempts)
     last = ""
     async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
         for attempt in range(1, attempts + 1):
@@ -70,5 +75,5 @@ async def post_json(
                 if response.status_code not in RETRY_STATUSES:
                     break
             if attempt < attempts:
-                await asyncio.sleep(random.uniform(0, base_delay * 2 ** (attempt - 1)))
+                await sleep(retry.delay(attempt))
     raise PlatformError(f"notifying {where} failed: {last}", hint="check the --notify url; the report itself is intact")

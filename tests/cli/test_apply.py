@@ -330,7 +330,7 @@ def _broken_save(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
     async def broken(self: Any, *args: Any, **kwargs: Any) -> None:
         raise KeyError(f"token {SECRET_TOKEN}")
 
-    monkeypatch.setattr(KubiyaPlatform, "save_many", broken)
+    monkeypatch.setattr(KubiyaPlatform, "save", broken)
     body = BASIC.replace("PGPORT: \"5432\"}", "PGPORT: \"5432\", API_TOKEN: \"${env:RC_SECRET_TOKEN}\"}")
     return world.desired(body)
 

@@ -141,7 +141,7 @@ def test_retried_console_configure_makes_one_channel(url: str) -> None:
     change = Change(res.address, Action.CREATE, Reason.NEW, desired=platform.prepare(res))
 
     async def go() -> tuple[object, list[object]]:
-        outcome = await platform.save_one(change)
+        outcome = await platform.save(change)
         live = await platform.read([res])
         await platform.aclose()
         return outcome, live

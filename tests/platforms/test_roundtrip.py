@@ -18,6 +18,7 @@ from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensiti
 from reconciler.plan import Action, Done, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform, connect
+from reconciler.platforms.http import HttpClient, RetryPolicy
 from reconciler.sandbox.transport import forget
 
 
@@ -68,13 +69,19 @@ def chan(name: str, **over: object) -> Resource:
 
 
 class Harness:
-    def __init__(self, url: str) -> None:
+    """Plans and applies by hand; `retry`: the retry policy every platform's client is built on."""
+
+    def __init__(self, url: str, retry: RetryPolicy | None = None) -> None:
         self.servers = servers(url)
+        self.retry = retry
 
     async def plan(
         self, desired: Sequence[Resource], options: PlanOptions | None = None
     ) -> tuple[Plan, dict[str, Platform]]:
         platforms = {n: connect(s) for n, s in self.servers.items()}
+        if self.retry is not None:
+            for p in platforms.values():
+                p.client = HttpClient(p.server, p.client.auth, retry=self.retry)
         prepared = [platforms[r.address.server].prepare(r) for r in desired]
         live = []
         for n, p in platforms.items():

@@ -60,11 +60,7 @@ async def live_counts(url: str) -> tuple[Counter[str], Counter[str], int]:
 
 
 @pytest.mark.slow
-def test_apply_500_resources_under_faults_converges_without_duplicates(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Quick backoff so the test stays fast; the policy's bounds are what is exercised.
-    monkeypatch.setattr("reconciler.platforms.http.RetryPolicy", lambda: RetryPolicy(attempts=8, base=0.001, cap=0.01))
+def test_apply_500_resources_under_faults_converges_without_duplicates(url: str) -> None:
     app = app_for(url)
     # Faults by count, not by chance or by the clock: the same ones happen on a loaded machine.
     # Every 7th request is throttled, every 5th (not throttled) fails with a 5xx, every 10th
@@ -72,7 +68,8 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(
     app.state.sandbox.set_faults(
         Faults(latency_ms=1, jitter_ms=2, throttle_every=7, error_every=5, drop_after_every=10, retry_after_s=0.2)
     )
-    h = Harness(url)
+    # Quick backoff so the test stays fast; the policy's bounds are what is exercised.
+    h = Harness(url, retry=RetryPolicy(attempts=8, base=0.001, cap=0.01))
     want = desired(400)  # 400 integrations + 40 providers + 120 models + 10 channels = 570
     assert len(want) >= 500
     runs = 0

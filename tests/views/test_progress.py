@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from reconciler.apply import Observer, Report, apply
-from reconciler.plan import Change, Done, Failed, Skipped
+from reconciler.apply import Executor, Observer, apply
+from reconciler.model import Address, ServerConfig, ServerKind
+from reconciler.plan import Change, Done, Failed, Outcome, Skipped
 from reconciler.views.progress import ProgressObserver
 from tests.views import plans
 
@@ -77,13 +78,32 @@ def test_markup_and_emoji_codes_in_names_are_printed_literally() -> None:
 
 
 class _DoneExecutor:
-    async def delete_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        for c in changes:
-            report(Done(c))
+    """Carries out every change at once (the adapter verbs `apply` schedules)."""
 
-    async def save_many(self, changes: Sequence[Change], report: Report, stop: asyncio.Event) -> None:
-        for c in changes:
-            report(Done(c))
+    replace_words = ("deleted", "creating")
+    down = None
+
+    def __init__(self, server: str) -> None:
+        self.server = ServerConfig(server, ServerKind.KUBIYA, "http://unused.invalid")
+        self.in_flight: set[Address] = set()
+
+    def bulk(self, change: Change) -> bool:
+        return False
+
+    def rides_with(self, change: Change) -> Address | None:
+        return None
+
+    async def check(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        return ()
+
+    async def save(self, change: Change) -> Outcome:
+        return Done(change)
+
+    async def save_batch(self, changes: Sequence[Change]) -> Sequence[Outcome]:
+        return [Done(c) for c in changes]
+
+    async def delete(self, change: Change) -> Outcome:
+        return Done(change)
 
 
 def test_observes_a_real_apply() -> None:
@@ -91,7 +111,7 @@ def test_observes_a_real_apply() -> None:
     out = io.StringIO()
     observer = ProgressObserver(Console(file=out, width=200), enabled=False)
     as_protocol: Observer = observer
-    executors = {s: _DoneExecutor() for s in plan.servers}
+    executors: dict[str, Executor] = {s: _DoneExecutor(s) for s in plan.servers}
     result = asyncio.run(apply(plan, executors, observer=as_protocol))
     observer.close()
     lines = out.getvalue().strip().split("\n")

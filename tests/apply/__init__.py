@@ -1,0 +1,1 @@
+"""Tests of `reconciler.apply`: the scheduler."""
