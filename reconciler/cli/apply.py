@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.engine import Applied, PlanRequest, Run, Sources
     from reconciler.plan import Plan
     from reconciler.planfile import SavedPlan
+    from reconciler.views.progress import ProgressObserver
 
 HUMAN, JSON = OutputFormat.HUMAN, OutputFormat.JSON
 
@@ -192,8 +193,6 @@ async def _execute(run: Run, plan: Plan, color: bool, quiet: bool) -> ApplyResul
 
     from rich.console import Console
 
-    from reconciler.apply import ApplyResult
-    from reconciler.plan import NOT_STARTED, Failed, Skipped
     from reconciler.views.progress import ProgressObserver
 
     stop = asyncio.Event()
@@ -229,24 +228,32 @@ async def _execute(run: Run, plan: Plan, color: bool, quiet: bool) -> ApplyResul
     except asyncio.CancelledError:
         if not hard:
             raise
-        known: dict[int, Any] = {id(o.change): o for o in observer.outcomes}
-        started = run.started()
-        in_flight = [c for c in plan.actionable if id(c) not in known and c.address in started]
-        lost = "stopped while in flight (second interrupt)"
-        for c in plan.actionable:
-            if id(c) not in known:
-                known[id(c)] = Failed(c, lost, unknown=True) if c.address in started else Skipped(c, NOT_STARTED)
-                observer.outcome(known[id(c)])
-        observer.close()
-        OUT.err(
-            f"\nTwo interrupts received: stopped immediately, without waiting for the {len(in_flight)} "
-            "call(s) in flight. They may have completed on the server (listed below); "
-            "`reconciler apply` again reads the live state first and converges."
-        )
-        outcomes = tuple(known[id(c)] for c in plan.actionable)
-        return ApplyResult(outcomes, interrupted=True)
+        return _stopped_now(run, plan, observer)
     finally:
         observer.close()
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _stopped_now(run: Run, plan: Plan, observer: ProgressObserver) -> ApplyResult:
+    """The result of an apply stopped by a second Ctrl-C: what was done, what was in flight
+    (it may have completed on the server) and what never started."""
+    from reconciler.apply import ApplyResult
+    from reconciler.plan import NOT_STARTED, Failed, Outcome, Skipped
+
+    known: dict[int, Outcome] = {id(o.change): o for o in observer.outcomes}
+    started = run.started()
+    in_flight = [c for c in plan.actionable if id(c) not in known and c.address in started]
+    lost = "stopped while in flight (second interrupt)"
+    for c in plan.actionable:
+        if id(c) not in known:
+            known[id(c)] = Failed(c, lost, unknown=True) if c.address in started else Skipped(c, NOT_STARTED)
+            observer.outcome(known[id(c)])
+    observer.close()
+    OUT.err(
+        f"\nTwo interrupts received: stopped immediately, without waiting for the {len(in_flight)} "
+        "call(s) in flight. They may have completed on the server (listed below); "
+        "`reconciler apply` again reads the live state first and converges."
+    )
+    return ApplyResult(tuple(known[id(c)] for c in plan.actionable), interrupted=True)
