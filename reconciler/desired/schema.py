@@ -647,34 +647,3 @@ def _other_family(schema: dict[str, Any], key: str) -> str | None:
         if defs[name] != schema and key in defs[name].get("properties", {})
     ]
     return " and ".join(owners) or None
-
-
-# --- the plan file ------------------------------------------------------------------------
-
-PLAN_SCHEMA_RESOURCE = "schemas/plan.schema.json"
-
-
-@functools.cache
-def _plan_validator() -> Any:
-    from jsonschema import Draft202012Validator
-
-    text = importlib.resources.files("reconciler").joinpath(PLAN_SCHEMA_RESOURCE).read_text("utf-8")
-    return Draft202012Validator(json.loads(text))
-
-
-def plan_document_problems(document: Any) -> list[str]:
-    """What keeps a saved plan from matching `schemas/plan.schema.json`, each naming the field
-    (`changes[3].action`) and the rule it breaks; empty when it matches. Values are never
-    echoed: a hand-edited plan file may hold anything."""
-    problems = []
-    for err in sorted(_plan_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
-        where = path_text(err.absolute_path) or "the document"
-        if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            problems.append(f"{where}: unknown field(s) {', '.join(map(repr, extra))}")
-        elif err.validator == "required":
-            missing = [k for k in err.validator_value if k not in err.instance]
-            problems.append(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
-        else:
-            problems.append(f"{where}: does not satisfy `{err.validator}` of the plan schema")
-    return problems

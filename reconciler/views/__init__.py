@@ -15,12 +15,16 @@ rendered.
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
-from reconciler.views.human import render_apply_human, render_diagnostics, render_plan_human
-from reconciler.views.jsonview import render_apply_json, render_diagnostics_json, render_plan_json
-from reconciler.views.markdown import render_plan_markdown
-from reconciler.views.progress import ProgressObserver
+if TYPE_CHECKING:
+    from reconciler.plan import Plan
+    from reconciler.views.human import render_apply_human, render_diagnostics, render_plan_human
+    from reconciler.views.jsonview import render_apply_json, render_diagnostics_json, render_plan_json
+    from reconciler.views.markdown import render_plan_markdown
+    from reconciler.views.progress import ProgressObserver
 
 
 class OutputFormat(str, Enum):
@@ -31,6 +35,38 @@ class OutputFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
+# The renderers are imported when first used: a command that renders no plan (`validate`,
+# `--help`) starts without the apply engine, rich and jinja2 that they import.
+_HOMES = {
+    "render_apply_human": "human",
+    "render_diagnostics": "human",
+    "render_plan_human": "human",
+    "render_apply_json": "jsonview",
+    "render_diagnostics_json": "jsonview",
+    "render_plan_json": "jsonview",
+    "render_plan_markdown": "markdown",
+    "ProgressObserver": "progress",
+}
+
+
+def render_plan(plan: Plan, fmt: OutputFormat, *, color: bool = False) -> str:
+    """The plan in `fmt`: the one place a plan's view is chosen."""
+    from reconciler.views import human, jsonview, markdown
+
+    if fmt is OutputFormat.JSON:
+        return jsonview.render_plan_json(plan)
+    if fmt is OutputFormat.MARKDOWN:
+        return markdown.render_plan_markdown(plan)
+    return human.render_plan_human(plan, color=color)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
 __all__ = [
     "OutputFormat",
     "ProgressObserver",
@@ -38,6 +74,7 @@ __all__ = [
     "render_apply_json",
     "render_diagnostics",
     "render_diagnostics_json",
+    "render_plan",
     "render_plan_human",
     "render_plan_json",
     "render_plan_markdown",

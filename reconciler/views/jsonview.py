@@ -4,7 +4,8 @@ Each document is an object with a `format` tag saying what it is (`reconciler-pl
 `reconciler-apply`, `reconciler-diagnostics`), written with sorted keys, the top level
 indented by two and one line for each change, outcome or diagnostic, without a trailing
 newline. The plan document is `Plan.to_dict()` plus the tag; its shape is
-documented, and tested, by `schemas/plan.schema.json`.
+documented, and tested, by `schemas/plan.schema.json`. A saved plan (`reconciler.planfile`)
+is this document with the options it was made with.
 
 Nothing secret can come out: every value passes through `plan.masked` (a `Sensitive` becomes
 its mask) and the before/after of a sensitive field are masked again here, whatever they hold.

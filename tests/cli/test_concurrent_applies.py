@@ -18,10 +18,10 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reconciler import engine
+from reconciler import engine, planfile
 from reconciler.apply import ApplyResult
 from reconciler.errors import LockedError, StalePlanError
-from reconciler.plan import Done
+from reconciler.plan import Done, Plan
 from reconciler.sandbox.transport import SANDBOX_BASE_URL, app_for, transport
 from tests.cli.conftest import KEY_ID, KEY_SECRET, World, servers_yaml
 from tests.cli.test_ownership import scoped
@@ -41,29 +41,30 @@ channels:
 """
 
 
-async def _apply(world: World, path: Any, saved: dict[str, Any] | None = None) -> ApplyResult:
+async def _apply(world: World, path: Any, saved: Plan | None = None) -> ApplyResult:
     run = await engine.open_run(engine.Sources((str(path),)), lock_timeout=60.0)
     try:
         plan = engine.make_plan(run, engine.plan_options(run))
         if saved is not None:
-            engine.check_saved(saved, plan)
+            planfile.check_fresh(saved, plan)
         return await engine.execute(run, plan)
     finally:
         await run.aclose()
 
 
-async def _both(world: World, first: Any, second: Any, saved: list[dict[str, Any] | None]) -> list[Any]:
+async def _both(world: World, first: Any, second: Any, saved: list[Plan | None]) -> list[Any]:
     return list(
         await asyncio.gather(_apply(world, first, saved[0]), _apply(world, second, saved[1]), return_exceptions=True)
     )
 
 
-def _saved_plan(path: Any) -> dict[str, Any]:
-    async def make() -> dict[str, Any]:
+def _saved_plan(path: Any) -> Plan:
+    async def make() -> Plan:
         run = await engine.open_run(engine.Sources((str(path),)))
         try:
             options = engine.plan_options(run)
-            return engine.plan_file_document(engine.make_plan(run, options), options, list(run.platforms), path)
+            saved = planfile.SavedOptions.of(options, list(run.platforms))
+            return Plan.from_dict(planfile.encode(engine.make_plan(run, options), saved, path))
         finally:
             await run.aclose()
 
