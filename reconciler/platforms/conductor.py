@@ -363,6 +363,8 @@ class ConductorPlatform(Platform):
         ignored = provider.lifecycle.ignore_changes
         if row is not None and ignored:
             keep_ignored(item, _kept(row, _ITEM_KEPT), ignored, copy=("configuration",), copy_whole=_ITEM_KEPT)
+            if "configuration" in ignored:
+                item["configuration"] = _kept_whole(body.get("configuration"), row.get("configuration"))
             if any(p.partition(".")[0] == "tags" for p in ignored):
                 kept = plain_tags(row.get("tags"))
                 item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
@@ -565,6 +567,8 @@ class ConductorPlatform(Platform):
         if current is not None:
             ignored = change.desired.lifecycle.ignore_changes
             keep_ignored(payload, _kept(current, _MODEL_KEPT), ignored, copy=("configuration",), copy_whole=_MODEL_KEPT)
+            if "configuration" in ignored:
+                payload["configuration"] = _kept_whole(body.get("configuration"), current.get("configuration"))
         await self.client.request("POST", path, json_body=payload, address=str(change.address))
         return Done(change, change.address.name)
 
@@ -610,6 +614,21 @@ def _merged(desired: Any, live: Any, dropped: frozenset[str] = frozenset()) -> d
     for key in dropped:
         out.pop(key, None)
     out.update(reveal(desired or {}))
+    return out
+
+
+def _kept_whole(desired: Any, live: Any) -> dict[str, Any]:
+    """The configuration to write when `ignore_changes` names it whole: the server's own. The
+    API replaces it on every save and masks its secrets on read, so a masked key carries the
+    declared value where there is one (the mask itself is never sent back) and is otherwise
+    left out."""
+    declared = desired if isinstance(desired, Mapping) else {}
+    out: dict[str, Any] = {}
+    for key, value in (live if isinstance(live, Mapping) else {}).items():
+        if value != MASK:
+            out[key] = value
+        elif key in declared:
+            out[key] = reveal(declared[key])
     return out
 
 

@@ -302,6 +302,9 @@ class KubiyaPlatform(Platform):
             live = self.from_wire(live_row).body
             # A PUT leaves out what it does not carry: the server keeps it.
             keep_ignored(payload, live, ignored, omit=_PUT_OMITS, copy=("config",))
+            if "config" in ignored:
+                # Ignored whole: the PUT leaves it out and the server keeps its own.
+                del payload["config"]
             if any(p.partition(".")[0] == "tags" for p in ignored):
                 payload["tags"] = sorted({*live["tags"], *self._markers(change, live_row)})
         return payload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from typing import Any
 
 import pytest
@@ -355,3 +356,55 @@ def test_debug_logs_the_traceback_scrubbed(world: World, monkeypatch: pytest.Mon
     assert "Traceback (most recent call last)" in result.stderr
     assert "KeyError: 'token (sensitive)'" in result.stderr
     assert SECRET_TOKEN not in result.stdout + result.stderr
+
+
+def test_an_integration_ignoring_its_whole_config_keeps_the_servers_config_on_update(world: World) -> None:
+    body = BASIC.replace(
+        "    description: Main database\n",
+        "    description: Main database\n    lifecycle: {ignore_changes: [config]}\n",
+    )
+    assert world.run("apply", world.desired(body), "--auto-approve").exit_code == 0
+    row = world.integration("pg-main")
+    by_hand = {**row["config"], "env_vars": {"PGHOST": "edited.internal"}}
+    assert world.kubiya("PUT", f"/{row['id']}", json_body={"config": by_hand}).status_code == 200
+    changed = world.desired(body.replace("description: Main database", "description: Primary database"))
+    result = world.run("apply", changed, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert world.integration("pg-main")["config"]["env_vars"] == {"PGHOST": "edited.internal"}
+
+
+def test_a_model_ignoring_its_whole_configuration_keeps_the_servers_configuration_on_update(world: World) -> None:
+    body = BASIC.replace(
+        "      - {name: llama3, description: Chat}\n",
+        "      - {name: llama3, description: Chat, configuration: {temperature: '0.2'},"
+        " lifecycle: {ignore_changes: [configuration]}}\n",
+    )
+    assert world.run("apply", world.desired(body), "--auto-approve").exit_code == 0
+    path = "/integrations/provider/local-llm/integration/llama3"
+    model = world.conductor("GET", path).json()
+    edited = {"description": model["description"], "enabled": True, "configuration": {"temperature": "0.9"}}
+    assert world.conductor("POST", path, json_body=edited).status_code == 200
+    changed = world.desired(body.replace("description: Chat,", "description: Chat model,"))
+    result = world.run("apply", changed, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert world.conductor("GET", path).json()["configuration"] == {"temperature": "0.9"}
+
+
+def test_a_provider_ignoring_its_whole_configuration_keeps_it_and_never_sends_the_mask(world: World) -> None:
+    body = BASIC.replace(
+        '    configuration: {endpoint: "http://localhost:11434"}\n',
+        '    configuration: {endpoint: "http://localhost:11434", api_key: "${env:RC_OLLAMA_KEY}"}\n'
+        "    lifecycle: {ignore_changes: [configuration]}\n",
+    )
+    env = {"RC_OLLAMA_KEY": "ollama-secret-1"}
+    assert world.run("apply", world.desired(body), "--auto-approve", env=env).exit_code == 0
+    live = world.conductor("GET", "/integrations/provider/local-llm").json()
+    by_hand = {**live["configuration"], "endpoint": "http://edited:11434", "api_key": "ollama-secret-1"}
+    edit = {"type": "ollama", "description": live["description"], "configuration": by_hand}
+    assert world.conductor("POST", "/integrations/provider/local-llm", json_body=edit).status_code == 200
+    changed = world.desired(body.replace("description: Local models", "description: Local LLMs"))
+    result = world.run("apply", changed, "--auto-approve", env=env)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(world.url.removeprefix("sandbox:")) as conn:
+        (stored,) = conn.execute("SELECT configuration FROM conductor_provider WHERE name = 'local-llm'").fetchone()
+    assert json.loads(stored) == {"endpoint": "http://edited:11434", "api_key": "ollama-secret-1"}
