@@ -63,7 +63,7 @@ from typing import Any
 import httpx
 import yaml
 
-from reconciler.desired import yamlpos
+from reconciler.desired import safeyaml as yamlpos
 from reconciler.model import MANAGED_TAG
 
 try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired import yamlpos
+from reconciler.desired import safeyaml as yamlpos
 from reconciler.desired.document import Declarations, ResourceDecl, ServerDecl
 from reconciler.desired.rules import (
     CHANNEL_DEFAULTS,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.desired.yamlpos import dump
+from reconciler.desired.dumper import dump
 from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig, secret_named
 
 MASK = "********"

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from reconciler.desired import secrets, yamlpos
+from reconciler.desired import safeyaml as yamlpos
+from reconciler.desired import secrets
 from reconciler.desired.document import SECTION_KIND, Declarations, ResourceDecl, ServerDecl
 from reconciler.desired.schema import path_text
 from reconciler.errors import Diagnostic, Location, error, warning

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.desired import yamlpos
+from reconciler.desired import safeyaml
 from reconciler.errors import Diagnostic, Location, error
 
 SCHEMA_RESOURCE = "schemas/desired-state.schema.json"
@@ -246,7 +246,7 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
     path = list(err.absolute_path)
     validator = str(err.validator)
     schema = err.schema if isinstance(err.schema, dict) else {}
-    where = yamlpos.locate(file, document, path)
+    where = safeyaml.locate(file, document, path)
     phrase = _field_phrase(document, path)
     in_names = "propertyNames" in err.absolute_schema_path
 
@@ -280,7 +280,7 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
         if subject:
             text = f"{subject}: {text}"
         message = schema.get("x-message") or "is not an allowed name"
-        add("schema.bad-name", f"{text} {message}", yamlpos.key_location(file, container, key))
+        add("schema.bad-name", f"{text} {message}", safeyaml.key_location(file, container, key))
         return
 
     if validator == "additionalProperties":
@@ -302,7 +302,7 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
             add(
                 "schema.unknown-field",
                 f"unknown field `{key}` {owner}",
-                yamlpos.key_location(file, container, key),
+                safeyaml.key_location(file, container, key),
                 hint,
             )
         return
@@ -379,7 +379,7 @@ def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
             if frozen in seen:
                 break
             seen.add(frozen)
-        loc = yamlpos.locate(file, document, [*path, index])
+        loc = safeyaml.locate(file, document, [*path, index])
         add("schema.unique", f"{phrase} lists the same value twice", loc, "remove the repeated item")
         return
 
@@ -403,7 +403,7 @@ def _freeze(v: Any) -> Any:
 def _raw_of(document: Any, path: Sequence[str | int]) -> str | None:
     if not path:
         return None
-    return yamlpos.raw_text(_at(document, path[:-1]), path[-1])
+    return safeyaml.raw_text(_at(document, path[:-1]), path[-1])
 
 
 _FAMILY_DEFS = {"customApiChannel": "custom_api", "mcpServerChannel": "mcp_server", "bimpeaiChannel": "bimpeai"}

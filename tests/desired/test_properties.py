@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import check, schema, yamlpos
+from reconciler.desired import check, safeyaml, schema
 from reconciler.errors import Diagnostic, Severity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,7 +208,7 @@ def _assert_same_answer(document: Any) -> None:
 @given(mutated())
 def test_fast_checker_agrees_with_jsonschema(document: dict[str, Any]) -> None:
     # Through our own loader, so that the values have exactly the types validation sees.
-    parsed = yamlpos.parse(yaml.safe_dump(document, allow_unicode=True), "doc.yaml")
+    parsed = safeyaml.parse(yaml.safe_dump(document, allow_unicode=True), "doc.yaml")
     if not parsed.ok:
         return
     _assert_same_answer(parsed.value)

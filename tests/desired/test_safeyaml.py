@@ -8,8 +8,8 @@ import math
 import pytest
 import yaml
 
-from reconciler.desired import yamlpos
-from reconciler.desired.yamlpos import Limits, YList, YMap, locate, parse
+from reconciler.desired import safeyaml
+from reconciler.desired.safeyaml import Limits, YList, YMap, locate, parse
 from reconciler.errors import DiagnosticsError, Location
 
 
@@ -19,12 +19,12 @@ def _value(text: str) -> object:
     return parsed.value
 
 
-def _codes(text: str, limits: Limits = yamlpos.DEFAULT_LIMITS) -> list[str]:
+def _codes(text: str, limits: Limits = safeyaml.DEFAULT_LIMITS) -> list[str]:
     return [d.code for d in parse(text, "f.yaml", limits).diagnostics]
 
 
 def test_uses_libyaml_when_pyyaml_has_it() -> None:
-    assert yaml.__with_libyaml__ == yamlpos.HAVE_LIBYAML
+    assert yaml.__with_libyaml__ == safeyaml.HAVE_LIBYAML
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_positions_of_keys_values_and_items() -> None:
     assert locate("f", root, ["top", "list", 1, "n"]) == Location("f", 5, 17)
     assert locate("f", root, ["top", "flow", 1]) == Location("f", 6, 13)
     assert locate("f", root, ["top", "missing", 3]) == Location("f", 1, 1)
-    assert yamlpos.key_location("f", root["top"], "flow") == Location("f", 6, 3)
+    assert safeyaml.key_location("f", root["top"], "flow") == Location("f", 6, 3)
     # Columns count characters, not bytes.
     nested = _value("a: {é€: [x, y]}\n")
     assert isinstance(nested, dict)
@@ -90,11 +90,11 @@ def test_positions_of_keys_values_and_items() -> None:
 def test_raw_text_of_non_string_scalars() -> None:
     root = _value("mode: 0600\nname: x\nitems: [1.50, b]\n")
     assert isinstance(root, YMap)
-    assert yamlpos.raw_text(root, "mode") == "0600"
-    assert yamlpos.raw_text(root, "name") is None
+    assert safeyaml.raw_text(root, "mode") == "0600"
+    assert safeyaml.raw_text(root, "name") is None
     items = root["items"]
     assert isinstance(items, YList)
-    assert yamlpos.raw_text(items, 0) == "1.50"
+    assert safeyaml.raw_text(items, 0) == "1.50"
 
 
 def test_duplicate_keys_report_both_places_and_keep_the_last() -> None:
@@ -216,9 +216,9 @@ def test_garbage_collector_state_is_restored(enabled: bool) -> None:
 
 
 def test_decode() -> None:
-    assert yamlpos.decode("\ufeffa: é".encode(), "f") == "a: é"
+    assert safeyaml.decode("\ufeffa: é".encode(), "f") == "a: é"
     with pytest.raises(DiagnosticsError) as raised:
-        yamlpos.decode(b"a: 1\nb: \xc3\x28\n", "f")
+        safeyaml.decode(b"a: 1\nb: \xc3\x28\n", "f")
     [d] = raised.value.diagnostics
     assert d.code == "file.encoding" and d.location == Location("f", 2, 4)
 
@@ -229,7 +229,7 @@ def test_empty_document() -> None:
 
 
 def test_load_data_raises_with_positions() -> None:
-    assert yamlpos.load_data("a: 1\n", "f") == {"a": 1}
+    assert safeyaml.load_data("a: 1\n", "f") == {"a": 1}
     with pytest.raises(DiagnosticsError) as raised:
-        yamlpos.load_data("a: 1\na: 2\n", "f")
+        safeyaml.load_data("a: 1\na: 2\n", "f")
     assert [d.code for d in raised.value.diagnostics] == ["yaml.duplicate-key"]
