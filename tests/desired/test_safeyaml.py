@@ -233,3 +233,55 @@ def test_load_data_raises_with_positions() -> None:
     with pytest.raises(DiagnosticsError) as raised:
         safeyaml.load_data("a: 1\na: 2\n", "f")
     assert [d.code for d in raised.value.diagnostics] == ["yaml.duplicate-key"]
+
+
+def test_an_alias_may_stand_for_a_key_when_it_names_a_string() -> None:
+    assert _value("a: &k name\n*k : 1\n") == {"a": "name", "name": 1}
+    assert _codes("a: &m {x: 1}\n*m : 1\n") == ["yaml.complex-key"]
+
+
+def test_an_anchored_string_is_repeated_by_its_alias() -> None:
+    assert _value("a: &x hello\nb: [*x, *x]\n") == {"a": "hello", "b": ["hello", "hello"]}
+
+
+def test_a_quoted_or_tagged_merge_key_is_an_ordinary_key() -> None:
+    assert _value("'<<': 1\nb: 2\n") == {"<<": 1, "b": 2}
+    assert _value("!!str <<: 1\n") == {"<<": 1}
+
+
+def test_merged_values_keep_their_source_text() -> None:
+    root = _value("base: &b {mode: 0600}\nfile:\n  <<: *b\n  path: /a\n")
+    assert isinstance(root, YMap)
+    assert root["file"] == {"path": "/a", "mode": 600}
+    assert safeyaml.raw_text(root["file"], "mode") == "0600"
+
+
+def test_a_later_string_drops_the_source_text_of_the_value_it_replaces() -> None:
+    parsed = parse("a: 0600\na: x\n", "f.yaml")
+    assert parsed.value == {"a": "x"}
+    assert safeyaml.raw_text(parsed.value, "a") is None
+
+
+def test_brackets_inside_quoted_values_do_not_count_as_depth() -> None:
+    assert _codes('a: "' + "[" * 100 + '"\nb: @\n') == ["yaml.syntax"]
+    assert _codes("a: '" + "{" * 100 + "'\nb: @\n") == ["yaml.syntax"]
+
+
+def test_pruned_copies_only_the_way_to_a_removed_value_and_keeps_positions() -> None:
+    root = _value("a:\n  keep: 1\n  drop: 2\nb: [x, {drop: 3, keep: 4}]\nc: {k: 1}\n")
+    assert isinstance(root, YMap)
+    copy = safeyaml.pruned(root, [("a", "drop"), ("b", 1, "drop")])
+    assert copy == {"a": {"keep": 1}, "b": ["x", {"keep": 4}], "c": {"k": 1}}
+    assert copy["c"] is root["c"]  # untouched values are shared, not copied
+    assert root["a"] == {"keep": 1, "drop": 2}  # the original is left as it was
+    assert locate("f", copy, ["b", 1, "keep"]) == Location("f", 4, 24)
+
+
+def test_byte_location_counts_columns_in_characters() -> None:
+    data = "a: 1\nnamé: \x01\n".encode()
+    assert safeyaml.byte_location("f", data, data.index(b"\x01")) == Location("f", 2, 7)
+
+
+def test_a_tag_is_shown_as_the_user_wrote_it() -> None:
+    assert safeyaml.show_tag("tag:yaml.org,2002:python/object") == "!!python/object"
+    assert safeyaml.show_tag("!custom") == "!custom"
