@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,16 +199,21 @@ def declarations(documents: list[Document]) -> Declarations:
                     out.servers.append(ServerDecl(name, node, document))
         for section in schema.SECTIONS:
             items = value.get(section)
-            if not isinstance(items, list) or not document.validation.usable(section):
-                continue
-            for index, node in enumerate(items):
-                if document.validation.usable(section, index):
-                    out.resources.append(ResourceDecl(section, index, node, document))
-                    continue
-                refused = document.validation.refused_in(section, index)
-                if refused is None or not isinstance(node, dict):
-                    continue
-                rest = safeyaml.pruned(node, refused)
-                if all(isinstance(rest.get(key), str) for key in IDENTITY[section]):
-                    out.resources.append(ResourceDecl(section, index, rest, document, complete=False))
+            if isinstance(items, list) and document.validation.usable(section):
+                out.resources.extend(_section(document, section, items))
     return out
+
+
+def _section(document: Document, section: str, items: list[Any]) -> Iterator[ResourceDecl]:
+    """The usable entries of one resource list; an entry the schema refused in part is kept,
+    without the refused values and marked incomplete, while its identity is intact."""
+    for index, node in enumerate(items):
+        if document.validation.usable(section, index):
+            yield ResourceDecl(section, index, node, document)
+            continue
+        refused = document.validation.refused_in(section, index)
+        if refused is None or not isinstance(node, dict):
+            continue
+        rest = safeyaml.pruned(node, refused)
+        if all(isinstance(rest.get(key), str) for key in IDENTITY[section]):
+            yield ResourceDecl(section, index, rest, document, complete=False)

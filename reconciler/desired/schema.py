@@ -243,147 +243,210 @@ def _bad_prefix(path: Sequence[str | int], validator: str) -> tuple[str | int, .
 
 
 def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
+    """Turn one jsonschema error into diagnostics, and mark what it makes unusable."""
     path = list(err.absolute_path)
     validator = str(err.validator)
     schema = err.schema if isinstance(err.schema, dict) else {}
-    where = safeyaml.locate(file, document, path)
-    phrase = _field_phrase(document, path)
     in_names = "propertyNames" in err.absolute_schema_path
+    _mark_bad(err, document, path, validator, schema, in_names, out)
+    found = _Found(err, document, file, out, path, schema, safeyaml.locate(file, document, path))
+    if in_names:
+        _bad_name(found)
+    else:
+        _EXPLAIN.get(validator, _invalid)(found)
 
+
+def _mark_bad(
+    err: Any,
+    document: Any,
+    path: list[str | int],
+    validator: str,
+    schema: dict[str, Any],
+    in_names: bool,
+    out: Validation,
+) -> None:
+    """Record the value the error spoils (`out.bad`) and, inside a resource entry, the paths
+    the schema refused (`out.refused`)."""
     prefix = _bad_prefix(path, validator)
     if in_names and path and path[0] == "servers":
         prefix = ("servers", str(err.instance))
-    if prefix is not None:
-        out.bad.add(prefix)
-        if len(prefix) == 2 and prefix[0] in SECTIONS:
-            refused = out.refused.setdefault(prefix, [])
-            if validator == "additionalProperties":
-                container = _at(document, path)
-                known = set(schema.get("properties", {}))
-                patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-                refused.extend(
-                    (*path[2:], key)
-                    for key in container
-                    if key not in known and not any(p.search(key) for p in patterns)
-                )
-            elif validator != "required":
-                refused.append(tuple(path[2:]))
-
-    def add(code: str, message: str, loc: Location = where, hint: str | None = None) -> None:
-        out.diagnostics.append(error(code, message, location=loc, hint=hint or schema.get("x-hint")))
-
-    if in_names:
-        container = _at(document, path)
-        key = str(err.instance)
-        subject, rest = _subject(document, path)
-        text = f"the key `{key}` in `{path_text(rest)}`" if rest else f"the key `{key}`"
-        if subject:
-            text = f"{subject}: {text}"
-        message = schema.get("x-message") or "is not an allowed name"
-        add("schema.bad-name", f"{text} {message}", safeyaml.key_location(file, container, key))
+    if prefix is None:
         return
-
+    out.bad.add(prefix)
+    if len(prefix) != 2 or prefix[0] not in SECTIONS:
+        return
+    refused = out.refused.setdefault(prefix, [])
     if validator == "additionalProperties":
         container = _at(document, path)
-        allowed = set(schema.get("properties", {}))
+        known = set(schema.get("properties", {}))
         patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-        for key in container if isinstance(container, dict) else ():
-            if key in allowed or any(p.search(key) for p in patterns):
-                continue
-            owner = f"in {phrase}" if path else "at the top level"
-            hint = _did_you_mean(key, allowed)
-            elsewhere = _other_family(schema, key)
-            if elsewhere:
-                hint = f"`{key}` is a field of {elsewhere} channels"
-            below = _field_one_level_down(schema, key)
-            if below:
-                # Written one level too far out: the field exists inside a sibling mapping.
-                hint = f"`{key}` belongs under `{below}:`; indent it under `{below}:`"
-            add(
-                "schema.unknown-field",
-                f"unknown field `{key}` {owner}",
-                safeyaml.key_location(file, container, key),
-                hint,
-            )
-        return
-
-    if validator == "required":
-        instance = err.instance if isinstance(err.instance, dict) else {}
-        for key in [k for k in err.validator_value if k not in instance]:
-            add("schema.required", f"{phrase} is missing the required field `{key}`")
-        return
-
-    if validator == "type":
-        value = err.validator_value
-        expected: list[str] = [str(t) for t in (value if isinstance(value, list) else [value])]
-        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in expected if t != "null") or "empty"
-        hint = schema.get("x-hint")
-        if hint is None and "string" in expected and not isinstance(err.instance, (str, dict, list)):
-            raw = _raw_of(document, path)
-            hint = "quote the value so that it stays a string"
-            if raw is not None and path:
-                last = path[-1]
-                shown = f'{last}: "{raw}"' if isinstance(last, str) else f'- "{raw}"'
-                hint = f"{hint}: {shown}"
-        if "boolean" in expected and isinstance(err.instance, str) and err.instance.lower() in _YAML11_BOOLS:
-            hint = "write true or false: in YAML 1.2, yes/no/on/off are strings"
-        if hint is None and "array" in expected and isinstance(err.instance, dict) and len(path) == 1:
-            hint = f"`{path[0]}` is a list: start each item with `- ` (e.g. `  - name: ...`)"
-        add("schema.type", f"{phrase} must be {wanted}, not {_describe(err.instance)}", hint=hint)
-        return
-
-    if validator == "enum":
-        options = [str(o) for o in err.validator_value]
-        hint = _did_you_mean(err.instance, options) if isinstance(err.instance, str) else None
-        add(
-            "schema.enum",
-            f"{phrase} must be one of: {', '.join(options)}",
-            hint=hint if hint and hint.startswith("did") else None,
+        refused.extend(
+            (*path[2:], key) for key in container if key not in known and not any(p.search(key) for p in patterns)
         )
-        return
+    elif validator != "required":
+        refused.append(tuple(path[2:]))
 
-    if validator == "const":
-        add("schema.const", f"{phrase} must be {json.dumps(err.validator_value)}")
-        return
 
-    if validator == "pattern":
-        message = schema.get("x-message") or f"must match the pattern {err.validator_value}"
-        add("schema.pattern", f"{phrase} {message}")
-        return
+@dataclass(frozen=True)
+class _Found:
+    """One jsonschema error being explained: the error, the document, and where it points."""
 
-    if validator in ("minLength", "maxLength"):
-        limit = int(err.validator_value)
-        if validator == "minLength" and limit == 1:
-            add("schema.length", f"{phrase} must not be empty")
-        else:
-            word = "at least" if validator == "minLength" else "at most"
-            add("schema.length", f"{phrase} must be {word} {limit} characters long")
-        return
+    err: Any
+    document: Any
+    file: str
+    out: Validation
+    path: list[str | int]
+    schema: dict[str, Any]
+    where: Location
 
-    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {
-            "minimum": "at least",
-            "maximum": "at most",
-            "exclusiveMinimum": "greater than",
-            "exclusiveMaximum": "less than",
-        }
-        add("schema.range", f"{phrase} must be {words[validator]} {err.validator_value}")
-        return
+    @property
+    def phrase(self) -> str:
+        return _field_phrase(self.document, self.path)
 
-    if validator == "uniqueItems":
-        items = err.instance if isinstance(err.instance, list) else []
-        seen: set[Any] = set()
-        index = 0
-        for index, item in enumerate(items):  # noqa: B007 - the index of the first repeat is wanted
-            frozen = _freeze(item)
-            if frozen in seen:
-                break
-            seen.add(frozen)
-        loc = safeyaml.locate(file, document, [*path, index])
-        add("schema.unique", f"{phrase} lists the same value twice", loc, "remove the repeated item")
-        return
+    def add(self, code: str, message: str, loc: Location | None = None, hint: str | None = None) -> None:
+        location = self.where if loc is None else loc
+        self.out.diagnostics.append(error(code, message, location=location, hint=hint or self.schema.get("x-hint")))
 
-    add("schema.invalid", f"{phrase} is not valid here ({validator})")
+
+def _bad_name(found: _Found) -> None:
+    container = _at(found.document, found.path)
+    key = str(found.err.instance)
+    subject, rest = _subject(found.document, found.path)
+    text = f"the key `{key}` in `{path_text(rest)}`" if rest else f"the key `{key}`"
+    if subject:
+        text = f"{subject}: {text}"
+    message = found.schema.get("x-message") or "is not an allowed name"
+    found.add("schema.bad-name", f"{text} {message}", safeyaml.key_location(found.file, container, key))
+
+
+def _unknown_fields(found: _Found) -> None:
+    path, schema = found.path, found.schema
+    container = _at(found.document, path)
+    allowed = set(schema.get("properties", {}))
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    for key in container if isinstance(container, dict) else ():
+        if key in allowed or any(p.search(key) for p in patterns):
+            continue
+        owner = f"in {found.phrase}" if path else "at the top level"
+        hint = _did_you_mean(key, allowed)
+        elsewhere = _other_family(schema, key)
+        if elsewhere:
+            hint = f"`{key}` is a field of {elsewhere} channels"
+        below = _field_one_level_down(schema, key)
+        if below:
+            # Written one level too far out: the field exists inside a sibling mapping.
+            hint = f"`{key}` belongs under `{below}:`; indent it under `{below}:`"
+        found.add(
+            "schema.unknown-field",
+            f"unknown field `{key}` {owner}",
+            safeyaml.key_location(found.file, container, key),
+            hint,
+        )
+
+
+def _required(found: _Found) -> None:
+    instance = found.err.instance if isinstance(found.err.instance, dict) else {}
+    for key in [k for k in found.err.validator_value if k not in instance]:
+        found.add("schema.required", f"{found.phrase} is missing the required field `{key}`")
+
+
+def _wrong_type(found: _Found) -> None:
+    err, path = found.err, found.path
+    value = err.validator_value
+    expected: list[str] = [str(t) for t in (value if isinstance(value, list) else [value])]
+    wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in expected if t != "null") or "empty"
+    hint = found.schema.get("x-hint")
+    if hint is None and "string" in expected and not isinstance(err.instance, (str, dict, list)):
+        hint = _quote_hint(found.document, path)
+    if "boolean" in expected and isinstance(err.instance, str) and err.instance.lower() in _YAML11_BOOLS:
+        hint = "write true or false: in YAML 1.2, yes/no/on/off are strings"
+    if hint is None and "array" in expected and isinstance(err.instance, dict) and len(path) == 1:
+        hint = f"`{path[0]}` is a list: start each item with `- ` (e.g. `  - name: ...`)"
+    found.add("schema.type", f"{found.phrase} must be {wanted}, not {_describe(err.instance)}", hint=hint)
+
+
+def _quote_hint(document: Any, path: Sequence[str | int]) -> str:
+    """Quote the value, showing how when its source text is known (`mode: "0600"`)."""
+    raw = _raw_of(document, path)
+    hint = "quote the value so that it stays a string"
+    if raw is not None and path:
+        last = path[-1]
+        shown = f'{last}: "{raw}"' if isinstance(last, str) else f'- "{raw}"'
+        hint = f"{hint}: {shown}"
+    return hint
+
+
+def _not_in_enum(found: _Found) -> None:
+    options = [str(o) for o in found.err.validator_value]
+    instance = found.err.instance
+    hint = _did_you_mean(instance, options) if isinstance(instance, str) else None
+    found.add(
+        "schema.enum",
+        f"{found.phrase} must be one of: {', '.join(options)}",
+        hint=hint if hint and hint.startswith("did") else None,
+    )
+
+
+def _not_const(found: _Found) -> None:
+    found.add("schema.const", f"{found.phrase} must be {json.dumps(found.err.validator_value)}")
+
+
+def _no_match(found: _Found) -> None:
+    message = found.schema.get("x-message") or f"must match the pattern {found.err.validator_value}"
+    found.add("schema.pattern", f"{found.phrase} {message}")
+
+
+def _length(found: _Found) -> None:
+    limit = int(found.err.validator_value)
+    if found.err.validator == "minLength" and limit == 1:
+        found.add("schema.length", f"{found.phrase} must not be empty")
+    else:
+        word = "at least" if found.err.validator == "minLength" else "at most"
+        found.add("schema.length", f"{found.phrase} must be {word} {limit} characters long")
+
+
+_RANGE_WORDS = {
+    "minimum": "at least",
+    "maximum": "at most",
+    "exclusiveMinimum": "greater than",
+    "exclusiveMaximum": "less than",
+}
+
+
+def _out_of_range(found: _Found) -> None:
+    words = _RANGE_WORDS[str(found.err.validator)]
+    found.add("schema.range", f"{found.phrase} must be {words} {found.err.validator_value}")
+
+
+def _repeated(found: _Found) -> None:
+    items = found.err.instance if isinstance(found.err.instance, list) else []
+    seen: set[Any] = set()
+    index = 0
+    for index, item in enumerate(items):  # noqa: B007 - the index of the first repeat is wanted
+        frozen = _freeze(item)
+        if frozen in seen:
+            break
+        seen.add(frozen)
+    loc = safeyaml.locate(found.file, found.document, [*found.path, index])
+    found.add("schema.unique", f"{found.phrase} lists the same value twice", loc, "remove the repeated item")
+
+
+def _invalid(found: _Found) -> None:
+    found.add("schema.invalid", f"{found.phrase} is not valid here ({found.err.validator})")
+
+
+_EXPLAIN: dict[str, Callable[[_Found], None]] = {
+    "additionalProperties": _unknown_fields,
+    "required": _required,
+    "type": _wrong_type,
+    "enum": _not_in_enum,
+    "const": _not_const,
+    "pattern": _no_match,
+    "minLength": _length,
+    "maxLength": _length,
+    **{name: _out_of_range for name in _RANGE_WORDS},
+    "uniqueItems": _repeated,
+}
 
 
 def _freeze(v: Any) -> Any:
