@@ -1,6 +1,6 @@
 """Safe YAML reading that remembers where every value was written.
 
-This package is the only reader of YAML (`reconciler.desired.dumper` writes it). It turns
+In the core, this package reads YAML and `reconciler.desired.dumper` writes it. It turns
 text into plain Python values (`YMap`, a dict; `YList`, a list; `str`, `int`, `float`, `bool`,
 `None`) whose containers carry the positions of their entries, so that any later layer can
 point at `file:line:column`. Problems come back as `Diagnostic`s, never as a PyYAML exception.
