@@ -6,9 +6,9 @@ bounded aliases (count and expansion: a "billion laughs" document fails at once;
 inside its own anchor is an error), nesting depth bounded before anything recurses, merge
 keys (`<<: *defaults`, explicit keys win).
 
-`_Builder.run` is the loop that runs once per value of a 10,000-resource file: it keeps the
-open container in local variables and handles the common case (a plain scalar placed under a
-new key) without a call; everything else goes through a method.
+`Builder.run` is the loop that runs once per value of a 10,000-resource file: it keeps the
+open container in local variables and handles the common case (a string placed under a new
+key or at the end of a list) without a call; everything else goes through a small method.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from reconciler.errors import error
 _MERGE = "\0<<"  # the pending key of a `<<` entry (no YAML key can hold a NUL)
 
 
-class _Builder:
+class Builder:
     """Builds one document. Values are counted as `scalars` (kept by `run`, passed in where
     needed) + `containers` + `expanded` (what aliases added): `total` values in all, of which
     `scalars + containers` are written out in the text."""

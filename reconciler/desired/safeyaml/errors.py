@@ -1,8 +1,8 @@
 """Problems met while reading YAML, in the tool's own words, at their `file:line:column`.
 
-The parser's exceptions are translated here (`raise ... from` is not needed: they never leave
-`parse`); so are the builder's fatal errors and the depth bound, which libyaml's scanner may
-trip over before the builder sees the level that passes it.
+The parser's exceptions become diagnostics here (they never leave `parse`), and so does the
+depth bound when libyaml's scanner trips over deep nesting before the builder sees the level
+that passes it. `Fatal` carries the builder's own fatal errors out of its loop.
 """
 
 from __future__ import annotations

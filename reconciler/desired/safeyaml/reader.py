@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.desired.safeyaml.builder import _Builder
+from reconciler.desired.safeyaml.builder import Builder
 from reconciler.desired.safeyaml.errors import Fatal, reader_diagnostic, syntax_diagnostic, too_deep
 from reconciler.desired.safeyaml.nodes import DEFAULT_LIMITS, Limits, Parsed
 from reconciler.desired.safeyaml.positions import byte_location
@@ -45,7 +45,7 @@ def parse(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
     # times the parse time on a 10,000-resource file).
     gc.disable()
     try:
-        result.value = _Builder(file, limits, result).run(_Parser(text))
+        result.value = Builder(file, limits, result).run(_Parser(text))
     except Fatal as fatal:
         result.diagnostics.append(fatal.diagnostic)
         result.value = None
