@@ -177,7 +177,9 @@ def _list_of_records(
                 continue
             w_val = w_item.get(key, _MISSING)
             h_val = h_item.get(key, _MISSING)
-            if w_val is not _MISSING and h_val is not _MISSING and values_equal(w_val, h_val):
+            if w_val is not _MISSING and h_val is not _MISSING and (w_val == h_val or values_equal(w_val, h_val)):
+                # Plain equality first, as for the whole body in `diff`: a key that would
+                # compare equal on its own is not a change because a sibling key changed.
                 continue
             out.append(_field(key_path, h_val, w_val))
 

@@ -108,6 +108,15 @@ def test_a_secret_inside_a_record_is_compared_but_never_shown() -> None:
     assert (change.path, change.before, change.after) == ("files[0].content", "(sensitive)", "(sensitive)")
 
 
+def test_a_key_of_a_record_compares_the_same_whether_or_not_a_sibling_changed() -> None:
+    # Alone, `True` against `1` passes the plain equality that settles an unchanged body; next
+    # to a changed key it must not turn into a change of its own.
+    want = {"files": [{"path": "/a", "executable": True}]}
+    assert diff(want, {"files": [{"path": "/a", "executable": 1}]}) == ()
+    (change,) = diff(want, {"files": [{"path": "/b", "executable": 1}]})
+    assert change.path == "files[0].path"
+
+
 def test_an_ignored_key_inside_a_record_is_skipped() -> None:
     want = {"files": [{"path": "/a", "mode": "0600"}]}
     have = {"files": [{"path": "/a", "mode": "0644"}]}
