@@ -17,7 +17,7 @@ request of every timed job (`PUT /_sandbox/faults`), and prints one report:
 
 Two floors, both reported: the "C loader" floor (the desired YAML with PyYAML's CSafeLoader,
 the live list responses with json) and the tight floor (the tool's own YAML reader,
-`reconciler.desired.yamlpos.parse`, without validation, plus orjson for the live bodies), each
+`reconciler.desired.safeyaml.parse`, without validation, plus orjson for the live bodies), each
 with the garbage collector paused and the parsed values kept until the clock stops.
 
 `--scaling 1000,10000,50000` runs only the plan at each size and prints N, wall, peak RSS,
@@ -63,7 +63,7 @@ from typing import Any
 import httpx
 import yaml
 
-from reconciler.desired import yamlpos
+from reconciler.desired import safeyaml
 from reconciler.model import MANAGED_TAG
 
 try:
@@ -102,7 +102,7 @@ MODIFIED_AT = 3
 # A desired file larger than this is written as several files: the tool refuses files over
 # its own bound (10 MiB by default). A 50,000-resource plan is one file of about 9.4 MB, as
 # in the measurements of issue 17; larger sizes are split.
-MAX_FILE_BYTES = yamlpos.DEFAULT_LIMITS.max_bytes * 95 // 100
+MAX_FILE_BYTES = safeyaml.DEFAULT_LIMITS.max_bytes * 95 // 100
 
 
 @dataclass(frozen=True)
@@ -711,13 +711,13 @@ def loader_floor(desired: Sequence[Path], live: Sequence[Path], collect: bool = 
 
 
 def tight_floor(desired: Sequence[Path], live: Sequence[Path]) -> float:
-    """The tight floor: the tool's own YAML reader (the `yamlpos.parse` its loader calls, no
+    """The tight floor: the tool's own YAML reader (the `safeyaml.parse` its loader calls, no
     validation) and orjson for the live bodies."""
 
     def parse() -> list[Any]:
         values: list[Any] = []
         for path in desired:
-            parsed = yamlpos.parse(yamlpos.decode(path.read_bytes(), str(path)), str(path))
+            parsed = safeyaml.parse(safeyaml.decode(path.read_bytes(), str(path)), str(path))
             if not parsed.ok:
                 raise BenchError(f"the tool's YAML reader refused {path}")
             values.append(parsed)
@@ -1253,7 +1253,7 @@ def table(res: Results, check_targets: bool, state: Mapping[str, Any]) -> str:
             f"{n['plan_kib_per_resource']:.2f} KiB",
             "plan_kib_per_resource",
         )
-    row(f"   tight floor: yamlpos.parse + {JSON_READER}", f"{n['tight_floor_s']:.3f} s")
+    row(f"   tight floor: safeyaml.parse + {JSON_READER}", f"{n['tight_floor_s']:.3f} s")
     row("   C-loader floor: CSafeLoader + json", f"{n['floor_s']:.3f} s")
     row("   the same, collector running (a plain script)", f"{n['floor_gc_s']:.3f} s")
     row(

@@ -1,9 +1,9 @@
-"""Field-level comparison of a desired body with a live body (the only importer of deepdiff).
+"""Field-level comparison of a desired body with a live body.
 
 Both bodies are already normalized into the same canonical shape by the platform adapters, so
 the common case (nothing changed) is settled by one equality walk without building any diff.
 Only bodies that differ are walked for paths; lists of records (Kubiya `files`) are compared
-item by item with deepdiff so that a change reads `config.files[1].content`, not the whole list.
+item by item, by position, so that a change reads `config.files[1].content`, not the whole list.
 
 Equality rules: a `Sensitive` equals the plain string it wraps; a number equals its string form
 (Conductor returns some numbers as strings); paths under `ignore` and the write-only fields are
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import LiveResource, Resource, Sensitive, is_sensitive, reveal
+from reconciler.model import LiveResource, Resource, Sensitive, is_sensitive
 from reconciler.plan import FieldChange, masked
 
 _MISSING = object()
@@ -146,42 +146,42 @@ def _records(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Mapping) for v in value)
 
 
+# Below this share of common keys two records are compared as wholes (deepdiff's
+# `threshold_to_diff_deeper`, whose paths the plans have always shown).
+_SHARED_KEYS_FOR_ITEM_DIFF = 0.33
+
+
 def _list_of_records(
     path: str, want: Sequence[Any], have: Sequence[Any], skip: tuple[str, ...], out: list[FieldChange]
 ) -> None:
-    """Item-level changes of a list of records, by position, via deepdiff."""
-    # Imported here: deepdiff pulls in numpy and pydantic (~0.2 s), and most runs never
-    # compare two differing lists of records.
-    from deepdiff import DeepDiff
-
+    """Item-level changes of a list of records of one length, by position: one change per
+    differing key of an item (`config.files[1].content`). Lists of different lengths, and two
+    records that share less than a third of their keys, change as a whole."""
     if len(want) != len(have):
         out.append(_field(path, have, want))
         return
-    plain_want = [reveal(w) for w in want]
-    delta = DeepDiff(list(have), plain_want, ignore_numeric_type_changes=True, view="tree")
-    seen: set[str] = set()
-    for report in delta.values():
-        for level in report:
-            parts = level.path(output_format="list")
-            if not parts:
-                continue
-            index = parts[0]
+    for index, (w_item, h_item) in enumerate(zip(want, have, strict=True)):
+        if values_equal(w_item, h_item):
+            continue
+        keys = w_item.keys() | h_item.keys()
+        if len(keys) > 1 and len(w_item.keys() & h_item.keys()) / len(keys) < _SHARED_KEYS_FOR_ITEM_DIFF:
+            # Records with less than a third of their keys in common are different records:
+            # the item changes as a whole (`files[0]`).
             item_path = f"{path}[{index}]"
-            if len(parts) > 1:
-                item_path += "." + str(parts[1])
-            if item_path in seen or covered(item_path, skip):
+            if not covered(item_path, skip):
+                out.append(_field(item_path, h_item, w_item))
+            continue
+        for key in keys:
+            key_path = f"{path}[{index}].{key}"
+            if covered(key_path, skip):
                 continue
-            seen.add(item_path)
-            w_item = want[int(index)]
-            h_item = have[int(index)]
-            if len(parts) > 1:
-                w_val = w_item.get(parts[1], _MISSING) if isinstance(w_item, Mapping) else _MISSING
-                h_val = h_item.get(parts[1], _MISSING) if isinstance(h_item, Mapping) else _MISSING
-            else:
-                w_val, h_val = w_item, h_item
-            if w_val is not _MISSING and h_val is not _MISSING and values_equal(w_val, h_val):
+            w_val = w_item.get(key, _MISSING)
+            h_val = h_item.get(key, _MISSING)
+            if w_val is not _MISSING and h_val is not _MISSING and (w_val == h_val or values_equal(w_val, h_val)):
+                # Plain equality first, as for the whole body in `diff`: a key that would
+                # compare equal on its own is not a change because a sibling key changed.
                 continue
-            out.append(_field(item_path, h_val, w_val))
+            out.append(_field(key_path, h_val, w_val))
 
 
 def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:

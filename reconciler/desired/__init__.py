@@ -31,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.desired import build, document, rules, template, yamlpos
+from reconciler.desired import build, document, rules, safeyaml, template
 from reconciler.desired.schema import SCHEMA
 from reconciler.desired.secrets import Resolver
 from reconciler.errors import (
@@ -77,7 +77,7 @@ def load(
     variables: Mapping[str, str] = MappingProxyType({}),
     var_files: Sequence[str | Path] = (),
     environ: Mapping[str, str] | None = None,
-    limits: yamlpos.Limits = yamlpos.DEFAULT_LIMITS,
+    limits: safeyaml.Limits = safeyaml.DEFAULT_LIMITS,
     servers: Collection[str] = (),
 ) -> DesiredState:
     """Read and validate the desired state. Raises DiagnosticsError on any error.
@@ -99,7 +99,7 @@ def check(
     variables: Mapping[str, str] = MappingProxyType({}),
     var_files: Sequence[str | Path] = (),
     environ: Mapping[str, str] | None = None,
-    limits: yamlpos.Limits = yamlpos.DEFAULT_LIMITS,
+    limits: safeyaml.Limits = safeyaml.DEFAULT_LIMITS,
     servers: Collection[str] = (),
 ) -> tuple[DesiredState | None, list[Diagnostic]]:
     """Read and validate the desired state; every diagnostic, sorted, and the state if valid
@@ -131,7 +131,7 @@ def _check(
     variables: Mapping[str, str],
     var_files: Sequence[str | Path],
     environ: Mapping[str, str] | None,
-    limits: yamlpos.Limits,
+    limits: safeyaml.Limits,
     servers: frozenset[str],
 ) -> tuple[DesiredState | None, list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
@@ -186,7 +186,7 @@ def render(
     *,
     variables: Mapping[str, str] = MappingProxyType({}),
     var_files: Sequence[str | Path] = (),
-    limits: yamlpos.Limits = yamlpos.DEFAULT_LIMITS,
+    limits: safeyaml.Limits = safeyaml.DEFAULT_LIMITS,
 ) -> str:
     """The rendered text of one `.j2` file (a plain file comes back as it is)."""
     diagnostics: list[Diagnostic] = []
@@ -195,7 +195,7 @@ def render(
     data = document.read_bytes(Path(label), label, limits, diagnostics)
     if diagnostics or data is None:
         raise DiagnosticsError(diagnostics)
-    text = yamlpos.decode(data, label)
+    text = safeyaml.decode(data, label)
     if not template.is_template(label):
         return text
     return template.render(text, file=label, variables=template_vars, max_bytes=limits.max_bytes)
@@ -236,7 +236,7 @@ def expand_paths(paths: Sequence[str | Path], diagnostics: list[Diagnostic]) -> 
 def _template_variables(
     variables: Mapping[str, str],
     var_files: Sequence[str | Path],
-    limits: yamlpos.Limits,
+    limits: safeyaml.Limits,
     diagnostics: list[Diagnostic],
 ) -> dict[str, Any]:
     """Var files in order, then `variables` (`--var k=v`) on top."""
@@ -247,7 +247,7 @@ def _template_variables(
         if data is None:
             continue
         try:
-            value = yamlpos.load_data(yamlpos.decode(data, label), label)
+            value = safeyaml.load_data(safeyaml.decode(data, label), label)
         except DiagnosticsError as exc:
             diagnostics.extend(exc.diagnostics)
             continue
@@ -258,7 +258,7 @@ def _template_variables(
                 error(
                     "template.var-file",
                     "a var file must be a mapping of variable names to values",
-                    location=yamlpos.container_location(label, value),
+                    location=safeyaml.container_location(label, value),
                     hint="write `name: value` lines",
                 )
             )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired import yamlpos
+from reconciler.desired import safeyaml
 from reconciler.desired.document import Declarations, ResourceDecl, ServerDecl
 from reconciler.desired.rules import CREDENTIAL_FIELDS, address_of, model_address
 from reconciler.desired.secrets import Resolver
@@ -66,9 +66,9 @@ class _Values:
             resolved, problems = self.resolver.resolve(value, self.base_dir)
             if problems:
                 if isinstance(key, int):
-                    where = yamlpos.item_location(self.file, container, key)
+                    where = safeyaml.item_location(self.file, container, key)
                 else:
-                    where = yamlpos.value_location(self.file, container, key)
+                    where = safeyaml.value_location(self.file, container, key)
                 for problem in problems:
                     self.out.append(
                         error(
@@ -144,11 +144,11 @@ def _server(decl: ServerDecl, resolver: Resolver, out: list[Diagnostic]) -> Serv
         location=decl.location,
         deadline=float(node.get("deadline", defaults.deadline)),
         max_response_mb=float(node.get("max_response_mb", defaults.max_response_mb)),
-        url_location=yamlpos.locate(decl.document.file, node, ("url",)),
+        url_location=safeyaml.locate(decl.document.file, node, ("url",)),
         owner=str(node.get("owner") or ""),
         channel_limit=int(node["channel_limit"]) if "channel_limit" in node else None,
         credential_locations={
-            name: yamlpos.value_location(decl.document.file, node, name) for name in credentials
+            name: safeyaml.value_location(decl.document.file, node, name) for name in credentials
         },
     )
 
@@ -286,7 +286,7 @@ def _models(decl: ResourceDecl, values: _Values) -> list[Resource]:
             Resource(
                 address=address,
                 body=body,
-                location=yamlpos.item_location(decl.file, apis, i),
+                location=safeyaml.item_location(decl.file, apis, i),
                 lifecycle=_lifecycle(api),
                 open_paths=MODEL.open_paths,
             )
@@ -306,5 +306,5 @@ def _channel(decl: ResourceDecl, values: _Values) -> Resource:
         location=decl.location,
         lifecycle=_lifecycle(node),
         write_only=tuple(f for f in family.write_only if f in body),
-        scope_location=yamlpos.value_location(decl.file, node, "agent"),
+        scope_location=safeyaml.value_location(decl.file, node, "agent"),
     )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired import schema, template, yamlpos
+from reconciler.desired import safeyaml, schema, template
 from reconciler.errors import Diagnostic, DiagnosticsError, Location, error
 from reconciler.model import Address, ResourceKind
 
@@ -48,12 +48,12 @@ class Document:
 @dataclass(frozen=True)
 class ServerDecl:
     name: str
-    node: yamlpos.YMap
+    node: safeyaml.YMap
     document: Document
 
     @property
     def location(self) -> Location:
-        return yamlpos.key_location(self.document.file, self.document.value["servers"], self.name)
+        return safeyaml.key_location(self.document.file, self.document.value["servers"], self.name)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class ResourceDecl:
 
     section: str
     index: int
-    node: yamlpos.YMap
+    node: safeyaml.YMap
     document: Document
     # False for an entry the schema refused parts of: `node` holds the rest, on which the
     # cross-file rules still run (so that every problem shows at once), but nothing is built.
@@ -70,7 +70,7 @@ class ResourceDecl:
 
     @property
     def location(self) -> Location:
-        return yamlpos.container_location(self.document.file, self.node)
+        return safeyaml.container_location(self.document.file, self.node)
 
     @functools.cached_property
     def address(self) -> Address:
@@ -86,10 +86,10 @@ class ResourceDecl:
 
     def at(self, *path: str | int) -> Location:
         """Where the value at `path` inside this declaration is written."""
-        return yamlpos.locate(self.document.file, self.node, path)
+        return safeyaml.locate(self.document.file, self.node, path)
 
     def key_at(self, key: str) -> Location:
-        return yamlpos.key_location(self.document.file, self.node, key)
+        return safeyaml.key_location(self.document.file, self.node, key)
 
 
 @dataclass
@@ -108,7 +108,7 @@ def read_document(
     label: str,
     *,
     variables: Mapping[str, Any],
-    limits: yamlpos.Limits,
+    limits: safeyaml.Limits,
     diagnostics: list[Diagnostic],
 ) -> Document | None:
     """Read, render (for `*.j2`), parse and validate one file. None when it cannot be used;
@@ -118,26 +118,26 @@ def read_document(
         return None
     source_map: template.SourceMap | None = None
     try:
-        text = yamlpos.decode(data, label)
+        text = safeyaml.decode(data, label)
         if template.is_template(path.name):
             rendered = template.render_mapped(text, file=label, variables=variables, max_bytes=limits.max_bytes)
             text, source_map = rendered.text, rendered.source_map
     except DiagnosticsError as exc:
         diagnostics.extend(exc.diagnostics)
         return None
-    parsed = yamlpos.parse(text, label, limits)
+    parsed = safeyaml.parse(text, label, limits)
     if source_map is None:
         diagnostics.extend(parsed.diagnostics)
     else:
         # Every position from here on names the template's own line and column.
         if parsed.ok:
-            yamlpos.relocate(parsed.value, source_map)
+            safeyaml.relocate(parsed.value, source_map)
         diagnostics.extend(_relocated(d, label, source_map) for d in parsed.diagnostics)
     if not parsed.ok:
         return None
     value = parsed.value
     if value is None:
-        value = yamlpos.YMap()
+        value = safeyaml.YMap()
         value.entries, value.mark, value.raw = {}, None, None  # type: ignore[assignment]
     document = Document(label, path.parent, value)
     document.validation = schema.validate(value, label)
@@ -154,7 +154,7 @@ def _relocated(diagnostic: Diagnostic, file: str, source_map: template.SourceMap
     return dataclasses.replace(diagnostic, location=Location(file, line + 1, column + 1 if where.column else 0))
 
 
-def read_bytes(path: Path, label: str, limits: yamlpos.Limits, diagnostics: list[Diagnostic]) -> bytes | None:
+def read_bytes(path: Path, label: str, limits: safeyaml.Limits, diagnostics: list[Diagnostic]) -> bytes | None:
     """The file's bytes, refusing files over the size limit without reading them whole."""
     try:
         with path.open("rb") as handle:
@@ -199,16 +199,21 @@ def declarations(documents: list[Document]) -> Declarations:
                     out.servers.append(ServerDecl(name, node, document))
         for section in schema.SECTIONS:
             items = value.get(section)
-            if not isinstance(items, list) or not document.validation.usable(section):
-                continue
-            for index, node in enumerate(items):
-                if document.validation.usable(section, index):
-                    out.resources.append(ResourceDecl(section, index, node, document))
-                    continue
-                refused = document.validation.refused_in(section, index)
-                if refused is None or not isinstance(node, dict):
-                    continue
-                rest = yamlpos.pruned(node, refused)
-                if all(isinstance(rest.get(key), str) for key in IDENTITY[section]):
-                    out.resources.append(ResourceDecl(section, index, rest, document, complete=False))
+            if isinstance(items, list) and document.validation.usable(section):
+                out.resources.extend(_section(document, section, items))
     return out
+
+
+def _section(document: Document, section: str, items: list[Any]) -> Iterator[ResourceDecl]:
+    """The usable entries of one resource list; an entry the schema refused in part is kept,
+    without the refused values and marked incomplete, while its identity is intact."""
+    for index, node in enumerate(items):
+        if document.validation.usable(section, index):
+            yield ResourceDecl(section, index, node, document)
+            continue
+        refused = document.validation.refused_in(section, index)
+        if refused is None or not isinstance(node, dict):
+            continue
+        rest = safeyaml.pruned(node, refused)
+        if all(isinstance(rest.get(key), str) for key in IDENTITY[section]):
+            yield ResourceDecl(section, index, rest, document, complete=False)

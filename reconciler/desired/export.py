@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.desired.yamlpos import dump
+from reconciler.desired.dumper import dump
 from reconciler.kinds.catalog import secret_keys
 from reconciler.kinds.conductor import MASK
 from reconciler.kinds.console import AUTH_KEYS

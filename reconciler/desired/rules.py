@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from reconciler import kinds
-from reconciler.desired import secrets, yamlpos
+from reconciler.desired import safeyaml, secrets
 from reconciler.desired.document import SECTION_KIND, Declarations, ResourceDecl, ServerDecl
 from reconciler.desired.schema import path_text
 from reconciler.errors import Diagnostic, Location, error, warning
@@ -210,7 +210,7 @@ def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, 
                 error(
                     "reference.not-allowed",
                     f"the `url` of server {decl.name!r} cannot hold a secret reference",
-                    location=yamlpos.value_location(file, node, "url"),
+                    location=safeyaml.value_location(file, node, "url"),
                     hint="use a template variable for URLs that differ between environments",
                 )
             )
@@ -221,7 +221,7 @@ def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, 
                     error(
                         "server.bad-url",
                         f"the `url` of server {decl.name!r} is not a usable address: {problem}",
-                        location=yamlpos.value_location(file, node, "url"),
+                        location=safeyaml.value_location(file, node, "url"),
                         hint="write the API's base address, e.g. https://api.example.com or http://127.0.0.1:8080",
                     )
                 )
@@ -232,7 +232,7 @@ def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, 
                     error(
                         "server.wrong-credential",
                         f"`{name}` is not a credential of a {kind.value} server",
-                        location=yamlpos.key_location(file, node, name),
+                        location=safeyaml.key_location(file, node, name),
                         hint=f"a {kind.value} server takes " + " and ".join(f"`{a}`" for a in allowed),
                     )
                 )
@@ -244,7 +244,7 @@ def _check_servers(decls: list[ServerDecl], out: list[Diagnostic]) -> dict[str, 
                     error(
                         "server.literal-credential",
                         f"the `{name}` of server {decl.name!r} is written as a literal value",
-                        location=yamlpos.value_location(file, node, name),
+                        location=safeyaml.value_location(file, node, name),
                         hint="credentials never go in the file; " + REFERENCE_HINT.format(field=name, env=env),
                     )
                 )
@@ -531,16 +531,16 @@ def _conductor_name(name: Any, what: str, where: Location, address: Address, out
 def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic]) -> None:
     node = decl.node
     catalog = conductor_catalog()
-    _conductor_name(node.get("name"), "provider", yamlpos.value_location(decl.file, node, "name"), address, out)
+    _conductor_name(node.get("name"), "provider", safeyaml.value_location(decl.file, node, "name"), address, out)
     for api in node.get("apis") or ():
         if isinstance(api, Mapping):
-            where = yamlpos.value_location(decl.file, api, "name")
+            where = safeyaml.value_location(decl.file, api, "name")
             _conductor_name(api.get("name"), "model", where, model_address(decl, api), out)
     tags = node.get("tags")
     if isinstance(tags, dict):
         for key in tags:
             if key in (MANAGED_TAG_KEY, FINGERPRINT_TAG_KEY):
-                where = yamlpos.key_location(decl.file, tags, key)
+                where = safeyaml.key_location(decl.file, tags, key)
                 out.append(_reserved_tag(decl, ("tags", key), address, where))
     elif isinstance(tags, list):
         for i, tag in enumerate(tags):
@@ -642,7 +642,7 @@ def _check_provider(decl: ResourceDecl, address: Address, out: list[Diagnostic])
             warning(
                 "conductor.unknown-key",
                 message,
-                location=yamlpos.key_location(decl.file, config, key),
+                location=safeyaml.key_location(decl.file, config, key),
                 address=str(address),
                 hint=hint,
             )

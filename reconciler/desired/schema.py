@@ -1,32 +1,25 @@
 """JSON Schema validation of a parsed desired-state document: the only module that imports
-`jsonschema`.
+`jsonschema` and `fastjsonschema`.
 
-The schema (`schemas/desired-state.schema.json`, draft 2020-12) is read and compiled once, at
-import. Every jsonschema error is turned into a Diagnostic at the `file:line:column` of the
-offending value, with a message that names the resource (`integration 'pg': ...`) and a hint;
-messages never echo a string value, since it could be a secret written in the wrong place.
-
-jsonschema is thorough but slow (about 50 µs per resource), so a document is first checked by
-`fast_is_valid`, a closure tree compiled from the same schema for the keywords the schema
-uses. It answers only "valid or not": when it says valid, the document is; otherwise
-jsonschema runs and produces the errors. The fast checker never accepts what jsonschema would
-reject (a property test holds them to the same answer); if the schema ever uses a keyword it
-does not know, it is switched off rather than guessing.
+The schema (`schemas/desired-state.schema.json`, draft 2020-12) is read once, at import; the
+validators are built on first need. jsonschema is thorough but slow (about 170 µs per
+resource), so a document is first checked by fastjsonschema (about 11 µs per resource). It
+answers only "valid or not": when it says valid, the document is; otherwise jsonschema runs,
+decides, and its errors become diagnostics in `reconciler.desired.explain`, so every message
+comes from one place. A property test holds the fast check to jsonschema's answer.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib.resources
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.desired import yamlpos
-from reconciler.errors import Diagnostic, Location, error
+from reconciler.errors import Diagnostic
 
 SCHEMA_RESOURCE = "schemas/desired-state.schema.json"
 SECTIONS = {"integrations": "integration", "providers": "provider", "channels": "channel"}
@@ -51,278 +44,38 @@ def _validator() -> Any:
     return Draft202012Validator(SCHEMA)
 
 
-# --- the fast checker ---------------------------------------------------------------------
-
-Check = Callable[[Any], bool]
-
-_ANNOTATIONS = frozenset(
-    {
-        "$schema",
-        "$id",
-        "$comment",
-        "$defs",
-        "title",
-        "description",
-        "default",
-        "examples",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-        "markdownDescription",
-    }
-)
+# --- the fast check -----------------------------------------------------------------------
 
 
-class _Unsupported(Exception):
-    """The schema uses a keyword the fast checker does not implement."""
+@functools.cache
+def _fast_check() -> Callable[[Any], Any]:
+    """fastjsonschema's validator of the same schema, compiled on first need (about 40 ms)."""
+    import fastjsonschema
+
+    # `use_default=False`: fastjsonschema would otherwise write the schema's defaults into the
+    # document it checks.
+    return fastjsonschema.compile(SCHEMA, use_default=False)
 
 
-def _is_int(v: Any) -> bool:
-    return type(v) is int or (type(v) is float and v.is_integer())
+def fast_is_valid(document: Any) -> bool:
+    """fastjsonschema's answer. It may refuse what jsonschema accepts (its `$` in a pattern
+    does not match before a final newline, as in ECMA-262), never the other way round: a
+    refusal only means that jsonschema runs and decides."""
+    import fastjsonschema
 
-
-_TYPE_CHECKS: dict[str, Check] = {
-    "string": lambda v: type(v) is str,
-    "integer": _is_int,
-    "number": lambda v: type(v) is int or type(v) is float,
-    "boolean": lambda v: type(v) is bool,
-    "null": lambda v: v is None,
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-}
-
-
-def _freeze(v: Any) -> Any:
-    """A hashable stand-in with JSON equality: 1 == 1.0, but True is not 1."""
-    if isinstance(v, dict):
-        return ("o", frozenset((k, _freeze(x)) for k, x in v.items()))
-    if isinstance(v, list):
-        return ("a", tuple(_freeze(x) for x in v))
-    if type(v) is bool:
-        return ("b", v)
-    if type(v) is int or type(v) is float:
-        return ("n", v)
-    return ("s" if type(v) is str else "z", v)
-
-
-def _any_of(preds: tuple[Check, ...]) -> Check:
-    def check(v: Any) -> bool:
-        for p in preds:
-            if p(v):
-                return True
-        return False
-
-    return check
-
-
-class _Compiler:
-    def __init__(self, root: dict[str, Any]) -> None:
-        self.root = root
-        self.refs: dict[str, Check] = {}
-
-    def ref(self, pointer: str) -> Check:
-        if pointer in self.refs:
-            return self.refs[pointer]
-        if not pointer.startswith("#/"):
-            raise _Unsupported(pointer)
-        target: Any = self.root
-        for part in pointer[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        slot: list[Check] = []
-        # A placeholder first, so that a recursive $ref compiles to a call through it.
-        self.refs[pointer] = lambda v: slot[0](v)
-        slot.append(self.compile(target))
-        self.refs[pointer] = slot[0]
-        return slot[0]
-
-    def compile(self, schema: Any) -> Check:
-        if schema is True:
-            return lambda v: True
-        if schema is False:
-            return lambda v: False
-        checks: list[Check] = []
-        for keyword in schema:
-            if keyword in _ANNOTATIONS or keyword.startswith("x-"):
-                continue
-            if keyword not in _KEYWORDS:
-                raise _Unsupported(keyword)
-        if "$ref" in schema:
-            checks.append(self.ref(schema["$ref"]))
-        if "type" in schema:
-            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            preds = tuple(_TYPE_CHECKS[n] for n in names)
-            checks.append(preds[0] if len(preds) == 1 else _any_of(preds))
-        if "enum" in schema or "const" in schema:
-            allowed = schema["enum"] if "enum" in schema else [schema["const"]]
-            frozen = frozenset(_freeze(x) for x in allowed)
-            checks.append(lambda v: _freeze(v) in frozen)
-        if any(
-            k in schema
-            for k in ("properties", "required", "additionalProperties", "patternProperties", "propertyNames")
-        ):
-            checks.append(self.object_check(schema))
-        if any(k in schema for k in ("items", "uniqueItems", "minItems", "maxItems")):
-            checks.append(self.array_check(schema))
-        if any(k in schema for k in ("pattern", "minLength", "maxLength")):
-            checks.append(self.string_check(schema))
-        if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
-            checks.append(self.number_check(schema))
-        for sub in schema.get("allOf", ()):
-            checks.append(self.compile(sub))
-        if "if" in schema:
-            cond = self.compile(schema["if"])
-            then = self.compile(schema.get("then", True))
-            other = self.compile(schema.get("else", True))
-            checks.append(lambda v: then(v) if cond(v) else other(v))
-        if len(checks) == 1:
-            return checks[0]
-        all_checks = tuple(checks)
-
-        def check(v: Any) -> bool:
-            for c in all_checks:
-                if not c(v):
-                    return False
-            return True
-
-        return check
-
-    def object_check(self, schema: dict[str, Any]) -> Check:
-        props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
-        required = tuple(schema.get("required", ()))
-        patterns = tuple((re.compile(p), self.compile(s)) for p, s in schema.get("patternProperties", {}).items())
-        extra = schema.get("additionalProperties")
-        additional = None if extra is None else self.compile(extra)
-        names = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
-
-        def check(v: Any) -> bool:
-            if not isinstance(v, dict):
-                return True
-            for r in required:
-                if r not in v:
-                    return False
-            for k, x in v.items():
-                if names is not None and not names(k):
-                    return False
-                sub = props.get(k)
-                if sub is not None:
-                    if not sub(x):
-                        return False
-                    if not patterns:
-                        continue
-                matched = False
-                for pattern, psub in patterns:
-                    if pattern.search(k):
-                        matched = True
-                        if not psub(x):
-                            return False
-                if sub is None and not matched and additional is not None and not additional(x):
-                    return False
-            return True
-
-        return check
-
-    def array_check(self, schema: dict[str, Any]) -> Check:
-        items = self.compile(schema["items"]) if "items" in schema else None
-        unique = bool(schema.get("uniqueItems", False))
-        low = schema.get("minItems", 0)
-        high = schema.get("maxItems")
-
-        def check(v: Any) -> bool:
-            if not isinstance(v, list):
-                return True
-            if len(v) < low or (high is not None and len(v) > high):
-                return False
-            if items is not None:
-                for x in v:
-                    if not items(x):
-                        return False
-            return not unique or len({_freeze(x) for x in v}) == len(v)
-
-        return check
-
-    def string_check(self, schema: dict[str, Any]) -> Check:
-        pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
-        low = schema.get("minLength", 0)
-        high = schema.get("maxLength")
-
-        def check(v: Any) -> bool:
-            if type(v) is not str:
-                return True
-            if len(v) < low or (high is not None and len(v) > high):
-                return False
-            return pattern is None or pattern.search(v) is not None
-
-        return check
-
-    def number_check(self, schema: dict[str, Any]) -> Check:
-        low, high = schema.get("minimum"), schema.get("maximum")
-        xlow, xhigh = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-
-        def check(v: Any) -> bool:
-            if type(v) is not int and type(v) is not float:
-                return True
-            return not (
-                (low is not None and v < low)
-                or (high is not None and v > high)
-                or (xlow is not None and v <= xlow)
-                or (xhigh is not None and v >= xhigh)
-            )
-
-        return check
-
-
-_KEYWORDS = frozenset(
-    {
-        "$ref",
-        "type",
-        "enum",
-        "const",
-        "properties",
-        "required",
-        "additionalProperties",
-        "patternProperties",
-        "propertyNames",
-        "items",
-        "uniqueItems",
-        "minItems",
-        "maxItems",
-        "pattern",
-        "minLength",
-        "maxLength",
-        "minimum",
-        "maximum",
-        "exclusiveMinimum",
-        "exclusiveMaximum",
-        "allOf",
-        "if",
-        "then",
-        "else",
-    }
-)
-
-
-def _compile_fast(schema: dict[str, Any]) -> Check | None:
     try:
-        return _Compiler(schema).compile(schema)
-    except _Unsupported:
-        return None
-
-
-_FAST = _compile_fast(SCHEMA)
-FAST_AVAILABLE = _FAST is not None
-
-
-def fast_is_valid(document: Any) -> bool | None:
-    """The fast checker's answer; None when it is switched off."""
-    return None if _FAST is None else _FAST(document)
+        _fast_check()(document)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def jsonschema_is_valid(document: Any) -> bool:
-    """jsonschema's own answer, for tests that hold the fast checker to it."""
+    """jsonschema's own answer, for tests that hold the fast check to it."""
     return bool(_validator().is_valid(document))
 
 
-# --- errors -> diagnostics ----------------------------------------------------------------
+# --- validation -------------------------------------------------------------------------
 
 
 @dataclass
@@ -352,41 +105,16 @@ class Validation:
 def validate(document: Any, file: str) -> Validation:
     """Check one parsed document against the schema."""
     result = Validation()
-    if _FAST is not None and _FAST(document):
+    if fast_is_valid(document):
         return result
+    # Imported here: only a refused document needs it (and it needs this module's names).
+    from reconciler.desired.explain import explain
+
     for err in _validator().iter_errors(document):
-        _explain(err, document, file, result)
+        explain(err, document, file, result)
     return result
 
 
-_TYPE_NAMES = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "empty",
-}
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if value is None:
-        return "empty"
-    return "a string"
-
-
-_YAML11_BOOLS = frozenset({"yes", "no", "on", "off", "y", "n"})
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
@@ -401,249 +129,3 @@ def path_text(path: Iterable[str | int]) -> str:
         else:
             text += f"[{json.dumps(part)}]"
     return text
-
-
-def _subject(document: Any, path: Sequence[str | int]) -> tuple[str | None, list[str | int]]:
-    """Name the resource an error is in (`provider 'x'`) and the path left inside it."""
-    parts = list(path)
-    if len(parts) >= 2 and parts[0] == "servers" and isinstance(parts[1], str):
-        return f"server {parts[1]!r}", parts[2:]
-    if len(parts) >= 2 and parts[0] in SECTIONS and isinstance(parts[1], int):
-        item = _at(document, parts[:2])
-        name = item.get("name") if isinstance(item, dict) else None
-        if not isinstance(name, str):
-            return None, parts
-        if parts[0] == "providers" and len(parts) >= 4 and parts[2] == "apis":
-            api = _at(document, parts[:4])
-            api_name = api.get("name") if isinstance(api, dict) else None
-            if isinstance(api_name, str):
-                return f"model {api_name!r} of provider {name!r}", parts[4:]
-        return f"{SECTIONS[str(parts[0])]} {name!r}", parts[2:]
-    return None, parts
-
-
-def _at(document: Any, path: Sequence[str | int]) -> Any:
-    node = document
-    for part in path:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
-
-
-def _field_phrase(document: Any, path: Sequence[str | int]) -> str:
-    """`integration 'pg': `config.env_vars.PGPORT`` or `` `integrations[0]` ``."""
-    subject, rest = _subject(document, path)
-    if subject is None:
-        return f"`{path_text(rest)}`" if rest else "the document"
-    return f"{subject}: `{path_text(rest)}`" if rest else subject
-
-
-def _close(word: str, choices: Iterable[str]) -> list[str]:
-    return difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-
-
-def _field_one_level_down(schema: Mapping[str, Any], key: str) -> str | None:
-    """The property of `schema` whose own mapping has a field `key` (e.g. `config` for
-    `secrets` in an integration), if exactly one has."""
-    root = SCHEMA
-
-    def resolved(sub: Any) -> Any:
-        ref = sub.get("$ref") if isinstance(sub, Mapping) else None
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return root.get("$defs", {}).get(ref[len("#/$defs/") :], {})
-        return sub
-
-    found = [
-        name
-        for name, sub in (schema.get("properties") or {}).items()
-        if isinstance(resolved(sub), Mapping) and key in (resolved(sub).get("properties") or {})
-    ]
-    return found[0] if len(found) == 1 else None
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    options = sorted(choices)
-    matches = _close(word, options)
-    if matches:
-        return "did you mean " + " or ".join(f"`{m}`" for m in matches) + "?"
-    if options:
-        return "expected one of: " + ", ".join(f"`{o}`" for o in options)
-    return None
-
-
-def _bad_prefix(path: Sequence[str | int], validator: str) -> tuple[str | int, ...] | None:
-    if validator == "additionalProperties" and len(path) == 0:
-        return None  # an unknown top-level key spoils nothing else
-    if len(path) >= 2 and path[0] in SECTIONS:
-        return (path[0], path[1])
-    if len(path) >= 2 and path[0] == "servers":
-        return ("servers", path[1])
-    return tuple(path[:1])
-
-
-def _explain(err: Any, document: Any, file: str, out: Validation) -> None:
-    path = list(err.absolute_path)
-    validator = str(err.validator)
-    schema = err.schema if isinstance(err.schema, dict) else {}
-    where = yamlpos.locate(file, document, path)
-    phrase = _field_phrase(document, path)
-    in_names = "propertyNames" in err.absolute_schema_path
-
-    prefix = _bad_prefix(path, validator)
-    if in_names and path and path[0] == "servers":
-        prefix = ("servers", str(err.instance))
-    if prefix is not None:
-        out.bad.add(prefix)
-        if len(prefix) == 2 and prefix[0] in SECTIONS:
-            refused = out.refused.setdefault(prefix, [])
-            if validator == "additionalProperties":
-                container = _at(document, path)
-                known = set(schema.get("properties", {}))
-                patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-                refused.extend(
-                    (*path[2:], key)
-                    for key in container
-                    if key not in known and not any(p.search(key) for p in patterns)
-                )
-            elif validator != "required":
-                refused.append(tuple(path[2:]))
-
-    def add(code: str, message: str, loc: Location = where, hint: str | None = None) -> None:
-        out.diagnostics.append(error(code, message, location=loc, hint=hint or schema.get("x-hint")))
-
-    if in_names:
-        container = _at(document, path)
-        key = str(err.instance)
-        subject, rest = _subject(document, path)
-        text = f"the key `{key}` in `{path_text(rest)}`" if rest else f"the key `{key}`"
-        if subject:
-            text = f"{subject}: {text}"
-        message = schema.get("x-message") or "is not an allowed name"
-        add("schema.bad-name", f"{text} {message}", yamlpos.key_location(file, container, key))
-        return
-
-    if validator == "additionalProperties":
-        container = _at(document, path)
-        allowed = set(schema.get("properties", {}))
-        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-        for key in container if isinstance(container, dict) else ():
-            if key in allowed or any(p.search(key) for p in patterns):
-                continue
-            owner = f"in {phrase}" if path else "at the top level"
-            hint = _did_you_mean(key, allowed)
-            elsewhere = _other_family(schema, key)
-            if elsewhere:
-                hint = f"`{key}` is a field of {elsewhere} channels"
-            below = _field_one_level_down(schema, key)
-            if below:
-                # Written one level too far out: the field exists inside a sibling mapping.
-                hint = f"`{key}` belongs under `{below}:`; indent it under `{below}:`"
-            add(
-                "schema.unknown-field",
-                f"unknown field `{key}` {owner}",
-                yamlpos.key_location(file, container, key),
-                hint,
-            )
-        return
-
-    if validator == "required":
-        instance = err.instance if isinstance(err.instance, dict) else {}
-        for key in [k for k in err.validator_value if k not in instance]:
-            add("schema.required", f"{phrase} is missing the required field `{key}`")
-        return
-
-    if validator == "type":
-        value = err.validator_value
-        expected: list[str] = [str(t) for t in (value if isinstance(value, list) else [value])]
-        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in expected if t != "null") or "empty"
-        hint = schema.get("x-hint")
-        if hint is None and "string" in expected and not isinstance(err.instance, (str, dict, list)):
-            raw = _raw_of(document, path)
-            hint = "quote the value so that it stays a string"
-            if raw is not None and path:
-                last = path[-1]
-                shown = f'{last}: "{raw}"' if isinstance(last, str) else f'- "{raw}"'
-                hint = f"{hint}: {shown}"
-        if "boolean" in expected and isinstance(err.instance, str) and err.instance.lower() in _YAML11_BOOLS:
-            hint = "write true or false: in YAML 1.2, yes/no/on/off are strings"
-        if hint is None and "array" in expected and isinstance(err.instance, dict) and len(path) == 1:
-            hint = f"`{path[0]}` is a list: start each item with `- ` (e.g. `  - name: ...`)"
-        add("schema.type", f"{phrase} must be {wanted}, not {_describe(err.instance)}", hint=hint)
-        return
-
-    if validator == "enum":
-        options = [str(o) for o in err.validator_value]
-        hint = _did_you_mean(err.instance, options) if isinstance(err.instance, str) else None
-        add(
-            "schema.enum",
-            f"{phrase} must be one of: {', '.join(options)}",
-            hint=hint if hint and hint.startswith("did") else None,
-        )
-        return
-
-    if validator == "const":
-        add("schema.const", f"{phrase} must be {json.dumps(err.validator_value)}")
-        return
-
-    if validator == "pattern":
-        message = schema.get("x-message") or f"must match the pattern {err.validator_value}"
-        add("schema.pattern", f"{phrase} {message}")
-        return
-
-    if validator in ("minLength", "maxLength"):
-        limit = int(err.validator_value)
-        if validator == "minLength" and limit == 1:
-            add("schema.length", f"{phrase} must not be empty")
-        else:
-            word = "at least" if validator == "minLength" else "at most"
-            add("schema.length", f"{phrase} must be {word} {limit} characters long")
-        return
-
-    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {
-            "minimum": "at least",
-            "maximum": "at most",
-            "exclusiveMinimum": "greater than",
-            "exclusiveMaximum": "less than",
-        }
-        add("schema.range", f"{phrase} must be {words[validator]} {err.validator_value}")
-        return
-
-    if validator == "uniqueItems":
-        items = err.instance if isinstance(err.instance, list) else []
-        seen: set[Any] = set()
-        index = 0
-        for index, item in enumerate(items):  # noqa: B007 - the index of the first repeat is wanted
-            frozen = _freeze(item)
-            if frozen in seen:
-                break
-            seen.add(frozen)
-        loc = yamlpos.locate(file, document, [*path, index])
-        add("schema.unique", f"{phrase} lists the same value twice", loc, "remove the repeated item")
-        return
-
-    add("schema.invalid", f"{phrase} is not valid here ({validator})")
-
-
-def _raw_of(document: Any, path: Sequence[str | int]) -> str | None:
-    if not path:
-        return None
-    return yamlpos.raw_text(_at(document, path[:-1]), path[-1])
-
-
-_FAMILY_DEFS = {"customApiChannel": "custom_api", "mcpServerChannel": "mcp_server", "bimpeaiChannel": "bimpeai"}
-
-
-def _other_family(schema: dict[str, Any], key: str) -> str | None:
-    """For an unknown channel field: the families that do have it, e.g. `custom_api`."""
-    defs = SCHEMA["$defs"]
-    if not any(defs[name] == schema for name in _FAMILY_DEFS):
-        return None
-    owners = [
-        family
-        for name, family in _FAMILY_DEFS.items()
-        if defs[name] != schema and key in defs[name].get("properties", {})
-    ]
-    return " and ".join(owners) or None

@@ -82,6 +82,47 @@ def test_lists_of_records_diff_item_by_item() -> None:
     assert (change.path, change.before, change.after) == ("files[0].mode", "0644", "0600")
 
 
+def test_a_key_a_record_no_longer_declares_is_a_removal_inside_the_item() -> None:
+    want = {"files": [{"path": "/a", "mode": "0600"}, {"path": "/b"}]}
+    have = {"files": [{"path": "/a", "mode": "0600"}, {"path": "/b", "mode": "0644"}]}
+    (change,) = diff(want, have)
+    assert (change.path, change.before, change.after) == ("files[1].mode", "0644", None)
+
+
+def test_records_with_few_keys_in_common_change_as_a_whole() -> None:
+    want = {"files": [{"path": "/a"}, {"path": "/b", "mode": "0600", "content": "x"}]}
+    have = {"files": [{"path": "/a"}, {"name": "b", "owner": "root"}]}
+    (change,) = diff(want, have)
+    assert change.path == "files[1]"
+
+
+def test_a_list_of_records_of_another_length_changes_as_a_whole() -> None:
+    (change,) = diff({"files": [{"path": "/a"}, {"path": "/b"}]}, {"files": [{"path": "/a"}]})
+    assert change.path == "files"
+
+
+def test_a_secret_inside_a_record_is_compared_but_never_shown() -> None:
+    want = {"files": [{"path": "/a", "content": Sensitive("new")}]}
+    assert diff(want, {"files": [{"path": "/a", "content": "new"}]}) == ()
+    (change,) = diff(want, {"files": [{"path": "/a", "content": "old"}]})
+    assert (change.path, change.before, change.after) == ("files[0].content", "(sensitive)", "(sensitive)")
+
+
+def test_a_key_of_a_record_compares_the_same_whether_or_not_a_sibling_changed() -> None:
+    # Alone, `True` against `1` passes the plain equality that settles an unchanged body; next
+    # to a changed key it must not turn into a change of its own.
+    want = {"files": [{"path": "/a", "executable": True}]}
+    assert diff(want, {"files": [{"path": "/a", "executable": 1}]}) == ()
+    (change,) = diff(want, {"files": [{"path": "/b", "executable": 1}]})
+    assert change.path == "files[0].path"
+
+
+def test_an_ignored_key_inside_a_record_is_skipped() -> None:
+    want = {"files": [{"path": "/a", "mode": "0600"}]}
+    have = {"files": [{"path": "/a", "mode": "0644"}]}
+    assert diff(want, have, ignore=("files[0].mode",)) == ()
+
+
 def test_creation_fields_flatten_records_and_mask_secrets() -> None:
     fields = creation_fields(
         {"type": "openai", "configuration": {"api_key": Sensitive("k"), "endpoint": "e"}, "tags": []}

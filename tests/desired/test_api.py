@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.desired import FORMAT_DOC, DesiredState, check, expand_paths, load
-from reconciler.desired.yamlpos import Limits
+from reconciler.desired.safeyaml import Limits
 from reconciler.errors import Diagnostic, DiagnosticsError, Location, Severity
 from tests.desired.conftest import WriteFile
 

@@ -1,5 +1,5 @@
 """Property tests: whatever the input, `check()` answers with diagnostics and never raises;
-and the fast schema checker always agrees with jsonschema."""
+and the fast schema check gives jsonschema's answer."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.desired import check, schema, yamlpos
+from reconciler.desired import check, safeyaml, schema
 from reconciler.errors import Diagnostic, Severity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,20 +187,37 @@ def test_mutations_of_a_valid_document(workdir: Path, document: dict[str, Any]) 
     _check_text(workdir, yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
 
 
+def _has_final_newline(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_final_newline(k) or _has_final_newline(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_final_newline(v) for v in value)
+    return isinstance(value, str) and value.endswith("\n")
+
+
+def _assert_same_answer(document: Any) -> None:
+    """The fast check gives jsonschema's answer; the one known difference is on the safe side:
+    a pattern's `$` does not match before a final newline (ECMA-262), so fastjsonschema may
+    refuse such a string where jsonschema (which then decides) accepts it."""
+    fast, thorough = schema.fast_is_valid(document), schema.jsonschema_is_valid(document)
+    if fast != thorough:
+        assert thorough and not fast and _has_final_newline(document)
+
+
 @settings(deadline=None, database=None)
 @given(mutated())
 def test_fast_checker_agrees_with_jsonschema(document: dict[str, Any]) -> None:
     # Through our own loader, so that the values have exactly the types validation sees.
-    parsed = yamlpos.parse(yaml.safe_dump(document, allow_unicode=True), "doc.yaml")
+    parsed = safeyaml.parse(yaml.safe_dump(document, allow_unicode=True), "doc.yaml")
     if not parsed.ok:
         return
-    assert schema.fast_is_valid(parsed.value) == schema.jsonschema_is_valid(parsed.value)
+    _assert_same_answer(parsed.value)
 
 
 @settings(deadline=None, database=None)
 @given(st.dictionaries(KEYS, structures, max_size=5))
 def test_fast_checker_agrees_on_random_structures(document: dict[str, Any]) -> None:
-    assert schema.fast_is_valid(document) == schema.jsonschema_is_valid(document)
+    _assert_same_answer(document)
 
 
 def test_the_base_document_is_valid() -> None:

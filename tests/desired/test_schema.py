@@ -21,8 +21,23 @@ def test_the_package_loads_the_top_level_schema_file() -> None:
     assert on_disk["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
-def test_the_fast_checker_is_in_use() -> None:
-    assert schema.FAST_AVAILABLE
+def test_the_fast_check_leaves_the_document_as_it_is() -> None:
+    # fastjsonschema fills in a schema's defaults unless told not to: validation must not.
+    document = {"version": 1, "servers": {"k": {"kind": "kubiya", "url": "sandbox:"}}, "integrations": []}
+    before = json.dumps(document, sort_keys=True)
+    assert schema.fast_is_valid(document)
+    assert json.dumps(document, sort_keys=True) == before
+
+
+def test_a_value_only_the_fast_check_refuses_is_judged_by_jsonschema(tmp_path: Path) -> None:
+    # fastjsonschema reads `$` in a pattern as ECMA-262 does (no match before a final newline);
+    # jsonschema, which decides, accepts such a name: the document stays valid.
+    document = {"version": 1, "servers": {"k": {"kind": "kubiya", "url": "sandbox:"}}, "integrations": [
+        {"name": "pg\n", "server": "k", "type": "postgres"}
+    ]}
+    assert not schema.fast_is_valid(document)
+    assert schema.jsonschema_is_valid(document)
+    assert schema.validate(document, "f.yaml").diagnostics == []
 
 
 def test_schema_agrees_with_the_conductor_catalog() -> None:

@@ -139,7 +139,7 @@ def test_var_file_problems(write: WriteFile) -> None:
 
 
 def test_rendered_output_is_bounded(write: WriteFile) -> None:
-    from reconciler.desired.yamlpos import Limits
+    from reconciler.desired.safeyaml import Limits
 
     path = write("t.yaml.j2", "{% for i in range(100000) %}k{{ i }}: {{ i }}\n{% endfor %}\n")
     _, diagnostics = check([path], environ={}, limits=Limits(max_bytes=10_000))

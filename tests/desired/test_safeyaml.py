@@ -8,8 +8,8 @@ import math
 import pytest
 import yaml
 
-from reconciler.desired import yamlpos
-from reconciler.desired.yamlpos import Limits, YList, YMap, locate, parse
+from reconciler.desired import safeyaml
+from reconciler.desired.safeyaml import Limits, YList, YMap, locate, parse
 from reconciler.errors import DiagnosticsError, Location
 
 
@@ -19,12 +19,12 @@ def _value(text: str) -> object:
     return parsed.value
 
 
-def _codes(text: str, limits: Limits = yamlpos.DEFAULT_LIMITS) -> list[str]:
+def _codes(text: str, limits: Limits = safeyaml.DEFAULT_LIMITS) -> list[str]:
     return [d.code for d in parse(text, "f.yaml", limits).diagnostics]
 
 
 def test_uses_libyaml_when_pyyaml_has_it() -> None:
-    assert yaml.__with_libyaml__ == yamlpos.HAVE_LIBYAML
+    assert yaml.__with_libyaml__ == safeyaml.HAVE_LIBYAML
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_positions_of_keys_values_and_items() -> None:
     assert locate("f", root, ["top", "list", 1, "n"]) == Location("f", 5, 17)
     assert locate("f", root, ["top", "flow", 1]) == Location("f", 6, 13)
     assert locate("f", root, ["top", "missing", 3]) == Location("f", 1, 1)
-    assert yamlpos.key_location("f", root["top"], "flow") == Location("f", 6, 3)
+    assert safeyaml.key_location("f", root["top"], "flow") == Location("f", 6, 3)
     # Columns count characters, not bytes.
     nested = _value("a: {é€: [x, y]}\n")
     assert isinstance(nested, dict)
@@ -90,11 +90,11 @@ def test_positions_of_keys_values_and_items() -> None:
 def test_raw_text_of_non_string_scalars() -> None:
     root = _value("mode: 0600\nname: x\nitems: [1.50, b]\n")
     assert isinstance(root, YMap)
-    assert yamlpos.raw_text(root, "mode") == "0600"
-    assert yamlpos.raw_text(root, "name") is None
+    assert safeyaml.raw_text(root, "mode") == "0600"
+    assert safeyaml.raw_text(root, "name") is None
     items = root["items"]
     assert isinstance(items, YList)
-    assert yamlpos.raw_text(items, 0) == "1.50"
+    assert safeyaml.raw_text(items, 0) == "1.50"
 
 
 def test_duplicate_keys_report_both_places_and_keep_the_last() -> None:
@@ -216,9 +216,9 @@ def test_garbage_collector_state_is_restored(enabled: bool) -> None:
 
 
 def test_decode() -> None:
-    assert yamlpos.decode("\ufeffa: é".encode(), "f") == "a: é"
+    assert safeyaml.decode("\ufeffa: é".encode(), "f") == "a: é"
     with pytest.raises(DiagnosticsError) as raised:
-        yamlpos.decode(b"a: 1\nb: \xc3\x28\n", "f")
+        safeyaml.decode(b"a: 1\nb: \xc3\x28\n", "f")
     [d] = raised.value.diagnostics
     assert d.code == "file.encoding" and d.location == Location("f", 2, 4)
 
@@ -229,7 +229,59 @@ def test_empty_document() -> None:
 
 
 def test_load_data_raises_with_positions() -> None:
-    assert yamlpos.load_data("a: 1\n", "f") == {"a": 1}
+    assert safeyaml.load_data("a: 1\n", "f") == {"a": 1}
     with pytest.raises(DiagnosticsError) as raised:
-        yamlpos.load_data("a: 1\na: 2\n", "f")
+        safeyaml.load_data("a: 1\na: 2\n", "f")
     assert [d.code for d in raised.value.diagnostics] == ["yaml.duplicate-key"]
+
+
+def test_an_alias_may_stand_for_a_key_when_it_names_a_string() -> None:
+    assert _value("a: &k name\n*k : 1\n") == {"a": "name", "name": 1}
+    assert _codes("a: &m {x: 1}\n*m : 1\n") == ["yaml.complex-key"]
+
+
+def test_an_anchored_string_is_repeated_by_its_alias() -> None:
+    assert _value("a: &x hello\nb: [*x, *x]\n") == {"a": "hello", "b": ["hello", "hello"]}
+
+
+def test_a_quoted_or_tagged_merge_key_is_an_ordinary_key() -> None:
+    assert _value("'<<': 1\nb: 2\n") == {"<<": 1, "b": 2}
+    assert _value("!!str <<: 1\n") == {"<<": 1}
+
+
+def test_merged_values_keep_their_source_text() -> None:
+    root = _value("base: &b {mode: 0600}\nfile:\n  <<: *b\n  path: /a\n")
+    assert isinstance(root, YMap)
+    assert root["file"] == {"path": "/a", "mode": 600}
+    assert safeyaml.raw_text(root["file"], "mode") == "0600"
+
+
+def test_a_later_string_drops_the_source_text_of_the_value_it_replaces() -> None:
+    parsed = parse("a: 0600\na: x\n", "f.yaml")
+    assert parsed.value == {"a": "x"}
+    assert safeyaml.raw_text(parsed.value, "a") is None
+
+
+def test_brackets_inside_quoted_values_do_not_count_as_depth() -> None:
+    assert _codes('a: "' + "[" * 100 + '"\nb: @\n') == ["yaml.syntax"]
+    assert _codes("a: '" + "{" * 100 + "'\nb: @\n") == ["yaml.syntax"]
+
+
+def test_pruned_copies_only_the_way_to_a_removed_value_and_keeps_positions() -> None:
+    root = _value("a:\n  keep: 1\n  drop: 2\nb: [x, {drop: 3, keep: 4}]\nc: {k: 1}\n")
+    assert isinstance(root, YMap)
+    copy = safeyaml.pruned(root, [("a", "drop"), ("b", 1, "drop")])
+    assert copy == {"a": {"keep": 1}, "b": ["x", {"keep": 4}], "c": {"k": 1}}
+    assert copy["c"] is root["c"]  # untouched values are shared, not copied
+    assert root["a"] == {"keep": 1, "drop": 2}  # the original is left as it was
+    assert locate("f", copy, ["b", 1, "keep"]) == Location("f", 4, 24)
+
+
+def test_byte_location_counts_columns_in_characters() -> None:
+    data = "a: 1\nnamé: \x01\n".encode()
+    assert safeyaml.byte_location("f", data, data.index(b"\x01")) == Location("f", 2, 7)
+
+
+def test_a_tag_is_shown_as_the_user_wrote_it() -> None:
+    assert safeyaml.show_tag("tag:yaml.org,2002:python/object") == "!!python/object"
+    assert safeyaml.show_tag("!custom") == "!custom"

@@ -1,0 +1,59 @@
+"""Safe YAML reading that remembers where every value was written.
+
+In the core, this package reads YAML and `reconciler.desired.dumper` writes it. It turns
+text into plain Python values (`YMap`, a dict; `YList`, a list; `str`, `int`, `float`, `bool`,
+`None`) whose containers carry the positions of their entries, so that any later layer can
+point at `file:line:column`. Problems come back as `Diagnostic`s, never as a PyYAML exception.
+
+- `nodes`: the values (`YMap`, `YList`), `Parsed` and the `Limits` on one document;
+- `scalars`: typing by the YAML 1.2 core schema (`yes` stays a string, `0600` is 600) and tags;
+- `builder`: libyaml's events -> values, where every safety rule is enforced (standard tags
+  only, no duplicate keys, bounded aliases and depth, merge keys);
+- `positions`: locations of keys, values and paths; moving them back to a template; pruning;
+- `errors`: the parser's problems in the tool's own words;
+- `reader`: `parse`, `decode`, `load_data`.
+"""
+
+from reconciler.desired.safeyaml.nodes import DEFAULT_LIMITS, Limits, Mark, Parsed, YList, YMap
+from reconciler.desired.safeyaml.positions import (
+    Pos,
+    SourceMapping,
+    byte_location,
+    container_location,
+    item_location,
+    key_location,
+    locate,
+    location,
+    pruned,
+    raw_text,
+    relocate,
+    value_location,
+)
+from reconciler.desired.safeyaml.reader import HAVE_LIBYAML, decode, load_data, parse
+from reconciler.desired.safeyaml.scalars import show_tag
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "HAVE_LIBYAML",
+    "Limits",
+    "Mark",
+    "Parsed",
+    "Pos",
+    "SourceMapping",
+    "YList",
+    "YMap",
+    "byte_location",
+    "container_location",
+    "decode",
+    "item_location",
+    "key_location",
+    "load_data",
+    "locate",
+    "location",
+    "parse",
+    "pruned",
+    "raw_text",
+    "relocate",
+    "show_tag",
+    "value_location",
+]
