@@ -12,11 +12,17 @@ comes from one place. A property test holds the fast check to jsonschema's answe
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
 import json
+import marshal
+import os
 import re
+import sys
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Diagnostic
@@ -25,13 +31,8 @@ SCHEMA_RESOURCE = "schemas/desired-state.schema.json"
 SECTIONS = {"integrations": "integration", "providers": "provider", "channels": "channel"}
 
 
-def _load_schema() -> dict[str, Any]:
-    text = importlib.resources.files("reconciler").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-SCHEMA: dict[str, Any] = _load_schema()
+_SCHEMA_TEXT = importlib.resources.files("reconciler").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+SCHEMA: dict[str, Any] = json.loads(_SCHEMA_TEXT)
 
 
 @functools.cache
@@ -47,14 +48,66 @@ def _validator() -> Any:
 # --- the fast check -----------------------------------------------------------------------
 
 
+CACHE_ENV = "RECONCILER_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Where the compiled fast check is kept between runs: `$RECONCILER_CACHE_DIR`, else the
+    user's cache directory (`$XDG_CACHE_HOME/reconciler`, `~/.cache/reconciler`)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "reconciler"
+
+
 @functools.cache
 def _fast_check() -> Callable[[Any], Any]:
-    """fastjsonschema's validator of the same schema, compiled on first need (about 40 ms)."""
+    """fastjsonschema's validator of the same schema.
+
+    Generating and compiling its code costs about 100 ms, a third of a small plan's cold
+    start, so the compiled code is kept in the cache directory (as Python keeps `.pyc` files),
+    keyed by the schema, the fastjsonschema release and the Python version. A cache that
+    cannot be read or written only costs that time again."""
     import fastjsonschema
 
-    # `use_default=False`: fastjsonschema would otherwise write the schema's defaults into the
-    # document it checks.
-    return fastjsonschema.compile(SCHEMA, use_default=False)
+    key = hashlib.sha256(f"{fastjsonschema.VERSION}\0{sys.version}\0{_SCHEMA_TEXT}".encode()).hexdigest()[:24]
+    path = cache_dir() / f"schema-check-{key}.marshal"
+    entry, code = _cached_code(path)
+    if code is None:
+        # `use_default=False`: fastjsonschema would otherwise write the schema's defaults into
+        # the document it checks.
+        source = fastjsonschema.compile_to_code(SCHEMA, use_default=False)
+        # The root schema's function comes first in the generated code.
+        found = re.search(r"^def (\w+)\(", source, re.M)
+        assert found is not None, "fastjsonschema generated no function"
+        entry, code = found.group(1), compile(source, "<desired-state schema check>", "exec")
+        _store(path, marshal.dumps((entry, code)))
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # code generated from our own schema (or our cache of it)
+    check: Callable[[Any], Any] = namespace[entry]
+    return check
+
+
+def _cached_code(path: Path) -> tuple[str, Any]:
+    try:
+        entry, code = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return "", None
+    if not isinstance(entry, str) or not isinstance(code, types.CodeType):
+        return "", None
+    return entry, code
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write the cache file whole (a reader never sees half of it), or not at all."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        return
 
 
 def fast_is_valid(document: Any) -> bool:

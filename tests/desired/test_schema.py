@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
+import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.desired import FORMAT_DOC, rules, schema
@@ -38,6 +40,57 @@ def test_a_value_only_the_fast_check_refuses_is_judged_by_jsonschema(tmp_path: P
     assert not schema.fast_is_valid(document)
     assert schema.jsonschema_is_valid(document)
     assert schema.validate(document, "f.yaml").diagnostics == []
+
+
+VALID = {"version": 1, "servers": {"k": {"kind": "kubiya", "url": "sandbox:"}}, "integrations": []}
+INVALID = {"version": 1, "servers": {"k": {"kind": "kubiya", "url": "sandbox:"}}, "integrations": [{"name": 3}]}
+
+
+def _fresh_fast_check(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """The next fast check is built anew (as in a new process), with `cache` as the cache."""
+    monkeypatch.setenv(schema.CACHE_ENV, str(cache))
+    schema._fast_check.cache_clear()
+
+
+def test_the_compiled_fast_check_is_kept_in_the_cache_and_used_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fresh_fast_check(monkeypatch, tmp_path)
+    assert schema.fast_is_valid(VALID)
+    (kept,) = tmp_path.glob("schema-check-*.marshal")
+    # A second process finds it: nothing is generated again, and it still judges.
+    schema._fast_check.cache_clear()
+
+    def no_generation(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("the fast check was generated again")
+
+    monkeypatch.setattr(fastjsonschema, "compile_to_code", no_generation)
+    assert schema.fast_is_valid(VALID)
+    assert not schema.fast_is_valid(INVALID)
+    assert list(tmp_path.glob("schema-check-*.marshal")) == [kept]
+    schema._fast_check.cache_clear()
+
+
+def test_a_damaged_cache_file_is_generated_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fresh_fast_check(monkeypatch, tmp_path)
+    schema.fast_is_valid(VALID)
+    (kept,) = tmp_path.glob("schema-check-*.marshal")
+    good = kept.read_bytes()
+    kept.write_bytes(b"not a marshalled code object")
+    schema._fast_check.cache_clear()
+    assert schema.fast_is_valid(VALID)
+    assert not schema.fast_is_valid(INVALID)
+    assert kept.read_bytes() == good
+    schema._fast_check.cache_clear()
+
+
+def test_a_cache_directory_that_cannot_be_written_only_costs_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    _fresh_fast_check(monkeypatch, blocked / "cache")
+    assert schema.fast_is_valid(VALID)
+    assert not schema.fast_is_valid(INVALID)
+    schema._fast_check.cache_clear()
 
 
 def test_schema_agrees_with_the_conductor_catalog() -> None:
