@@ -313,6 +313,7 @@ class HttpClient:
         self._url_prefix = base_url
         self._urls: dict[str, httpx.URL] = {}
         self._cookies = httpx.Cookies()
+        self._has_cookies = False
         self._busy = [0] * pools
         self._slots = asyncio.Semaphore(parallelism)
         self._rate = RateLimiter(server.rate_limit)
@@ -469,10 +470,17 @@ class HttpClient:
                 response.status_code,
                 response.reason_phrase,
             )
-        response_headers = response.headers
-        if "set-cookie" in response_headers:
+        kept = []
+        sets_cookie = False
+        for name, value in response.headers.raw:
+            lower = name.lower()
+            if lower == b"set-cookie":
+                sets_cookie = True
+            if lower not in _FRAMING_HEADERS:
+                kept.append((name, value))
+        if sets_cookie:
             self._cookies.extract_cookies(response)
-        kept = [(k, v) for k, v in response_headers.raw if k.lower() not in _FRAMING_HEADERS]
+            self._has_cookies = True
         return httpx.Response(response.status_code, headers=kept, content=body, request=request)
 
     def _open_pool(self, pool: int) -> httpx.AsyncBaseTransport:
@@ -508,7 +516,7 @@ class HttpClient:
         request = httpx.Request(
             method, url, params=params, headers=list(merged.values()), content=content, extensions=self._extensions
         )
-        if self._cookies:
+        if self._has_cookies:
             self._cookies.set_cookie_header(request)
         return request
 
