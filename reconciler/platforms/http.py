@@ -35,6 +35,7 @@ from reconciler.errors import AuthError, PlatformError, ServerDownError, Unreach
 from reconciler.model import ServerConfig
 
 
+@functools.cache
 def _sniffio_absent_once() -> None:
     """Records sniffio as absent when it is not installed, so that importing it fails at once.
 
@@ -43,12 +44,10 @@ def _sniffio_absent_once() -> None:
     anyio no longer needs sniffio, so it is often not installed, and each of those imports then
     searches the whole of sys.path before failing (~60 us): a quarter of an apply's CPU. A None
     entry in sys.modules is Python's own "known absent" mark: the import fails at once, and
-    httpcore takes asyncio, exactly as after the search."""
+    httpcore takes asyncio, exactly as after the search. Done by the first client, so that
+    commands that send no request do not pay for the one search."""
     if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_sniffio_absent_once()
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Connections per httpx pool (see HttpClient.__init__).
@@ -242,6 +241,7 @@ class HttpClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        _sniffio_absent_once()
         self.server = server
         self.auth = auth or Auth()
         self.retry = retry or RetryPolicy()
