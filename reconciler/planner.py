@@ -370,6 +370,9 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
     )
 
 
+_NO_DEPENDS: tuple[Address, ...] = ()
+
+
 def _change(
     res: Resource,
     current: LiveResource | None,
@@ -378,7 +381,8 @@ def _change(
     fields: tuple[FieldChange, ...] = (),
 ) -> Change:
     """The change of a declared resource: creates and replaces list every field they set, and
-    only changes that write carry a digest (they alone are matched against a saved plan)."""
+    only changes that write carry a digest (they alone are matched against a saved plan).
+    Built positionally, in one call: a plan makes one for every declared resource."""
     if action is Action.NOOP:
         digest = ""
     else:
@@ -387,24 +391,12 @@ def _change(
         digest = body_digest(res.body, [res.fingerprint or ""])
     parent = res.address.parent
     depends = _NO_DEPENDS if parent is None else (parent,)
-    if current is None:
-        return Change(res.address, action, reason, fields, None, None, None, res, depends, res.location, digest)
+    live_id = live_version = live_type = None
+    if current is not None:
+        live_id, live_version, live_type = current.id, current.version, current.type
     return Change(
-        res.address,
-        action,
-        reason,
-        fields,
-        current.id,
-        current.version,
-        current.type,
-        res,
-        depends,
-        res.location,
-        digest,
+        res.address, action, reason, fields, live_id, live_version, live_type, res, depends, res.location, digest
     )
-
-
-_NO_DEPENDS: tuple[Address, ...] = ()
 
 
 def _path(field: FieldChange) -> str:
