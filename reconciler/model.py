@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.errors import Location
 
@@ -116,27 +116,54 @@ class Address:
     `channel.console.agt_demo.mcp_server."Docs search"`.
     """
 
+    # Slots instead of a __dict__: a plan holds two addresses per resource. `_text`, `_hash` and
+    # `_parent` are caches filled on first use (a plan sorts, hashes and prints every address
+    # many times; hashing the kind goes through Enum.__hash__, in Python).
+    __slots__ = ("_hash", "_parent", "_text", "kind", "name", "scope", "server")
+
     kind: ResourceKind
     server: str
     scope: tuple[str, ...]
     name: str
 
     def __str__(self) -> str:
-        # Cached on the frozen instance: plans of thousands of resources sort and print
-        # addresses many times.
-        text: str | None = self.__dict__.get("_text")
-        if text is None:
+        try:
+            return self._text
+        except AttributeError:
             parts = [self.kind.value, self.server, *self.scope, self.name]
             text = ".".join(_quote(p) for p in parts)
             object.__setattr__(self, "_text", text)
-        return text
+            return text
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            value = hash((self.kind, self.server, self.scope, self.name))
+            object.__setattr__(self, "_hash", value)
+            return value
+
+    def __reduce__(self) -> tuple[type[Address], tuple[ResourceKind, str, tuple[str, ...], str]]:
+        # Copies and pickles carry the four fields, never the caches (slots of a frozen class
+        # cannot be restored by assignment).
+        return (Address, (self.kind, self.server, self.scope, self.name))
+
+    # The caches, as mypy sees them (ClassVar keeps them out of the dataclass's fields).
+    _parent: ClassVar[Address | None]
+    _text: ClassVar[str]
+    _hash: ClassVar[int]
 
     @property
     def parent(self) -> Address | None:
         """The provider a model belongs to; None for every other kind."""
-        if self.kind is ResourceKind.MODEL:
-            return Address(ResourceKind.PROVIDER, self.server, (), self.scope[0])
-        return None
+        if self.kind is not ResourceKind.MODEL:
+            return None
+        try:
+            return self._parent
+        except AttributeError:
+            parent = Address(ResourceKind.PROVIDER, self.server, (), self.scope[0])
+            object.__setattr__(self, "_parent", parent)
+            return parent
 
     @classmethod
     def parse(cls, text: str) -> Address:
@@ -358,7 +385,7 @@ def fingerprint(key: bytes, values: Mapping[str, Any]) -> str:
     return mac.hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lifecycle:
     """Per-resource rules from the desired state.
 
@@ -372,7 +399,7 @@ class Lifecycle:
     replace_on_type_change: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """A resource as the desired state declares it.
 
@@ -407,7 +434,7 @@ class Resource:
         return value if isinstance(value, str) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveResource:
     """A resource as a server holds it, normalized into the desired shape.
 

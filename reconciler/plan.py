@@ -122,7 +122,7 @@ def order_key(change: Change) -> tuple[int, int, str]:
     return (phase, rank, str(change.address))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field that differs. `path` is dotted (`config.env_vars.PGHOST`, `tags`).
 
@@ -153,7 +153,7 @@ class FieldChange:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One planned step.
 
@@ -222,7 +222,7 @@ class Change:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Summary:
     add: int = 0
     change: int = 0
@@ -237,7 +237,7 @@ class Summary:
         return {"add": self.add, "change": self.change, "replace": self.replace, "destroy": self.destroy}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything `apply` will do, in order, plus what it saw and will not touch.
 

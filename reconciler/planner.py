@@ -189,16 +189,17 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
 
     changes: list[Change] = []
     replaced_providers: set[Address] = set()
-    force_replace = [Address.parse(a) if isinstance(a, str) else a for a in options.replace]
+    force_replace = frozenset(Address.parse(a) if isinstance(a, str) else a for a in options.replace)
     take = {Address.parse(a) for a in options.take_ownership}
     unrecorded: dict[str, list[Address]] = {}
 
     # Parents first, so that a replaced provider is known when its models are planned.
     for res in sorted(wanted.values(), key=lambda r: (r.address.kind is ResourceKind.MODEL, str(r.address))):
         current = have.get(res.address)
-        mine = options.owners.get(res.address.server, DEFAULT_OWNER)
+        marked = _has_marker(res.address)
         ownership: Reason | None = None
-        if current is not None and not current.deleted and _has_marker(res.address):
+        if current is not None and not current.deleted and marked:
+            mine = options.owners.get(res.address.server, DEFAULT_OWNER)
             if current.managed and current.owner != mine:
                 if res.address in take:
                     ownership = Reason.TAKE_OWNERSHIP
@@ -223,7 +224,7 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
             and ownership is None
             and current is not None
             and not current.managed
-            and _has_marker(res.address)
+            and marked
         ):
             # Read-only adoption: updated as usual, but the write must not mark it.
             change = replace(change, desired=replace(res, mark=False))
@@ -328,7 +329,8 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
                         hint=_ADDRESS_HINT,
                     )
                 )
-    kept = [c for c in changes if _in_scope(c.address, options)]
+    scoped_run = bool(options.targets or options.excludes)
+    kept = [c for c in changes if _in_scope(c.address, options)] if scoped_run else changes
     if options.targets:
         # A targeted change brings the changes it depends on (a new model, its new provider).
         by_address = {c.address: c for c in changes}
@@ -368,47 +370,61 @@ def make_plan(desired: Sequence[Resource], live: Iterable[LiveResource], options
     )
 
 
+_NO_DEPENDS: tuple[Address, ...] = ()
+
+
+def _change(
+    res: Resource,
+    current: LiveResource | None,
+    action: Action,
+    reason: Reason,
+    fields: tuple[FieldChange, ...] = (),
+) -> Change:
+    """The change of a declared resource: creates and replaces list every field they set, and
+    only changes that write carry a digest (they alone are matched against a saved plan).
+    Built positionally, in one call: a plan makes one for every declared resource."""
+    if action is Action.NOOP:
+        digest = ""
+    else:
+        if not fields and (action is Action.CREATE or action is Action.REPLACE):
+            fields = diff.creation_fields(res.body)
+        digest = body_digest(res.body, [res.fingerprint or ""])
+    parent = res.address.parent
+    depends = _NO_DEPENDS if parent is None else (parent,)
+    live_id = live_version = live_type = None
+    if current is not None:
+        live_id, live_version, live_type = current.id, current.version, current.type
+    return Change(
+        res.address, action, reason, fields, live_id, live_version, live_type, res, depends, res.location, digest
+    )
+
+
+def _path(field: FieldChange) -> str:
+    return field.path
+
+
 def _plan_one(
     res: Resource,
     current: LiveResource | None,
     replaced_providers: set[Address],
-    force_replace: list[Address],
+    force_replace: frozenset[Address],
     problems: list[Diagnostic],
     warnings: list[Diagnostic],
     ownership: Reason | None = None,
 ) -> Change:
-    depends = (res.address.parent,) if res.address.parent is not None else ()
-
-    def make(action: Action, reason: Reason, fields: tuple[FieldChange, ...] = ()) -> Change:
-        if action in (Action.CREATE, Action.REPLACE) and not fields:
-            fields = diff.creation_fields(res.body)
-        # Only changes that write are matched against a saved plan by digest.
-        digest = "" if action is Action.NOOP else body_digest(res.body, [res.fingerprint or ""])
-        return Change(
-            res.address,
-            action,
-            reason,
-            fields,
-            live_id=None if current is None else current.id,
-            live_version=None if current is None else current.version,
-            live_type=None if current is None else current.type,
-            desired=res,
-            depends_on=depends,
-            location=res.location,
-            digest=digest,
-        )
-
-    parent = res.address.parent
     if current is None:
-        return make(Action.CREATE, Reason.NEW)
+        return _change(res, current, Action.CREATE, Reason.NEW)
     if current.deleted:
-        return make(Action.CREATE, Reason.REVIVE)
+        return _change(res, current, Action.CREATE, Reason.REVIVE)
 
+    address = res.address
     fields = diff.resource_fields(res, current)
-    fields += _removed_keys(res, current)
+    if current.applied_keys is not None:
+        fields += _removed_keys(res, current)
     reason = Reason.CHANGED
-    wo = diff.compared_write_only(res)
-    if res.fingerprint is not None and wo:
+    # Write-only values are compared only through a fingerprint, and only when there are some.
+    wo = diff.compared_write_only(res) if res.fingerprint is not None and res.write_only else ()
+    if wo:
         if current.fingerprint is None and ownership is None:
             # Never written by reconciler (e.g. adopted after `export`): nothing to compare
             # with. Say so instead of rewriting secrets nobody asked to change; the
@@ -416,10 +432,10 @@ def _plan_one(
             warnings.append(
                 warning(
                     "plan.write-only-unverified",
-                    f"{res.address}: write-only values ({', '.join(wo)}) cannot be compared: "
+                    f"{address}: write-only values ({', '.join(wo)}) cannot be compared: "
                     "the server holds no fingerprint of them yet",
                     location=res.location,
-                    address=str(res.address),
+                    address=str(address),
                     hint="they are written, and fingerprinted, with the next update of this resource",
                 )
             )
@@ -427,45 +443,49 @@ def _plan_one(
             fields += tuple(FieldChange(p, "(sensitive)", "(sensitive)", True) for p in wo)
             if len(fields) == len(wo):
                 reason = Reason.WRITE_ONLY_CHANGED
-    fields = tuple(sorted(fields, key=lambda f: f.path))
+    if len(fields) > 1:
+        fields = tuple(sorted(fields, key=_path))
 
+    parent = address.parent
     if parent is not None and parent in replaced_providers:
         # Deleted with its provider and created anew: a replacement, showing what will differ.
-        return make(Action.REPLACE, Reason.PARENT_REPLACED, fields)
+        return _change(res, current, Action.REPLACE, Reason.PARENT_REPLACED, fields)
 
-    if res.type is not None and current.type is not None and res.type != current.type:
+    desired_type = res.type
+    live_type = current.type
+    if desired_type is not None and live_type is not None and desired_type != live_type:
         # Every field that will differ, the type marked as the one forcing the replacement.
         fields = tuple(
             FieldChange(f.path, f.before, f.after, f.sensitive, True) if f.path == "type" else f for f in fields
         )
-        if res.address.kind is ResourceKind.CHANNEL:
-            return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
+        if address.kind is ResourceKind.CHANNEL:
+            return _guard_destroy(_change(res, current, Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
         if res.lifecycle.replace_on_type_change:
-            return _guard_destroy(make(Action.REPLACE, Reason.TYPE_CHANGED, fields), res, problems)
+            return _guard_destroy(_change(res, current, Action.REPLACE, Reason.TYPE_CHANGED, fields), res, problems)
         problems.append(
             error(
                 "plan.type-immutable",
-                f"{res.address}: type cannot change from {current.type!r} to {res.type!r}",
+                f"{address}: type cannot change from {live_type!r} to {desired_type!r}",
                 location=res.location,
-                address=str(res.address),
-                hint=f"restore type {current.type!r}, or set `lifecycle: {{replace_on_type_change: true}}` "
+                address=str(address),
+                hint=f"restore type {live_type!r}, or set `lifecycle: {{replace_on_type_change: true}}` "
                 "to delete it and create it anew",
             )
         )
-        return make(Action.NOOP, Reason.UNCHANGED)
+        return _change(res, current, Action.NOOP, Reason.UNCHANGED)
 
-    if res.address in force_replace:
-        return _guard_destroy(make(Action.REPLACE, Reason.REPLACE_REQUESTED, fields), res, problems)
+    if force_replace and address in force_replace:
+        return _guard_destroy(_change(res, current, Action.REPLACE, Reason.REPLACE_REQUESTED, fields), res, problems)
 
     if ownership is not None:
         # Adoption and a change of owner write the marker (and the fingerprints of
         # write-only values, which are written with it).
-        return make(Action.UPDATE, ownership, fields)
+        return _change(res, current, Action.UPDATE, ownership, fields)
     if not fields:
-        return make(Action.NOOP, Reason.UNCHANGED)
-    if res.address.kind is ResourceKind.CHANNEL:
-        return _guard_destroy(make(Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
-    return make(Action.UPDATE, reason, fields)
+        return _change(res, current, Action.NOOP, Reason.UNCHANGED)
+    if address.kind is ResourceKind.CHANNEL:
+        return _guard_destroy(_change(res, current, Action.REPLACE, Reason.NO_UPDATE_API, fields), res, problems)
+    return _change(res, current, Action.UPDATE, reason, fields)
 
 
 def _channel_limit_warnings(

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import json
+import logging
 import os
 import random
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -31,12 +34,33 @@ import orjson
 from reconciler.errors import AuthError, PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
 
+
+@functools.cache
+def _sniffio_absent_once() -> None:
+    """Records sniffio as absent when it is not installed, so that importing it fails at once.
+
+    httpcore asks sniffio which async library is running for every lock, event and shielded
+    section it sets up (about three per request), importing it inside the call each time.
+    anyio no longer needs sniffio, so it is often not installed, and each of those imports then
+    searches the whole of sys.path before failing (~60 us): a quarter of an apply's CPU. A None
+    entry in sys.modules is Python's own "known absent" mark: the import fails at once, and
+    httpcore takes asyncio, exactly as after the search. Done by the first client, so that
+    commands that send no request do not pay for the one search."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Connections per httpx pool (see HttpClient.__init__).
 POOL_SIZE = 4
 # Connection failures in a row after which a server is given up for the rest of the command.
 BREAKER_THRESHOLD = 3
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Headers about the wire form of an answer, dropped from the answer rebuilt around its decoded body.
+_FRAMING_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+# Parsed urls kept per client: the paths of a bulk apply repeat (one collection path per kind).
+_URL_CACHE = 256
+# httpx's logger: its request lines are logged here as its client logs them.
+_httpx_log = logging.getLogger("httpx")
 
 
 # Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
@@ -225,6 +249,7 @@ class HttpClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        _sniffio_absent_once()
         self.server = server
         self.auth = auth or Auth()
         self.retry = retry or RetryPolicy()
@@ -286,6 +311,17 @@ class HttpClient:
         # Pools are made on first use: a plan's few list calls need one or two of them.
         self._make_client = make_client
         self._clients: list[httpx.AsyncClient | None] = [None] * pools
+        # What every request of this client reuses (see send_once): each pool's transport (the
+        # one httpx picks for the server, a proxy from the environment included), the headers
+        # the clients send by default (lower-cased name -> (name, value)), the timeouts, the
+        # parsed urls of recent paths, and one cookie jar.
+        self._transports: list[httpx.AsyncBaseTransport | None] = [None] * pools
+        self._default_headers: dict[str, tuple[str, str]] | None = None
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._url_prefix = base_url
+        self._urls: dict[str, httpx.URL] = {}
+        self._cookies = httpx.Cookies()
+        self._has_cookies = False
         self._busy = [0] * pools
         self._slots = asyncio.Semaphore(parallelism)
         self._rate = RateLimiter(server.rate_limit)
@@ -352,33 +388,39 @@ class HttpClient:
         sending, and reading the whole answer, which may not exceed `max_response_mb`).
         Connection failures and timeouts become `UnreachableError`."""
         self._check_up(method, path)
-        hdrs = dict(headers or {})
+        extra: dict[str, str] = dict(headers) if headers else {}
         if authenticated:
-            hdrs.update(await self.auth.headers(self))
+            extra.update(await self.auth.headers(self))
             self._check_up(method, path)
         content = None
         if json_body is not None:
             content = orjson.dumps(json_body)
-            hdrs["Content-Type"] = "application/json"
+            extra["Content-Type"] = "application/json"
         async with self._slots:
-            await self._rate.wait()
+            if self._rate.interval:
+                await self._rate.wait()
             self._check_up(method, path)
             remaining = self.remaining()
             limit = max(0.001, min(self.server.timeout, remaining))
             # Whether this try is cut short by the server's deadline rather than its timeout.
             by_deadline = remaining < self.server.timeout
             self.requests += 1
-            pool = min(range(len(self._busy)), key=self._busy.__getitem__)
-            client = self._clients[pool]
-            if client is None:
-                client = self._clients[pool] = self._make_client()
-            self._busy[pool] += 1
+            busy = self._busy
+            pool = busy.index(min(busy)) if len(busy) > 1 else 0
+            transport = self._transports[pool]
+            if transport is None:
+                transport = self._open_pool(pool)
+            busy[pool] += 1
             started_write = False
             try:
                 async with asyncio.timeout(limit):
-                    request = client.build_request(method, path, content=content, params=params, headers=hdrs)
+                    request = self._build_request(method, path, params, extra, content)
                     started_write = method in WRITE_METHODS
-                    response = await client.send(request, stream=True)
+                    # The pool's transport directly: AsyncClient.send would add per request
+                    # what this client never uses (auth flows, redirects, event hooks) and
+                    # parse every answer for cookies, the largest part of its overhead.
+                    response = await transport.handle_async_request(request)
+                    response.request = request
                     try:
                         body = await self._read_body(response, method, path)
                     finally:
@@ -422,16 +464,69 @@ class HttpClient:
                     hint=f"check {self.where}",
                 ) from exc
             finally:
-                self._busy[pool] -= 1
+                busy[pool] -= 1
         if started_write:
             self.writes_sent += 1
         self._failures_in_a_row = 0
-        kept = [
-            (k, v)
-            for k, v in response.headers.multi_items()
-            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(response.status_code, headers=kept, content=body, request=response.request)
+        if _httpx_log.isEnabledFor(logging.INFO):
+            # The line httpx's client logs for every request (shown by --debug).
+            _httpx_log.info(
+                'HTTP Request: %s %s "%s %d %s"',
+                request.method,
+                request.url,
+                response.http_version,
+                response.status_code,
+                response.reason_phrase,
+            )
+        kept = []
+        sets_cookie = False
+        for name, value in response.headers.raw:
+            lower = name.lower()
+            if lower == b"set-cookie":
+                sets_cookie = True
+            if lower not in _FRAMING_HEADERS:
+                kept.append((name, value))
+        if sets_cookie:
+            self._cookies.extract_cookies(response)
+            self._has_cookies = True
+        return httpx.Response(response.status_code, headers=kept, content=body, request=request)
+
+    def _open_pool(self, pool: int) -> httpx.AsyncBaseTransport:
+        """The transport of pool number `pool`, its client made on first use."""
+        client = self._clients[pool] = self._make_client()
+        if self._default_headers is None:
+            self._default_headers = {k.decode().lower(): (k.decode(), v.decode()) for k, v in client.headers.raw}
+        # The transport the client itself would use for the server's url.
+        transport = client._transport_for_url(client.base_url)
+        self._transports[pool] = transport
+        return transport
+
+    def _build_request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        extra: Mapping[str, str],
+        content: bytes | None,
+    ) -> httpx.Request:
+        """The request AsyncClient.build_request would make (base url joined, the client's
+        default headers updated with `extra`, its timeouts, its cookies), with the parsed url of
+        a path and the default headers reused rather than merged anew."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(f"{self._url_prefix}/{path.lstrip('/')}")
+        assert self._default_headers is not None
+        merged = self._default_headers.copy()
+        for name, value in extra.items():
+            merged[name.lower()] = (name, value)
+        request = httpx.Request(
+            method, url, params=params, headers=list(merged.values()), content=content, extensions=self._extensions
+        )
+        if self._has_cookies:
+            self._cookies.set_cookie_header(request)
+        return request
 
     async def _read_body(self, response: httpx.Response, method: str, path: str) -> bytes:
         """The whole (decoded) answer, refused once it grows past `max_response_mb`."""
