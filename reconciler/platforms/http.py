@@ -236,6 +236,27 @@ def connection_cause(exc: BaseException) -> tuple[str, bool]:
     return f"the connection failed ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", True
 
 
+class _ViaClient(httpx.AsyncBaseTransport):
+    """A client's whole send as a transport: the answer left unread, as a transport's is."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.client.send(request, stream=True)
+
+
+def _transport_of(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
+    """The transport the client itself would use for its base url (a proxy from the
+    environment included). httpx names no public way to ask: where its private one is missing,
+    the client's own send is the transport."""
+    pick = getattr(client, "_transport_for_url", None)
+    if pick is None:
+        return _ViaClient(client)
+    transport: httpx.AsyncBaseTransport = pick(client.base_url)
+    return transport
+
+
 class HttpClient:
     """An async client for one server. Use as `async with HttpClient(...) as client:`."""
 
@@ -496,8 +517,7 @@ class HttpClient:
         client = self._clients[pool] = self._make_client()
         if self._default_headers is None:
             self._default_headers = {k.decode().lower(): (k.decode(), v.decode()) for k, v in client.headers.raw}
-        # The transport the client itself would use for the server's url.
-        transport = client._transport_for_url(client.base_url)
+        transport = _transport_of(client)
         self._transports[pool] = transport
         return transport
 

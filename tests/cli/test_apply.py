@@ -408,3 +408,18 @@ def test_a_provider_ignoring_its_whole_configuration_keeps_it_and_never_sends_th
     with sqlite3.connect(world.url.removeprefix("sandbox:")) as conn:
         (stored,) = conn.execute("SELECT configuration FROM conductor_provider WHERE name = 'local-llm'").fetchone()
     assert json.loads(stored) == {"endpoint": "http://edited:11434", "api_key": "ollama-secret-1"}
+
+
+def test_apply_goes_through_the_clients_own_send_where_httpx_lacks_its_private_lookup(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The request path asks httpx for the transport of a url through a private method; where a
+    # release lacks it, the client's public send is the transport, and everything still works.
+    from reconciler.platforms import http
+
+    monkeypatch.setattr(http, "_transport_of", http._ViaClient)
+    path = world.desired()
+    result = world.run("apply", path, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert sorted(world.integration_names()) == ["cache", "pg-main"]
+    assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
