@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -44,7 +44,7 @@ class Breaking(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path) -> Iterator[str]:
     u = f"sandbox:{tmp_path / 'sandbox.db'}"
     yield u
     forget(u)

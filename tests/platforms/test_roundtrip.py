@@ -7,8 +7,9 @@ empty. This exercises the real client code over HTTP (an httpx transport into th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from reconciler.sandbox.transport import forget
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path) -> Iterator[str]:
     u = f"sandbox:{tmp_path / 'sandbox.db'}"
     yield u
     forget(u)
@@ -38,13 +39,13 @@ def servers(url: str) -> dict[str, ServerConfig]:
 
 
 def integ(name: str, **over: object) -> Resource:
-    body = {"type": "postgres", "description": "db", "config": {"env_vars": {"PGHOST": "h"}}, "tags": ["team"]}
+    body: dict[str, Any] = {"type": "postgres", "description": "db", "config": {"env_vars": {"PGHOST": "h"}}, "tags": ["team"]}
     body.update(over)
     return Resource(Address(ResourceKind.INTEGRATION, "k", (), name), body)
 
 
 def prov(name: str, key: str = "sk-one", **over: object) -> Resource:
-    body = {
+    body: dict[str, Any] = {
         "type": "openai",
         "category": "AI_MODEL",
         "description": "",
@@ -57,13 +58,13 @@ def prov(name: str, key: str = "sk-one", **over: object) -> Resource:
 
 
 def model(provider: str, name: str, **over: object) -> Resource:
-    body = {"description": name, "enabled": True, "configuration": {}}
+    body: dict[str, Any] = {"description": name, "enabled": True, "configuration": {}}
     body.update(over)
     return Resource(Address(ResourceKind.MODEL, "o", (provider,), name), body)
 
 
 def chan(name: str, **over: object) -> Resource:
-    body = {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"}
+    body: dict[str, Any] = {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"}
     body.update(over)
     return Resource(Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), name), body)
 
@@ -101,8 +102,7 @@ class Harness:
         return plan, result, again
 
 
-def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+run = asyncio.run
 
 
 def test_create_everything_then_no_changes(url: str) -> None:
@@ -130,8 +130,10 @@ def test_updates_and_secret_rotation_detected_by_fingerprint(url: str) -> None:
     changes = {str(c.address): c for c in plan.actionable}
     assert changes["integration.k.pg"].action is Action.UPDATE
     assert changes["provider.o.p1"].reason is Reason.WRITE_ONLY_CHANGED
-    assert "sk-two" not in repr(plan.to_dict()) and "sk-one" not in repr(plan.to_dict())
-    assert result.ok and not again.has_changes
+    assert "sk-two" not in repr(plan.to_dict())
+    assert "sk-one" not in repr(plan.to_dict())
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_tag_removal_and_model_update(url: str) -> None:
@@ -139,7 +141,8 @@ def test_tag_removal_and_model_update(url: str) -> None:
     run(h.converge([prov("p1"), model("p1", "m")]))
     plan, result, again = run(h.converge([prov("p1", tags=[]), model("p1", "m", description="new")]))
     assert {c.action for c in plan.actionable} == {Action.UPDATE}
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_soft_deleted_name_is_revived(url: str) -> None:
@@ -162,8 +165,10 @@ def test_soft_deleted_name_is_revived(url: str) -> None:
     run(soft_delete())
     plan, result, again = run(h.converge([integ("pg")]))
     (change,) = plan.actionable
-    assert change.action is Action.CREATE and change.reason is Reason.REVIVE
-    assert result.ok and not again.has_changes
+    assert change.action is Action.CREATE
+    assert change.reason is Reason.REVIVE
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_prune_deletes_only_managed(url: str) -> None:
@@ -173,10 +178,12 @@ def test_prune_deletes_only_managed(url: str) -> None:
     plan, result, again = run(h.converge([integ("a"), prov("p1"), model("p1", "m1")], options))
     assert sorted(str(c.address) for c in plan.actionable) == ["integration.k.b", "model.o.p1.m2"]
     assert all(c.action is Action.DELETE for c in plan.actionable)
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
     plan, result, again = run(h.converge([], options))
     assert sorted(str(c.address) for c in plan.actionable) == ["integration.k.a", "provider.o.p1"]
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_type_replacement_and_channel_replacement(url: str) -> None:
@@ -186,7 +193,8 @@ def test_type_replacement_and_channel_replacement(url: str) -> None:
     res = Resource(res.address, res.body, lifecycle=Lifecycle(replace_on_type_change=True))
     plan, result, again = run(h.converge([res, chan("docs", server_url="https://other.example.com")]))
     assert {c.action for c in plan.actionable} == {Action.REPLACE}
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_provider_replacement_shows_its_models_replaced_and_destroyed_with_it(url: str) -> None:
@@ -202,7 +210,8 @@ def test_provider_replacement_shows_its_models_replaced_and_destroyed_with_it(ur
         "model.o.p1.m": (Action.REPLACE, Reason.PARENT_REPLACED),
         "model.o.p1.gone": (Action.DELETE, Reason.PARENT_REPLACED),
     }
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_concurrent_change_is_not_overwritten(url: str) -> None:
@@ -222,7 +231,7 @@ def test_concurrent_change_is_not_overwritten(url: str) -> None:
     assert "since the plan was made" in outcome.message  # type: ignore[union-attr]
 
 
-async def _conductor_post(url: str, name: str, body: dict) -> None:
+async def _conductor_post(url: str, name: str, body: dict[str, Any]) -> None:
     from reconciler.sandbox.transport import transport
 
     async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
@@ -233,7 +242,7 @@ async def _conductor_post(url: str, name: str, body: dict) -> None:
         assert r.status_code == 200, r.text
 
 
-async def _conductor_get(url: str, name: str) -> dict:
+async def _conductor_get(url: str, name: str) -> dict[str, Any]:
     from reconciler.sandbox.transport import transport
 
     async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
@@ -276,7 +285,8 @@ def test_conductor_writes_keep_what_the_plan_leaves_alone(url: str) -> None:
     )
     plan, result, again = run(h.converge([changed]))
     assert [f.path for f in plan.actionable[0].fields] == ["configuration.endpoint"]
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
     after = run(_conductor_get(url, "p1"))
     assert after["description"] == "by hand"
     assert after["configuration"]["organizationId"] == "org-123"
@@ -292,7 +302,8 @@ def test_bimpeai_channels_converge_and_are_matched_by_type(url: str) -> None:
     )
     plan, result, again = run(h.converge([payments]))
     assert [c.action for c in plan.actionable] == [Action.CREATE]
-    assert result.ok and not again.has_changes, [str(c.address) for c in again.actionable]
+    assert result.ok
+    assert not again.has_changes, [str(c.address) for c in again.actionable]
     # A second apply creates nothing more: one paystack channel on the agent.
     _, result, _ = run(h.converge([payments]))
     assert result.outcomes == ()

@@ -51,7 +51,8 @@ def test_plan_document_is_to_dict_plus_format() -> None:
     assert json.loads(text) == expected
     # Sorted keys, and one line for each change.
     lines = text.splitlines()
-    assert lines[0] == "{" and lines[1] == '  "changes": ['
+    assert lines[0] == "{"
+    assert lines[1] == '  "changes": ['
     assert len([line for line in lines if line.startswith('    {"action": ')]) == len(plan.changes)
     assert text.isascii()
 
