@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from reconciler.apply import ApplyResult, apply
-from reconciler.model import Lifecycle, Resource, ResourceKind
+from reconciler.model import Lifecycle, Resource, ResourceKind, ServerConfig
 from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, FailureCode, Outcome, Plan, Skipped
 from reconciler.planner import PlanOptions
 from reconciler.platforms import Platform
@@ -157,8 +157,8 @@ class Counting(KubiyaPlatform):
 
     bound = 3
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, server: ServerConfig, client: HttpClient | None = None) -> None:
+        super().__init__(server, client)
         self.now = 0
         self.most = 0
         self.gate = asyncio.Event()

@@ -16,9 +16,10 @@ import pytest
 
 from reconciler.apply import ApplyResult, apply
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Action, Done, Plan, Reason
+from reconciler.plan import Action, Done, Failed, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform, connect
+from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.http import HttpClient, RetryPolicy
 from reconciler.sandbox.transport import forget
 
@@ -227,8 +228,8 @@ def test_concurrent_change_is_not_overwritten(url: str) -> None:
     run(someone_else())
     result = run(apply(plan, platforms))
     (outcome,) = result.outcomes
-    assert not isinstance(outcome, Done)
-    assert "since the plan was made" in outcome.message  # type: ignore[union-attr]
+    assert isinstance(outcome, Failed)
+    assert "since the plan was made" in outcome.message
 
 
 async def _conductor_post(url: str, name: str, body: dict[str, Any]) -> None:
@@ -321,7 +322,8 @@ def test_conductor_learns_password_fields_from_the_catalog(url: str) -> None:
         await platform.aclose()
 
     run(go())
-    learned = platform._password_fields  # type: ignore[attr-defined]
+    assert isinstance(platform, ConductorPlatform)
+    learned = platform._password_fields
     assert learned["openai"] == frozenset({"api_key"})
     assert learned["relational_db"] == frozenset({"password"})
     # A value in such a field is write-only and masked, however it was written.
@@ -349,7 +351,9 @@ def test_conductor_does_not_overwrite_a_model_changed_since_the_plan(url: str) -
     # Writing a model moves its provider's version too: neither is overwritten.
     outcomes = {str(o.change.address): o for o in result.outcomes}
     assert not any(isinstance(o, Done) for o in result.outcomes)
-    assert "since the plan was made" in outcomes["provider.o.p1"].message  # type: ignore[union-attr]
+    provider = outcomes["provider.o.p1"]
+    assert isinstance(provider, Failed)
+    assert "since the plan was made" in provider.message
     again, platforms = run(h.plan([prov("p1"), model("p1", "m", description="theirs")]))
     for p in platforms.values():
         run(p.aclose())
