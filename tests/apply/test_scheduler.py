@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from reconciler.apply import ApplyResult, apply
-from reconciler.model import Lifecycle, Resource, ResourceKind
+from reconciler.model import Lifecycle, Resource, ResourceKind, ServerConfig
 from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, FailureCode, Outcome, Plan, Skipped
 from reconciler.planner import PlanOptions
 from reconciler.platforms import Platform
@@ -108,7 +108,8 @@ def test_a_model_whose_provider_failed_is_skipped_naming_it(url: str) -> None:
     result = applied(plan, platforms)
     outcomes = by_address(result)
     failed = outcomes["provider.o.p"]
-    assert isinstance(failed, Failed) and failed.code is FailureCode.CONFLICT
+    assert isinstance(failed, Failed)
+    assert failed.code is FailureCode.CONFLICT
     assert outcomes["model.o.p.cfg"] == Skipped(
         outcomes["model.o.p.cfg"].change, "depends on provider.o.p, which did not succeed"
     )
@@ -130,7 +131,8 @@ def test_a_stop_set_before_the_apply_starts_nothing(url: str) -> None:
     result = applied(plan, platforms, stop)
     assert result.interrupted
     assert {o.reason for o in result.outcomes if isinstance(o, Skipped)} == {NOT_STARTED}
-    assert len(result.outcomes) == 3 and wire.writes == []
+    assert len(result.outcomes) == 3
+    assert wire.writes == []
 
 
 def test_a_stop_lets_the_call_in_flight_finish_and_skips_the_queued_ones(url: str) -> None:
@@ -142,8 +144,10 @@ def test_a_stop_lets_the_call_in_flight_finish_and_skips_the_queued_ones(url: st
     result = applied(plan, platforms, stop)
     done = [o for o in result.outcomes if isinstance(o, Done)]
     skipped = [o for o in result.outcomes if isinstance(o, Skipped)]
-    assert len(done) == 1 and len(wire.writes) == 1
-    assert len(skipped) == 4 and all(o.reason == NOT_STARTED for o in skipped)
+    assert len(done) == 1
+    assert len(wire.writes) == 1
+    assert len(skipped) == 4
+    assert all(o.reason == NOT_STARTED for o in skipped)
     assert platforms["k"].in_flight == set()
 
 
@@ -153,8 +157,8 @@ class Counting(KubiyaPlatform):
 
     bound = 3
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, server: ServerConfig, client: HttpClient | None = None) -> None:
+        super().__init__(server, client)
         self.now = 0
         self.most = 0
         self.gate = asyncio.Event()
@@ -180,7 +184,8 @@ def test_parallelism_bounds_the_changes_in_progress(url: str) -> None:
             return await apply(plan, {"k": counting})
 
     result = asyncio.run(go())
-    assert result.ok and len(result.outcomes) == 10
+    assert result.ok
+    assert len(result.outcomes) == 10
     assert counting.most == Counting.bound
 
 
@@ -218,5 +223,6 @@ def test_a_replacement_is_its_delete_then_its_create(url: str) -> None:
     (change,) = plan.actionable
     assert change.action is Action.REPLACE
     result = applied(plan, platforms)
-    assert result.ok and len(result.outcomes) == 1
+    assert result.ok
+    assert len(result.outcomes) == 1
     assert [w.split(" ")[0] for w in wire.writes] == ["DELETE", "POST"]

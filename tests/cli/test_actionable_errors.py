@@ -189,13 +189,12 @@ class Published102(httpx.AsyncBaseTransport):
 
 @pytest.fixture
 def published_102(monkeypatch: pytest.MonkeyPatch) -> Fault:
-    from reconciler.platforms import http as http_module
     from reconciler.sandbox import transport as sandbox_transport_module
 
     real = sandbox_transport_module.transport
     fault = Fault()
     # No waiting between retries: what is asserted is what was tried, not when.
-    monkeypatch.setattr(http_module.random, "uniform", lambda low, high: 0.0)
+    monkeypatch.setattr("reconciler.platforms.http.random.uniform", lambda low, high: 0.0)
     monkeypatch.setattr(
         sandbox_transport_module, "transport", lambda url, app=None: Published102(real(url, app), fault)
     )

@@ -143,7 +143,7 @@ def test_two_saved_plans_of_different_edits_applied_at_once_never_overwrite(worl
     assert world.run("apply", base, "--auto-approve").exit_code == 0
     left = world.desired(EDIT.format(text="left"), name="left.yaml")
     right = world.desired(EDIT.format(text="right"), name="right.yaml")
-    plans = [_saved_plan(left), _saved_plan(right)]
+    plans: list[Plan | None] = [_saved_plan(left), _saved_plan(right)]
     world.faults(latency_ms=5, jitter_ms=20, seed=attempt)
     results = asyncio.run(_both(world, left, right, plans))
     world.faults()

@@ -39,7 +39,8 @@ def test_change_behind_gits_back(applied: tuple[World, Path]) -> None:
     assert result.exit_code == 2
     assert "integration.kubiya.pg-main" in result.stdout
     assert "description" in result.stdout
-    assert "edited in the UI" in result.stdout and "Main database" in result.stdout
+    assert "edited in the UI" in result.stdout
+    assert "Main database" in result.stdout
     doc = json.loads(world.run("drift", path, "--format", "json").stdout)
     assert doc["drifted"] is True
     assert doc["counts"]["changed"] == 1
@@ -80,7 +81,8 @@ def test_deleted_on_the_server_is_missing(applied: tuple[World, Path]) -> None:
     }
     human = world.run("drift", path)
     assert human.exit_code == 2
-    assert "integration.kubiya.cache" in human.stdout and "provider.orkes.local-llm" in human.stdout
+    assert "integration.kubiya.cache" in human.stdout
+    assert "provider.orkes.local-llm" in human.stdout
 
 
 def test_unmanaged_is_reported_unless_ignored(applied: tuple[World, Path]) -> None:

@@ -94,7 +94,8 @@ def test_export_of_every_server_with_secrets_asked_for_plans_clean(world: World)
         result = world.run("export", servers, "--server", server, "--out", out, *extra)
         assert result.exit_code == 0, result.output
         text = out.read_text()
-        assert OPENAI_KEY not in text and STATUS_TOKEN not in text
+        assert OPENAI_KEY not in text
+        assert STATUS_TOKEN not in text
         assert "reconciler-fingerprint" not in text
         needed += asked_variables(result.stderr)
         for name in asked_variables(result.stderr):
@@ -155,7 +156,8 @@ def test_secret_named_values_only_the_server_holds_become_references(world: Worl
     env = {i["name"]: i.get("config", {}).get("env_vars", {}) for i in doc["integrations"]}
     assert env["app"] == {"DB_PASSWORD": "${env:APP_DB_PASSWORD}", "PGHOST": "db.internal"}
     assert env["hand-made"] == {"API_TOKEN": "${env:KUBIYA_HAND_MADE_API_TOKEN}"}
-    assert ROTATED not in result.output and "by-hand-T0ken" not in result.output
+    assert ROTATED not in result.output
+    assert "by-hand-T0ken" not in result.output
 
 
 def test_a_bimpeai_channel_exports_its_write_only_key_and_keeps_its_declared_name(world: World) -> None:

@@ -109,14 +109,17 @@ def test_ctrl_c_stops_new_changes_and_reports_what_was_done(served_world: World)
     )
     assert summary, out
     added, skipped = int(summary.group(1)), int(summary.group(2))
-    assert added >= 1 and skipped >= 1 and added + skipped == COUNT
+    assert added >= 1
+    assert skipped >= 1
+    assert added + skipped == COUNT
     # The record on stdout: one line per change made, one line counting those not started.
     created = re.findall(r"^\S+ integration\.kubiya\.(svc-\d\d): created", out, re.M)
     assert len(created) == added
     assert f"- {skipped} changes not started: the apply was interrupted" in out
     assert "create skipped" not in out + err
     names = world.integration_names()
-    assert set(names) == set(created) and max(names.values()) == 1
+    assert set(names) == set(created)
+    assert max(names.values()) == 1
 
     world.faults()
     again = world.run("apply", path, "--auto-approve")
@@ -124,7 +127,8 @@ def test_ctrl_c_stops_new_changes_and_reports_what_was_done(served_world: World)
     assert f"Apply complete: {skipped} added, 0 changed, 0 replaced, 0 destroyed." in again.stdout
     assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
     names = world.integration_names()
-    assert len(names) == COUNT and max(names.values()) == 1
+    assert len(names) == COUNT
+    assert max(names.values()) == 1
 
 
 def test_sigkill_mid_apply_then_apply_converges_without_duplicates(served_world: World) -> None:

@@ -79,7 +79,8 @@ def test_schema_prints_the_json_schema() -> None:
 def test_completion_prints_a_script_for_the_shell(shell: str) -> None:
     code, out, _ = run("completion", shell)
     assert code == 0
-    assert "_RECONCILER_COMPLETE" in out and f"{shell}_complete" in out
+    assert "_RECONCILER_COMPLETE" in out
+    assert f"{shell}_complete" in out
 
 
 def completions(args: list[str], incomplete: str) -> list[str]:

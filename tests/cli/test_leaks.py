@@ -130,7 +130,8 @@ def test_no_secret_in_any_form_in_any_output_or_file(world: World, hook: Hook) -
     # Drift saw the rotated secrets and export wrote the live resources, so both had secrets to hide.
     # (The channel token is write-only: the console never returns it.)
     assert "Drift: 2 changed" in outputs[-5][1], outputs[-5][1]
-    assert "leaky-llm" in outputs[-2][1] and "leaky-mcp" in outputs[-1][1]
+    assert "leaky-llm" in outputs[-2][1]
+    assert "leaky-mcp" in outputs[-1][1]
     # The webhook was posted to, so its bodies are checked too.
     assert hook.received
     outputs += [(f"webhook post {i}", r.body.decode("utf-8", "replace")) for i, r in enumerate(hook.received)]

@@ -66,7 +66,8 @@ def test_two_scopes_on_one_server_apply_and_prune_without_touching_each_other(an
     doc = plan_json(world, a, "--prune")
     assert actions(doc) == []
     assert doc["owned_elsewhere"] == {"integration.kubiya.b1": "team-b", "provider.orkes.pb": "team-b"}
-    assert doc["orphaned"] == [] and doc["unmanaged"] == []
+    assert doc["orphaned"] == []
+    assert doc["unmanaged"] == []
 
     # A drops a2 and prunes: exactly a2 goes; B's resources stay.
     a = scoped(world, "a.yaml", TEAM_A.replace("  - {name: a2, server: kubiya, type: redis}\n", ""), "team-a")

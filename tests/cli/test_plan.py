@@ -28,7 +28,8 @@ def test_human_plan_shows_each_create_and_ends_with_the_summary(world: World) ->
     assert '+ config.env_vars.PGHOST = "db.internal"' in out
     assert "does not exist on the server" in out
     assert summary_of(out) == (5, 0, 0, 0)
-    assert ANSI not in out and ANSI not in result.stderr
+    assert ANSI not in out
+    assert ANSI not in result.stderr
 
 
 def test_detailed_exitcode_is_2_with_changes_and_0_once_applied(world: World) -> None:
@@ -268,7 +269,7 @@ def test_saved_plan_is_refused_when_the_desired_files_changed_since(world: World
         "sources-string",
     ],
 )
-def test_malformed_plan_file_is_an_error_not_a_traceback(world: World, document: dict) -> None:
+def test_malformed_plan_file_is_an_error_not_a_traceback(world: World, document: dict[str, object]) -> None:
     path = world.desired()
     plan_file = world.tmp / "plan.json"
     assert world.run("plan", path, "--out", plan_file).exit_code == 0

@@ -55,7 +55,9 @@ def test_errors_go_to_stderr_with_exit_code_1(world: World) -> None:
     assert invalid.stdout == ""
     assert (
         f"{bad}:" in invalid.stderr
-        and "integration 'x' names server 'nowhere'" in invalid.stderr
+    )
+    assert (
+        "integration 'x' names server 'nowhere'" in invalid.stderr
     )
     assert "Traceback" not in invalid.stderr
 

@@ -10,7 +10,6 @@ at all).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,11 +55,11 @@ SECRETS = (OPENAI_KEY, DOCS_TOKEN, PG_PASSWORD, ROTATED_KEY, *CREDS_ENV.values()
 
 
 @pytest.fixture(params=["scrubbed", "unscrubbed"])
-def scrubbing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def scrubbing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "unscrubbed":
         monkeypatch.setattr(cli.Output, "learn", lambda self, secrets: None)
     monkeypatch.setattr(cli.OUT, "secrets", [])
-    yield request.param
+    return str(request.param)
 
 
 class Leaks:

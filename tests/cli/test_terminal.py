@@ -80,7 +80,7 @@ def screen(raw: str) -> list[str]:
 def _settled(world: World) -> bool:
     """Every request the sandbox received has been answered (or dropped)."""
     assert world.served is not None
-    stats = httpx.get(world.served.url + "/_sandbox/stats", timeout=5).json()
+    stats: dict[str, dict[str, int]] = httpx.get(world.served.url + "/_sandbox/stats", timeout=5).json()
     return sum(stats["by_method"].values()) == sum(stats["by_status"].values())
 
 
@@ -106,7 +106,8 @@ def test_second_ctrl_c_stops_at_once_and_says_what_was_in_flight(served_world: W
     done = term.finish()
     out = done.stdout
     assert done.code == 1, out
-    assert "Aborted!" not in out and "Traceback" not in out
+    assert "Aborted!" not in out
+    assert "Traceback" not in out
     assert "Two interrupts received: stopped immediately, without waiting for the 2 call(s) in flight." in out
     assert "`reconciler apply` again reads the live state first and converges." in out
     # The in-flight ones are named, as possibly done; the rest counted on one line.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def applied(world: World) -> tuple[World, Path]:
     return world, path
 
 
-def slack_texts(payload: dict) -> list[str]:
+def slack_texts(payload: dict[str, Any]) -> list[str]:
     texts = [payload["text"]]
     for block in payload["blocks"]:
         if "text" in block:
@@ -78,7 +79,8 @@ def test_drift_never_prints_control_characters_from_a_name(applied: tuple[World,
     world.create_unmanaged(SPOOF)
     result = world.run("drift", path, "--format", fmt)
     assert result.exit_code == 2
-    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert "\x1b" not in result.stdout
+    assert "\r" not in result.stdout
     assert "\\x1b[2K\\x0dNo drift" in result.stdout
 
 
@@ -86,7 +88,8 @@ def test_drift_json_escapes_c1_and_bidi_characters(applied: tuple[World, Path]) 
     world, path = applied
     world.create_unmanaged("evil\u009b2J\u202ename")
     result = world.run("drift", path, "--format", "json")
-    assert "\u009b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\u009b" not in result.stdout
+    assert "\u202e" not in result.stdout
     (item,) = json.loads(result.stdout)["items"]
     assert item["address"] == 'integration.kubiya."evil\u009b2J\u202ename"'
 
@@ -96,5 +99,6 @@ def test_a_server_message_with_control_characters_is_escaped_in_a_warning(applie
     world.create_unmanaged("hand-made")
     hook.answer(403, b'{"message": "\\u001b[2K\\rDrift report posted"}')
     result = world.run("drift", path, "--notify", hook.url)
-    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+    assert "\x1b" not in result.stderr
+    assert "\r" not in result.stderr
     assert "answered 403: \\x1b[2K\\x0dDrift report posted" in result.stderr

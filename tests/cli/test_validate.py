@@ -55,7 +55,8 @@ def test_invalid_file_reports_every_error_with_its_position(world: World) -> Non
     assert [int(line) for line, _, _ in positions] == [port_line, server_line]
     col = int(positions[0][1])
     assert lines[port_line - 1][col - 1 :].startswith("5432")
-    assert "PGPORT" in positions[0][2] and "string" in positions[0][2]
+    assert "PGPORT" in positions[0][2]
+    assert "string" in positions[0][2]
     assert "nowhere" in positions[1][2]
     assert 'hint: quote the value so that it stays a string: PGPORT: "5432"' in result.stderr
     assert "2 error(s), 0 warning(s)" in result.stderr

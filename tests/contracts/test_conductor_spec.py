@@ -100,7 +100,8 @@ def operation(method: str, path: str) -> dict[str, Any]:
         if re.match(pattern, path) and method.lower() in ops:
             # A literal segment (`/integration/all`) beats a template segment.
             literal = SPEC["paths"].get(path, {}).get(method.lower())
-            return literal or ops[method.lower()]
+            found: dict[str, Any] = literal or ops[method.lower()]
+            return found
     raise AssertionError(f"{method} {path} is not an operation of the Orkes spec")
 
 

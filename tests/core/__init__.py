@@ -1,0 +1,1 @@
+"""Tests of the core values: the field-level diff and the planner."""

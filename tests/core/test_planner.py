@@ -11,13 +11,13 @@ from reconciler.planner import PlanOptions, make_plan, matches
 
 
 def integ(name: str, **body: object) -> Resource:
-    base = {"type": "postgres", "description": "", "config": {"env_vars": {}}, "tags": []}
+    base: dict[str, object] = {"type": "postgres", "description": "", "config": {"env_vars": {}}, "tags": []}
     base.update(body)
     return Resource(Address(ResourceKind.INTEGRATION, "k", (), name), base, Location("f.yaml", 3, 5))
 
 
 def live_integ(name: str, managed: bool = True, deleted: bool = False, **body: object) -> LiveResource:
-    base = {"type": "postgres", "description": "", "config": {"env_vars": {}}, "tags": []}
+    base: dict[str, object] = {"type": "postgres", "description": "", "config": {"env_vars": {}}, "tags": []}
     base.update(body)
     return LiveResource(
         Address(ResourceKind.INTEGRATION, "k", (), name), f"id-{name}", base, managed, deleted, None, "v1"
@@ -30,10 +30,12 @@ def test_create_update_noop() -> None:
         [live_integ("b", description="old"), live_integ("c")],
     )
     by = {c.address.name: c for c in plan.changes}
-    assert by["a"].action is Action.CREATE and by["a"].reason is Reason.NEW
+    assert by["a"].action is Action.CREATE
+    assert by["a"].reason is Reason.NEW
     assert by["b"].action is Action.UPDATE
     assert [(f.path, f.before, f.after) for f in by["b"].fields] == [("description", "old", "new")]
-    assert by["b"].live_version == "v1" and by["b"].live_id == "id-b"
+    assert by["b"].live_version == "v1"
+    assert by["b"].live_id == "id-b"
     assert by["c"].action is Action.NOOP
     assert plan.summary().to_dict() == {"add": 1, "change": 1, "replace": 0, "destroy": 0}
 
@@ -42,7 +44,9 @@ def test_type_change_is_an_error_naming_location_and_both_types() -> None:
     with pytest.raises(DiagnosticsError) as info:
         make_plan([integ("a", type="mysql")], [live_integ("a")])
     text = str(info.value)
-    assert "f.yaml:3:5" in text and "'postgres'" in text and "'mysql'" in text
+    assert "f.yaml:3:5" in text
+    assert "'postgres'" in text
+    assert "'mysql'" in text
     assert "replace_on_type_change" in text
 
 
@@ -51,7 +55,8 @@ def test_type_change_with_replacement_allowed() -> None:
     res = Resource(res.address, res.body, res.location, Lifecycle(replace_on_type_change=True))
     plan = make_plan([res], [live_integ("a")])
     (change,) = plan.changes
-    assert change.action is Action.REPLACE and change.reason is Reason.TYPE_CHANGED
+    assert change.action is Action.REPLACE
+    assert change.reason is Reason.TYPE_CHANGED
 
 
 def test_prevent_destroy_blocks_replacement() -> None:
@@ -64,7 +69,9 @@ def test_prevent_destroy_blocks_replacement() -> None:
 def test_soft_deleted_name_is_revived_not_created() -> None:
     plan = make_plan([integ("a")], [live_integ("a", deleted=True)])
     (change,) = plan.changes
-    assert change.action is Action.CREATE and change.reason is Reason.REVIVE and change.live_id == "id-a"
+    assert change.action is Action.CREATE
+    assert change.reason is Reason.REVIVE
+    assert change.live_id == "id-a"
 
 
 def test_duplicate_desired_names_are_an_error() -> None:
@@ -92,7 +99,7 @@ def test_ignore_changes() -> None:
 
 
 def provider(name: str, fp: str | None, **body: object) -> Resource:
-    b = {"type": "openai", "category": "AI_MODEL", "configuration": {"api_key": Sensitive("sk-secret-123")}, "tags": []}
+    b: dict[str, object] = {"type": "openai", "category": "AI_MODEL", "configuration": {"api_key": Sensitive("sk-secret-123")}, "tags": []}
     b.update(body)
     return Resource(Address(ResourceKind.PROVIDER, "o", (), name), b, None, Lifecycle(), ("configuration.api_key",), fp)
 
@@ -109,7 +116,8 @@ def test_write_only_values_compare_by_fingerprint_and_never_show() -> None:
     assert same.changes[0].action is Action.NOOP
     rotated = make_plan([provider("p", "fp2")], [live_provider("p", "fp1")])
     (change,) = rotated.changes
-    assert change.action is Action.UPDATE and change.reason is Reason.WRITE_ONLY_CHANGED
+    assert change.action is Action.UPDATE
+    assert change.reason is Reason.WRITE_ONLY_CHANGED
     assert [(f.path, f.sensitive) for f in change.fields] == [("configuration.api_key", True)]
     unknown = make_plan([provider("p", "fp2")], [live_provider("p", None)])
     assert unknown.changes[0].action is Action.NOOP

@@ -1,0 +1,1 @@
+"""Tests of `reconciler.engine`: the session and the plan file."""

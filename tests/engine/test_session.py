@@ -76,7 +76,8 @@ def test_apply_carries_out_the_reviewed_plan_and_drift_is_then_clean(world: Worl
         return True
 
     applied = asyncio.run(_session(path).apply(review=review))
-    assert applied.result is not None and applied.result.ok
+    assert applied.result is not None
+    assert applied.result.ok
     assert seen == [applied.plan]
     assert sorted(world.integration_names()) == ["cache", "pg-main"]
     report = asyncio.run(_session(path).drift())
@@ -85,7 +86,8 @@ def test_apply_carries_out_the_reviewed_plan_and_drift_is_then_clean(world: Worl
 
 def test_apply_declined_by_review_writes_nothing(world: World) -> None:
     applied = asyncio.run(_session(world.desired()).apply(review=lambda plan: False))
-    assert applied.declined and applied.result is None
+    assert applied.declined
+    assert applied.result is None
     assert world.integrations() == []
 
 
@@ -94,7 +96,8 @@ def test_apply_of_nothing_to_do_has_no_result(world: World) -> None:
     asyncio.run(_session(path).apply())
     applied = asyncio.run(_session(path).apply())
     assert not applied.plan.has_changes
-    assert applied.result is None and not applied.declined
+    assert applied.result is None
+    assert not applied.declined
 
 
 def test_a_saved_plan_is_refused_once_the_server_changed(world: World) -> None:
@@ -115,7 +118,8 @@ def test_a_saved_plan_applies_when_nothing_changed(world: World) -> None:
     planned = asyncio.run(_session(path).plan())
     plan_file.write_text(planfile.text(planned.plan, planned.options, plan_file))
     applied = asyncio.run(_session(path).apply(saved=planfile.read(plan_file)))
-    assert applied.result is not None and applied.result.ok
+    assert applied.result is not None
+    assert applied.result.ok
     assert sorted(world.integration_names()) == ["cache", "pg-main"]
 
 
@@ -126,7 +130,8 @@ def test_export_reads_one_server_through_the_session(world: World) -> None:
         _session(path, servers=("kubiya",)).export(ExportRequest("kubiya", (ResourceKind.INTEGRATION,)))
     )
     assert exported.count == 2
-    assert "name: pg-main" in exported.text and "name: cache" in exported.text
+    assert "name: pg-main" in exported.text
+    assert "name: cache" in exported.text
 
 
 def test_export_of_a_console_without_agents_is_refused(world: World) -> None:
@@ -137,4 +142,5 @@ def test_export_of_a_console_without_agents_is_refused(world: World) -> None:
 
 def test_force_unlock_with_no_lock_held_says_so(world: World) -> None:
     unlocked = asyncio.run(_session(world.desired(), servers=("kubiya",)).force_unlock("kubiya"))
-    assert unlocked.supported and unlocked.holder is None
+    assert unlocked.supported
+    assert unlocked.holder is None

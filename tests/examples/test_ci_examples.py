@@ -354,7 +354,8 @@ def test_an_invalid_file_still_updates_the_comment_with_the_diagnostics_and_fail
     (_, patched) = pipeline.gh_calls()
     assert (patched["method"], patched["path"]) == ("PATCH", "repos/acme/integrations/issues/comments/42")
     body = json.loads(patched["body"])["body"]
-    assert "state.yaml:" in body and "unknown field \\`bogus\\_key\\` at the top level" in body, body
+    assert "state.yaml:" in body, body
+    assert "unknown field \\`bogus\\_key\\` at the top level" in body, body
     assert last_step(pipeline, context).code == 1
 
 
@@ -419,7 +420,8 @@ def test_an_unreachable_server_still_updates_the_comment_with_the_error_and_fail
     assert commented.code == 0, commented.stderr
     (_, posted) = pipeline.gh_calls()
     body = json.loads(posted["body"])["body"]
-    assert "### ❌ Reconciler plan failed" in body and "127.0.0.1:9" in body, body
+    assert "### ❌ Reconciler plan failed" in body, body
+    assert "127.0.0.1:9" in body, body
     assert last_step(pipeline, context).code == 1
 
 

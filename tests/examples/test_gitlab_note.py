@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,10 +110,10 @@ class ServedGitLab:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitLab]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeGitLab:
     served = FakeGitLab()
     monkeypatch.setattr(gitlab, "TRANSPORT", httpx.MockTransport(served))
-    yield served
+    return served
 
 
 def post(tmp_path: Path, text: str, *args: str, env: dict[str, str] = ENV) -> Any:

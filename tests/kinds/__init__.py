@@ -1,0 +1,1 @@
+"""Tests of `reconciler.kinds`: the spec of each resource kind."""

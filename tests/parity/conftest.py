@@ -8,6 +8,7 @@ environment, then runs this suite with `PARITY_ROUTER_PYTHON` pointing at that e
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -195,6 +196,12 @@ def pairs(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Itera
             pair.sandbox.stop()
 
 
+def _real_rows(real: httpx.Client) -> list[dict[str, Any]]:
+    """The router's stored rows, as its `/__parity/rows` gives them."""
+    rows: list[dict[str, Any]] = real.get("/__parity/rows").raise_for_status().json()
+    return rows
+
+
 def _sandbox_rows(db: Path) -> list[dict[str, Any]]:
     """The sandbox's stored rows, in the shape and order of the router's `/__parity/rows`."""
     conn = sqlite3.connect(db)
@@ -226,8 +233,8 @@ def outcome(pairs: dict[str, Pair]) -> Outcome:
         with httpx.Client(base_url=pair.real.url, timeout=30, limits=fresh) as real, httpx.Client(
             base_url=pair.sandbox.url, timeout=30, limits=fresh
         ) as sandbox:
-            real_side = conversation.run(real, lambda real=real: real.get("/__parity/rows").raise_for_status().json())
-            sandbox_side = conversation.run(sandbox, lambda db=pair.sandbox_db: _sandbox_rows(db))
+            real_side = conversation.run(real, functools.partial(_real_rows, real))
+            sandbox_side = conversation.run(sandbox, functools.partial(_sandbox_rows, pair.sandbox_db))
         raw[run] = (real_side, sandbox_side)
     normalised = {run: (conversation.normalise(r), conversation.normalise(s)) for run, (r, s) in raw.items()}
     return Outcome(raw, normalised)

@@ -123,7 +123,7 @@ def _correct_response_model() -> None:
         if model is ci.CustomIntegrationResponse:
             model = fixed
         elif getattr(model, "__args__", None) == (ci.CustomIntegrationResponse,):
-            model = list[fixed]
+            model = list[fixed]  # type: ignore[valid-type]  # a model made at run time
         ci.router.add_api_route(
             route.path.removeprefix(ci.router.prefix),
             route.endpoint,
@@ -190,8 +190,9 @@ def _migrate() -> None:
 
     path = Path(control_plane_api.__file__).parent / "alembic" / "versions" / "df9117888e82_add_missing_columns.py"
     spec = importlib.util.spec_from_file_location("parity_migration_df9117888e82", path)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
+    assert spec is not None
+    assert spec.loader is not None
+    migration: Any = importlib.util.module_from_spec(spec)  # untyped: alembic fills in its `op`
     spec.loader.exec_module(migration)
     with get_engine().begin() as connection:
         migration.op = _OnlyTable(Operations(MigrationContext.configure(connection)), "custom_integrations")

@@ -1,0 +1,1 @@
+"""Tests of `reconciler.platforms`: the adapters and the shared HTTP layer against the sandbox."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ class Breaking(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path) -> Iterator[str]:
     u = f"sandbox:{tmp_path / 'sandbox.db'}"
     yield u
     forget(u)
@@ -53,8 +54,8 @@ def url(tmp_path: Path) -> str:
 FAST = RetryPolicy(base=0.001, cap=0.002)
 
 
-def kubiya(url: str, breaker: Breaker, **server: object) -> tuple[KubiyaPlatform, Breaking]:
-    config = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=1, **server)  # type: ignore[arg-type]
+def kubiya(url: str, breaker: Breaker, **server: Any) -> tuple[KubiyaPlatform, Breaking]:
+    config = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=1, **server)
     wire = Breaking(url, breaker)
     platform = KubiyaPlatform(config)
     platform.client = HttpClient(config, platform.client.auth, retry=FAST, transport=wire)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.errors import PlatformError
-from reconciler.model import Address, Resource, ResourceKind, ServerConfig, ServerKind
-from reconciler.plan import Action, Change, Done, Reason
+from reconciler.model import Address, LiveResource, Resource, ResourceKind, ServerConfig, ServerKind
+from reconciler.plan import Action, Change, Done, Outcome, Reason
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.http import HttpClient, RetryPolicy
@@ -21,7 +22,7 @@ from reconciler.sandbox.transport import app_for, forget, transport
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path) -> Iterator[str]:
     u = f"sandbox:{tmp_path / 'sandbox.db'}"
     yield u
     forget(u)
@@ -60,7 +61,8 @@ def test_retry_after_is_honoured_on_429(url: str) -> None:
             return [r.status_code for r in responses]
 
     assert asyncio.run(go()) == [200, 200, 200, 200]
-    assert waits and all(w == 1.0 for w in waits), waits
+    assert waits
+    assert all(w == 1.0 for w in waits), waits
 
 
 def test_retries_are_bounded_in_count(url: str) -> None:
@@ -77,7 +79,8 @@ def test_retries_are_bounded_in_count(url: str) -> None:
         return client
 
     client = asyncio.run(go())
-    assert client.requests == 3 and client.retries == 2
+    assert client.requests == 3
+    assert client.retries == 2
     assert app.state.sandbox.stats.to_dict()["total"] == 3
 
 
@@ -140,7 +143,7 @@ def test_retried_console_configure_makes_one_channel(url: str) -> None:
     )
     change = Change(res.address, Action.CREATE, Reason.NEW, desired=platform.prepare(res))
 
-    async def go() -> tuple[object, list[object]]:
+    async def go() -> tuple[Outcome, list[LiveResource]]:
         outcome = await platform.save(change)
         live = await platform.read([res])
         await platform.aclose()
@@ -148,8 +151,10 @@ def test_retried_console_configure_makes_one_channel(url: str) -> None:
 
     outcome, live = asyncio.run(go())
     assert isinstance(outcome, Done)
-    assert len(dropper.keys) == 2 and dropper.keys[0] == dropper.keys[1] and dropper.keys[0]
-    assert [str(item.address) for item in live] == ["channel.c.agt_demo.mcp_server.docs"]  # type: ignore[attr-defined]
+    assert len(dropper.keys) == 2
+    assert dropper.keys[0] == dropper.keys[1]
+    assert dropper.keys[0]
+    assert [str(item.address) for item in live] == ["channel.c.agt_demo.mcp_server.docs"]
 
 
 @pytest.mark.parametrize("body", [b"<html>oops</html>", b'[{"name": "trunc'])

@@ -221,7 +221,8 @@ def test_apply_writes_exactly_the_planned_fields_and_counts_them_alike(
             continue
         res = wanted[address]
         if change.action is Action.CREATE:
-            assert address not in before and address in after
+            assert address not in before
+            assert address in after
             _created_fields(change, after[address], res)
             continue
         # Updates and replacements: the fields that moved are the fields the plan showed.

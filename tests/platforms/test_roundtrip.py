@@ -7,23 +7,25 @@ empty. This exercises the real client code over HTTP (an httpx transport into th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from reconciler.apply import ApplyResult, apply
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Action, Done, Plan, Reason
+from reconciler.plan import Action, Done, Failed, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform, connect
+from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.http import HttpClient, RetryPolicy
 from reconciler.sandbox.transport import forget
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path) -> Iterator[str]:
     u = f"sandbox:{tmp_path / 'sandbox.db'}"
     yield u
     forget(u)
@@ -38,13 +40,13 @@ def servers(url: str) -> dict[str, ServerConfig]:
 
 
 def integ(name: str, **over: object) -> Resource:
-    body = {"type": "postgres", "description": "db", "config": {"env_vars": {"PGHOST": "h"}}, "tags": ["team"]}
+    body: dict[str, Any] = {"type": "postgres", "description": "db", "config": {"env_vars": {"PGHOST": "h"}}, "tags": ["team"]}
     body.update(over)
     return Resource(Address(ResourceKind.INTEGRATION, "k", (), name), body)
 
 
 def prov(name: str, key: str = "sk-one", **over: object) -> Resource:
-    body = {
+    body: dict[str, Any] = {
         "type": "openai",
         "category": "AI_MODEL",
         "description": "",
@@ -57,13 +59,13 @@ def prov(name: str, key: str = "sk-one", **over: object) -> Resource:
 
 
 def model(provider: str, name: str, **over: object) -> Resource:
-    body = {"description": name, "enabled": True, "configuration": {}}
+    body: dict[str, Any] = {"description": name, "enabled": True, "configuration": {}}
     body.update(over)
     return Resource(Address(ResourceKind.MODEL, "o", (provider,), name), body)
 
 
 def chan(name: str, **over: object) -> Resource:
-    body = {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"}
+    body: dict[str, Any] = {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"}
     body.update(over)
     return Resource(Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), name), body)
 
@@ -101,8 +103,7 @@ class Harness:
         return plan, result, again
 
 
-def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+run = asyncio.run
 
 
 def test_create_everything_then_no_changes(url: str) -> None:
@@ -130,8 +131,10 @@ def test_updates_and_secret_rotation_detected_by_fingerprint(url: str) -> None:
     changes = {str(c.address): c for c in plan.actionable}
     assert changes["integration.k.pg"].action is Action.UPDATE
     assert changes["provider.o.p1"].reason is Reason.WRITE_ONLY_CHANGED
-    assert "sk-two" not in repr(plan.to_dict()) and "sk-one" not in repr(plan.to_dict())
-    assert result.ok and not again.has_changes
+    assert "sk-two" not in repr(plan.to_dict())
+    assert "sk-one" not in repr(plan.to_dict())
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_tag_removal_and_model_update(url: str) -> None:
@@ -139,7 +142,8 @@ def test_tag_removal_and_model_update(url: str) -> None:
     run(h.converge([prov("p1"), model("p1", "m")]))
     plan, result, again = run(h.converge([prov("p1", tags=[]), model("p1", "m", description="new")]))
     assert {c.action for c in plan.actionable} == {Action.UPDATE}
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_soft_deleted_name_is_revived(url: str) -> None:
@@ -162,8 +166,10 @@ def test_soft_deleted_name_is_revived(url: str) -> None:
     run(soft_delete())
     plan, result, again = run(h.converge([integ("pg")]))
     (change,) = plan.actionable
-    assert change.action is Action.CREATE and change.reason is Reason.REVIVE
-    assert result.ok and not again.has_changes
+    assert change.action is Action.CREATE
+    assert change.reason is Reason.REVIVE
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_prune_deletes_only_managed(url: str) -> None:
@@ -173,10 +179,12 @@ def test_prune_deletes_only_managed(url: str) -> None:
     plan, result, again = run(h.converge([integ("a"), prov("p1"), model("p1", "m1")], options))
     assert sorted(str(c.address) for c in plan.actionable) == ["integration.k.b", "model.o.p1.m2"]
     assert all(c.action is Action.DELETE for c in plan.actionable)
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
     plan, result, again = run(h.converge([], options))
     assert sorted(str(c.address) for c in plan.actionable) == ["integration.k.a", "provider.o.p1"]
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_type_replacement_and_channel_replacement(url: str) -> None:
@@ -186,7 +194,8 @@ def test_type_replacement_and_channel_replacement(url: str) -> None:
     res = Resource(res.address, res.body, lifecycle=Lifecycle(replace_on_type_change=True))
     plan, result, again = run(h.converge([res, chan("docs", server_url="https://other.example.com")]))
     assert {c.action for c in plan.actionable} == {Action.REPLACE}
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_provider_replacement_shows_its_models_replaced_and_destroyed_with_it(url: str) -> None:
@@ -202,7 +211,8 @@ def test_provider_replacement_shows_its_models_replaced_and_destroyed_with_it(ur
         "model.o.p1.m": (Action.REPLACE, Reason.PARENT_REPLACED),
         "model.o.p1.gone": (Action.DELETE, Reason.PARENT_REPLACED),
     }
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
 
 
 def test_concurrent_change_is_not_overwritten(url: str) -> None:
@@ -218,11 +228,11 @@ def test_concurrent_change_is_not_overwritten(url: str) -> None:
     run(someone_else())
     result = run(apply(plan, platforms))
     (outcome,) = result.outcomes
-    assert not isinstance(outcome, Done)
-    assert "since the plan was made" in outcome.message  # type: ignore[union-attr]
+    assert isinstance(outcome, Failed)
+    assert "since the plan was made" in outcome.message
 
 
-async def _conductor_post(url: str, name: str, body: dict) -> None:
+async def _conductor_post(url: str, name: str, body: dict[str, Any]) -> None:
     from reconciler.sandbox.transport import transport
 
     async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
@@ -233,7 +243,7 @@ async def _conductor_post(url: str, name: str, body: dict) -> None:
         assert r.status_code == 200, r.text
 
 
-async def _conductor_get(url: str, name: str) -> dict:
+async def _conductor_get(url: str, name: str) -> dict[str, Any]:
     from reconciler.sandbox.transport import transport
 
     async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
@@ -276,7 +286,8 @@ def test_conductor_writes_keep_what_the_plan_leaves_alone(url: str) -> None:
     )
     plan, result, again = run(h.converge([changed]))
     assert [f.path for f in plan.actionable[0].fields] == ["configuration.endpoint"]
-    assert result.ok and not again.has_changes
+    assert result.ok
+    assert not again.has_changes
     after = run(_conductor_get(url, "p1"))
     assert after["description"] == "by hand"
     assert after["configuration"]["organizationId"] == "org-123"
@@ -292,7 +303,8 @@ def test_bimpeai_channels_converge_and_are_matched_by_type(url: str) -> None:
     )
     plan, result, again = run(h.converge([payments]))
     assert [c.action for c in plan.actionable] == [Action.CREATE]
-    assert result.ok and not again.has_changes, [str(c.address) for c in again.actionable]
+    assert result.ok
+    assert not again.has_changes, [str(c.address) for c in again.actionable]
     # A second apply creates nothing more: one paystack channel on the agent.
     _, result, _ = run(h.converge([payments]))
     assert result.outcomes == ()
@@ -310,7 +322,8 @@ def test_conductor_learns_password_fields_from_the_catalog(url: str) -> None:
         await platform.aclose()
 
     run(go())
-    learned = platform._password_fields  # type: ignore[attr-defined]
+    assert isinstance(platform, ConductorPlatform)
+    learned = platform._password_fields
     assert learned["openai"] == frozenset({"api_key"})
     assert learned["relational_db"] == frozenset({"password"})
     # A value in such a field is write-only and masked, however it was written.
@@ -338,7 +351,9 @@ def test_conductor_does_not_overwrite_a_model_changed_since_the_plan(url: str) -
     # Writing a model moves its provider's version too: neither is overwritten.
     outcomes = {str(o.change.address): o for o in result.outcomes}
     assert not any(isinstance(o, Done) for o in result.outcomes)
-    assert "since the plan was made" in outcomes["provider.o.p1"].message  # type: ignore[union-attr]
+    provider = outcomes["provider.o.p1"]
+    assert isinstance(provider, Failed)
+    assert "since the plan was made" in provider.message
     again, platforms = run(h.plan([prov("p1"), model("p1", "m", description="theirs")]))
     for p in platforms.values():
         run(p.aclose())

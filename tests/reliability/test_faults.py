@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from reconciler.apply import apply
+from reconciler.model import Resource
 from reconciler.plan import Done, Plan
 from reconciler.platforms import Platform
 from reconciler.platforms.http import RetryPolicy
@@ -21,13 +23,13 @@ from tests.platforms.test_roundtrip import Harness, chan, integ, model, prov
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path) -> Iterator[str]:
     u = f"sandbox:{tmp_path / 'sandbox.db'}"
     yield u
     forget(u)
 
 
-def desired(n: int) -> list:
+def desired(n: int) -> list[Resource]:
     out = [integ(f"int-{i:04d}") for i in range(n)]
     for p in range(n // 10):
         out.append(prov(f"prov-{p:03d}"))
@@ -73,12 +75,13 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(url: str)
     want = desired(400)  # 400 integrations + 40 providers + 120 models + 10 channels = 570
     assert len(want) >= 500
     runs = 0
+    history: list[str] = []
     while True:
         runs += 1
         plan, platforms = asyncio.run(h.plan(want))
         if not plan.has_changes:
             break
-        assert runs <= 4, "did not converge in 3 applies"
+        assert runs <= 4, f"did not converge in 3 applies: {history}"
 
         async def go(plan: Plan = plan, platforms: dict[str, Platform] = platforms) -> list[object]:
             result = await apply(plan, platforms)
@@ -87,18 +90,19 @@ def test_apply_500_resources_under_faults_converges_without_duplicates(url: str)
             return [o for o in result.outcomes if not isinstance(o, Done)]
 
         not_done = asyncio.run(go())
-        print(f"apply {runs}: {len(plan.actionable)} changes, {len(not_done)} not done")
+        history.append(f"apply {runs}: {len(plan.actionable)} changes, {len(not_done)} not done")
     stats = app.state.sandbox.stats.to_dict()
     # Every integration and channel is one answered write and the providers with their models at
     # least one bulk save: at least that many writes, and requests, were made, so the counts
     # below follow from the schedule whatever the order of the requests.
     writes = 400 + 10 + 1
-    assert stats["injected"].get("429", 0) >= writes // 7
-    assert stats["injected"].get("500", 0) + stats["injected"].get("503", 0) >= writes // 5 - writes // 7
-    assert stats["injected"].get("drop_after", 0) >= writes // 10
-    print("injected:", stats["injected"], "requests:", stats["total"])
+    assert stats["injected"].get("429", 0) >= writes // 7, stats
+    assert stats["injected"].get("500", 0) + stats["injected"].get("503", 0) >= writes // 5 - writes // 7, stats
+    assert stats["injected"].get("drop_after", 0) >= writes // 10, stats
     app.state.sandbox.set_faults(Faults())
     names, chan_names, apis = asyncio.run(live_counts(url))
-    assert len(names) == 400 and max(names.values()) == 1
-    assert len(chan_names) == 10 and max(chan_names.values()) == 1, chan_names
+    assert len(names) == 400
+    assert max(names.values()) == 1
+    assert len(chan_names) == 10, chan_names
+    assert max(chan_names.values()) == 1, chan_names
     assert apis == 120

@@ -1,0 +1,1 @@
+"""Tests of `reconciler.views`: the human, JSON and Markdown renderings, with goldens."""

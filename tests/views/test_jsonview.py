@@ -51,7 +51,8 @@ def test_plan_document_is_to_dict_plus_format() -> None:
     assert json.loads(text) == expected
     # Sorted keys, and one line for each change.
     lines = text.splitlines()
-    assert lines[0] == "{" and lines[1] == '  "changes": ['
+    assert lines[0] == "{"
+    assert lines[1] == '  "changes": ['
     assert len([line for line in lines if line.startswith('    {"action": ')]) == len(plan.changes)
     assert text.isascii()
 
@@ -95,7 +96,8 @@ def test_schema_enums_match_the_code(pointer: str, enum: type[Enum]) -> None:
 
 
 def _valid_document() -> dict[str, Any]:
-    return json.loads(render_plan_json(plans.representative_plan()))  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(render_plan_json(plans.representative_plan()))
+    return document
 
 
 def test_schema_refuses_a_value_in_a_sensitive_field(validator: jsonschema.Draft202012Validator) -> None:

@@ -19,7 +19,8 @@ Golden = Callable[[str, str], None]
 
 
 def to_html(markdown: str) -> str:
-    return MarkdownIt("commonmark").enable("table").render(markdown)
+    html: str = MarkdownIt("commonmark").enable("table").render(markdown)
+    return html
 
 
 def test_golden(golden: Golden) -> None:
@@ -102,7 +103,8 @@ def test_diagnostics_use_the_words_of_the_terminal() -> None:
     assert "- ❌ **Error:** a.yaml:2:3: bad value \\[integration.kubiya.x\\]<br>hint: fix it\n" in text
     assert "Warning: integration.kubiya.y: odd value" in terminal
     assert text.endswith("- ⚠️ **Warning:** integration.kubiya.y: odd value")
-    assert "error:" not in text and "warning:" not in text
+    assert "error:" not in text
+    assert "warning:" not in text
 
 
 def test_an_update_shows_added_and_removed_fields_and_records_one_per_line() -> None:

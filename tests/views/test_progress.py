@@ -33,7 +33,8 @@ def test_disabled_prints_plain_lines_only() -> None:
     observer.close()
     lines = out.getvalue().split("\n")
     assert "\x1b" not in out.getvalue()
-    assert len(lines) == len(outcomes) + 1 and lines[-1] == ""
+    assert len(lines) == len(outcomes) + 1
+    assert lines[-1] == ""
     assert lines[0] == "✓ channel.console.agt_demo.custom_api.dup-hook: destroyed (id ch_9)"
     # Long lines are not wrapped at the console width: one outcome, one line.
     assert lines[2].startswith('✗ channel.console.agt_demo.mcp_server."Docs search": replace failed')
@@ -64,7 +65,8 @@ def test_ascii_console_gets_ascii_markers() -> None:
     for o in _outcomes():
         observer.outcome(o)
     text = out.getvalue()
-    assert "✓" not in text and "✗" not in text
+    assert "✓" not in text
+    assert "✗" not in text
     assert "ok channel.console.agt_demo.custom_api.dup-hook: destroyed" in text
     assert "FAIL provider.orkes.openai" in text
 
