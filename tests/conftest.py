@@ -49,11 +49,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The tool's cache (the compiled schema check) in a directory of the test run's own, for
     the tests and every process they start: never the user's home."""
     os.environ["RECONCILER_CACHE_DIR"] = str(tmp_path_factory.mktemp("reconciler-cache"))
-    yield
 
 
 def _free_port() -> int:
