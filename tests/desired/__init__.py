@@ -1,0 +1,1 @@
+"""Tests of the desired state: loading, templating, validation, building and export."""

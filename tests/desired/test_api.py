@@ -84,7 +84,8 @@ def test_check_returns_warnings_with_a_state(write: WriteFile) -> None:
 
 def test_an_empty_file_declares_nothing(write: WriteFile) -> None:
     state = load([write("empty.yaml", "# nothing yet\n")], environ={})
-    assert dict(state.servers) == {} and state.resources == ()
+    assert dict(state.servers) == {}
+    assert state.resources == ()
 
 
 def test_an_empty_file_is_valid_with_a_warning_naming_it(write: WriteFile) -> None:

@@ -94,7 +94,9 @@ integrations:
         "status": "active",
     }
     assert full.lifecycle == Lifecycle(prevent_destroy=True, ignore_changes=("description",))
-    assert full.location is not None and full.location.line == 9 and full.location.column == 5
+    assert full.location is not None
+    assert full.location.line == 9
+    assert full.location.column == 5
 
 
 def test_integration_config_may_be_partial_or_null_test(write: WriteFile) -> None:
@@ -182,7 +184,8 @@ providers:
     assert chat.address == Address(ResourceKind.MODEL, "orkes", ("openai-marketing",), "gpt-4o")
     assert chat.address.parent == openai.address
     assert chat.body == {"description": "Chat", "enabled": True, "configuration": {}}
-    assert chat.location is not None and (chat.location.line, chat.location.column) == (12, 9)
+    assert chat.location is not None
+    assert (chat.location.line, chat.location.column) == (12, 9)
 
     mini = resources["model.orkes.openai-marketing.gpt-4o-mini"]
     assert mini.body == {"description": "", "enabled": False, "configuration": {"maxTokens": 4096}}
@@ -293,18 +296,21 @@ def test_server_configs(write: WriteFile) -> None:
     assert dict(kubiya.credentials) == {"token": Sensitive("t")}
     assert (kubiya.parallelism, kubiya.rate_limit, kubiya.timeout, kubiya.prune) == (4, 2.5, 10.0, True)
     defaults = ServerConfig("d", ServerKind.KUBIYA, "sandbox:")
-    assert kubiya.batch_size == defaults.batch_size and kubiya.fingerprint_key is None
+    assert kubiya.batch_size == defaults.batch_size
+    assert kubiya.fingerprint_key is None
     assert kubiya.location == Location(str(path), 2, 3)
     assert not kubiya.is_sandbox
 
     orkes = state.servers["orkes"]
     assert orkes.credentials["key_secret"].reveal() == "the-secret"
     assert orkes.credentials["key_secret"].source == "file:secret.txt"
-    assert orkes.batch_size == 100 and orkes.fingerprint_key == Sensitive("f")
+    assert orkes.batch_size == 100
+    assert orkes.fingerprint_key == Sensitive("f")
     assert orkes.is_sandbox
 
     console = state.servers["console"]
-    assert dict(console.credentials) == {} and console.is_sandbox
+    assert dict(console.credentials) == {}
+    assert console.is_sandbox
     assert (console.parallelism, console.rate_limit, console.timeout, console.prune) == (
         defaults.parallelism,
         defaults.rate_limit,

@@ -24,4 +24,5 @@ def test_non_ascii_text_is_written_as_it_is() -> None:
 def test_what_is_written_reads_back_the_same() -> None:
     document = {"a": "0600", "b": 600, "c": "yes", "d": None, "e": ["x", {"f": "multi\nline"}], "g": True}
     parsed = parse(dump(document), "f.yaml")
-    assert parsed.ok and parsed.value == document
+    assert parsed.ok
+    assert parsed.value == document

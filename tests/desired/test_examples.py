@@ -42,7 +42,8 @@ def test_examples_exist() -> None:
 def test_plain_example_is_valid_without_environment(path: Path) -> None:
     state, diagnostics = check([path], environ={})
     assert diagnostics == []
-    assert state is not None and state.resources
+    assert state is not None
+    assert state.resources
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,8 @@ def test_plain_example_is_valid_without_environment(path: Path) -> None:
 def test_template_example_is_valid_for_each_environment(template: Path, var_file: Path) -> None:
     state, diagnostics = check([template], var_files=[var_file], environ=PROD_ENV)
     assert diagnostics == []
-    assert state is not None and state.resources
+    assert state is not None
+    assert state.resources
     env = var_file.stem
     assert all(r.address.name.endswith(env) for r in state.resources if r.address.kind is not ResourceKind.MODEL)
 
@@ -61,7 +63,8 @@ def test_quickstart_runs_on_the_sandbox_with_no_credentials() -> None:
     assert set(state.servers) == {"kubiya", "orkes", "console"}
     assert {s.kind for s in state.servers.values()} == set(ServerKind)
     for server in state.servers.values():
-        assert server.is_sandbox and dict(server.credentials) == {}
+        assert server.is_sandbox
+        assert dict(server.credentials) == {}
     kinds = [r.address.kind for r in state.resources]
     assert 2 <= kinds.count(ResourceKind.INTEGRATION) <= 3
     assert kinds.count(ResourceKind.PROVIDER) == 2

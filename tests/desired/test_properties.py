@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import string
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,8 @@ FAST = settings(
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield tmp_path_factory.mktemp("props")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("props")
 
 
 def _check_text(workdir: Path, data: str | bytes, name: str = "doc.yaml") -> list[Diagnostic]:
@@ -158,7 +157,7 @@ BASE_PATHS = [p for p in _paths(BASE) if p]
 
 @st.composite
 def mutated(draw: st.DrawFn) -> dict[str, Any]:
-    document = copy.deepcopy(BASE)
+    document: dict[str, Any] = copy.deepcopy(BASE)
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         path = draw(st.sampled_from(BASE_PATHS))
         parent: Any = document
@@ -201,7 +200,9 @@ def _assert_same_answer(document: Any) -> None:
     refuse such a string where jsonschema (which then decides) accepts it."""
     fast, thorough = schema.fast_is_valid(document), schema.jsonschema_is_valid(document)
     if fast != thorough:
-        assert thorough and not fast and _has_final_newline(document)
+        assert thorough
+        assert not fast
+        assert _has_final_newline(document)
 
 
 @settings(deadline=None, database=None)
@@ -221,4 +222,5 @@ def test_fast_checker_agrees_on_random_structures(document: dict[str, Any]) -> N
 
 
 def test_the_base_document_is_valid() -> None:
-    assert schema.fast_is_valid(BASE) is True and schema.jsonschema_is_valid(BASE)
+    assert schema.fast_is_valid(BASE) is True
+    assert schema.jsonschema_is_valid(BASE)

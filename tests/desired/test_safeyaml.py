@@ -15,7 +15,8 @@ from reconciler.errors import DiagnosticsError, Location
 
 def _value(text: str) -> object:
     parsed = parse(text, "f.yaml")
-    assert parsed.ok and parsed.diagnostics == [], [str(d) for d in parsed.diagnostics]
+    assert parsed.diagnostics == [], [str(d) for d in parsed.diagnostics]
+    assert parsed.ok
     return parsed.value
 
 
@@ -61,12 +62,14 @@ def test_uses_libyaml_when_pyyaml_has_it() -> None:
 def test_scalars_follow_the_yaml_1_2_core_schema(text: str, expected: object) -> None:
     value = _value(f"v: {text}\n")
     assert isinstance(value, dict)
-    assert value["v"] == expected and type(value["v"]) is type(expected)
+    assert value["v"] == expected
+    assert type(value["v"]) is type(expected)
 
 
 def test_nan() -> None:
     value = _value("v: .nan\n")
-    assert isinstance(value, dict) and math.isnan(value["v"])
+    assert isinstance(value, dict)
+    assert math.isnan(value["v"])
 
 
 def test_positions_of_keys_values_and_items() -> None:
@@ -170,7 +173,8 @@ def test_a_refusal_inside_deep_nesting_is_the_depth_diagnostic() -> None:
         ("yaml.too-deep", "values are nested deeper than 64 levels")
     ]
     location = parsed.diagnostics[0].location
-    assert location is not None and (location.line, location.column) == (1, 65)
+    assert location is not None
+    assert (location.line, location.column) == (1, 65)
 
 
 def test_a_syntax_error_in_shallow_text_stays_a_syntax_error() -> None:
@@ -186,7 +190,8 @@ def test_alias_expansion_is_bounded() -> None:
     assert [d.code for d in parsed.diagnostics] == ["yaml.alias-bomb"]
     # It stops at the level where the count passes the limit, long before 10^10 values.
     location = parsed.diagnostics[0].location
-    assert location is not None and location.line == 5
+    assert location is not None
+    assert location.line == 5
 
 
 def test_alias_count_is_bounded() -> None:
@@ -220,12 +225,15 @@ def test_decode() -> None:
     with pytest.raises(DiagnosticsError) as raised:
         safeyaml.decode(b"a: 1\nb: \xc3\x28\n", "f")
     [d] = raised.value.diagnostics
-    assert d.code == "file.encoding" and d.location == Location("f", 2, 4)
+    assert d.code == "file.encoding"
+    assert d.location == Location("f", 2, 4)
 
 
 def test_empty_document() -> None:
     parsed = parse("# only a comment\n", "f")
-    assert parsed.ok and parsed.value is None and parsed.diagnostics == []
+    assert parsed.ok
+    assert parsed.value is None
+    assert parsed.diagnostics == []
 
 
 def test_load_data_raises_with_positions() -> None:

@@ -52,9 +52,11 @@ def test_file_reference_is_relative_to_the_file_and_strips_one_newline(tmp_path:
     assert isinstance(value, Sensitive)
     assert value.reveal() == SECRET + "\n"
     crlf = _resolve("${file:crlf.txt}", {}, tmp_path)
-    assert isinstance(crlf, Sensitive) and crlf.reveal() == "abc"
+    assert isinstance(crlf, Sensitive)
+    assert crlf.reveal() == "abc"
     absolute = _resolve(f"${{file:{tmp_path / 'crlf.txt'}}}", {}, Path("/nonexistent"))
-    assert isinstance(absolute, Sensitive) and absolute.reveal() == "abc"
+    assert isinstance(absolute, Sensitive)
+    assert absolute.reveal() == "abc"
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,8 @@ def test_sensitive_values_never_show(write: WriteFile) -> None:
     assert SECRET not in repr(state)
     assert SECRET not in str(state)
     for resource in state.resources:
-        assert SECRET not in repr(resource) and SECRET not in str(resource.body)
+        assert SECRET not in repr(resource)
+        assert SECRET not in str(resource.body)
     assert state.servers["kubiya"].credentials["token"].reveal() == SECRET
     # A run with problems: the values are still nowhere in the output.
     write("bad.yaml", "integrations: [{name: j, server: nowhere, type: x, description: '${env:TOKEN}'}]\n")
