@@ -32,6 +32,7 @@ from reconciler.model import Address, ServerConfig
 from reconciler.plan import (
     NOT_STARTED,
     Action,
+    ApplyResult,
     Change,
     Done,
     Failed,
@@ -88,50 +89,6 @@ class Observer(Protocol):
     def started(self, total: int) -> None: ...
 
     def outcome(self, outcome: Outcome) -> None: ...
-
-
-@dataclass(frozen=True)
-class ApplySummary:
-    added: int = 0
-    changed: int = 0
-    replaced: int = 0
-    destroyed: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "added": self.added,
-            "changed": self.changed,
-            "replaced": self.replaced,
-            "destroyed": self.destroyed,
-            "failed": self.failed,
-            "skipped": self.skipped,
-        }
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """Outcomes in plan order. `interrupted`: the run was stopped before it finished."""
-
-    outcomes: tuple[Outcome, ...]
-    interrupted: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return all(isinstance(o, Done) for o in self.outcomes)
-
-    def summary(self) -> ApplySummary:
-        counts = {"added": 0, "changed": 0, "replaced": 0, "destroyed": 0, "failed": 0, "skipped": 0}
-        key = {Action.CREATE: "added", Action.UPDATE: "changed", Action.REPLACE: "replaced", Action.DELETE: "destroyed"}
-        for o in self.outcomes:
-            if isinstance(o, Done):
-                counts[key[o.change.action]] += 1
-            elif isinstance(o, Failed):
-                counts["failed"] += 1
-            else:
-                counts["skipped"] += 1
-        return ApplySummary(**counts)
 
 
 def _cascaded(change: Change) -> bool:

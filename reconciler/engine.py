@@ -21,7 +21,7 @@ from typing import Any
 
 from reconciler import desired as desired_state
 from reconciler import planfile, planner
-from reconciler.apply import ApplyResult, Observer
+from reconciler.apply import Observer
 from reconciler.drift import DriftReport, from_plan
 from reconciler.errors import ConfigError
 from reconciler.live import (
@@ -37,7 +37,7 @@ from reconciler.live import (
     variables_key,
 )
 from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Plan
+from reconciler.plan import ApplyResult, Plan
 from reconciler.platforms import Platform, connect
 from reconciler.platforms.http import sandbox_read_only
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from reconciler import desired as desired_state
 from reconciler import planfile
-from reconciler.apply import ApplyResult, Observer, apply
+from reconciler.apply import Observer, apply
 from reconciler.errors import ConfigError, LockedError, PlatformError, ReconcilerError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig
-from reconciler.plan import Plan
+from reconciler.plan import ApplyResult, Plan
 from reconciler.platforms import Platform, connect
 from reconciler.platforms.http import sandbox_database, sandbox_exists, sandbox_read_only
 

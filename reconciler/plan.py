@@ -9,6 +9,9 @@ dropped by `to_dict()`.
 
 Order lives in one table, `ORDER`: deletes first and bottom-up (models before their providers),
 then creates and updates top-down (providers before their models).
+
+What an apply gives back is data too: one `Outcome` per change (`Done`, `Failed`, `Skipped`) and
+the `ApplyResult` that holds them, here so that the views render it without importing `apply`.
 """
 
 from __future__ import annotations
@@ -380,6 +383,50 @@ Outcome = Done | Failed | Skipped
 
 # The reason of a change skipped because the apply was interrupted before it started.
 NOT_STARTED = "not started: the apply was interrupted"
+
+
+@dataclass(frozen=True)
+class ApplySummary:
+    added: int = 0
+    changed: int = 0
+    replaced: int = 0
+    destroyed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "replaced": self.replaced,
+            "destroyed": self.destroyed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Outcomes in plan order. `interrupted`: the run was stopped before it finished."""
+
+    outcomes: tuple[Outcome, ...]
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(isinstance(o, Done) for o in self.outcomes)
+
+    def summary(self) -> ApplySummary:
+        counts = {"added": 0, "changed": 0, "replaced": 0, "destroyed": 0, "failed": 0, "skipped": 0}
+        key = {Action.CREATE: "added", Action.UPDATE: "changed", Action.REPLACE: "replaced", Action.DELETE: "destroyed"}
+        for o in self.outcomes:
+            if isinstance(o, Done):
+                counts[key[o.change.action]] += 1
+            elif isinstance(o, Failed):
+                counts["failed"] += 1
+            else:
+                counts["skipped"] += 1
+        return ApplySummary(**counts)
 
 
 def failure_code(exc: PlatformError) -> FailureCode:

@@ -1,17 +1,13 @@
 """Shared fixtures: a fresh sandbox per test, in process or behind `reconciler sandbox serve`.
 
 `sandbox_client` is parametrized over both ways of running the sandbox, so a contract test
-written once runs against the ASGI app in process and against uvicorn on a real port.
+written once runs against the ASGI app in process and against uvicorn on a real port (the
+session's one `tests.served.ServedSandbox`, the harness the benchmark shares).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import ssl
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -22,6 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings
 
 from reconciler.sandbox.app import create_app
+from tests.served import TLS, ServedSandbox
 
 T = TypeVar("T")
 
@@ -29,10 +26,6 @@ T = TypeVar("T")
 settings.register_profile("default", max_examples=50)
 settings.register_profile("thorough", max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-# One TLS context for every test client: httpx loads the CA bundle for each client it makes
-# without one, which costs a tenth of a second on a busy machine, for every test.
-TLS = ssl.create_default_context()
 
 
 @pytest.hookimpl(optionalhook=True)  # the hook exists only while xdist is loaded
@@ -53,69 +46,6 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The tool's cache (the compiled schema check) in a directory of the test run's own, for
     the tests and every process they start: never the user's home."""
     os.environ["RECONCILER_CACHE_DIR"] = str(tmp_path_factory.mktemp("reconciler-cache"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServedSandbox:
-    """A `reconciler sandbox serve` subprocess on a free loopback port."""
-
-    def __init__(self, *extra: str) -> None:
-        self.admin: httpx.Client | None = None
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "NO_COLOR": "1"}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reconciler.cli",
-                "sandbox",
-                "serve",
-                "--port",
-                str(self.port),
-                "--db",
-                ":memory:",
-                *extra,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"sandbox serve exited early: {err}")
-            try:
-                if httpx.get(self.url + "/_sandbox/health", timeout=0.5, verify=TLS).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("sandbox serve did not come up within 20 s")
-
-    def reset(self) -> None:
-        if self.admin is None:
-            self.admin = httpx.Client(base_url=self.url, timeout=10, verify=TLS)
-        self.admin.post("/_sandbox/reset").raise_for_status()
-        self.admin.put("/_sandbox/faults", json={}).raise_for_status()
-        self.admin.delete("/_sandbox/stats").raise_for_status()
-
-    def stop(self) -> None:
-        if self.admin is not None:
-            self.admin.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        if self.proc.stderr:
-            self.proc.stderr.close()
 
 
 @pytest.fixture(scope="session")

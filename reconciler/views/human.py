@@ -25,10 +25,9 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from reconciler.apply import ApplyResult
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import Address, owner_label
-from reconciler.plan import Action, Change, Failed, FieldChange, Plan
+from reconciler.plan import Action, ApplyResult, Change, Failed, FieldChange, Plan
 from reconciler.views import _format as fmt
 
 _RESET = "\x1b[0m"

@@ -17,9 +17,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.apply import ApplyResult
 from reconciler.errors import Diagnostic, Severity
-from reconciler.plan import Done, Failed, FieldChange, Outcome, Plan
+from reconciler.plan import ApplyResult, Done, Failed, FieldChange, Outcome, Plan
 from reconciler.views import _format as fmt
 
 PLAN_FORMAT = "reconciler-plan"

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.apply import ApplyResult, apply
+from reconciler.apply import apply
 from reconciler.model import Lifecycle, Resource, ResourceKind, ServerConfig
-from reconciler.plan import NOT_STARTED, Action, Change, Done, Failed, FailureCode, Outcome, Plan, Skipped
+from reconciler.plan import NOT_STARTED, Action, ApplyResult, Change, Done, Failed, FailureCode, Outcome, Plan, Skipped
 from reconciler.planner import PlanOptions
 from reconciler.platforms import Platform
 from reconciler.platforms.http import HttpClient, RetryPolicy

@@ -31,7 +31,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.sandbox.transport import SANDBOX_BASE_URL, forget, transport
-from tests.conftest import TLS, ServedSandbox
+from tests.served import TLS, ServedSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 

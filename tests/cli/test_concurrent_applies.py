@@ -19,9 +19,8 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler import engine, planfile
-from reconciler.apply import ApplyResult
 from reconciler.errors import LockedError, StalePlanError
-from reconciler.plan import Done, Plan
+from reconciler.plan import ApplyResult, Done, Plan
 from reconciler.sandbox.transport import SANDBOX_BASE_URL, app_for, transport
 from tests.cli.conftest import KEY_ID, KEY_SECRET, World, servers_yaml
 from tests.cli.test_ownership import scoped

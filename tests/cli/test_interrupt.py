@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import CREDS_ENV, World, integrations_yaml, process_env
-from tests.conftest import TLS
+from tests.served import TLS
 
 COUNT = 40
 

@@ -28,9 +28,9 @@ import yaml
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from tests.conftest import ServedSandbox
 from tests.examples.test_gitlab_note import TOKEN as NOTE_TOKEN
 from tests.examples.test_gitlab_note import FakeGitLab, ServedGitLab
+from tests.served import ServedSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "examples" / "ci"

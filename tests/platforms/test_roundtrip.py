@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.apply import ApplyResult, apply
+from reconciler.apply import apply
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Action, Done, Failed, Plan, Reason
+from reconciler.plan import Action, ApplyResult, Done, Failed, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform, connect
 from reconciler.platforms.conductor import ConductorPlatform

@@ -25,7 +25,8 @@ from reconciler.sandbox import transport as sandbox_transport
 from reconciler.sandbox.app import create_app
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.seed import SeedError, default_seed, load_seed
-from tests.conftest import TLS, ServedSandbox, json_of
+from tests.conftest import json_of
+from tests.served import TLS, ServedSandbox
 
 BASE = "/api/v1/custom-integrations"
 AUTH = {"Authorization": "Bearer sandbox-kubiya-token"}

@@ -10,7 +10,7 @@ import httpx
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from tests.conftest import ServedSandbox
+from tests.served import ServedSandbox
 
 
 def test_a_busy_port_is_one_clear_error_and_nothing_is_announced() -> None:

@@ -4,10 +4,9 @@ unmanaged and orphaned addresses, and diagnostics."""
 
 from __future__ import annotations
 
-from reconciler.apply import ApplyResult
 from reconciler.errors import Location, warning
 from reconciler.model import Address, Resource, ResourceKind, Sensitive
-from reconciler.plan import Action, Change, Done, Failed, FieldChange, Plan, Reason, Skipped, order_key
+from reconciler.plan import Action, ApplyResult, Change, Done, Failed, FieldChange, Plan, Reason, Skipped, order_key
 
 SECRET = "hunter2-secret"
 

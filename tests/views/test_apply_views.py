@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.apply import ApplyResult
 from reconciler.errors import Location, error, warning
 from reconciler.model import Address, ResourceKind
-from reconciler.plan import Action, Change, Done, Failed, Reason, Skipped
+from reconciler.plan import Action, ApplyResult, Change, Done, Failed, Reason, Skipped
 from reconciler.views.human import render_apply_human, render_diagnostics
 from tests.views import plans
 

@@ -7,9 +7,8 @@ import io
 
 from rich.console import Console
 
-from reconciler.apply import ApplyResult
 from reconciler.model import Address, Resource, ResourceKind, Sensitive
-from reconciler.plan import Action, Change, Done, FieldChange, Plan, Reason
+from reconciler.plan import Action, ApplyResult, Change, Done, FieldChange, Plan, Reason
 from reconciler.views import (
     ProgressObserver,
     render_apply_human,
