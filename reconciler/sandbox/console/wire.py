@@ -42,7 +42,7 @@ ROUTING_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_
 
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("reconciler.sandbox.console")
 
 def json_response(text: str, status: int, request_id: str, extra: dict[str, str] | None = None) -> Response:
     headers = {"X-Request-Id": request_id, **(extra or {})}
