@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from reconciler.sandbox import console
-from reconciler.sandbox.console import store as console_store
 from reconciler.sandbox.app import create_app
+from reconciler.sandbox.console import store as console_store
 from reconciler.sandbox.seed import ConsoleAgent, ConsoleKey, Seed, default_seed
 from tests.conftest import json_of, statements_of
 

@@ -50,7 +50,6 @@ def reset(conn: sqlite3.Connection, seed: Seed) -> None:
     """Conductor has no seeded rows: key pairs live in the seed itself."""
 
 
-
 def _query_bool(call: Call, name: str, default: bool) -> bool:
     raw = call.query.get(name)
     if raw is None or raw == "":
@@ -323,4 +322,3 @@ async def delete_tags(request: Request, name: str) -> Response:
         store.set_tags(call.conn, call.org, call.principal, call.now_ms, name, tags)
 
     return await serve(request, run, with_body=True)
-

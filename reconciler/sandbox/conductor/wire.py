@@ -158,5 +158,3 @@ async def serve(request: Request, handler: Callable[[Call], Any], *, with_body: 
         _log.exception("conductor emulator: unexpected error on %s %s", request.method, request.url)
         return error_response(500, "Internal server error")
     return Response(status_code=200) if result is None else json_response(result)
-
-

@@ -42,6 +42,7 @@ BIMPEAI_CREDENTIALS = ("token", "public_key", "secret_key")
 
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 
+
 class ApiError(Exception):
     """An error answer in the console's shape; raised anywhere inside a request."""
 
@@ -95,12 +96,15 @@ class Call:
 
 Action = Callable[[sqlite3.Connection, Call], tuple[int, Any]]
 
+
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
 
 def iso(timestamp: float) -> str:
     moment = datetime.fromtimestamp(timestamp, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 # ---------------------------------------------------------------- body validation
 
@@ -251,4 +255,3 @@ VALIDATORS: dict[str, Callable[[Any], NewChannel]] = {
     "mcp_server": _validate_mcp_server,
     "bimpeai": _validate_bimpeai,
 }
-

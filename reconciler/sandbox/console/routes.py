@@ -41,6 +41,7 @@ from reconciler.sandbox.console.wire import (
 
 router = APIRouter()
 
+
 def http_error(request: Request, status: int, message: str) -> Response:
     """Routing errors (unknown path, wrong method) in the console's error shape."""
     headers: dict[str, str] = {}
@@ -61,6 +62,7 @@ def validation_error(request: Request, exc: RequestValidationError) -> Response:
     ]
     return error_response(request_id_of(request), ApiError(400, "validation_error", messages))
 
+
 def _allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
     for route in router.routes:
@@ -69,6 +71,7 @@ def _allowed_methods(request: Request) -> list[str]:
             if match != Match.NONE:
                 methods |= route.methods or set()
     return sorted(methods)
+
 
 # ---------------------------------------------------------------- routes
 

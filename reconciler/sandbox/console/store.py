@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS console_idempotency (
 CREATE INDEX IF NOT EXISTS console_idempotency_age ON console_idempotency (created_at);
 """
 
+
 def reset(conn: sqlite3.Connection, seed: Seed) -> None:
     """Make `console_agents` match the seed; channels are state and are left alone."""
     conn.executemany(
@@ -70,6 +71,7 @@ def reset(conn: sqlite3.Connection, seed: Seed) -> None:
     ids = [a.id for a in seed.console_agents]
     marks = ",".join("?" * len(ids))
     conn.execute(f"DELETE FROM console_agents WHERE id NOT IN ({marks})", ids)
+
 
 def remembered(
     conn: sqlite3.Connection, team: str, key: str, fingerprint: str, now: float, window: float
@@ -106,6 +108,7 @@ def agent_of(conn: sqlite3.Connection, call: Call) -> Agent:
             "This agent has no workflow: create a workflow before configuring integrations",
         )
     return agent
+
 
 # ---------------------------------------------------------------- actions
 
@@ -233,4 +236,3 @@ def disconnect_action(family: str, channel_id: str) -> Action:
         return 200, None
 
     return action
-

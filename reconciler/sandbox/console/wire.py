@@ -44,6 +44,7 @@ _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 log = logging.getLogger("reconciler.sandbox.console")
 
+
 def json_response(text: str, status: int, request_id: str, extra: dict[str, str] | None = None) -> Response:
     headers = {"X-Request-Id": request_id, **(extra or {})}
     return Response(
@@ -70,6 +71,7 @@ def request_id_of(request: Request) -> str:
     if sent is not None and _REQUEST_ID.fullmatch(sent):
         return sent
     return "req_" + secrets.token_hex(12)
+
 
 # ---------------------------------------------------------------- the request pipeline
 
@@ -195,4 +197,3 @@ async def serve(request: Request, agent_id: str, scope: str, action: Action) -> 
     except Exception:
         log.exception("console sandbox: unexpected error (request %s)", request_id)
         return error_response(request_id, ApiError(500, "internal_error", "Internal server error"))
-
