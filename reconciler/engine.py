@@ -27,19 +27,20 @@ from reconciler.errors import ConfigError
 from reconciler.live import (
     Run,
     Sources,
+    connect,
     connect_run,
     load,
     lock_holder,
     new_salt,
     open_run,
     sandbox_notes,
+    sandbox_read_only,
     select_servers,
     variables_key,
 )
 from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
 from reconciler.plan import ApplyResult, Plan
-from reconciler.platforms import Platform, connect
-from reconciler.platforms.http import sandbox_read_only
+from reconciler.platforms import Platform
 
 # `live`'s names are re-exported: the engine is where callers find the pipeline's stages.
 __all__ = [

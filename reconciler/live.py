@@ -4,6 +4,10 @@
 it, connects to its servers (taking their apply locks first for an apply) and reads their
 live state at once, per server concurrently; `Run.aclose` releases it all. The engine's
 `Session` is built on it.
+
+This is the composition root of the adapters: `connect` resolves a `sandbox:` url into the
+in-process sandbox's transport and its built-in credentials and passes both to the adapter, so
+that `platforms` never imports the sandbox.
 """
 
 from __future__ import annotations
@@ -11,19 +15,66 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import desired as desired_state
-from reconciler import planfile
+from reconciler import planfile, platforms
 from reconciler.apply import Observer, apply
 from reconciler.errors import ConfigError, LockedError, PlatformError, ReconcilerError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig
 from reconciler.plan import ApplyResult, Plan
-from reconciler.platforms import Platform, connect
-from reconciler.platforms.http import sandbox_database, sandbox_exists, sandbox_read_only
+from reconciler.platforms import Platform
+from reconciler.platforms.http import Transport
+
+# Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
+# is then read as an empty sandbox in memory, and neither it nor its directory is created.
+sandbox_read_only: ContextVar[bool] = ContextVar("sandbox_read_only", default=False)
+
+
+def sandbox_database(url: str) -> str:
+    """The database file a `sandbox:` url names (made absolute when the desired state is
+    built), or `:memory:`."""
+    return url[len("sandbox:") :] or ".reconciler/sandbox.db"
+
+
+def sandbox_exists(url: str) -> bool:
+    path = sandbox_database(url)
+    return path == ":memory:" or os.path.exists(path)
+
+
+def sandbox_transport(server: ServerConfig) -> Transport:
+    """The in-process sandbox of a `sandbox:` server's database, opened on first use; while
+    `sandbox_read_only` is set, a database that does not exist is not created."""
+    # Imported here: the sandbox (FastAPI, SQLite) costs a cold start that no other url needs.
+    from reconciler.sandbox import transport as sandbox
+
+    try:
+        if sandbox_read_only.get() and not sandbox_exists(server.url):
+            from reconciler.sandbox.app import create_app
+
+            # Read, never created: an empty (seeded) sandbox of its own.
+            return sandbox.transport(server.url, app=create_app(":memory:"))
+        return sandbox.transport(server.url)
+    except Exception as exc:  # sqlite3 and OS errors of the sandbox's database
+        raise PlatformError(
+            f"server {server.name!r}: cannot open the sandbox database of {server.url!r} ({exc})",
+            hint="give `sandbox:` for .reconciler/sandbox.db, or sandbox:PATH to a writable file",
+        ) from exc
+
+
+def connect(server: ServerConfig) -> Platform:
+    """The adapter of `server`; a `sandbox:` server gets the in-process sandbox of its database
+    and, for the credentials it does not declare, the sandbox's built-in ones."""
+    if not server.is_sandbox:
+        return platforms.connect(server)
+    from reconciler.sandbox.credentials import built_in
+
+    return platforms.connect(server, transport=sandbox_transport(server), credentials=built_in(server.kind.value))
 
 
 @dataclass(frozen=True)

@@ -153,13 +153,14 @@ def text_field(row: Any, key: str) -> str:
     return value
 
 
-def sandbox_credentials(server: ServerConfig, field: str, default: str) -> str:
-    """A credential's value; the sandbox's built-in one when a `sandbox:` server names none."""
+def credential(server: ServerConfig, field: str, defaults: Mapping[str, str] | None = None) -> str:
+    """A credential's value: the server's own, else the default passed in for it (the
+    composition root passes the sandbox's built-in ones for a `sandbox:` server that names none)."""
     value = server.credentials.get(field)
     if value is not None:
         return value.reveal()
-    if server.is_sandbox:
-        return default
+    if defaults is not None and field in defaults:
+        return defaults[field]
     raise PlatformError(
         f"server {server.name!r} has no {field}",
         hint=f"add `{field}: ${{env:...}}` to servers.{server.name}",

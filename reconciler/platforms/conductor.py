@@ -57,11 +57,9 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, Skipped, failed
 from reconciler.platforms import wire
-from reconciler.platforms.base import Platform, sandbox_credentials, stale
-from reconciler.platforms.http import Auth, HttpClient, decode, quote
+from reconciler.platforms.base import Platform, credential, stale
+from reconciler.platforms.http import Auth, HttpClient, Transport, decode, quote
 
-SANDBOX_KEY_ID = "sandbox-key-id"
-SANDBOX_KEY_SECRET = "sandbox-key-secret"
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60
 
@@ -157,14 +155,23 @@ def _kept(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
 class ConductorPlatform(Platform):
     kind = ServerKind.CONDUCTOR
 
-    def __init__(self, server: Any, client: HttpClient | None = None) -> None:
-        key_id = sandbox_credentials(server, "key_id", SANDBOX_KEY_ID)
-        key_secret = sandbox_credentials(server, "key_secret", SANDBOX_KEY_SECRET)
+    def __init__(
+        self,
+        server: Any,
+        client: HttpClient | None = None,
+        *,
+        transport: Transport | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
+        """`client`: the HTTP client to use (else one is made on `transport`); `credentials`: the
+        values of credentials the server does not declare (see `platforms.connect`)."""
+        key_id = credential(server, "key_id", credentials)
+        key_secret = credential(server, "key_secret", credentials)
         self.auth = TokenAuth(key_id, key_secret)
         # The official SDKs take the server url with its `/api` suffix; the paths here carry it.
         if not server.is_sandbox and server.url.rstrip("/").endswith("/api"):
             server = replace(server, url=server.url.rstrip("/")[: -len("/api")])
-        super().__init__(server, client or HttpClient(server, self.auth))
+        super().__init__(server, client or HttpClient(server, self.auth, transport=transport))
         if server.fingerprint_key is not None:
             self._fp_key = server.fingerprint_key.reveal().encode()
         else:

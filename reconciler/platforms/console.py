@@ -49,10 +49,9 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, Done, Outcome, conflict
 from reconciler.platforms import wire
-from reconciler.platforms.base import Platform, sandbox_credentials, stale
-from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
+from reconciler.platforms.base import Platform, credential, stale
+from reconciler.platforms.http import BearerAuth, HttpClient, Transport, decode, quote
 
-SANDBOX_API_KEY = "sk_sandbox"
 BASE = "/api/v1/console/agents"
 # The agents list (`GET`, paginated), used to suggest an agent id when one is not found.
 AGENTS = BASE
@@ -60,9 +59,18 @@ AGENTS = BASE
 class ConsolePlatform(Platform):
     kind = ServerKind.CONSOLE
 
-    def __init__(self, server: Any, client: HttpClient | None = None) -> None:
-        key = sandbox_credentials(server, "api_key", SANDBOX_API_KEY)
-        super().__init__(server, client or HttpClient(server, BearerAuth(key)))
+    def __init__(
+        self,
+        server: Any,
+        client: HttpClient | None = None,
+        *,
+        transport: Transport | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
+        """`client`: the HTTP client to use (else one is made on `transport`); `credentials`: the
+        values of credentials the server does not declare (see `platforms.connect`)."""
+        key = credential(server, "api_key", credentials)
+        super().__init__(server, client or HttpClient(server, BearerAuth(key), transport=transport))
         self._bimpeai_names: dict[tuple[str, str], str] = {}
         # Keys the idempotency keys: equal for everyone holding the API key, and revealing
         # nothing of the (secret-bearing) body they are derived from.

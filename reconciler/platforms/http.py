@@ -7,7 +7,8 @@ parallelism limit (semaphore) and a rate limit (evenly spaced request starts); p
 Every httpx exception is translated here into the project's `PlatformError` family, with
 messages that never hold a secret value (server bodies are reduced to their message fields).
 
-`sandbox:` urls get the in-process sandbox transport, so no port is needed.
+A `sandbox:` server's requests go to the transport passed in (the in-process sandbox's, which
+the composition root opens): this layer knows no sandbox.
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ import functools
 import importlib.util
 import json
 import logging
-import os
 import random
 import socket
 import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,20 +62,12 @@ _URL_CACHE = 256
 _httpx_log = logging.getLogger("httpx")
 
 
-# Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
-# is then read as an empty sandbox in memory, and neither it nor its directory is created.
-sandbox_read_only: ContextVar[bool] = ContextVar("sandbox_read_only", default=False)
+# The host of a `sandbox:` server's requests: its url names none, and they go to the transport
+# passed in (the composition root passes the in-process sandbox's), never to the network.
+IN_PROCESS_BASE_URL = "http://sandbox.invalid"
 
-
-def sandbox_database(url: str) -> str:
-    """The database file a `sandbox:` url names (made absolute when the desired state is
-    built), or `:memory:`."""
-    return url[len("sandbox:") :] or ".reconciler/sandbox.db"
-
-
-def sandbox_exists(url: str) -> bool:
-    path = sandbox_database(url)
-    return path == ":memory:" or os.path.exists(path)
+# Where a client's requests go instead of the network (adapters take one without naming httpx).
+Transport = httpx.AsyncBaseTransport
 
 
 @functools.cache
@@ -281,24 +272,12 @@ class HttpClient:
         self.retries = 0
         base_url = server.url.rstrip("/")
         if server.is_sandbox:
-            from reconciler.sandbox.transport import SANDBOX_BASE_URL
-            from reconciler.sandbox.transport import transport as sandbox_transport
-
-            base_url = SANDBOX_BASE_URL
             if transport is None:
-                try:
-                    if sandbox_read_only.get() and not sandbox_exists(server.url):
-                        from reconciler.sandbox.app import create_app
-
-                        # Read, never created: an empty (seeded) sandbox of its own.
-                        transport = sandbox_transport(server.url, app=create_app(":memory:"))
-                    else:
-                        transport = sandbox_transport(server.url)
-                except Exception as exc:  # sqlite3 and OS errors of the sandbox's database
-                    raise PlatformError(
-                        f"server {server.name!r}: cannot open the sandbox database of {server.url!r} ({exc})",
-                        hint="give `sandbox:` for .reconciler/sandbox.db, or sandbox:PATH to a writable file",
-                    ) from exc
+                raise PlatformError(
+                    f"server {server.name!r}: a `sandbox:` url is served in process, and no sandbox was passed in",
+                    hint="connect through reconciler.live.connect, which opens the sandbox of the url",
+                )
+            base_url = IN_PROCESS_BASE_URL
         timeout = httpx.Timeout(server.timeout, connect=min(server.timeout, 10.0))
         headers = {"User-Agent": "reconciler", "Accept": "application/json"}
         parallelism = max(1, server.parallelism)

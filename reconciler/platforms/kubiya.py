@@ -51,11 +51,10 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, conflict, failure_code
 from reconciler.platforms import wire
-from reconciler.platforms.base import Platform, row_id, sandbox_credentials, stale
-from reconciler.platforms.http import BearerAuth, HttpClient, decode, quote
+from reconciler.platforms.base import Platform, credential, row_id, stale
+from reconciler.platforms.http import BearerAuth, HttpClient, Transport, decode, quote
 
 BASE = "/api/v1/custom-integrations"
-SANDBOX_TOKEN = "sandbox-kubiya-token"
 CREATE_ATTEMPTS = 4
 ADOPTED = "adopted: written by an earlier try whose answer was lost"
 LOCK_NAME = "reconciler-lock"
@@ -79,9 +78,20 @@ _PUT_OMITS = {"description": "description", "type": "integration_type", "status"
 class KubiyaPlatform(Platform):
     kind = ServerKind.KUBIYA
 
-    def __init__(self, server: Any, client: HttpClient | None = None) -> None:
-        token = sandbox_credentials(server, "token", SANDBOX_TOKEN)
-        super().__init__(server, client or HttpClient(server, BearerAuth(token)))
+    def __init__(
+        self,
+        server: Any,
+        client: HttpClient | None = None,
+        *,
+        transport: Transport | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
+        """`client`: the HTTP client to use (else one is made on `transport`); `credentials`: the
+        values of credentials the server does not declare (see `platforms.connect`)."""
+        if client is None:
+            # The token is needed only for the client's auth: a client passed in carries its own.
+            client = HttpClient(server, BearerAuth(credential(server, "token", credentials)), transport=transport)
+        super().__init__(server, client)
         self._lock_id: str | None = None
         self._lock_failure = ""
 

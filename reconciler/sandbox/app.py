@@ -1,7 +1,8 @@
 """The sandbox ASGI application: the three APIs at their real paths, plus `/_sandbox` admin.
 
 `create_app()` builds one FastAPI app over one SQLite database. Each API lives in its own
-module (`kubiya`, `conductor`, `console`) exposing `PREFIX`, `SCHEMA` (SQL), `router`,
+package (`kubiya`, `conductor`, `console`), laid out alike (`routes`, `store`, `model`, and
+`wire` for a request pipeline of its own), exposing `PREFIX`, `SCHEMA` (SQL), `router`,
 `reset(conn, seed)` (re-create seeded rows) and `http_error(request, status, message)` (the
 API's own error shape for routing errors such as an unknown path or a wrong method).
 

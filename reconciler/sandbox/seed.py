@@ -13,27 +13,31 @@ from typing import Any
 
 import yaml
 
-DEFAULT_SEED_YAML = """\
+from reconciler.sandbox.credentials import CONDUCTOR_KEY_ID, CONDUCTOR_KEY_SECRET, CONSOLE_API_KEY, KUBIYA_TOKEN
+
+# The first key of each API is the built-in one (`credentials`): what a `sandbox:` server
+# declaring no credentials uses.
+DEFAULT_SEED_YAML = f"""\
 kubiya:
   # bearer token -> organization
   tokens:
-    sandbox-kubiya-token: sandbox
+    {KUBIYA_TOKEN}: sandbox
     sandbox-kubiya-token-2: sandbox-2
 conductor:
   # key pairs exchanged at POST /api/token for a JWT; each belongs to an organization
   keys:
-    - {id: sandbox-key-id, secret: sandbox-key-secret, organization: sandbox}
-    - {id: sandbox-key-id-2, secret: sandbox-key-secret-2, organization: sandbox-2}
+    - {{id: {CONDUCTOR_KEY_ID}, secret: {CONDUCTOR_KEY_SECRET}, organization: sandbox}}
+    - {{id: sandbox-key-id-2, secret: sandbox-key-secret-2, organization: sandbox-2}}
   token_ttl_seconds: 2700
 console:
   api_keys:
-    - {key: sk_sandbox, team: sandbox, scopes: ["integrations:read", "integrations:write", "agents:read"]}
-    - {key: sk_sandbox_readonly, team: sandbox, scopes: ["integrations:read"]}
-    - {key: sk_sandbox_2, team: sandbox-2, scopes: ["integrations:read", "integrations:write", "agents:read"]}
+    - {{key: {CONSOLE_API_KEY}, team: sandbox, scopes: ["integrations:read", "integrations:write", "agents:read"]}}
+    - {{key: sk_sandbox_readonly, team: sandbox, scopes: ["integrations:read"]}}
+    - {{key: sk_sandbox_2, team: sandbox-2, scopes: ["integrations:read", "integrations:write", "agents:read"]}}
   agents:
-    - {id: agt_demo, name: Demo agent, team: sandbox, workflow: true, channel_limit: 25}
-    - {id: agt_noflow, name: Agent without a workflow, team: sandbox, workflow: false, channel_limit: 25}
-    - {id: agt_other, name: Other team's agent, team: sandbox-2, workflow: true, channel_limit: 25}
+    - {{id: agt_demo, name: Demo agent, team: sandbox, workflow: true, channel_limit: 25}}
+    - {{id: agt_noflow, name: Agent without a workflow, team: sandbox, workflow: false, channel_limit: 25}}
+    - {{id: agt_other, name: Other team's agent, team: sandbox-2, workflow: true, channel_limit: 25}}
   idempotency_window_seconds: 86400
 """
 

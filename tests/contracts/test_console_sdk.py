@@ -28,13 +28,14 @@ from jsonschema import Draft202012Validator
 
 from reconciler.apply import apply
 from reconciler.errors import PlatformError
+from reconciler.live import connect
 from reconciler.model import Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
 from reconciler.plan import Done
 from reconciler.planner import PlanOptions, make_plan
-from reconciler.platforms import connect
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.http import HttpClient, RetryPolicy
 from reconciler.sandbox import transport as sandbox_transport_module
+from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.transport import forget, transport
 
 SDK = json.loads((Path(__file__).parent / "bimpeai-0.4.1-models.json").read_text())
@@ -241,7 +242,7 @@ def test_a_console_retry_after_given_as_an_http_date(tmp_path: Path, retry_after
             return await inner.handle_async_request(request)
 
     config = ServerConfig("c", ServerKind.CONSOLE, url)
-    platform = ConsolePlatform(config)
+    platform = ConsolePlatform(config, transport=transport(url), credentials=built_in("console"))
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:

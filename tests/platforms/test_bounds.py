@@ -22,6 +22,7 @@ from reconciler.planner import make_plan
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.http import BREAKER_THRESHOLD, HttpClient, RetryPolicy
 from reconciler.platforms.kubiya import KubiyaPlatform
+from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.transport import forget, transport
 
 Breaker = Callable[[httpx.Request, int], httpx.Response | None]
@@ -57,7 +58,7 @@ FAST = RetryPolicy(base=0.001, cap=0.002)
 def kubiya(url: str, breaker: Breaker, **server: Any) -> tuple[KubiyaPlatform, Breaking]:
     config = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=1, **server)
     wire = Breaking(url, breaker)
-    platform = KubiyaPlatform(config)
+    platform = KubiyaPlatform(config, transport=wire, credentials=built_in("kubiya"))
     platform.client = HttpClient(config, platform.client.auth, retry=FAST, transport=wire)
     return platform, wire
 
@@ -114,7 +115,7 @@ def test_no_request_is_started_once_the_deadline_has_passed(url: str) -> None:
 def test_the_token_exchange_is_one_try_of_the_request_it_serves(url: str) -> None:
     config = ServerConfig("o", ServerKind.CONDUCTOR, url)
     wire = Breaking(url, lambda request, n: httpx.Response(503, json={"message": "down"}))
-    platform = ConductorPlatform(config)
+    platform = ConductorPlatform(config, transport=wire, credentials=built_in("conductor"))
     platform.client = HttpClient(config, platform.auth, retry=FAST, transport=wire)
 
     async def go() -> None:
@@ -131,7 +132,7 @@ def test_one_retry_budget_serves_every_call_of_the_command(url: str) -> None:
     # Three retries in all for this server: the first call spends them, the second gets one try.
     config = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=1)
     wire = Breaking(url, lambda request, n: httpx.Response(503, json={"detail": "busy"}))
-    platform = KubiyaPlatform(config)
+    platform = KubiyaPlatform(config, transport=wire, credentials=built_in("kubiya"))
     platform.client = HttpClient(config, platform.client.auth, retry=RetryPolicy(base=0.001, cap=0.002, total=3), transport=wire)
     tries: list[int] = []
 

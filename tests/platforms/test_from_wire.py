@@ -13,8 +13,9 @@ import pytest
 
 from reconciler.errors import WireShapeError
 from reconciler.kinds import kubiya as kinds_kubiya
+from reconciler.live import connect
 from reconciler.model import ServerConfig, ServerKind
-from reconciler.platforms import Platform, connect
+from reconciler.platforms import Platform
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.kubiya import KubiyaPlatform

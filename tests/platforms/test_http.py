@@ -17,6 +17,7 @@ from reconciler.plan import Action, Change, Done, Outcome, Reason
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.http import HttpClient, RetryPolicy
+from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.transport import app_for, forget, transport
 
@@ -29,7 +30,7 @@ def url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_expired_conductor_token_is_renewed_once_and_the_call_retried(url: str) -> None:
-    platform = ConductorPlatform(ServerConfig("o", ServerKind.CONDUCTOR, url))
+    platform = ConductorPlatform(ServerConfig("o", ServerKind.CONDUCTOR, url), transport=transport(url), credentials=built_in("conductor"))
     app = app_for(url)
 
     async def go() -> None:
@@ -53,7 +54,7 @@ def test_retry_after_is_honoured_on_429(url: str) -> None:
 
     async def go() -> list[int]:
         server = ServerConfig("k", ServerKind.KUBIYA, url, parallelism=4)
-        async with HttpClient(server, retry=RetryPolicy(attempts=5), sleep=sleep) as client:
+        async with HttpClient(server, retry=RetryPolicy(attempts=5), sleep=sleep, transport=transport(url)) as client:
             headers = {"Authorization": "Bearer sandbox-kubiya-token"}
             responses = await asyncio.gather(
                 *(client.request("GET", "/api/v1/custom-integrations", headers=headers) for _ in range(4))
@@ -71,7 +72,7 @@ def test_retries_are_bounded_in_count(url: str) -> None:
 
     async def go() -> HttpClient:
         server = ServerConfig("k", ServerKind.KUBIYA, url)
-        client = HttpClient(server, retry=RetryPolicy(attempts=3, base=0.001, cap=0.002))
+        client = HttpClient(server, retry=RetryPolicy(attempts=3, base=0.001, cap=0.002), transport=transport(url))
         with pytest.raises(PlatformError, match=r"answered 50[03]") as info:
             await client.request("GET", "/api/v1/custom-integrations")
         assert info.value.retryable
@@ -99,7 +100,7 @@ def test_retries_are_bounded_in_time(url: str) -> None:
     async def go() -> HttpClient:
         server = ServerConfig("k", ServerKind.KUBIYA, url)
         policy = RetryPolicy(attempts=1000, base=0.05, cap=0.05, budget=0.3)
-        client = HttpClient(server, retry=policy, sleep=sleep, clock=lambda: now[0])
+        client = HttpClient(server, retry=policy, sleep=sleep, clock=lambda: now[0], transport=transport(url))
         with pytest.raises(PlatformError, match=r"answered 50[03]"):
             await client.request("GET", "/api/v1/custom-integrations")
         await client.aclose()
@@ -136,7 +137,7 @@ def test_retried_console_configure_makes_one_channel(url: str) -> None:
     from reconciler.platforms.http import BearerAuth as ApiKeyAuth
 
     client = HttpClient(server, ApiKeyAuth("sk_sandbox"), transport=dropper, retry=RetryPolicy(base=0.001, cap=0.001))
-    platform = ConsolePlatform(server, client)
+    platform = ConsolePlatform(server, client, credentials=built_in("console"))
     res = Resource(
         Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), "docs"),
         {"server_url": "https://mcp.example.com", "transport": "streamable_http", "auth_type": "none"},

@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 
 from reconciler import diff
 from reconciler.apply import apply
+from reconciler.live import connect
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind
 from reconciler.plan import Action, Change, FieldChange
 from reconciler.planner import make_plan
-from reconciler.platforms import connect
 from reconciler.sandbox.transport import forget
 from tests.platforms.test_roundtrip import chan, integ, model, prov, servers
 

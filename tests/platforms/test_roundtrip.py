@@ -15,13 +15,14 @@ import httpx
 import pytest
 
 from reconciler.apply import apply
+from reconciler.live import connect
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
 from reconciler.plan import Action, ApplyResult, Done, Failed, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
-from reconciler.platforms import Platform, connect
+from reconciler.platforms import Platform
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.http import HttpClient, RetryPolicy
-from reconciler.sandbox.transport import forget
+from reconciler.sandbox.transport import forget, transport
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ class Harness:
         platforms = {n: connect(s) for n, s in self.servers.items()}
         if self.retry is not None:
             for p in platforms.values():
-                p.client = HttpClient(p.server, p.client.auth, retry=self.retry)
+                p.client = HttpClient(p.server, p.client.auth, retry=self.retry, transport=transport(p.server.url))
         prepared = [platforms[r.address.server].prepare(r) for r in desired]
         live = []
         for n, p in platforms.items():

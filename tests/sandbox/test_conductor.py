@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from reconciler.sandbox.app import create_app
-from reconciler.sandbox.conductor_catalog import catalog
+from reconciler.sandbox.conductor.catalog import catalog
 from reconciler.sandbox.seed import ConductorKey, Seed, default_seed
 from tests.conftest import json_of, statements_of
 

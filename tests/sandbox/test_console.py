@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from reconciler.sandbox import console
 from reconciler.sandbox.app import create_app
+from reconciler.sandbox.console import store as console_store
 from reconciler.sandbox.seed import ConsoleAgent, ConsoleKey, Seed, default_seed
 from tests.conftest import json_of, statements_of
 
@@ -675,7 +676,7 @@ def test_an_unexpected_error_is_a_500_in_the_console_shape(monkeypatch: pytest.M
     def explode(*_: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(console, "_agent", explode)
+    monkeypatch.setattr(console_store, "agent_of", explode)
     with client_for(create_app()) as client:
         body = error_of(client.get(BASE, headers=RW), 500, "internal_error")
         assert "boom" not in body["message"]

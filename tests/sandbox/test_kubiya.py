@@ -790,7 +790,7 @@ def test_a_list_of_ten_thousand_rows_takes_the_statements_of_one(sandbox_app: Fa
             for i in range(first, first + count)
         ]  # fmt: skip
         with sandbox_app.state.sandbox.db.transaction() as conn:
-            conn.executemany(f"INSERT INTO {kubiya.TABLE} ({kubiya._COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany(f"INSERT INTO {kubiya.TABLE} ({kubiya.COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     with TestClient(sandbox_app) as client:
 

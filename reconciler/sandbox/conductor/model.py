@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox.conductor_catalog import Catalog
+from reconciler.sandbox.conductor.catalog import Catalog
 
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY")
 MAX_NAME_LENGTH = 255

@@ -13,7 +13,7 @@ an API). It is `max(now, previous + 1)` in epoch milliseconds, so two writes wit
 millisecond, or under a frozen test clock, still give two different values. An API's own
 `updateTime` follows the same rule for writes to that API.
 
-Secrets: values are stored as sent. On read, every secret key (see `conductor_catalog`) with a
+Secrets: values are stored as sent. On read, every secret key (see `catalog`) with a
 non-null value reads as `"********"`. What a real server does with the mask sent back is not
 published; the sandbox takes the harmful reading and stores it as sent, in place of the secret,
 so that a client sending a read value back is caught by its own tests.
@@ -28,9 +28,9 @@ from typing import Any
 
 import orjson
 
-from reconciler.sandbox.conductor_auth import Principal
-from reconciler.sandbox.conductor_catalog import MASK, READ_DEFAULTS, Catalog
-from reconciler.sandbox.conductor_model import ApiInput, ProviderInput, Tag
+from reconciler.sandbox.conductor.auth import Principal
+from reconciler.sandbox.conductor.catalog import MASK, READ_DEFAULTS, Catalog
+from reconciler.sandbox.conductor.model import ApiInput, ProviderInput, Tag
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conductor_provider (

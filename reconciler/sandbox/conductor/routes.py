@@ -1,66 +1,21 @@
-"""Sandbox emulator of Orkes Conductor's integration API (section 2 of `api-reference.md`).
-
-Serves everything under `/api` that the Kubiya and console modules do not claim: the token
-exchange, providers (`/api/integrations/provider/{name}`), their APIs (`.../integration/{api}`)
-and tags, the bulk save and list (`/api/integrations/`) and the type catalog
-(`/api/integrations/def`). Storage is in `conductor_store`, body checks in `conductor_model`,
-tokens in `conductor_auth`, the type catalog in `conductor_catalog`.
-
-Every request runs as: authenticate (`X-Authorization: <JWT>`, no `Bearer`), read and parse
-the body, then one database transaction. Order matters as on the vendor's server, whose
-security filter runs first: a call without a valid token is a 401 even on an unknown route
-or with a malformed body.
-
-Choices where the reference is silent:
-- `POST /api/token` with an unknown key id or a wrong secret answers 401 in the auth-error
-  shape with `error: INVALID_TOKEN`; a body without `keyId`/`keySecret` is a 400.
-- Writes (provider upsert, API upsert, DELETEs, tag calls, bulk save) answer 200 with an
-  empty body. DELETE of a provider or API that does not exist is also a 200 (idempotent).
-- An unknown provider is a 404 for GET, the API upsert, the API list and the tag calls.
-- `activeOnly` (default true) also hides disabled APIs inside the bulk list and the API list.
-  `modelsCount` counts every API of the provider, enabled or not.
-- The single-provider POST replaces the provider's fields whole: an omitted `description`
-  becomes "", an omitted `enabled` true, an omitted `configuration` {}. Tags are untouched.
-- The bulk POST: an item's `tags` (when present) replace the provider's tags; APIs not
-  listed are kept; a listed API gets its `description` and `enabled`, and keeps the
-  configuration, `maxTokens` and `frequency` it has (the bulk shape cannot carry them).
-  An unknown type is a 400 there (one failing item), not the single POST's 404. Every item
-  is also checked against the items before it (a name listed twice with two types fails
-  the later one).
-- Names (provider, API) must be non-blank, without '/', at most 255 characters.
-  `GET .../integration/all` lists a provider's API names, so an API named `all` is never read.
-- Lists are ordered by name; `createdBy`/`updatedBy` are the caller's key id. No call sets
-  tags on an integration API, so an API's `tags` is always [].
-- Error `instance` is the sandbox host's name. Bodies over 1 MiB are a 413; an unexpected
-  server error is a 500 in the same shape with `retryable: true`.
-"""
+"""The Conductor emulator's routes: the token exchange, providers, their APIs and tags, the
+bulk save and list, and the type catalog; each handler runs in one transaction (`wire.serve`)."""
 
 from __future__ import annotations
 
-import json
-import logging
-import socket
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from starlette.requests import ClientDisconnect
 
-from reconciler.sandbox import conductor_store as store
-from reconciler.sandbox.conductor_auth import (
+from reconciler.sandbox.conductor import store
+from reconciler.sandbox.conductor.auth import (
     AuthError,
-    Principal,
     authenticate_key,
     mint,
-    verify,
 )
-from reconciler.sandbox.conductor_catalog import Catalog, catalog
-from reconciler.sandbox.conductor_model import (
+from reconciler.sandbox.conductor.model import (
     ApiError,
     FieldError,
     Tag,
@@ -71,16 +26,21 @@ from reconciler.sandbox.conductor_model import (
     parse_provider_update,
     parse_tags,
 )
+from reconciler.sandbox.conductor.wire import (
+    TOKEN_PATH,
+    Call,
+    auth_error_response,
+    error_response,
+    json_response,
+    parse_json,
+    read_body,
+    serve,
+)
 from reconciler.sandbox.seed import Seed
 
 PREFIX = "/api"
 SCHEMA = store.SCHEMA
-MAX_BODY_BYTES = 1024 * 1024
-TOKEN_PATH = "/api/token"
-
 router = APIRouter()
-_log = logging.getLogger(__name__)
-_INSTANCE = socket.gethostname()
 
 _TRUE = frozenset({"true", "on", "yes", "1"})
 _FALSE = frozenset({"false", "off", "no", "0"})
@@ -88,127 +48,6 @@ _FALSE = frozenset({"false", "off", "no", "0"})
 
 def reset(conn: sqlite3.Connection, seed: Seed) -> None:
     """Conductor has no seeded rows: key pairs live in the seed itself."""
-
-
-# ---- responses -------------------------------------------------------------------------------
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-def _error(status: int, message: str, errors: Sequence[FieldError] = ()) -> Response:
-    body: dict[str, Any] = {
-        "status": status,
-        "message": message,
-        "instance": _INSTANCE,
-        "retryable": status >= 500,
-    }
-    if errors:
-        body["validationErrors"] = [e.to_json() for e in errors]
-    return _json(body, status)
-
-
-def _auth_error(exc: AuthError, now: float) -> Response:
-    return _json({"message": exc.message, "error": exc.code, "timestamp": int(now * 1000)}, 401)
-
-
-def _authenticate(request: Request, seed: Seed, now: float) -> Principal:
-    return verify(seed, request.headers.get("x-authorization"), now)
-
-
-def http_error(request: Request, status: int, message: str) -> Response:
-    """Routing errors (unknown path, wrong method), after the token check as on the server."""
-    sandbox = request.app.state.sandbox
-    now = sandbox.clock()
-    if request.url.path != TOKEN_PATH:
-        try:
-            _authenticate(request, sandbox.seed, now)
-        except AuthError as exc:
-            return _auth_error(exc, now)
-    if status == 404:
-        message = f"No handler found for {request.method} {request.url.path}"
-    elif status == 405:
-        message = f"Request method '{request.method}' is not supported"
-    return _error(status, message)
-
-
-def validation_error(request: Request, exc: RequestValidationError) -> Response:
-    errors = [
-        FieldError(".".join(str(p) for p in e.get("loc", ())[1:]), str(e.get("msg")), e.get("input"))
-        for e in exc.errors()
-    ]
-    return _error(400, "Validation failed", errors)
-
-
-# ---- request plumbing ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Call:
-    """What a handler gets: the open transaction, the caller, the clock, body and query."""
-
-    conn: sqlite3.Connection
-    catalog: Catalog
-    principal: Principal
-    now_ms: int
-    body: Any
-    query: Mapping[str, str]
-
-    @property
-    def org(self) -> str:
-        return self.principal.organization
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, f"Request body too large: the limit is {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, f"Request body too large: the limit is {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse_json(raw: bytes) -> Any:
-    if not raw.strip():
-        raise ApiError(400, "Required request body is missing")
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, f"Malformed JSON request body: {exc}") from exc
-
-
-async def _serve(request: Request, handler: Callable[[Call], Any], *, with_body: bool = False) -> Response:
-    """Authenticate, read the body, run `handler` in one transaction, render its result.
-
-    A handler returns JSON-able data, or None for the empty 200 of the write calls.
-    """
-    sandbox = request.app.state.sandbox
-    now = sandbox.clock()
-    try:
-        principal = _authenticate(request, sandbox.seed, now)
-        body = _parse_json(await _read_body(request)) if with_body else None
-        with sandbox.db.transaction() as conn:
-            result = handler(Call(conn, catalog(), principal, int(now * 1000), body, request.query_params))
-    except AuthError as exc:
-        return _auth_error(exc, now)
-    except ApiError as exc:
-        return _error(exc.status, exc.message, exc.errors)
-    except ClientDisconnect:
-        raise  # the client went away: nothing to answer, and no error of ours
-    except Exception:
-        _log.exception("conductor emulator: unexpected error on %s %s", request.method, request.url)
-        return _error(500, "Internal server error")
-    return Response(status_code=200) if result is None else _json(result)
 
 
 def _query_bool(call: Call, name: str, default: bool) -> bool:
@@ -255,7 +94,7 @@ async def generate_token(request: Request) -> Response:
     sandbox = request.app.state.sandbox
     now = sandbox.clock()
     try:
-        body = _parse_json(await _read_body(request))
+        body = parse_json(await read_body(request))
         if not isinstance(body, dict):
             raise invalid([FieldError("", "the request body must be a JSON object", body)])
         errors = [
@@ -267,10 +106,10 @@ async def generate_token(request: Request) -> Response:
             raise invalid(errors)
         key = authenticate_key(sandbox.seed, body["keyId"], body["keySecret"])
     except AuthError as exc:
-        return _auth_error(exc, now)
+        return auth_error_response(exc, now)
     except ApiError as exc:
-        return _error(exc.status, exc.message, exc.errors)
-    return _json({"token": mint(sandbox.seed, key, now)})
+        return error_response(exc.status, exc.message, exc.errors)
+    return json_response({"token": mint(sandbox.seed, key, now)})
 
 
 # ---- providers -------------------------------------------------------------------------------
@@ -289,7 +128,7 @@ async def save_provider(request: Request, name: str) -> Response:
             raise invalid([FieldError("type", message, provider.type)])
         store.save_provider(call.conn, call.catalog, call.org, call.principal, call.now_ms, provider)
 
-    return await _serve(request, run, with_body=True)
+    return await serve(request, run, with_body=True)
 
 
 @router.get("/api/integrations/provider/{name}")
@@ -300,7 +139,7 @@ async def get_provider(request: Request, name: str) -> Response:
             raise _not_found(name)
         return provider
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 @router.get("/api/integrations/provider")
@@ -316,7 +155,7 @@ async def list_providers(request: Request) -> Response:
             with_apis=False,
         )
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 @router.delete("/api/integrations/provider/{name}")
@@ -324,7 +163,7 @@ async def delete_provider(request: Request, name: str) -> Response:
     def run(call: Call) -> None:
         store.delete_provider(call.conn, call.org, name)
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 # ---- bulk ------------------------------------------------------------------------------------
@@ -353,7 +192,7 @@ async def save_all(request: Request) -> Response:
             providers.append(provider)
         store.save_providers(call.conn, call.catalog, call.org, call.principal, call.now_ms, providers)
 
-    return await _serve(request, run, with_body=True)
+    return await serve(request, run, with_body=True)
 
 
 def _bulk_error(index: int, item: Any, errors: list[FieldError]) -> ApiError:
@@ -376,12 +215,12 @@ async def list_all(request: Request) -> Response:
             with_apis=True,
         )
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 @router.get("/api/integrations/def")
 async def definitions(request: Request) -> Response:
-    return await _serve(request, lambda call: call.catalog.definitions())
+    return await serve(request, lambda call: call.catalog.definitions())
 
 
 # ---- integration APIs ------------------------------------------------------------------------
@@ -395,7 +234,7 @@ async def save_api(request: Request, name: str, api: str) -> Response:
         _require_provider(call, name)
         store.save_api(call.conn, call.catalog, call.org, call.principal, call.now_ms, name, update)
 
-    return await _serve(request, run, with_body=True)
+    return await serve(request, run, with_body=True)
 
 
 @router.get("/api/integrations/provider/{name}/integration/all")
@@ -408,7 +247,7 @@ async def api_names(request: Request, name: str) -> Response:
         rows = store.list_apis(call.conn, call.catalog, call.org, name, active_only=False)
         return [row["api"] for row in rows]
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 @router.get("/api/integrations/provider/{name}/integration/{api}")
@@ -419,7 +258,7 @@ async def get_api(request: Request, name: str, api: str) -> Response:
             raise ApiError(404, f"Integration API {api} of provider {name} not found")
         return found
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 @router.get("/api/integrations/provider/{name}/integration")
@@ -430,7 +269,7 @@ async def list_apis(request: Request, name: str) -> Response:
         _require_provider(call, name)
         return store.list_apis(call.conn, call.catalog, call.org, name, active_only=active_only)
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 @router.delete("/api/integrations/provider/{name}/integration/{api}")
@@ -438,7 +277,7 @@ async def delete_api(request: Request, name: str, api: str) -> Response:
     def run(call: Call) -> None:
         store.delete_api(call.conn, call.org, call.principal, call.now_ms, name, api)
 
-    return await _serve(request, run)
+    return await serve(request, run)
 
 
 # ---- tags ------------------------------------------------------------------------------------
@@ -467,12 +306,12 @@ async def add_tags(request: Request, name: str) -> Response:
         tags += [t for t in sent if t not in tags]
         store.set_tags(call.conn, call.org, call.principal, call.now_ms, name, tags)
 
-    return await _serve(request, run, with_body=True)
+    return await serve(request, run, with_body=True)
 
 
 @router.get("/api/integrations/provider/{name}/tags")
 async def get_tags(request: Request, name: str) -> Response:
-    return await _serve(request, lambda call: [t.to_json() for t in _stored_tags(call, name)])
+    return await serve(request, lambda call: [t.to_json() for t in _stored_tags(call, name)])
 
 
 @router.delete("/api/integrations/provider/{name}/tags")
@@ -482,4 +321,4 @@ async def delete_tags(request: Request, name: str) -> Response:
         tags = [t for t in _stored_tags(call, name) if t not in removed]
         store.set_tags(call.conn, call.org, call.principal, call.now_ms, name, tags)
 
-    return await _serve(request, run, with_body=True)
+    return await serve(request, run, with_body=True)
