@@ -29,7 +29,7 @@ from reconciler.errors import ConfigError, LockedError, PlatformError, Reconcile
 from reconciler.model import Address, LiveResource, Resource, ServerConfig
 from reconciler.plan import ApplyResult, Plan
 from reconciler.platforms import Platform
-from reconciler.platforms.http import Transport
+from reconciler.platforms.transports import Transport
 
 # Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
 # is then read as an empty sandbox in memory, and neither it nor its directory is created.

@@ -24,8 +24,8 @@ from reconciler.model import ServerConfig, ServerKind
 from reconciler.platforms.base import Platform
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
-from reconciler.platforms.http import Transport
 from reconciler.platforms.kubiya import KubiyaPlatform
+from reconciler.platforms.transports import Transport
 
 
 class Adapter(Protocol):

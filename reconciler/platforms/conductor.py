@@ -57,8 +57,10 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, Skipped, failed
 from reconciler.platforms import wire
+from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
-from reconciler.platforms.http import Auth, HttpClient, Transport, decode, quote
+from reconciler.platforms.http import Auth, HttpClient, quote
+from reconciler.platforms.transports import Transport
 
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60

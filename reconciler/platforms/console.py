@@ -49,8 +49,10 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, Done, Outcome, conflict
 from reconciler.platforms import wire
+from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
-from reconciler.platforms.http import BearerAuth, HttpClient, Transport, decode, quote
+from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.transports import Transport
 
 BASE = "/api/v1/console/agents"
 # The agents list (`GET`, paginated), used to suggest an agent id when one is not found.

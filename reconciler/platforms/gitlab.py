@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from reconciler.errors import PlatformError
-from reconciler.platforms.http import server_message
+from reconciler.platforms.answers import server_message
 
 # The transport every note client uses (None: the network). Tests put an in-process fake
 # GitLab here.

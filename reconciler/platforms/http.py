@@ -1,4 +1,4 @@
-"""The one HTTP layer every adapter talks through (the only owner of httpx in the core).
+"""The one HTTP client every adapter talks through.
 
 Per server it gives: a timeout on every call; retries with exponential backoff and jitter on
 connection errors, 429 and 5xx, honouring `Retry-After`, bounded in count and in total time; a
@@ -6,6 +6,8 @@ parallelism limit (semaphore) and a rate limit (evenly spaced request starts); p
 (Kubiya bearer token, Conductor's exchanged JWT refreshed on expiry, the console's API key).
 Every httpx exception is translated here into the project's `PlatformError` family, with
 messages that never hold a secret value (server bodies are reduced to their message fields).
+Beside it: `retry` (the one retry policy, the rate limiter, `Retry-After`), `answers` (what an
+answer or a failed connection says), `transports` (TLS contexts, the transport of a url).
 
 A `sandbox:` server's requests go to the transport passed in (the in-process sandbox's, which
 the composition root opens): this layer knows no sandbox.
@@ -14,17 +16,9 @@ the composition root opens): this layer knows no sandbox.
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib.util
-import json
 import logging
-import random
-import socket
-import ssl
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,23 +26,16 @@ import orjson
 
 from reconciler.errors import AuthError, PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
+from reconciler.platforms.answers import connection_cause, decode, looks_like_html, server_message
+from reconciler.platforms.retry import RETRY_STATUSES, RateLimiter, RetryPolicy, retry_after
+from reconciler.platforms.transports import (
+    IN_PROCESS_BASE_URL,
+    no_tls_context,
+    sniffio_absent_once,
+    ssl_context,
+    transport_of,
+)
 
-
-@functools.cache
-def _sniffio_absent_once() -> None:
-    """Records sniffio as absent when it is not installed, so that importing it fails at once.
-
-    httpcore asks sniffio which async library is running for every lock, event and shielded
-    section it sets up (about three per request), importing it inside the call each time.
-    anyio no longer needs sniffio, so it is often not installed, and each of those imports then
-    searches the whole of sys.path before failing (~60 us): a quarter of an apply's CPU. A None
-    entry in sys.modules is Python's own "known absent" mark: the import fails at once, and
-    httpcore takes asyncio, exactly as after the search. Done by the first client, so that
-    commands that send no request do not pay for the one search."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Connections per httpx pool (see HttpClient.__init__).
 POOL_SIZE = 4
 # Connection failures in a row after which a server is given up for the rest of the command.
@@ -60,68 +47,6 @@ _FRAMING_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer
 _URL_CACHE = 256
 # httpx's logger: its request lines are logged here as its client logs them.
 _httpx_log = logging.getLogger("httpx")
-
-
-# The host of a `sandbox:` server's requests: its url names none, and they go to the transport
-# passed in (the composition root passes the in-process sandbox's), never to the network.
-IN_PROCESS_BASE_URL = "http://sandbox.invalid"
-
-# Where a client's requests go instead of the network (adapters take one without naming httpx).
-Transport = httpx.AsyncBaseTransport
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for the process: loading the CA bundle costs ~20 ms per client."""
-    return ssl.create_default_context()
-
-
-@functools.cache
-def _no_tls_context() -> ssl.SSLContext:
-    """A client TLS context with no trusted certificate: every TLS handshake fails."""
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """The one retry policy: every loop that tries again (a request, a Kubiya create, the
-    apply lock's polling, a webhook post) waits and stops by it. Passed in, never patched.
-
-    `attempts`: tries in all; `base`/`cap`: backoff bounds in seconds (full jitter);
-    `budget`: total seconds one call may spend retrying; `max_retry_after`: longest server-asked wait honoured;
-    `total`: retries one client (one server, one command) may make in all, whatever the calls."""
-
-    attempts: int = 6
-    base: float = 0.05
-    cap: float = 2.0
-    budget: float = 60.0
-    max_retry_after: float = 30.0
-    total: int = 500
-
-    def delay(self, attempt: int) -> float:
-        """The wait after try number `attempt` (from 1). Full jitter: spreads the retries of
-        many parallel calls apart."""
-        return random.uniform(0, min(self.cap, self.base * (2 ** (max(1, attempt) - 1))))
-
-
-class RateLimiter:
-    """Spaces request starts evenly at `rate` per second (0 = unlimited)."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        delay = start - now
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 class Auth:
@@ -145,109 +70,6 @@ class BearerAuth(Auth):
         return self._header
 
 
-def server_message(response: httpx.Response) -> str:
-    """A short, secret-free description of an error answer.
-
-    Only the servers' message fields are used (FastAPI `detail` strings, Conductor `message`,
-    console `message`/`code`); validation details keep their locations and messages but drop
-    the echoed `input`, which may be a secret we sent.
-    """
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
-        text = response.text.strip().splitlines()[0] if response.text.strip() else ""
-        return text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        detail = body.get("detail")
-        if isinstance(detail, str):
-            return detail
-        if isinstance(detail, list):
-            parts = []
-            for item in detail[:5]:
-                if isinstance(item, dict):
-                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-                    parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
-            return "; ".join(parts) or "validation failed"
-        if isinstance(detail, dict):
-            return str(detail.get("message") or detail.get("error") or "request refused")
-        message = body.get("message")
-        if isinstance(message, list):
-            message = "; ".join(str(m) for m in message[:5])
-        code = body.get("code") or body.get("error")
-        if message and code and isinstance(code, str):
-            return f"{message} ({code})"
-        if message:
-            return str(message)
-    return response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds: a number of seconds, or an HTTP date (RFC 9110)."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def connection_cause(exc: BaseException) -> tuple[str, bool]:
-    """What went wrong with a connection, in words, and whether the request may have been sent
-    (it was not when the connection itself failed: refused, no such host, TLS)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 12:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    text = " ".join(str(e) for e in chain)
-    for e in chain:
-        if isinstance(e, socket.gaierror) or "Name or service not known" in text or "nodename nor servname" in text:
-            return "the host name was not found (DNS)", False
-        if isinstance(e, ssl.SSLError) or "SSL" in text or "TLS" in text:
-            reason = getattr(e, "reason", None) if isinstance(e, ssl.SSLError) else None
-            detail = f" ({reason})" if reason else ""
-            return (
-                f"the TLS handshake failed{detail}: is it an http:// server, or is its certificate not trusted?",
-                False,
-            )
-        if isinstance(e, ConnectionRefusedError) or "Connection refused" in text:
-            return "connection refused: nothing listens on that port", False
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return f"could not connect ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", False
-    return f"the connection failed ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", True
-
-
-class _ViaClient(httpx.AsyncBaseTransport):
-    """A client's whole send as a transport: the answer left unread, as a transport's is."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.client.send(request, stream=True)
-
-
-def _transport_of(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
-    """The transport the client itself would use for its base url (a proxy from the
-    environment included). httpx names no public way to ask: where its private one is missing,
-    the client's own send is the transport."""
-    pick = getattr(client, "_transport_for_url", None)
-    if pick is None:
-        return _ViaClient(client)
-    transport: httpx.AsyncBaseTransport = pick(client.base_url)
-    return transport
-
-
 class HttpClient:
     """An async client for one server. Use as `async with HttpClient(...) as client:`."""
 
@@ -261,7 +83,7 @@ class HttpClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        _sniffio_absent_once()
+        sniffio_absent_once()
         self.server = server
         self.auth = auth or Auth()
         self.retry = retry or RetryPolicy()
@@ -294,7 +116,7 @@ class HttpClient:
         # Only an https server needs the CA bundle; loading it is a measurable part of a short
         # command's start. Over http (or the in-process sandbox) a context that trusts nothing
         # is given instead: no redirect is followed, so no TLS connection can ever be made.
-        verify = _ssl_context() if transport is None and base_url.startswith("https:") else _no_tls_context()
+        verify = ssl_context() if transport is None and base_url.startswith("https:") else no_tls_context()
 
         def make_client() -> httpx.AsyncClient:
             return httpx.AsyncClient(
@@ -496,7 +318,7 @@ class HttpClient:
         client = self._clients[pool] = self._make_client()
         if self._default_headers is None:
             self._default_headers = {k.decode().lower(): (k.decode(), v.decode()) for k, v in client.headers.raw}
-        transport = _transport_of(client)
+        transport = transport_of(client)
         self._transports[pool] = transport
         return transport
 
@@ -610,7 +432,7 @@ class HttpClient:
             hint = f"the server redirects{f' to {target}' if target else ''}: put the final url in {self.where}"
         elif status in (404, 405) and doubled:
             hint = doubled
-        elif status in (404, 405) and _looks_like_html(response):
+        elif status in (404, 405) and looks_like_html(response):
             hint = f"the server answered a web page, not the API: check the base path of {self.where}"
         return PlatformError(
             message,
@@ -659,7 +481,7 @@ class HttpClient:
     def _may_retry(self, attempt: int, started: float, response: httpx.Response | None) -> bool:
         if attempt >= self.retry.attempts or self._retries_left <= 0 or self.down is not None:
             return False
-        wait = _retry_after(response) if response is not None else None
+        wait = retry_after(response) if response is not None else None
         if wait is not None and wait > self.retry.max_retry_after:
             return False
         if (wait or 0.0) >= self.remaining():
@@ -669,7 +491,7 @@ class HttpClient:
     async def _backoff(self, attempt: int, response: httpx.Response | None, started: float | None = None) -> None:
         self.retries += 1
         self._retries_left -= 1
-        wait = _retry_after(response) if response is not None else None
+        wait = retry_after(response) if response is not None else None
         if wait is None:
             wait = self.retry.delay(attempt)
             if started is not None:
@@ -689,24 +511,6 @@ class HttpClient:
     async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, address: str | None = None) -> Any:
         response = await self.request("GET", path, params=params, address=address)
         return decode(response, f"GET {path}")
-
-
-def decode(response: httpx.Response, what: str) -> Any:
-    """The JSON body of an answer, or a clear error when it is not JSON or is truncated."""
-    try:
-        # orjson: the list answers of a large server are tens of megabytes, and decoding them
-        # with the standard library is a measurable part of a plan.
-        return orjson.loads(response.content)
-    except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-        raise PlatformError(
-            f"{what}: the server's answer is not valid JSON ({len(response.content)} bytes)",
-            status=response.status_code,
-            hint="the server or a proxy in between returned something unexpected; try again",
-        ) from exc
-
-
-def _looks_like_html(response: httpx.Response) -> bool:
-    return "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<"
 
 
 def quote(segment: str) -> str:

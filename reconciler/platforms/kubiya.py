@@ -51,8 +51,10 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, conflict, failure_code
 from reconciler.platforms import wire
+from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, row_id, stale
-from reconciler.platforms.http import BearerAuth, HttpClient, Transport, decode, quote
+from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.transports import Transport
 
 BASE = "/api/v1/custom-integrations"
 CREATE_ATTEMPTS = 4

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler.errors import PlatformError
-from reconciler.platforms.http import RETRY_STATUSES, RetryPolicy, server_message
+from reconciler.platforms.answers import server_message
+from reconciler.platforms.retry import RETRY_STATUSES, RetryPolicy
 
 # A webhook is one call at the end of a command: fewer, slower tries than an API's.
 NOTIFY_RETRY = RetryPolicy(attempts=4, base=0.5, cap=4.0)

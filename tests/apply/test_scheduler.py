@@ -20,8 +20,9 @@ from reconciler.model import Lifecycle, Resource, ResourceKind, ServerConfig
 from reconciler.plan import NOT_STARTED, Action, ApplyResult, Change, Done, Failed, FailureCode, Outcome, Plan, Skipped
 from reconciler.planner import PlanOptions
 from reconciler.platforms import Platform
-from reconciler.platforms.http import HttpClient, RetryPolicy
+from reconciler.platforms.http import HttpClient
 from reconciler.platforms.kubiya import KubiyaPlatform
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.transport import forget, transport
 from tests.platforms.test_roundtrip import Harness, integ, model, prov
 

@@ -194,7 +194,7 @@ def published_102(monkeypatch: pytest.MonkeyPatch) -> Fault:
     real = sandbox_transport_module.transport
     fault = Fault()
     # No waiting between retries: what is asserted is what was tried, not when.
-    monkeypatch.setattr("reconciler.platforms.http.random.uniform", lambda low, high: 0.0)
+    monkeypatch.setattr("reconciler.platforms.retry.random.uniform", lambda low, high: 0.0)
     monkeypatch.setattr(
         sandbox_transport_module, "transport", lambda url, app=None: Published102(real(url, app), fault)
     )

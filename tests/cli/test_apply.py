@@ -416,9 +416,9 @@ def test_apply_goes_through_the_clients_own_send_where_httpx_lacks_its_private_l
 ) -> None:
     # The request path asks httpx for the transport of a url through a private method; where a
     # release lacks it, the client's public send is the transport, and everything still works.
-    from reconciler.platforms import http
+    from reconciler.platforms import http, transports
 
-    monkeypatch.setattr(http, "_transport_of", http._ViaClient)
+    monkeypatch.setattr(http, "transport_of", transports.ViaClient)
     path = world.desired()
     result = world.run("apply", path, "--auto-approve")
     assert result.exit_code == 0, result.output

@@ -33,7 +33,8 @@ from reconciler.model import Address, Resource, ResourceKind, Sensitive, ServerC
 from reconciler.plan import Done
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms.console import ConsolePlatform
-from reconciler.platforms.http import HttpClient, RetryPolicy
+from reconciler.platforms.http import HttpClient
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox import transport as sandbox_transport_module
 from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.transport import forget, transport

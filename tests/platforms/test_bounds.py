@@ -20,8 +20,9 @@ from reconciler.model import Address, Resource, ResourceKind, ServerConfig, Serv
 from reconciler.plan import Done, Failed, Skipped
 from reconciler.planner import make_plan
 from reconciler.platforms.conductor import ConductorPlatform
-from reconciler.platforms.http import BREAKER_THRESHOLD, HttpClient, RetryPolicy
+from reconciler.platforms.http import BREAKER_THRESHOLD, HttpClient
 from reconciler.platforms.kubiya import KubiyaPlatform
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.transport import forget, transport
 

@@ -16,7 +16,8 @@ from reconciler.model import Address, LiveResource, Resource, ResourceKind, Serv
 from reconciler.plan import Action, Change, Done, Outcome, Reason
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
-from reconciler.platforms.http import HttpClient, RetryPolicy
+from reconciler.platforms.http import HttpClient
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.transport import app_for, forget, transport

@@ -21,7 +21,8 @@ from reconciler.plan import Action, ApplyResult, Done, Failed, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform
 from reconciler.platforms.conductor import ConductorPlatform
-from reconciler.platforms.http import HttpClient, RetryPolicy
+from reconciler.platforms.http import HttpClient
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.transport import forget, transport
 
 

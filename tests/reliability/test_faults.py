@@ -16,7 +16,7 @@ from reconciler.apply import apply
 from reconciler.model import Resource
 from reconciler.plan import Done, Plan
 from reconciler.platforms import Platform
-from reconciler.platforms.http import RetryPolicy
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.transport import app_for, forget, transport
 from tests.platforms.test_roundtrip import Harness, chan, integ, model, prov

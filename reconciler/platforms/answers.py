@@ -1,0 +1,95 @@
+"""What an answer or a failed connection says, in the project's words: an error answer's
+message (never an echoed secret), the cause of a connection failure, a JSON body decoded or
+refused clearly."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from typing import Any
+
+import httpx
+import orjson
+
+from reconciler.errors import PlatformError
+
+
+def server_message(response: httpx.Response) -> str:
+    """A short, secret-free description of an error answer.
+
+    Only the servers' message fields are used (FastAPI `detail` strings, Conductor `message`,
+    console `message`/`code`); validation details keep their locations and messages but drop
+    the echoed `input`, which may be a secret we sent.
+    """
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+        text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+        return text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            parts = []
+            for item in detail[:5]:
+                if isinstance(item, dict):
+                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            return "; ".join(parts) or "validation failed"
+        if isinstance(detail, dict):
+            return str(detail.get("message") or detail.get("error") or "request refused")
+        message = body.get("message")
+        if isinstance(message, list):
+            message = "; ".join(str(m) for m in message[:5])
+        code = body.get("code") or body.get("error")
+        if message and code and isinstance(code, str):
+            return f"{message} ({code})"
+        if message:
+            return str(message)
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def connection_cause(exc: BaseException) -> tuple[str, bool]:
+    """What went wrong with a connection, in words, and whether the request may have been sent
+    (it was not when the connection itself failed: refused, no such host, TLS)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 12:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain)
+    for e in chain:
+        if isinstance(e, socket.gaierror) or "Name or service not known" in text or "nodename nor servname" in text:
+            return "the host name was not found (DNS)", False
+        if isinstance(e, ssl.SSLError) or "SSL" in text or "TLS" in text:
+            reason = getattr(e, "reason", None) if isinstance(e, ssl.SSLError) else None
+            detail = f" ({reason})" if reason else ""
+            return (
+                f"the TLS handshake failed{detail}: is it an http:// server, or is its certificate not trusted?",
+                False,
+            )
+        if isinstance(e, ConnectionRefusedError) or "Connection refused" in text:
+            return "connection refused: nothing listens on that port", False
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return f"could not connect ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", False
+    return f"the connection failed ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", True
+
+
+def decode(response: httpx.Response, what: str) -> Any:
+    """The JSON body of an answer, or a clear error when it is not JSON or is truncated."""
+    try:
+        # orjson: the list answers of a large server are tens of megabytes, and decoding them
+        # with the standard library is a measurable part of a plan.
+        return orjson.loads(response.content)
+    except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise PlatformError(
+            f"{what}: the server's answer is not valid JSON ({len(response.content)} bytes)",
+            status=response.status_code,
+            hint="the server or a proxy in between returned something unexpected; try again",
+        ) from exc
+
+
+def looks_like_html(response: httpx.Response) -> bool:
+    return "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<"
