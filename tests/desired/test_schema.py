@@ -10,7 +10,8 @@ import fastjsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.desired import FORMAT_DOC, rules, schema
+from reconciler.desired import FORMAT_DOC, fields, schema
+from reconciler.kinds.catalog import conductor_catalog
 from reconciler.model import CHANNEL_FAMILIES, ServerConfig, ServerKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +95,7 @@ def test_a_cache_directory_that_cannot_be_written_only_costs_time(tmp_path: Path
 
 
 def test_schema_agrees_with_the_conductor_catalog() -> None:
-    catalog = rules.conductor_catalog()
+    catalog = conductor_catalog()
     provider = schema.SCHEMA["$defs"]["provider"]["properties"]
     assert sorted(provider["type"]["examples"]) == sorted(catalog.types)
     assert provider["category"]["enum"] == list(catalog.categories)
@@ -109,7 +110,7 @@ def test_schema_agrees_with_the_channel_rules() -> None:
         ("mcpServerChannel", "mcp_server"),
         ("bimpeaiChannel", "bimpeai"),
     ):
-        assert set(defs[name]["properties"]) - common == set(rules.CHANNEL_FIELDS[family])
+        assert set(defs[name]["properties"]) - common == set(fields.CHANNEL_FIELDS[family])
 
 
 def _has_description(node: Any) -> bool:
