@@ -188,7 +188,9 @@ class _Server:
             return
         try:
             conflicts = await self.executor.check(changes)
-        except Exception as exc:  # an adapter bug must not lose the summary
+        # A catch-all on purpose: an adapter's bug here must not lose the summary of what was
+        # already done; it is logged with its traceback and reported as an internal failure.
+        except Exception as exc:  # noqa: BLE001
             if not isinstance(exc, PlatformError):
                 _log.exception("internal error while checking server %r", self.executor.server.name)
             self.fail_all(changes, exc)
@@ -354,7 +356,9 @@ class _Server:
             given = list(await call())
         except PlatformError as exc:
             return [failed(c, exc) for c in changes]
-        except Exception as exc:  # an adapter bug must not lose the summary
+        # A catch-all on purpose: an adapter's bug must not lose the summary of what was already
+        # done; it is logged with its traceback and each change reported as an internal failure.
+        except Exception as exc:  # noqa: BLE001
             _log.exception(
                 "internal error while applying %d change(s) on server %r", len(changes), self.executor.server.name
             )
