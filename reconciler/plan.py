@@ -29,7 +29,8 @@ from reconciler.errors import (
     ServerDownError,
     UnreachableError,
 )
-from reconciler.model import Address, Resource, ResourceKind, Sensitive, holds_secret
+from reconciler.model import Address, Resource, ResourceKind, Sensitive
+from reconciler.secrecy import holds_secret
 
 PLAN_FORMAT_VERSION = 1
 

@@ -20,7 +20,8 @@ from reconciler.kinds.conductor import MASK
 from reconciler.kinds.console import AUTH_KEYS
 from reconciler.kinds.console import BIMPEAI_REQUIRED_SECRET as BIMPEAI_SECRET
 from reconciler.kinds.kubiya import FILE_DEFAULTS, TEST_DEFAULTS
-from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig, secret_named
+from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig
+from reconciler.secrecy import secret_named
 
 # Keys of an exported record that name or structure it; never secrets, whatever they are called.
 _IDENTITY_KEYS = frozenset({"name", "server", "type", "family", "agent", "category", "tags", "apis"})

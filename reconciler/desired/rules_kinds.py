@@ -22,7 +22,8 @@ from reconciler.desired.fields import (
 from reconciler.desired.schema import path_text
 from reconciler.errors import Diagnostic, Location, error, warning
 from reconciler.kinds.console import AUTH_CONFIG_SECRETS, AUTH_NEEDS, BIMPEAI_REQUIRED_SECRET, BIMPEAI_SECRETS
-from reconciler.model import FINGERPRINT_TAG_KEY, MANAGED_TAG_KEY, Address, secret_named
+from reconciler.model import FINGERPRINT_TAG_KEY, MANAGED_TAG_KEY, Address
+from reconciler.secrecy import secret_named
 
 _NOT_SECRET_KEYS = frozenset({"name", "server", "type", "family", "agent", "lifecycle", "apis", "tags"})
 
