@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.model import LiveResource, Resource, Sensitive
-from reconciler.plan import FieldChange, masked
-from reconciler.secrecy import is_sensitive
+from reconciler.plan import FieldChange
+from reconciler.secrecy import is_sensitive, masked
 
 _MISSING = object()
 

@@ -2,8 +2,9 @@
 
 The one rule for what is never shown, on every path (plan, drift, export, validate, the plan
 file, the notifier): a value holding a `Sensitive` (`holds_secret`), or any value under a key
-named like a secret (`secret_named`); `is_sensitive` is the two together. `secret_forms` lists
-the encodings of a secret a scrubber looks for in text a server or a view produced.
+named like a secret (`secret_named`); `is_sensitive` is the two together. `masked` is a value's
+JSON-safe form with every secret in it replaced; `secret_forms` lists the encodings of a
+secret a scrubber looks for in text a server or a view produced.
 """
 
 from __future__ import annotations
@@ -100,3 +101,14 @@ def secret_forms(secret: str) -> set[str]:
             for encode in (base64.b64encode, base64.urlsafe_b64encode):
                 forms.add(encode(b"\0" * pad + raw).decode()[start:end])
     return {f for f in forms if len(f) >= 4}
+
+
+def masked(value: Any) -> Any:
+    """The JSON-safe, secret-free form of a body value."""
+    if isinstance(value, Sensitive):
+        return "(sensitive)"
+    if isinstance(value, Mapping):
+        return {str(k): masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(v) for v in value]
+    return value
