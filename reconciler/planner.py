@@ -21,9 +21,9 @@ Rules enforced here, before any write:
 - write-only values: compared through their keyed fingerprint, never by value;
 - order: the single table `plan.ORDER`.
 
-`make_plan` runs these as named steps, in the order their diagnostics are reported; address
-the change of one declared resource is `planchange`'s; address patterns are matched and
-checked by `targeting`; the plan-wide refusals and warnings are in `planchecks`.
+`make_plan` runs these as named steps, in the order their diagnostics are reported. The change
+of one declared resource is `planchange`'s; address patterns are matched and checked by
+`targeting`; the plan-wide refusals and warnings are in `planchecks`.
 """
 
 from __future__ import annotations
