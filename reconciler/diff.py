@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import LiveResource, Resource, Sensitive, is_sensitive
-from reconciler.plan import FieldChange, masked
+from reconciler.model import LiveResource, Resource, Sensitive
+from reconciler.plan import FieldChange
+from reconciler.secrecy import is_sensitive, masked
 
 _MISSING = object()
 
@@ -68,7 +69,7 @@ def covered(path: str, prefixes: Iterable[str]) -> bool:
 
 
 def _field(path: str, before: Any, after: Any) -> FieldChange:
-    # Shown unless the one sensitivity rule says otherwise (model.is_sensitive).
+    # Shown unless the one sensitivity rule says otherwise (secrecy.is_sensitive).
     b = None if before is _MISSING else before
     a = None if after is _MISSING else after
     if is_sensitive(path, b, a):

@@ -23,7 +23,7 @@ from typing import Any
 
 from reconciler.errors import Diagnostic
 from reconciler.model import owner_label
-from reconciler.plan import Action, FieldChange, Plan, Reason
+from reconciler.plan import Action, Change, FieldChange, Plan, Reason
 
 
 class DriftKind(str, Enum):
@@ -108,42 +108,7 @@ class DriftReport:
 
 
 def from_plan(plan: Plan, *, include_unmanaged: bool = True) -> DriftReport:
-    items: list[DriftItem] = []
-    for change in plan.actionable:
-        address = str(change.address)
-        action = change.action
-        if change.reason in (Reason.ADOPT, Reason.TAKE_OWNERSHIP):
-            items.append(DriftItem(address, DriftKind.CHANGED, change.reason.text, change.fields, action))
-        elif change.reason is Reason.PARENT_REPLACED and action is Action.DELETE:
-            detail = f"not in the desired state; destroyed with its provider: {change.reason.text}"
-            items.append(DriftItem(address, DriftKind.ORPHANED, detail, action=action))
-        elif action in (Action.UPDATE, Action.REPLACE):
-            paths = ", ".join(f.path for f in change.fields)
-            parts = [f"differs from the desired state: {paths or 'fields'}"] if paths or action is Action.UPDATE else []
-            if action is Action.REPLACE:
-                parts.append(f"it will be replaced: {change.reason.text}")
-            detail = "; ".join(parts)
-            items.append(DriftItem(address, DriftKind.CHANGED, detail, change.fields, action))
-        elif action is Action.CREATE:
-            detail = (
-                "soft-deleted on the server"
-                if change.reason is Reason.REVIVE
-                else "declared in the desired state but absent from the server"
-            )
-            items.append(DriftItem(address, DriftKind.MISSING, detail, action=action))
-        elif change.reason is Reason.DUPLICATE:
-            items.append(
-                DriftItem(
-                    address,
-                    DriftKind.DUPLICATE,
-                    "a second channel of a declared name (the extra is removed)",
-                    action=action,
-                )
-            )
-        elif action is Action.DELETE:
-            items.append(
-                DriftItem(address, DriftKind.ORPHANED, "managed by reconciler, not in the desired state", action=action)
-            )
+    items = [item for item in map(_change_item, plan.actionable) if item is not None]
     for orphan in plan.orphaned:
         items.append(DriftItem(str(orphan), DriftKind.ORPHANED, "managed by reconciler, not in the desired state"))
     for other, owner in plan.owned_elsewhere:
@@ -153,3 +118,33 @@ def from_plan(plan: Plan, *, include_unmanaged: bool = True) -> DriftReport:
             items.append(DriftItem(str(other), DriftKind.UNMANAGED, "exists on the server, not in the desired state"))
     items.sort(key=lambda i: (_ORDER[i.kind], i.address))
     return DriftReport(tuple(items), plan.servers, plan.diagnostics)
+
+
+def _change_item(change: Change) -> DriftItem | None:
+    """What one change of the plan says about drift (None: nothing, e.g. a delete of another kind)."""
+    address = str(change.address)
+    action = change.action
+    if change.reason in (Reason.ADOPT, Reason.TAKE_OWNERSHIP):
+        return DriftItem(address, DriftKind.CHANGED, change.reason.text, change.fields, action)
+    if change.reason is Reason.PARENT_REPLACED and action is Action.DELETE:
+        detail = f"not in the desired state; destroyed with its provider: {change.reason.text}"
+        return DriftItem(address, DriftKind.ORPHANED, detail, action=action)
+    if action in (Action.UPDATE, Action.REPLACE):
+        paths = ", ".join(f.path for f in change.fields)
+        parts = [f"differs from the desired state: {paths or 'fields'}"] if paths or action is Action.UPDATE else []
+        if action is Action.REPLACE:
+            parts.append(f"it will be replaced: {change.reason.text}")
+        return DriftItem(address, DriftKind.CHANGED, "; ".join(parts), change.fields, action)
+    if action is Action.CREATE:
+        detail = (
+            "soft-deleted on the server"
+            if change.reason is Reason.REVIVE
+            else "declared in the desired state but absent from the server"
+        )
+        return DriftItem(address, DriftKind.MISSING, detail, action=action)
+    if change.reason is Reason.DUPLICATE:
+        detail = "a second channel of a declared name (the extra is removed)"
+        return DriftItem(address, DriftKind.DUPLICATE, detail, action=action)
+    if action is Action.DELETE:
+        return DriftItem(address, DriftKind.ORPHANED, "managed by reconciler, not in the desired state", action=action)
+    return None

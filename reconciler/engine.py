@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from dataclasses import replace as _replace
 from pathlib import Path
 from typing import Any
@@ -41,19 +40,15 @@ from reconciler.live import (
 from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
 from reconciler.plan import ApplyResult, Plan
 from reconciler.platforms import Platform
+from reconciler.session_values import Applied, Exported, ExportRequest, Planned, PlanRequest, Unlocked
 
-# `live`'s names are re-exported: the engine is where callers find the pipeline's stages.
+# `live`'s names are re-exported: the engine is where callers find the pipeline's stages
+# (the values its commands take and give are `session_values`').
 __all__ = [
-    "Applied",
-    "ExportRequest",
-    "Exported",
     "Hooks",
-    "PlanRequest",
-    "Planned",
     "Run",
     "Session",
     "Sources",
-    "Unlocked",
     "connect_run",
     "execute",
     "load",
@@ -155,67 +150,6 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 # -- the session -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """How to plan (the options of `plan` and `apply`): `servers` limits the run to those
-    servers; the rest are `planner.PlanOptions` as a person gives them."""
-
-    servers: tuple[str, ...] = ()
-    prune: bool = False
-    max_deletes: int | None = None
-    targets: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
-    replace: tuple[str, ...] = ()
-    take_ownership: tuple[str, ...] = ()
-    adopt: bool = True
-
-
-@dataclass(frozen=True)
-class ExportRequest:
-    """What `export` writes: one server's live state, of these kinds (all when empty), these
-    console agents, and with `with_servers` the server's declaration too."""
-
-    server: str
-    kinds: tuple[ResourceKind, ...] = ()
-    agents: tuple[str, ...] = ()
-    with_servers: bool = False
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A plan and the options it was made with, as a plan file saves them."""
-
-    plan: Plan
-    options: planfile.SavedOptions
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What `apply` did: the plan it made and `result`, absent when there was nothing to do or
-    `review` declined (`declined`)."""
-
-    plan: Plan
-    result: ApplyResult | None = None
-    declined: bool = False
-
-
-@dataclass(frozen=True)
-class Exported:
-    """The YAML text of an export, the variables it references and how many resources it holds."""
-
-    text: str
-    needed: tuple[str, ...]
-    count: int
-
-
-@dataclass(frozen=True)
-class Unlocked:
-    """`force_unlock`: whether the server's API has a lock, and who held it (None: nobody)."""
-
-    supported: bool
-    holder: str | None
 
 
 class Hooks:

@@ -32,7 +32,8 @@ from reconciler.errors import (
     ServerDownError,
     UnreachableError,
 )
-from reconciler.model import Address, Resource, ResourceKind, Sensitive, holds_secret
+from reconciler.model import Address, Resource, ResourceKind
+from reconciler.secrecy import masked
 
 PLAN_FORMAT_VERSION = 1
 
@@ -304,21 +305,6 @@ class Plan:
             sources=dict(data["sources"]),
             servers=tuple(data["servers"]),
         )
-
-
-def masked(value: Any) -> Any:
-    """The JSON-safe, secret-free form of a body value."""
-    if isinstance(value, Sensitive):
-        return "(sensitive)"
-    if isinstance(value, Mapping):
-        return {str(k): masked(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [masked(v) for v in value]
-    return value
-
-
-def contains_sensitive(value: Any) -> bool:
-    return holds_secret(value)
 
 
 def body_digest(body: Mapping[str, Any], secret_digests: Iterable[str] = ()) -> str:

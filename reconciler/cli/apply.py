@@ -19,9 +19,10 @@ from reconciler.errors import ReconcilerError
 from reconciler.views import OutputFormat
 
 if TYPE_CHECKING:
-    from reconciler.engine import Applied, PlanRequest, Run, Sources
+    from reconciler.engine import Run, Sources
     from reconciler.plan import ApplyResult, Plan
     from reconciler.planfile import SavedPlan
+    from reconciler.session_values import Applied, PlanRequest
     from reconciler.views.progress import ProgressObserver
 
 HUMAN, JSON = OutputFormat.HUMAN, OutputFormat.JSON

@@ -15,7 +15,8 @@ from reconciler.cli.process import run_command
 from reconciler.errors import ReconcilerError
 
 if TYPE_CHECKING:
-    from reconciler.engine import Exported, ExportRequest, Sources, Unlocked
+    from reconciler.engine import Sources
+    from reconciler.session_values import Exported, ExportRequest, Unlocked
 
 
 @main.command()
@@ -55,8 +56,9 @@ def export(
       reconciler export servers.yaml --server orkes --out orkes.yaml
       reconciler plan servers.yaml orkes.yaml
     """
-    from reconciler.engine import ExportRequest, write_text
+    from reconciler.engine import write_text
     from reconciler.model import ResourceKind
+    from reconciler.session_values import ExportRequest
 
     _refuse_saved_plan(desired.files, "export")
     sources = desired.sources()

@@ -1,6 +1,6 @@
 """The options commands share, each set packed by one decorator into one frozen value:
 `desired_options` into `desired` (`Desired`: files and variables), `plan_options` into
-`request` (`engine.PlanRequest`), `format_option` into `fmt` (`views.OutputFormat`). Also the
+`request` (`session_values.PlanRequest`), `format_option` into `fmt` (`views.OutputFormat`). Also the
 command group that makes usage errors exit 1, and the recognition of a saved plan given
 where desired-state files are expected.
 """
@@ -97,7 +97,7 @@ _REQUEST = ("prune", "max_deletes", "targets", "excludes", "replace", "servers",
 
 
 def _request(**given: Any) -> tuple[str, Any]:
-    from reconciler.engine import PlanRequest
+    from reconciler.session_values import PlanRequest
 
     no_adopt = given.pop("no_adopt")
     return "request", PlanRequest(**given, adopt=not no_adopt)
@@ -105,7 +105,7 @@ def _request(**given: Any) -> tuple[str, Any]:
 
 def plan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options that shape a plan (plan, apply), given to the command as `request`
-    (`engine.PlanRequest`); and --no-color."""
+    (`session_values.PlanRequest`); and --no-color."""
     w = _packing(f, _REQUEST, _request)
     opts = [
         click.option("--prune", is_flag=True, help="Delete managed resources missing from the desired state."),

@@ -26,7 +26,7 @@ class Output:
         self.no_color = False
 
     def learn(self, secrets: Iterable[str]) -> None:
-        from reconciler.model import secret_forms
+        from reconciler.secrecy import secret_forms
 
         forms = {form for s in secrets if len(s) >= 4 for form in secret_forms(s)}
         # Longest first, so that a secret containing another is replaced whole.

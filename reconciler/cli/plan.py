@@ -17,8 +17,8 @@ from reconciler.errors import ReconcilerError
 from reconciler.views import OutputFormat
 
 if TYPE_CHECKING:
-    from reconciler.engine import Planned, PlanRequest
     from reconciler.plan import Action, Plan
+    from reconciler.session_values import Planned, PlanRequest
 
 HUMAN, JSON, MARKDOWN = OutputFormat.HUMAN, OutputFormat.JSON, OutputFormat.MARKDOWN
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def sandbox_serve(
     try:
         text = "\n".join(lines)
         serve(sock, db_path, seed=seed, faults=faults, log_level=log_level, ready=lambda: click.echo(text, err=True))
-    except Exception as exc:  # sqlite3 and OS errors opening the database
+    except (sqlite3.Error, OSError) as exc:  # opening the database
         fail(f"cannot start the sandbox with database {db_path}: {exc}", "give --db a writable file, or :memory:")
 
 
@@ -153,6 +154,6 @@ def sandbox_reset(db_path: str, seed_file: str | None, url: str | None) -> None:
         app: Any = create_app(db_path, seed=seed)
         app.state.sandbox.reset()
         app.state.sandbox.db.close()
-    except Exception as exc:  # sqlite3 and OS errors opening the database
+    except (sqlite3.Error, OSError) as exc:  # opening the database
         fail(f"cannot reset the sandbox database {db_path}: {exc}", "give --db a writable SQLite file")
     click.echo(f"sandbox database {db_path} reset")

@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler.desired import safeyaml
 from reconciler.desired.document import Declarations, ResourceDecl, ServerDecl
-from reconciler.desired.rules import CREDENTIAL_FIELDS, address_of, model_address
+from reconciler.desired.fields import CREDENTIAL_FIELDS, address_of, model_address
 from reconciler.desired.secrets import Resolver
 from reconciler.errors import Diagnostic, error
 from reconciler.kinds import spec

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.desired import safeyaml, schema, template
+from reconciler.desired import safeyaml, schema, sourcemap, template
 from reconciler.errors import Diagnostic, DiagnosticsError, Location, error
 from reconciler.model import Address, ResourceKind
 
@@ -116,7 +116,7 @@ def read_document(
     data = read_bytes(path, label, limits, diagnostics)
     if data is None:
         return None
-    source_map: template.SourceMap | None = None
+    source_map: sourcemap.SourceMap | None = None
     try:
         text = safeyaml.decode(data, label)
         if template.is_template(path.name):
@@ -145,7 +145,7 @@ def read_document(
     return document
 
 
-def _relocated(diagnostic: Diagnostic, file: str, source_map: template.SourceMap) -> Diagnostic:
+def _relocated(diagnostic: Diagnostic, file: str, source_map: sourcemap.SourceMap) -> Diagnostic:
     """`diagnostic` placed at the template line and column that rendered where it points."""
     where = diagnostic.location
     if where is None or where.file != file or not where.line:

@@ -20,7 +20,8 @@ from reconciler.kinds.conductor import MASK
 from reconciler.kinds.console import AUTH_KEYS
 from reconciler.kinds.console import BIMPEAI_REQUIRED_SECRET as BIMPEAI_SECRET
 from reconciler.kinds.kubiya import FILE_DEFAULTS, TEST_DEFAULTS
-from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig, secret_named
+from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig
+from reconciler.secrecy import secret_named
 
 # Keys of an exported record that name or structure it; never secrets, whatever they are called.
 _IDENTITY_KEYS = frozenset({"name", "server", "type", "family", "agent", "category", "tags", "apis"})
@@ -38,24 +39,24 @@ def _integration(item: LiveResource) -> dict[str, Any]:
     out: dict[str, Any] = {"name": item.address.name, "server": item.address.server, "type": body.get("type")}
     if body.get("description"):
         out["description"] = body["description"]
-    config = body.get("config") or {}
+    cfg = _integration_config(body.get("config") or {})
+    if cfg:
+        out["config"] = cfg
+    if body.get("tags"):
+        out["tags"] = list(body["tags"])
+    if body.get("status") == "inactive":
+        out["status"] = "inactive"
+    return out
+
+
+def _integration_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """An integration's `config` as a person writes it: the server's defaults left out."""
     cfg: dict[str, Any] = {}
     if config.get("env_vars"):
         cfg["env_vars"] = dict(config["env_vars"])
     if config.get("secrets"):
         cfg["secrets"] = list(config["secrets"])
-    files = []
-    for f in config.get("files") or []:
-        entry = {"path": f.get("path")}
-        if f.get("content") is not None:
-            entry["content"] = f["content"]
-        if f.get("secret_ref") is not None:
-            entry["secret_ref"] = f["secret_ref"]
-        if f.get("mode") not in (None, FILE_DEFAULTS["mode"]):
-            entry["mode"] = f["mode"]
-        if f.get("description") is not None:
-            entry["description"] = f["description"]
-        files.append(entry)
+    files = [_integration_file(f) for f in config.get("files") or []]
     if files:
         cfg["files"] = files
     if config.get("context_prompt") is not None:
@@ -68,13 +69,20 @@ def _integration(item: LiveResource) -> dict[str, Any]:
         if test.get("enabled") is False:
             t["enabled"] = False
         cfg["connection_test"] = t
-    if cfg:
-        out["config"] = cfg
-    if body.get("tags"):
-        out["tags"] = list(body["tags"])
-    if body.get("status") == "inactive":
-        out["status"] = "inactive"
-    return out
+    return cfg
+
+
+def _integration_file(f: Mapping[str, Any]) -> dict[str, Any]:
+    entry = {"path": f.get("path")}
+    if f.get("content") is not None:
+        entry["content"] = f["content"]
+    if f.get("secret_ref") is not None:
+        entry["secret_ref"] = f["secret_ref"]
+    if f.get("mode") not in (None, FILE_DEFAULTS["mode"]):
+        entry["mode"] = f["mode"]
+    if f.get("description") is not None:
+        entry["description"] = f["description"]
+    return entry
 
 
 def _configuration(

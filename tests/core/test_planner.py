@@ -7,7 +7,8 @@ import pytest
 from reconciler.errors import DiagnosticsError, Location
 from reconciler.model import Address, Lifecycle, LiveResource, Resource, ResourceKind, Sensitive
 from reconciler.plan import ORDER, Action, Reason
-from reconciler.planner import PlanOptions, make_plan, matches
+from reconciler.planner import PlanOptions, make_plan
+from reconciler.targeting import matches
 
 
 def integ(name: str, **body: object) -> Resource:

@@ -10,7 +10,7 @@ import fastjsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.desired import FORMAT_DOC, rules, schema
+from reconciler.desired import FORMAT_DOC, fields, schema
 from reconciler.kinds.catalog import conductor_catalog
 from reconciler.model import CHANNEL_FAMILIES, ServerConfig, ServerKind
 
@@ -110,7 +110,7 @@ def test_schema_agrees_with_the_channel_rules() -> None:
         ("mcpServerChannel", "mcp_server"),
         ("bimpeaiChannel", "bimpeai"),
     ):
-        assert set(defs[name]["properties"]) - common == set(rules.CHANNEL_FIELDS[family])
+        assert set(defs[name]["properties"]) - common == set(fields.CHANNEL_FIELDS[family])
 
 
 def _has_description(node: Any) -> bool:

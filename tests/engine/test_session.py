@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from reconciler import desired, planfile
-from reconciler.engine import ExportRequest, Hooks, PlanRequest, Session, Sources
+from reconciler.engine import Hooks, Session, Sources
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.model import ResourceKind, ServerConfig
 from reconciler.plan import Action, Plan
+from reconciler.session_values import ExportRequest, PlanRequest
 from tests.cli.conftest import BASIC_ADDRESSES, World, world
 
 __all__ = ["world"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler import kinds
-from reconciler.desired import load, rules
+from reconciler.desired import fields, load
 from reconciler.desired.export import export
 from reconciler.kinds import catalog, console, kubiya
 from reconciler.kinds.conductor import canonical_model, canonical_provider
@@ -101,13 +101,13 @@ def test_the_record_defaults_the_views_leave_out() -> None:
 
 def test_the_channel_tables() -> None:
     assert set(console.CHANNELS) == set(CHANNEL_FAMILIES)
-    assert {f: s.fields for f, s in console.CHANNELS.items()} == rules.CHANNEL_FIELDS
-    assert rules.CHANNEL_WRITE_ONLY == {
+    assert {f: s.fields for f, s in console.CHANNELS.items()} == fields.CHANNEL_FIELDS
+    assert fields.CHANNEL_WRITE_ONLY == {
         "custom_api": ("description", "auth_config", "test_endpoint"),
         "mcp_server": ("auth_config",),
         "bimpeai": ("token", "public_key", "secret_key", "currency"),
     }
-    assert rules.CHANNEL_DEFAULTS == {
+    assert fields.CHANNEL_DEFAULTS == {
         "custom_api": {"auth_type": "none"},
         "mcp_server": {"transport": "streamable_http", "auth_type": "none"},
         "bimpeai": {},

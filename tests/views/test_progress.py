@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from reconciler.apply import Executor, Observer, apply
+from reconciler.apply import Observer, apply
 from reconciler.model import Address, ServerConfig, ServerKind
 from reconciler.plan import Change, Done, Failed, Outcome, Skipped
+from reconciler.schedule import Executor
 from reconciler.views.progress import ProgressObserver
 from tests.views import plans
 
