@@ -236,46 +236,54 @@ async def connect_run(
         for name, server in chosen.items():
             run.platforms[name] = connect(server)
         if lock_timeout is not None:
-            holder = lock_holder()
-            # In name order, so that two applies over several servers cannot deadlock.
-            for name, platform in sorted(run.platforms.items()):
-                if platform.supports_lock:
-                    try:
-                        await platform.lock(holder, lock_timeout)
-                    except LockedError:
-                        raise
-                    except ReconcilerError as exc:
-                        raise PlatformError(
-                            f"cannot read the live state: server {name!r}: {exc}", hint=exc.hint
-                        ) from exc
-                    run.locked.append(platform)
-        by_server: dict[str, list[Resource]] = {n: [] for n in run.platforms}
-
-        async def read_server(name: str, platform: Platform) -> list[LiveResource]:
-            # Per server: a server that cannot be reached while warming is not read again.
-            await platform.warm()
-            by_server[name] = [platform.prepare(r) for r in state.resources if r.address.server == name]
-            return await platform.read_live(by_server[name])
-
-        results = await asyncio.gather(
-            *(read_server(n, p) for n, p in run.platforms.items()), return_exceptions=True
-        )
-        # In the desired state's order, across servers, as the planner expects.
-        position = {r.address: i for i, r in enumerate(state.resources)}
-        run.prepared = sorted((r for n in run.platforms for r in by_server[n]), key=lambda r: position[r.address])
-        errors: list[str] = []
-        for name, result in zip(run.platforms, results, strict=True):
-            if isinstance(result, ReconcilerError):
-                errors.append(f"server {name!r}: {result}" + (f" (hint: {result.hint})" if result.hint else ""))
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                run.live.extend(result)
-        if errors:
-            raise PlatformError("cannot read the live state: " + "; ".join(errors))
+            await _lock_all(run, lock_timeout)
+        await _read_all(run)
     except BaseException:
         await run.aclose()
         raise
     finally:
         sandbox_read_only.reset(token)
     return run
+
+
+async def _lock_all(run: Run, timeout: float) -> None:
+    """Take every server's apply lock (where the API offers one), in name order, so that two
+    applies over several servers cannot deadlock."""
+    holder = lock_holder()
+    for name, platform in sorted(run.platforms.items()):
+        if not platform.supports_lock:
+            continue
+        try:
+            await platform.lock(holder, timeout)
+        except LockedError:
+            raise
+        except ReconcilerError as exc:
+            raise PlatformError(f"cannot read the live state: server {name!r}: {exc}", hint=exc.hint) from exc
+        run.locked.append(platform)
+
+
+async def _read_all(run: Run) -> None:
+    """Warm, prepare and read every server at once; every server that fails is named."""
+    by_server: dict[str, list[Resource]] = {n: [] for n in run.platforms}
+    resources = run.state.resources
+
+    async def read_server(name: str, platform: Platform) -> list[LiveResource]:
+        # Per server: a server that cannot be reached while warming is not read again.
+        await platform.warm()
+        by_server[name] = [platform.prepare(r) for r in resources if r.address.server == name]
+        return await platform.read_live(by_server[name])
+
+    results = await asyncio.gather(*(read_server(n, p) for n, p in run.platforms.items()), return_exceptions=True)
+    # In the desired state's order, across servers, as the planner expects.
+    position = {r.address: i for i, r in enumerate(resources)}
+    run.prepared = sorted((r for n in run.platforms for r in by_server[n]), key=lambda r: position[r.address])
+    errors: list[str] = []
+    for name, result in zip(run.platforms, results, strict=True):
+        if isinstance(result, ReconcilerError):
+            errors.append(f"server {name!r}: {result}" + (f" (hint: {result.hint})" if result.hint else ""))
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            run.live.extend(result)
+    if errors:
+        raise PlatformError("cannot read the live state: " + "; ".join(errors))

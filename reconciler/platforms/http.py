@@ -247,49 +247,54 @@ class HttpClient:
                         body = await self._read_body(response, method, path)
                     finally:
                         await response.aclose()
-            except TimeoutError as exc:
-                self._connection_failed()
-                if started_write:
-                    self.writes_sent += 1
-                if by_deadline:
-                    raise UnreachableError(
-                        f"{method} {self.url_of(path)}: no complete answer from {self.server.name} before the "
-                        f"deadline of {self.server.deadline:g}s for server {self.server.name!r}",
-                        retryable=True,
-                        sent=started_write,
-                        hint=f"raise `deadline` of servers.{self.server.name} if the server is slow but working",
-                    ) from exc
-                raise UnreachableError(
-                    f"{method} {self.url_of(path)}: no complete answer from {self.server.name} within {limit:g}s",
-                    retryable=True,
-                    sent=started_write,
-                    hint=f"raise `timeout` of servers.{self.server.name} if the server is slow but working",
-                ) from exc
-            except httpx.TimeoutException as exc:
-                self._connection_failed()
-                sent = not isinstance(exc, httpx.ConnectTimeout) and started_write
-                raise UnreachableError(
-                    f"{method} {self.url_of(path)}: no answer from {self.server.name} within {limit:g}s",
-                    retryable=True,
-                    sent=sent,
-                ) from exc
-            except httpx.TransportError as exc:
-                self._connection_failed()
-                cause, sent = connection_cause(exc)
-                sent = sent and started_write
-                if sent:
-                    self.writes_sent += 1
-                raise UnreachableError(
-                    f"{method} {self.url_of(path)}: connection to {self.server.name} failed: {cause}",
-                    retryable=True,
-                    sent=sent,
-                    hint=f"check {self.where}",
-                ) from exc
+            except (TimeoutError, httpx.TransportError) as exc:
+                what = f"{method} {self.url_of(path)}"
+                raise self._unreachable(exc, what, limit, by_deadline, started_write) from exc
             finally:
                 busy[pool] -= 1
         if started_write:
             self.writes_sent += 1
         self._failures_in_a_row = 0
+        return self._answer(request, response, body)
+
+    def _unreachable(
+        self, exc: BaseException, what: str, limit: float, by_deadline: bool, started_write: bool
+    ) -> UnreachableError:
+        """The error of a try that got no complete answer, counted against the server's circuit;
+        `sent`: whether a write may have reached it."""
+        self._connection_failed()
+        name = self.server.name
+        if isinstance(exc, TimeoutError):
+            if started_write:
+                self.writes_sent += 1
+            if by_deadline:
+                return UnreachableError(
+                    f"{what}: no complete answer from {name} before the deadline of {self.server.deadline:g}s "
+                    f"for server {name!r}",
+                    retryable=True,
+                    sent=started_write,
+                    hint=f"raise `deadline` of servers.{name} if the server is slow but working",
+                )
+            return UnreachableError(
+                f"{what}: no complete answer from {name} within {limit:g}s",
+                retryable=True,
+                sent=started_write,
+                hint=f"raise `timeout` of servers.{name} if the server is slow but working",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            sent = not isinstance(exc, httpx.ConnectTimeout) and started_write
+            return UnreachableError(f"{what}: no answer from {name} within {limit:g}s", retryable=True, sent=sent)
+        cause, sent = connection_cause(exc)
+        sent = sent and started_write
+        if sent:
+            self.writes_sent += 1
+        return UnreachableError(
+            f"{what}: connection to {name} failed: {cause}", retryable=True, sent=sent, hint=f"check {self.where}"
+        )
+
+    def _answer(self, request: httpx.Request, response: httpx.Response, body: bytes) -> httpx.Response:
+        """The answer rebuilt around its decoded body (framing headers dropped), logged as
+        httpx logs it, its cookies kept for the next requests."""
         if _httpx_log.isEnabledFor(logging.INFO):
             # The line httpx's client logs for every request (shown by --debug).
             _httpx_log.info(
