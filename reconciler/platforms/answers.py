@@ -12,7 +12,11 @@ from typing import Any
 import httpx
 import orjson
 
-from reconciler.errors import PlatformError
+from reconciler.errors import AuthError, PlatformError
+from reconciler.model import ServerConfig
+from reconciler.platforms.retry import RETRY_STATUSES
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def server_message(response: httpx.Response) -> str:
@@ -93,3 +97,77 @@ def decode(response: httpx.Response, what: str) -> Any:
 
 def looks_like_html(response: httpx.Response) -> bool:
     return "html" in response.headers.get("content-type", "") or response.content.lstrip()[:1] == b"<"
+
+
+def where(server: ServerConfig) -> str:
+    """`servers.NAME.url at FILE:LINE:COL`, for hints."""
+    at = f" at {server.url_location}" if server.url_location else ""
+    return f"servers.{server.name}.url{at}"
+
+
+def refusal(
+    server: ServerConfig, request: str, method: str, path: str, response: httpx.Response, address: str | None
+) -> PlatformError:
+    """The error of an answer that is not a success (`request`: `METHOD URL`, for the message):
+    what the server said, and a hint at the likely cause (the credentials, a redirect, a
+    doubled base path, a web page instead of the API)."""
+    status = response.status_code
+    message = f"{request} answered {status}: {server_message(response)}"
+    doubled = doubled_base_path(server, path)
+    if status in (401, 403):
+        # Behind a doubled base path no route matched: the refusal says nothing of the
+        # credentials (a gateway or an auth filter in front of every path answers first).
+        return AuthError(message, status=status, address=address, hint=doubled or auth_hint(server, response))
+    hint = None
+    if 300 <= status < 400:
+        target = response.headers.get("location")
+        hint = f"the server redirects{f' to {target}' if target else ''}: put the final url in {where(server)}"
+    elif status in (404, 405) and doubled:
+        hint = doubled
+    elif status in (404, 405) and looks_like_html(response):
+        hint = f"the server answered a web page, not the API: check the base path of {where(server)}"
+    return PlatformError(
+        message,
+        status=status,
+        address=address,
+        retryable=status in RETRY_STATUSES,
+        hint=hint,
+        maybe_written=status >= 500 and method in WRITE_METHODS,
+    )
+
+
+def doubled_base_path(server: ServerConfig, path: str) -> str | None:
+    """A hint when the url's path ends with the segment the API's paths start with (a url
+    written `https://host/api` for an API whose paths are `/api/...`), else None."""
+    if server.is_sandbox:
+        return None
+    from urllib.parse import urlsplit
+
+    base = urlsplit(server.url).path.rstrip("/")
+    last = base.rsplit("/", 1)[-1]
+    first = path.lstrip("/").split("/", 1)[0]
+    if not last or last != first:
+        return None
+    return (
+        f"{where(server)} ends in `/{last}`, and the API's paths already start with `/{first}` "
+        f"(this request went to {base}{path}): remove the trailing `/{last}` from the url"
+    )
+
+
+def auth_hint(server: ServerConfig, response: httpx.Response) -> str:
+    """Which credential was refused, and where it comes from."""
+    fields = []
+    for field, value in server.credentials.items():
+        source = getattr(value, "source", "")
+        location = server.credential_locations.get(field)
+        fields.append(
+            f"servers.{server.name}.{field}"
+            + (f" (${{{source}}})" if source else "")
+            + (f" at {location}" if location else "")
+        )
+    names = ", ".join(fields) or f"the sandbox's built-in credentials of server {server.name!r}"
+    at = f", declared at {server.location}" if server.location and not fields else ""
+    text = f"check {names}{at}"
+    if response.status_code == 403:
+        return "the credentials were accepted but lack a permission (scope) for this call: " + text
+    return text + f"; if they are right, check that {where(server)} is the API's base url"

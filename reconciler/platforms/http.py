@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import orjson
 
-from reconciler.errors import AuthError, PlatformError, ServerDownError, UnreachableError
+from reconciler.errors import PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
-from reconciler.platforms.answers import connection_cause, decode, looks_like_html, server_message
+from reconciler.platforms.answers import WRITE_METHODS, connection_cause, decode, refusal, where
 from reconciler.platforms.retry import RETRY_STATUSES, RateLimiter, RetryPolicy, retry_after
 from reconciler.platforms.transports import (
     IN_PROCESS_BASE_URL,
@@ -40,7 +40,7 @@ from reconciler.platforms.transports import (
 POOL_SIZE = 4
 # Connection failures in a row after which a server is given up for the rest of the command.
 BREAKER_THRESHOLD = 3
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 # Headers about the wire form of an answer, dropped from the answer rebuilt around its decoded body.
 _FRAMING_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 # Parsed urls kept per client: the paths of a bulk apply repeat (one collection path per kind).
@@ -173,8 +173,7 @@ class HttpClient:
     @property
     def where(self) -> str:
         """`servers.NAME.url at FILE:LINE:COL`, for hints."""
-        at = f" at {self.server.url_location}" if self.server.url_location else ""
-        return f"servers.{self.server.name}.url{at}"
+        return where(self.server)
 
     def remaining(self) -> float:
         return self._deadline_at - self._clock()
@@ -424,64 +423,8 @@ class HttpClient:
             raise self.error_for(method, path, response, address)
 
     def error_for(self, method: str, path: str, response: httpx.Response, address: str | None) -> PlatformError:
-        status = response.status_code
-        message = f"{method} {self.url_of(path)} answered {status}: {server_message(response)}"
-        doubled = self.doubled_base_path(path)
-        if status in (401, 403):
-            # Behind a doubled base path no route matched: the refusal says nothing of the
-            # credentials (a gateway or an auth filter in front of every path answers first).
-            return AuthError(message, status=status, address=address, hint=doubled or self.auth_hint(response))
-        hint = None
-        if 300 <= status < 400:
-            target = response.headers.get("location")
-            hint = f"the server redirects{f' to {target}' if target else ''}: put the final url in {self.where}"
-        elif status in (404, 405) and doubled:
-            hint = doubled
-        elif status in (404, 405) and looks_like_html(response):
-            hint = f"the server answered a web page, not the API: check the base path of {self.where}"
-        return PlatformError(
-            message,
-            status=status,
-            address=address,
-            retryable=status in RETRY_STATUSES,
-            hint=hint,
-            maybe_written=status >= 500 and method in WRITE_METHODS,
-        )
-
-    def doubled_base_path(self, path: str) -> str | None:
-        """A hint when the url's path ends with the segment the API's paths start with (a url
-        written `https://host/api` for an API whose paths are `/api/...`), else None."""
-        if self.server.is_sandbox:
-            return None
-        from urllib.parse import urlsplit
-
-        base = urlsplit(self.server.url).path.rstrip("/")
-        last = base.rsplit("/", 1)[-1]
-        first = path.lstrip("/").split("/", 1)[0]
-        if not last or last != first:
-            return None
-        return (
-            f"{self.where} ends in `/{last}`, and the API's paths already start with `/{first}` "
-            f"(this request went to {base}{path}): remove the trailing `/{last}` from the url"
-        )
-
-    def auth_hint(self, response: httpx.Response) -> str:
-        """Which credential was refused, and where it comes from."""
-        fields = []
-        for field, value in self.server.credentials.items():
-            source = getattr(value, "source", "")
-            where = self.server.credential_locations.get(field)
-            fields.append(
-                f"servers.{self.server.name}.{field}"
-                + (f" (${{{source}}})" if source else "")
-                + (f" at {where}" if where else "")
-            )
-        names = ", ".join(fields) or f"the sandbox's built-in credentials of server {self.server.name!r}"
-        at = f", declared at {self.server.location}" if self.server.location and not fields else ""
-        text = f"check {names}{at}"
-        if response.status_code == 403:
-            return "the credentials were accepted but lack a permission (scope) for this call: " + text
-        return text + f"; if they are right, check that {self.where} is the API's base url"
+        """The error of an answer that is not a success (see `answers.refusal`)."""
+        return refusal(self.server, f"{method} {self.url_of(path)}", method, path, response, address)
 
     def _may_retry(self, attempt: int, started: float, response: httpx.Response | None) -> bool:
         if attempt >= self.retry.attempts or self._retries_left <= 0 or self.down is not None:
