@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -100,6 +100,15 @@ def create_app(
     for module in API_MODULES:
         app.include_router(module.router)
 
+    _handle_errors(app)
+    app.include_router(_admin_routes(sandbox))
+    app.add_middleware(FaultMiddleware, state=sandbox)
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Routing and validation errors answered in each API's own error shape."""
+
     @app.exception_handler(StarletteHTTPException)
     async def routing_error(request: Request, exc: StarletteHTTPException) -> Response:
         module = _module_for(request.url.path)
@@ -122,24 +131,29 @@ def create_app(
             return response
         return await request_validation_exception_handler(request, exc)
 
-    @app.get("/_sandbox/health")
+
+def _admin_routes(sandbox: Sandbox) -> APIRouter:
+    """`/_sandbox/...`: health, request statistics, faults and reset, for tests and the bench."""
+    router = APIRouter()
+
+    @router.get("/_sandbox/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/_sandbox/stats")
+    @router.get("/_sandbox/stats")
     async def get_stats() -> dict[str, Any]:
         return sandbox.stats.to_dict()
 
-    @app.delete("/_sandbox/stats", status_code=204)
+    @router.delete("/_sandbox/stats", status_code=204)
     async def clear_stats() -> Response:
         sandbox.stats = Stats.empty()
         return Response(status_code=204)
 
-    @app.get("/_sandbox/faults")
+    @router.get("/_sandbox/faults")
     async def get_faults() -> dict[str, Any]:
         return sandbox.faults.to_dict()
 
-    @app.put("/_sandbox/faults")
+    @router.put("/_sandbox/faults")
     async def put_faults(request: Request) -> Response:
         try:
             body = await request.json()
@@ -150,10 +164,9 @@ def create_app(
             return JSONResponse({"detail": str(exc)}, status_code=400)
         return JSONResponse(sandbox.faults.to_dict())
 
-    @app.post("/_sandbox/reset")
+    @router.post("/_sandbox/reset")
     async def reset() -> dict[str, str]:
         sandbox.reset()
         return {"status": "reset"}
 
-    app.add_middleware(FaultMiddleware, state=sandbox)
-    return app
+    return router

@@ -145,10 +145,7 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
             await self.app(scope, receive, send)
             return
-        faults: Faults = self.state.faults
         stats: Stats = self.state.stats
-        rng: random.Random = self.state.rng
-        counts: FaultCounts = self.state.counts
         method = scope["method"]
         stats.by_method[method] += 1
 
@@ -160,74 +157,11 @@ class FaultMiddleware:
             await send(message)
 
         try:
-            if faults.latency_ms or faults.jitter_ms:
-                delay = faults.latency_ms + rng.uniform(0, faults.jitter_ms)
-                await asyncio.sleep(delay / 1000.0)
-            counts.requests += 1
-            if faults.throttle_every and counts.requests % faults.throttle_every == 0:
-                stats.injected["429"] += 1
-                await _error(scope, counting_send, 429, _throttle_headers(faults.retry_after_s, 0))
+            await self._delay()
+            self.state.counts.requests += 1
+            if await self._refuse(scope, receive, counting_send, send):
                 return
-            if faults.error_every and counts.requests % faults.error_every == 0:
-                status = 500 if (counts.requests // faults.error_every) % 2 else 503
-                stats.injected[str(status)] += 1
-                await _error(scope, counting_send, status)
-                return
-            if faults.rate_limit_rps:
-                now = int(time.monotonic())
-                if now != self._window:
-                    self._window, self._window_count = now, 0
-                self._window_count += 1
-                if self._window_count > faults.rate_limit_rps:
-                    stats.injected["429"] += 1
-                    limit = int(faults.rate_limit_rps)
-                    reset = int(time.time()) + 1
-                    await _error(
-                        scope,
-                        counting_send,
-                        429,
-                        [
-                            (b"retry-after", b"1"),
-                            (b"x-ratelimit-limit", str(limit).encode()),
-                            (b"x-ratelimit-remaining", b"0"),
-                            (b"x-ratelimit-reset", str(reset).encode()),
-                        ],
-                    )
-                    return
-            if faults.error_rate and rng.random() < faults.error_rate:
-                status = rng.choice((500, 503))
-                stats.injected[str(status)] += 1
-                await _error(scope, counting_send, status)
-                return
-            is_write = method in WRITE_METHODS
-            # Sign-in stays possible (Conductor's token is a POST): resource writes only.
-            echoing = is_write and scope["path"] != "/api/token"
-            if echoing and faults.echo_error_rate and rng.random() < faults.echo_error_rate:
-                stats.injected["echo"] += 1
-                body = b""
-                while True:
-                    message = await receive()
-                    body += message.get("body", b"")
-                    if not message.get("more_body"):
-                        break
-                await _error(scope, counting_send, 500, echo=body)
-                return
-            if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
-                stats.injected["drop_before"] += 1
-                await _drop(send)
-            if is_write:
-                counts.writes += 1
-            drop_now = bool(faults.drop_after_every) and is_write and counts.writes % faults.drop_after_every == 0
-            if drop_now or (is_write and faults.drop_after_rate and rng.random() < faults.drop_after_rate):
-                stats.injected["drop_after"] += 1
-
-                async def dropping_send(message: Message) -> None:
-                    if message["type"] == "http.response.start":
-                        await _drop(send)
-
-                await self.app(scope, receive, dropping_send)
-                return
-            await self.app(scope, receive, counting_send)
+            await self.app(scope, receive, self._answering(scope, send, counting_send))
         except DropConnection:
             raise
         except Exception:
@@ -237,6 +171,96 @@ class FaultMiddleware:
         finally:
             stats.requests[f"{method} {_template(scope)}"] += 1
             stats.by_status[str(status_box.get("status", "dropped"))] += 1
+
+    async def _delay(self) -> None:
+        faults: Faults = self.state.faults
+        if faults.latency_ms or faults.jitter_ms:
+            delay = faults.latency_ms + self.state.rng.uniform(0, faults.jitter_ms)
+            await asyncio.sleep(delay / 1000.0)
+
+    async def _refuse(self, scope: Scope, receive: Receive, answer: Send, send: Send) -> bool:
+        """Answer the request with an injected fault instead of the API, when one is due (by
+        count first, then by the rate limit, then by chance); whether it did."""
+        faults: Faults = self.state.faults
+        stats: Stats = self.state.stats
+        rng: random.Random = self.state.rng
+        requests = self.state.counts.requests
+        if faults.throttle_every and requests % faults.throttle_every == 0:
+            stats.injected["429"] += 1
+            await _error(scope, answer, 429, _throttle_headers(faults.retry_after_s, 0))
+            return True
+        if faults.error_every and requests % faults.error_every == 0:
+            status = 500 if (requests // faults.error_every) % 2 else 503
+            stats.injected[str(status)] += 1
+            await _error(scope, answer, status)
+            return True
+        if faults.rate_limit_rps and self._over_rate_limit(faults.rate_limit_rps):
+            stats.injected["429"] += 1
+            await _error(scope, answer, 429, _rate_limit_headers(int(faults.rate_limit_rps)))
+            return True
+        if faults.error_rate and rng.random() < faults.error_rate:
+            status = rng.choice((500, 503))
+            stats.injected[str(status)] += 1
+            await _error(scope, answer, status)
+            return True
+        is_write = scope["method"] in WRITE_METHODS
+        # Sign-in stays possible (Conductor's token is a POST): resource writes only.
+        echoing = is_write and scope["path"] != "/api/token"
+        if echoing and faults.echo_error_rate and rng.random() < faults.echo_error_rate:
+            stats.injected["echo"] += 1
+            await _error(scope, answer, 500, echo=await _whole_body(receive))
+            return True
+        if is_write and faults.drop_before_rate and rng.random() < faults.drop_before_rate:
+            stats.injected["drop_before"] += 1
+            await _drop(send)
+        return False
+
+    def _over_rate_limit(self, rps: float) -> bool:
+        """Counts the request in its one-second window; whether the window is over `rps`."""
+        now = int(time.monotonic())
+        if now != self._window:
+            self._window, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count > rps
+
+    def _answering(self, scope: Scope, send: Send, answer: Send) -> Send:
+        """How the API's answer is sent: as it is, or (a dropped answer) the connection closed
+        once the write is done and before the answer starts."""
+        faults: Faults = self.state.faults
+        counts: FaultCounts = self.state.counts
+        if scope["method"] not in WRITE_METHODS:
+            return answer
+        counts.writes += 1
+        drop_now = bool(faults.drop_after_every) and counts.writes % faults.drop_after_every == 0
+        if not (drop_now or (faults.drop_after_rate and self.state.rng.random() < faults.drop_after_rate)):
+            return answer
+        self.state.stats.injected["drop_after"] += 1
+
+        async def dropping_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await _drop(send)
+
+        return dropping_send
+
+
+async def _whole_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if not message.get("more_body"):
+            return body
+
+
+def _rate_limit_headers(limit: int) -> list[tuple[bytes, bytes]]:
+    reset = int(time.time()) + 1
+    return [
+        (b"retry-after", b"1"),
+        (b"x-ratelimit-limit", str(limit).encode()),
+        (b"x-ratelimit-remaining", b"0"),
+        (b"x-ratelimit-reset", str(reset).encode()),
+    ]
 
 
 _COUNTS = frozenset({"throttle_every", "error_every", "drop_after_every"})

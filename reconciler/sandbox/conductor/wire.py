@@ -154,7 +154,7 @@ async def serve(request: Request, handler: Callable[[Call], Any], *, with_body: 
         return error_response(exc.status, exc.message, exc.errors)
     except ClientDisconnect:
         raise  # the client went away: nothing to answer, and no error of ours
-    except Exception:
+    except Exception:  # noqa: BLE001 - any bug of the emulator is answered as the server would: a 500
         _log.exception("conductor emulator: unexpected error on %s %s", request.method, request.url)
         return error_response(500, "Internal server error")
     return Response(status_code=200) if result is None else json_response(result)

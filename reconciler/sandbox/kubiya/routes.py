@@ -219,19 +219,7 @@ async def update_custom_integration(
     except ServerError:
         return _internal_error()
     config = body.config.model_dump() if body.config is not None else None
-    changes: dict[str, Any] = {}
-    if body.name is not None:
-        changes["name"] = body.name
-    if body.integration_type is not None:
-        changes["integration_type"] = body.integration_type
-    if body.description is not None:
-        changes["description"] = body.description
-    if config is not None:
-        changes["config"] = dump(config)
-    if body.status is not None:
-        changes["status"] = body.status.value
-    if body.tags is not None:
-        changes["tags"] = dump(body.tags)
+    changes = _given_columns(body, config)
     try:
         with _db(request).transaction() as conn:
             row = select_one(conn, organization, row_id)
@@ -244,12 +232,7 @@ async def update_custom_integration(
                 raise ServerError("a string the database cannot store")
             # The vendor's ORM writes only the columns whose value differs (JSON compared as
             # values): a PUT that changes nothing issues no UPDATE, so `updated_at` stays.
-            changes = {
-                column: value
-                for column, value in changes.items()
-                if (orjson.loads(value) if column in ("config", "tags") else value)
-                != (orjson.loads(row[column]) if column in ("config", "tags") else row[column])
-            }
+            changes = {column: value for column, value in changes.items() if _differs(column, value, row)}
             if changes:
                 previous = datetime.fromisoformat(row["updated_at"])
                 moment = max(_now(request), previous + timedelta(microseconds=1))
@@ -262,6 +245,26 @@ async def update_custom_integration(
         return _internal_error()
     assert row is not None
     return JSONResponse(row_dict(row))
+
+
+def _given_columns(body: UpdateCustomIntegrationRequest, config: dict[str, Any] | None) -> dict[str, Any]:
+    """The columns a PUT gives a value (a field left out or null keeps the stored one)."""
+    given = {
+        "name": body.name,
+        "integration_type": body.integration_type,
+        "description": body.description,
+        "config": None if config is None else dump(config),
+        "status": None if body.status is None else body.status.value,
+        "tags": None if body.tags is None else dump(body.tags),
+    }
+    return {column: value for column, value in given.items() if value is not None}
+
+
+def _differs(column: str, value: Any, row: Any) -> bool:
+    """Whether a column's new value differs from the stored one (JSON columns as values)."""
+    if column in ("config", "tags"):
+        return bool(orjson.loads(value) != orjson.loads(row[column]))
+    return bool(value != row[column])
 
 
 @router.delete("/{integration_id}", status_code=204)
