@@ -52,7 +52,9 @@ class Desired:
         return Sources(self.files, self.variables(), self.var_file)
 
 
-def _packing(f: Callable[..., Any], names: tuple[str, ...], pack: Callable[..., tuple[str, Any]]) -> Any:
+def _packing(
+    f: Callable[..., Any], names: tuple[str, ...], pack: Callable[..., tuple[str, Any]]
+) -> Callable[..., Any]:
     """`f` called with the click parameters `names` replaced by one value, `pack(**those)`."""
 
     @functools.wraps(f)

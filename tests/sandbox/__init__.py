@@ -1,0 +1,1 @@
+"""Tests of the sandbox: the three emulators against their API contracts, in process and served."""

@@ -94,8 +94,10 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = json_of(response)
     assert body["status"] == status
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["instance"], str) and body["instance"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert isinstance(body["instance"], str)
+    assert body["instance"]
     assert body["retryable"] is False
     return dict(body)
 
@@ -105,7 +107,8 @@ def assert_auth_error(response: httpx.Response, code: str) -> dict[str, Any]:
     body = json_of(response)
     assert set(body) == {"message", "error", "timestamp"}
     assert body["error"] == code
-    assert isinstance(body["timestamp"], int) and body["timestamp"] > 1_000_000_000_000
+    assert isinstance(body["timestamp"], int)
+    assert body["timestamp"] > 1_000_000_000_000
     return dict(body)
 
 
@@ -233,7 +236,8 @@ def test_provider_upsert_and_read_shape(c: httpx.Client) -> None:
     assert provider["tags"] == []
     assert provider["modelsCount"] == 0
     assert provider["createdBy"] == provider["updatedBy"] == "sandbox-key-id"
-    assert isinstance(provider["createTime"], int) and provider["createTime"] > 1_600_000_000_000
+    assert isinstance(provider["createTime"], int)
+    assert provider["createTime"] > 1_600_000_000_000
     assert provider["updateTime"] == provider["createTime"]
 
 
@@ -258,7 +262,8 @@ def test_password_keys_are_masked_and_defaults_added_on_read(c: httpx.Client) ->
     assert db_config["password"] == MASK
     assert db_config["user"] == "app"
     listed = c.get("/api/integrations/?activeOnly=false").json()
-    assert "hunter2" not in json.dumps(listed) and "sk-secret" not in json.dumps(listed)
+    assert "hunter2" not in json.dumps(listed)
+    assert "sk-secret" not in json.dumps(listed)
 
 
 def test_a_stored_default_key_is_not_overridden(c: httpx.Client) -> None:
@@ -369,7 +374,8 @@ def test_delete_provider_cascades_to_its_apis(c: httpx.Client) -> None:
     save(c, "oa")
     c.post("/api/integrations/provider/oa/integration/gpt-4o", json={}).raise_for_status()
     response = c.delete("/api/integrations/provider/oa")
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 200
+    assert response.content == b""
     assert_error(c.get("/api/integrations/provider/oa"), 404)
     assert_error(c.get("/api/integrations/provider/oa/integration/gpt-4o"), 404)
     save(c, "oa")
@@ -396,7 +402,8 @@ def test_api_upsert_read_list_delete(c: httpx.Client) -> None:
             "frequency": "daily",
         },
     )
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 200
+    assert response.content == b""
     c.post(f"{url}/old", json={"description": "retired", "enabled": False}).raise_for_status()
     api = json_of(c.get(f"{url}/gpt-4o"))
     assert api["integrationName"] == "oa"
@@ -408,9 +415,11 @@ def test_api_upsert_read_list_delete(c: httpx.Client) -> None:
     assert api["maxTokens"] == 1000
     assert api["frequency"] == "DAILY"
     assert api["createdBy"] == "sandbox-key-id"
-    assert isinstance(api["createTime"], int) and api["updateTime"] >= api["createTime"]
+    assert isinstance(api["createTime"], int)
+    assert api["updateTime"] >= api["createTime"]
     old = json_of(c.get(f"{url}/old"))
-    assert "maxTokens" not in old and "frequency" not in old
+    assert "maxTokens" not in old
+    assert "frequency" not in old
     assert [a["api"] for a in c.get(url).json()] == ["gpt-4o"]
     assert [a["api"] for a in c.get(f"{url}?activeOnly=false").json()] == ["gpt-4o", "old"]
     assert get(c, "oa")["modelsCount"] == 2
@@ -435,10 +444,10 @@ def test_api_body_types_are_checked(c: httpx.Client) -> None:
 
 def test_update_time_moves_on_every_write(c: httpx.Client) -> None:
     save(c, "oa")
-    seen = [get(c, "oa")["updateTime"]]
+    seen: list[int] = [get(c, "oa")["updateTime"]]
 
     def moved() -> bool:
-        now = get(c, "oa")["updateTime"]
+        now: int = get(c, "oa")["updateTime"]
         ok = now > seen[-1]
         seen.append(now)
         return ok
@@ -480,7 +489,8 @@ def test_tags_are_added_listed_and_removed_as_pairs(c: httpx.Client) -> None:
         {"key": "team", "value": "data"},
     )
     response = c.put(url, json=[a, b])
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 200
+    assert response.content == b""
     c.put(url, json=[b, b2, b2]).raise_for_status()  # adds, never duplicates
     assert json_of(c.get(url)) == [a, b, b2]
     assert get(c, "oa")["tags"] == [a, b, b2]
@@ -510,7 +520,8 @@ def test_tag_calls_on_missing_provider_and_bad_bodies(c: httpx.Client) -> None:
 def test_bulk_save_and_list_with_apis(c: httpx.Client) -> None:
     vec = bulk_item("vec", "pineconedb", configuration={"api_key": "k", "environment": "e"})
     response = c.post("/api/integrations/", json=[bulk_item("oa"), vec])
-    assert response.status_code == 200 and response.content == b""
+    assert response.status_code == 200
+    assert response.content == b""
     listed = json_of(c.get("/api/integrations/?activeOnly=false"))
     assert [p["name"] for p in listed] == ["oa", "vec"]
     oa = listed[0]
@@ -560,7 +571,8 @@ def test_bulk_api_items_keep_the_stored_api_configuration(c: httpx.Client) -> No
     assert api["configuration"] == {"temperature": 0.5}
     assert api["maxTokens"] == 10
     fresh = json_of(c.get("/api/integrations/provider/oa/integration/model-b"))
-    assert fresh["configuration"] == {} and fresh["enabled"] is False
+    assert fresh["configuration"] == {}
+    assert fresh["enabled"] is False
 
 
 def test_bulk_later_items_win(c: httpx.Client) -> None:
@@ -601,7 +613,8 @@ def test_bulk_type_change_of_a_stored_provider(c: httpx.Client) -> None:
     save(c, "llm")
     changed = bulk_item("llm", "anthropic", configuration={"api_key": "k", "endpoint": "e"})
     body = assert_error(c.post("/api/integrations/", json=[bulk_item("fresh"), changed]), 400)
-    assert "[1]" in body["message"] and "'llm'" in body["message"]
+    assert "[1]" in body["message"]
+    assert "'llm'" in body["message"]
     assert paths(body) == ["[1].type"]
     assert_error(c.get("/api/integrations/provider/fresh"), 404)
     assert get(c, "llm")["type"] == "openai"
@@ -631,7 +644,8 @@ def test_catalog_of_types(c: httpx.Client) -> None:
     assert set(defs) == set(catalog().types)
     oa = defs["openai"]
     assert oa["category"] == "AI_MODEL"
-    assert isinstance(oa["name"], str) and isinstance(oa["description"], str)
+    assert isinstance(oa["name"], str)
+    assert isinstance(oa["description"], str)
     fields = {f["fieldName"]: f for f in oa["configuration"]}
     # organizationId is a configuration key, but not a name the spec's catalog fields may take.
     assert set(fields) == {"api_key", "endpoint"}
@@ -645,7 +659,8 @@ def test_catalog_of_types(c: httpx.Client) -> None:
     assert aws["roleArn"]["optional"] is True
     # aws and gcp: the vendor publishes no category for them, and the catalog names none.
     assert {d.get("category") for d in defs.values()} <= {*catalog().categories, None}
-    assert "category" not in defs["aws"] and "category" not in defs["gcp"]
+    assert "category" not in defs["aws"]
+    assert "category" not in defs["gcp"]
 
 
 # ---- malformed bodies ------------------------------------------------------------------------

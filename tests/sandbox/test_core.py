@@ -131,7 +131,8 @@ def test_bad_fault_settings_are_400_and_change_nothing(
     response = sandbox_client.put("/_sandbox/faults", json=body)
     assert response.status_code == 400
     detail = json_of(response)["detail"]
-    assert isinstance(detail, str) and detail
+    assert isinstance(detail, str)
+    assert detail
     assert json_of(sandbox_client.get("/_sandbox/faults"))["latency_ms"] == 1.0
 
 

@@ -20,7 +20,8 @@ def test_the_built_in_conductor_key_pair_is_exchanged_for_a_token() -> None:
     pair = built_in("conductor")
     with TestClient(create_app()) as client:
         response = client.post("/api/token", json={"keyId": pair["key_id"], "keySecret": pair["key_secret"]})
-    assert response.status_code == 200 and response.json()["token"]
+    assert response.status_code == 200
+    assert response.json()["token"]
 
 
 def test_the_built_in_console_api_key_may_write() -> None:

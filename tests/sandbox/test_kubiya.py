@@ -663,7 +663,8 @@ def test_updated_at_moves_on_every_put_that_changes_a_value(sandbox_client: http
         stamps.append(updated["updated_at"])
         assert updated["created_at"] == created["created_at"]
     parsed = [datetime.fromisoformat(s) for s in stamps]
-    assert parsed == sorted(parsed) and len(set(parsed)) == len(parsed)
+    assert parsed == sorted(parsed)
+    assert len(set(parsed)) == len(parsed)
 
 
 def test_a_put_that_changes_nothing_leaves_updated_at(sandbox_client: httpx.Client) -> None:
@@ -702,7 +703,8 @@ def test_the_list_has_no_pagination(sandbox_client: httpx.Client) -> None:
         create(sandbox_client, f"n{i:03d}")
     listed = names(sandbox_client.get(BASE, headers=AUTH))
     assert len(listed) == 130
-    assert listed[0] == "n129" and listed[-1] == "n000"
+    assert listed[0] == "n129"
+    assert listed[-1] == "n000"
 
 
 def test_the_status_filter(sandbox_client: httpx.Client) -> None:
@@ -795,7 +797,8 @@ def test_a_list_of_ten_thousand_rows_takes_the_statements_of_one(sandbox_app: Fa
     with TestClient(sandbox_app) as client:
 
         def listed() -> httpx.Response:
-            return client.get(BASE, headers=AUTH, params={"tags": "a"})
+            answer: httpx.Response = client.get(BASE, headers=AUTH, params={"tags": "a"})
+            return answer
 
         insert(0, 1)
         one, response = statements_of(sandbox_app, listed)
