@@ -29,6 +29,7 @@ from reconciler.errors import ConfigError, LockedError, PlatformError, Reconcile
 from reconciler.model import Address, LiveResource, Resource, ServerConfig
 from reconciler.plan import ApplyResult, Plan
 from reconciler.platforms import Platform
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
 # Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
@@ -67,14 +68,16 @@ def sandbox_transport(server: ServerConfig) -> Transport:
         ) from exc
 
 
-def connect(server: ServerConfig) -> Platform:
+def connect(server: ServerConfig, retry: RetryPolicy | None = None) -> Platform:
     """The adapter of `server`; a `sandbox:` server gets the in-process sandbox of its database
-    and, for the credentials it does not declare, the sandbox's built-in ones."""
+    and, for the credentials it does not declare, the sandbox's built-in ones. `retry`: the
+    retry policy of its requests (the default one when None)."""
     if not server.is_sandbox:
-        return platforms.connect(server)
+        return platforms.connect(server, retry=retry)
     from reconciler.sandbox.credentials import built_in
 
-    return platforms.connect(server, transport=sandbox_transport(server), credentials=built_in(server.kind.value))
+    credentials = built_in(server.kind.value)
+    return platforms.connect(server, transport=sandbox_transport(server), credentials=credentials, retry=retry)
 
 
 @dataclass(frozen=True)
@@ -226,15 +229,17 @@ async def connect_run(
     servers: Sequence[str] = (),
     lock_timeout: float | None = None,
     read_only: bool = False,
+    retry: RetryPolicy | None = None,
 ) -> Run:
-    """`open_run` of a desired state already loaded."""
+    """`open_run` of a desired state already loaded; `retry`: the retry policy of every
+    server's requests (the default one when None)."""
     run = Run(state, sources)
     chosen = select_servers(state, servers)
     run.notes = sandbox_notes(chosen.values(), read_only)
     token = sandbox_read_only.set(read_only)
     try:
         for name, server in chosen.items():
-            run.platforms[name] = connect(server)
+            run.platforms[name] = connect(server, retry)
         if lock_timeout is not None:
             await _lock_all(run, lock_timeout)
         await _read_all(run)

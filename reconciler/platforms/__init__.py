@@ -25,6 +25,7 @@ from reconciler.platforms.base import Platform
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.kubiya import KubiyaPlatform
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
 
@@ -32,7 +33,12 @@ class Adapter(Protocol):
     """How an adapter is made (each adapter class is one)."""
 
     def __call__(
-        self, server: ServerConfig, *, transport: Transport | None = ..., credentials: Mapping[str, str] | None = ...
+        self,
+        server: ServerConfig,
+        *,
+        transport: Transport | None = ...,
+        credentials: Mapping[str, str] | None = ...,
+        retry: RetryPolicy | None = ...,
     ) -> Platform: ...
 
 
@@ -44,11 +50,16 @@ ADAPTERS: dict[ServerKind, Adapter] = {
 
 
 def connect(
-    server: ServerConfig, *, transport: Transport | None = None, credentials: Mapping[str, str] | None = None
+    server: ServerConfig,
+    *,
+    transport: Transport | None = None,
+    credentials: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Platform:
     """The adapter of `server`. `transport`: where its requests go instead of the network;
-    `credentials`: values, by field, of the credentials the server does not declare."""
-    return ADAPTERS[server.kind](server, transport=transport, credentials=credentials)
+    `credentials`: values, by field, of the credentials the server does not declare; `retry`:
+    the retry policy of its requests (the default one when None)."""
+    return ADAPTERS[server.kind](server, transport=transport, credentials=credentials, retry=retry)
 
 
 __all__ = ["ADAPTERS", "Platform", "connect"]

@@ -60,6 +60,7 @@ from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
 from reconciler.platforms.http import Auth, HttpClient, quote
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
 # The official SDK renews its token every 45 minutes.
@@ -164,16 +165,18 @@ class ConductorPlatform(Platform):
         *,
         transport: Transport | None = None,
         credentials: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        """`client`: the HTTP client to use (else one is made on `transport`); `credentials`: the
-        values of credentials the server does not declare (see `platforms.connect`)."""
+        """`client`: the HTTP client to use (else one is made on `transport`, retrying by
+        `retry`); `credentials`: the values of credentials the server does not declare (see
+        `platforms.connect`)."""
         key_id = credential(server, "key_id", credentials)
         key_secret = credential(server, "key_secret", credentials)
         self.auth = TokenAuth(key_id, key_secret)
         # The official SDKs take the server url with its `/api` suffix; the paths here carry it.
         if not server.is_sandbox and server.url.rstrip("/").endswith("/api"):
             server = replace(server, url=server.url.rstrip("/")[: -len("/api")])
-        super().__init__(server, client or HttpClient(server, self.auth, transport=transport))
+        super().__init__(server, client or HttpClient(server, self.auth, transport=transport, retry=retry))
         if server.fingerprint_key is not None:
             self._fp_key = server.fingerprint_key.reveal().encode()
         else:

@@ -52,6 +52,7 @@ from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
 from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
 BASE = "/api/v1/console/agents"
@@ -68,11 +69,13 @@ class ConsolePlatform(Platform):
         *,
         transport: Transport | None = None,
         credentials: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        """`client`: the HTTP client to use (else one is made on `transport`); `credentials`: the
-        values of credentials the server does not declare (see `platforms.connect`)."""
+        """`client`: the HTTP client to use (else one is made on `transport`, retrying by
+        `retry`); `credentials`: the values of credentials the server does not declare (see
+        `platforms.connect`)."""
         key = credential(server, "api_key", credentials)
-        super().__init__(server, client or HttpClient(server, BearerAuth(key), transport=transport))
+        super().__init__(server, client or HttpClient(server, BearerAuth(key), transport=transport, retry=retry))
         self._bimpeai_names: dict[tuple[str, str], str] = {}
         # Keys the idempotency keys: equal for everyone holding the API key, and revealing
         # nothing of the (secret-bearing) body they are derived from.

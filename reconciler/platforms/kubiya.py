@@ -54,6 +54,7 @@ from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, row_id, stale
 from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
 BASE = "/api/v1/custom-integrations"
@@ -87,12 +88,16 @@ class KubiyaPlatform(Platform):
         *,
         transport: Transport | None = None,
         credentials: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        """`client`: the HTTP client to use (else one is made on `transport`); `credentials`: the
-        values of credentials the server does not declare (see `platforms.connect`)."""
+        """`client`: the HTTP client to use (else one is made on `transport`, retrying by
+        `retry`); `credentials`: the values of credentials the server does not declare (see
+        `platforms.connect`)."""
         if client is None:
             # The token is needed only for the client's auth: a client passed in carries its own.
-            client = HttpClient(server, BearerAuth(credential(server, "token", credentials)), transport=transport)
+            client = HttpClient(
+                server, BearerAuth(credential(server, "token", credentials)), transport=transport, retry=retry
+            )
         super().__init__(server, client)
         self._lock_id: str | None = None
         self._lock_failure = ""

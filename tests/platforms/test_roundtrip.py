@@ -15,13 +15,12 @@ import httpx
 import pytest
 
 from reconciler.apply import apply
-from reconciler.live import connect
+from reconciler.desired import DesiredState
+from reconciler.live import Sources, connect, connect_run
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
 from reconciler.plan import Action, ApplyResult, Done, Failed, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform
-from reconciler.platforms.conductor import ConductorPlatform
-from reconciler.platforms.http import HttpClient
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.transport import forget, transport
 
@@ -73,7 +72,9 @@ def chan(name: str, **over: object) -> Resource:
 
 
 class Harness:
-    """Plans and applies by hand; `retry`: the retry policy every platform's client is built on."""
+    """Plans and applies resources built by hand through the tool's own pipeline
+    (`live.connect_run`: connect, warm, prepare, read; then the planner and apply); `retry`:
+    the retry policy every server's requests use."""
 
     def __init__(self, url: str, retry: RetryPolicy | None = None) -> None:
         self.servers = servers(url)
@@ -82,15 +83,9 @@ class Harness:
     async def plan(
         self, desired: Sequence[Resource], options: PlanOptions | None = None
     ) -> tuple[Plan, dict[str, Platform]]:
-        platforms = {n: connect(s) for n, s in self.servers.items()}
-        if self.retry is not None:
-            for p in platforms.values():
-                p.client = HttpClient(p.server, p.client.auth, retry=self.retry, transport=transport(p.server.url))
-        prepared = [platforms[r.address.server].prepare(r) for r in desired]
-        live = []
-        for n, p in platforms.items():
-            live.extend(await p.read([r for r in prepared if r.address.server == n]))
-        return make_plan(prepared, live, options), platforms
+        state = DesiredState(self.servers, tuple(desired))
+        run = await connect_run(state, Sources(()), retry=self.retry)
+        return make_plan(run.prepared, run.live, options), run.platforms
 
     async def converge(
         self, desired: Sequence[Resource], options: PlanOptions | None = None
@@ -157,7 +152,6 @@ def test_soft_deleted_name_is_revived(url: str) -> None:
     run(platforms["k"].aclose())
 
     async def soft_delete() -> None:
-        from reconciler.sandbox.transport import transport
 
         async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
             r = await c.delete(
@@ -235,7 +229,6 @@ def test_concurrent_change_is_not_overwritten(url: str) -> None:
 
 
 async def _conductor_post(url: str, name: str, body: dict[str, Any]) -> None:
-    from reconciler.sandbox.transport import transport
 
     async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
         token = (
@@ -246,7 +239,6 @@ async def _conductor_post(url: str, name: str, body: dict[str, Any]) -> None:
 
 
 async def _conductor_get(url: str, name: str) -> dict[str, Any]:
-    from reconciler.sandbox.transport import transport
 
     async with httpx.AsyncClient(transport=transport(url), base_url="http://s") as c:
         token = (
@@ -316,7 +308,8 @@ def test_bimpeai_channels_converge_and_are_matched_by_type(url: str) -> None:
         run(p.aclose())
 
 
-def test_conductor_learns_password_fields_from_the_catalog(url: str) -> None:
+@pytest.mark.parametrize(("type_", "key"), [("openai", "api_key"), ("relational_db", "password")])
+def test_after_warming_a_conductor_password_field_is_write_only_and_masked(url: str, type_: str, key: str) -> None:
     platform = connect(servers(url)["o"])
 
     async def go() -> None:
@@ -324,18 +317,15 @@ def test_conductor_learns_password_fields_from_the_catalog(url: str) -> None:
         await platform.aclose()
 
     run(go())
-    assert isinstance(platform, ConductorPlatform)
-    learned = platform._password_fields
-    assert learned["openai"] == frozenset({"api_key"})
-    assert learned["relational_db"] == frozenset({"password"})
     # A value in such a field is write-only and masked, however it was written.
     res = Resource(
-        Address(ResourceKind.PROVIDER, "o", (), "db"),
-        {"type": "relational_db", "configuration": {"password": "literal-pw", "user": "u"}},
+        Address(ResourceKind.PROVIDER, "o", (), "p"),
+        {"type": type_, "configuration": {key: "literal-value", "user": "u"}},
     )
     prepared = platform.prepare(res)
-    assert prepared.write_only == ("configuration.password",)
-    assert isinstance(prepared.body["configuration"]["password"], Sensitive)
+    assert prepared.write_only == (f"configuration.{key}",)
+    assert isinstance(prepared.body["configuration"][key], Sensitive)
+    assert not isinstance(prepared.body["configuration"]["user"], Sensitive)
     assert prepared.fingerprint is not None
 
 
