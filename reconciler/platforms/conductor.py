@@ -25,11 +25,12 @@ Checked against the vendor's OpenAPI spec (tests/contracts): `category` is sent 
 known (the enum has no value for aws and gcp); a masked value (`"********"`) is never sent
 back, since what a server does with it is not published; every body validates against the
 spec's `Integration`, `IntegrationApiUpdate`, `Tag` and `GenerateTokenRequest` schemas.
+
+Beside it: `conductor_auth` (the token exchange) and `conductor_body` (what a write carries).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -53,106 +54,26 @@ from reconciler.model import (
     fingerprint,
     marker_value,
     owner_of_marker,
-    reveal,
 )
 from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, Skipped, failed
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
-from reconciler.platforms.http import Auth, HttpClient, quote
+from reconciler.platforms.conductor_auth import TokenAuth
+from reconciler.platforms.conductor_body import (
+    ITEM_KEPT,
+    MODEL_KEPT,
+    applied_keys,
+    dropped_keys,
+    kept_whole,
+    merged,
+    row_kept,
+    value_at,
+    version_of,
+)
+from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
-
-# The official SDK renews its token every 45 minutes.
-TOKEN_LIFETIME = 45 * 60
-
-
-def version_of(row: Mapping[str, Any]) -> str:
-    """The version token of a provider or model: `updateTime` (current servers) or `updatedOn`
-    (older ones, and the Java and Python SDKs' models); "" when the server sends neither (the
-    stale-write check is then off, and the plan says so)."""
-    for key in ("updateTime", "updatedOn"):
-        value = row.get(key)
-        if value is not None and value != "":
-            return str(value)
-    return ""
-
-
-class TokenAuth(Auth):
-    """`POST /api/token` with a key pair gives a JWT sent as `X-Authorization` (no Bearer).
-
-    Renewed after 45 minutes, and once, with the request retried once, on a 401/403 whose
-    `error` is `EXPIRED_TOKEN` or `INVALID_TOKEN`.
-    """
-
-    def __init__(self, key_id: str, key_secret: str) -> None:
-        self._key_id = key_id
-        self._key_secret = key_secret
-        self._token: str | None = None
-        self._obtained = 0.0
-        self._lock = asyncio.Lock()
-        self.exchanges = 0
-
-    async def _exchange(self, client: HttpClient) -> None:
-        response = await client.request(
-            "POST",
-            "/api/token",
-            json_body={"keyId": self._key_id, "keySecret": self._key_secret},
-            authenticated=False,
-            # One try: the exchange is part of a try of the request it serves, which retries.
-            retry=False,
-        )
-        body = decode(response, "POST /api/token")
-        token = body.get("token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise PlatformError("POST /api/token: the answer holds no token")
-        self._token = token
-        self._obtained = asyncio.get_running_loop().time()
-        self.exchanges += 1
-
-    async def headers(self, client: HttpClient) -> dict[str, str]:
-        now = asyncio.get_running_loop().time()
-        if self._token is None or now - self._obtained > TOKEN_LIFETIME:
-            async with self._lock:
-                if self._token is None or asyncio.get_running_loop().time() - self._obtained > TOKEN_LIFETIME:
-                    await self._exchange(client)
-        assert self._token is not None
-        return {"X-Authorization": self._token}
-
-    async def refresh_on(self, client: HttpClient, response: Any) -> bool:
-        try:
-            code = response.json().get("error")
-        except (ValueError, AttributeError):
-            return False
-        if code not in ("EXPIRED_TOKEN", "INVALID_TOKEN"):
-            return False
-        stale = self._token
-        async with self._lock:
-            if self._token == stale:  # nobody renewed it meanwhile
-                await self._exchange(client)
-        return True
-
-
-def applied_keys(tags: Sequence[Mapping[str, str]]) -> tuple[str, ...] | None:
-    """The configuration key names recorded at the last apply (every record, should an
-    interrupted write have left two), or None when there is no record."""
-    records = [t["value"] for t in tags if t["key"] == KEYS_TAG_KEY]
-    if not records:
-        return None
-    return tuple(sorted({k for value in records for k in value.split(",") if k}))
-
-
-# The bulk save's item keeps these as the server has them when `ignore_changes` names them.
-_ITEM_KEPT = ("description", "enabled", "configuration")
-# A model's save keeps these whole, and keys of its configuration one by one.
-_MODEL_KEPT = ("description", "enabled")
-
-
-def _kept(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
-    """What a write may keep of a server row: the named fields it has, and its configuration."""
-    kept = {k: row[k] for k in fields if k in row}
-    kept["configuration"] = row.get("configuration") or {}
-    return kept
 
 
 class ConductorPlatform(Platform):
@@ -228,7 +149,7 @@ class ConductorPlatform(Platform):
             }
             body = {**body, "configuration": configuration}
         write_only = tuple(sorted({*resource.write_only, *(f"configuration.{k}" for k in extra)}))
-        secrets = {p: _get(body, p) for p in write_only}
+        secrets = {p: value_at(body, p) for p in write_only}
         fp = fingerprint(self._fp_key, secrets) if secrets else None
         if body is resource.body and write_only == resource.write_only and fp == resource.fingerprint:
             return resource
@@ -353,10 +274,10 @@ class ConductorPlatform(Platform):
             "type": body["type"],
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
-            "configuration": _merged(
+            "configuration": merged(
                 body.get("configuration"),
                 row.get("configuration") if row else None,
-                _dropped_keys(provider, row),
+                dropped_keys(provider, row),
             ),
             "tags": tags,
             "apis": [
@@ -374,9 +295,9 @@ class ConductorPlatform(Platform):
             item["category"] = body["category"]
         ignored = provider.lifecycle.ignore_changes
         if row is not None and ignored:
-            keep_ignored(item, _kept(row, _ITEM_KEPT), ignored, copy=("configuration",), copy_whole=_ITEM_KEPT)
+            keep_ignored(item, row_kept(row, ITEM_KEPT), ignored, copy=("configuration",), copy_whole=ITEM_KEPT)
             if "configuration" in ignored:
-                item["configuration"] = _kept_whole(body.get("configuration"), row.get("configuration"))
+                item["configuration"] = kept_whole(body.get("configuration"), row.get("configuration"))
             if any(p.partition(".")[0] == "tags" for p in ignored):
                 kept = plain_tags(row.get("tags"))
                 item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
@@ -574,13 +495,14 @@ class ConductorPlatform(Platform):
         payload = {
             "description": body.get("description", ""),
             "enabled": body.get("enabled", True),
-            "configuration": _merged(body.get("configuration"), current.get("configuration") if current else None),
+            "configuration": merged(body.get("configuration"), current.get("configuration") if current else None),
         }
         if current is not None:
             ignored = change.desired.lifecycle.ignore_changes
-            keep_ignored(payload, _kept(current, _MODEL_KEPT), ignored, copy=("configuration",), copy_whole=_MODEL_KEPT)
+            kept = row_kept(current, MODEL_KEPT)
+            keep_ignored(payload, kept, ignored, copy=("configuration",), copy_whole=MODEL_KEPT)
             if "configuration" in ignored:
-                payload["configuration"] = _kept_whole(body.get("configuration"), current.get("configuration"))
+                payload["configuration"] = kept_whole(body.get("configuration"), current.get("configuration"))
         await self.client.request("POST", path, json_body=payload, address=str(change.address))
         return Done(change, change.address.name)
 
@@ -615,55 +537,3 @@ def _differs(change: Change, current: LiveResource | None) -> bool:
     return bool(desired.mark and wo and desired.fingerprint is not None and current.fingerprint != desired.fingerprint)
 
 
-def _merged(desired: Any, live: Any, dropped: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The configuration to write: the desired keys (secrets revealed) over the live ones the
-    desired state does not name, less `dropped` (declared at the last apply, gone now). A
-    masked live value is never sent back: what a server does with the mask is not published,
-    and storing it literally would destroy the secret."""
-    out: dict[str, Any] = {}
-    if isinstance(live, Mapping):
-        out = {k: v for k, v in live.items() if v != MASK}
-    for key in dropped:
-        out.pop(key, None)
-    out.update(reveal(desired or {}))
-    return out
-
-
-def _kept_whole(desired: Any, live: Any) -> dict[str, Any]:
-    """The configuration to write when `ignore_changes` names it whole: the server's own. The
-    API replaces it on every save and masks its secrets on read, so a masked key carries the
-    declared value where there is one (the mask itself is never sent back) and is otherwise
-    left out."""
-    declared = desired if isinstance(desired, Mapping) else {}
-    out: dict[str, Any] = {}
-    for key, value in (live if isinstance(live, Mapping) else {}).items():
-        if value != MASK:
-            out[key] = value
-        elif key in declared:
-            out[key] = reveal(declared[key])
-    return out
-
-
-def _dropped_keys(provider: Resource, row: Mapping[str, Any] | None) -> frozenset[str]:
-    """Configuration keys the last apply declared and the desired state no longer does (the
-    planner shows each as `- configuration.KEY`); keys under `ignore_changes` stay."""
-    if row is None:
-        return frozenset()
-    recorded = applied_keys(tag_pairs(row.get("tags"))) or ()
-    declared = provider.body.get("configuration") or {}
-    ignored = provider.lifecycle.ignore_changes
-    return frozenset(
-        k
-        for k in recorded
-        if k not in declared
-        and not any(p in ("configuration", f"configuration.{k}") for p in ignored)
-    )
-
-
-def _get(body: Mapping[str, Any], path: str) -> Any:
-    value: Any = body
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
