@@ -24,16 +24,8 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from reconciler.plan import (
-    Action,
-    ApplyResult,
-    Change,
-    Failed,
-    FailureCode,
-    Outcome,
-    Plan,
-    Skipped,
-)
+from reconciler.outcomes import ApplyResult, Failed, FailureCode, Outcome, Skipped
+from reconciler.plan import Action, Change, Plan
 from reconciler.schedule import Executor, ServerSchedule, cascaded
 
 

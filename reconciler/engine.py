@@ -38,7 +38,8 @@ from reconciler.live import (
     variables_key,
 )
 from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import ApplyResult, Plan
+from reconciler.outcomes import ApplyResult
+from reconciler.plan import Plan
 from reconciler.platforms import Platform
 from reconciler.session_values import Applied, Exported, ExportRequest, Planned, PlanRequest, Unlocked
 

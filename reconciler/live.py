@@ -27,7 +27,8 @@ from reconciler import planfile, platforms
 from reconciler.apply import Observer, apply
 from reconciler.errors import ConfigError, LockedError, PlatformError, ReconcilerError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig
-from reconciler.plan import ApplyResult, Plan
+from reconciler.outcomes import ApplyResult
+from reconciler.plan import Plan
 from reconciler.platforms import Platform
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport

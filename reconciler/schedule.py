@@ -20,21 +20,18 @@ from typing import Protocol
 
 from reconciler.errors import PlatformError, ServerDownError
 from reconciler.model import Address, ServerConfig
-from reconciler.plan import (
+from reconciler.outcomes import (
     NOT_STARTED,
-    Action,
-    Change,
     Done,
     Failed,
     FailureCode,
     Outcome,
-    Reason,
     Skipped,
     failed,
     failure_code,
-    order_key,
     server_down_reason,
 )
+from reconciler.plan import Action, Change, Reason, order_key
 
 # The apply's log: `--debug` names the apply, whichever of its modules reports.
 _log = logging.getLogger("reconciler.apply")

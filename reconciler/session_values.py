@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from reconciler import planfile
 from reconciler.model import ResourceKind
-from reconciler.plan import ApplyResult, Plan
+from reconciler.outcomes import ApplyResult
+from reconciler.plan import Plan
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from reconciler.views import OutputFormat
 
 if TYPE_CHECKING:
     from reconciler.engine import Run, Sources
-    from reconciler.plan import ApplyResult, Plan
+    from reconciler.outcomes import ApplyResult
+    from reconciler.plan import Plan
     from reconciler.planfile import SavedPlan
     from reconciler.session_values import Applied, PlanRequest
     from reconciler.views.progress import ProgressObserver
@@ -239,7 +240,7 @@ async def _execute(run: Run, plan: Plan, color: bool, quiet: bool) -> ApplyResul
 def _stopped_now(run: Run, plan: Plan, observer: ProgressObserver) -> ApplyResult:
     """The result of an apply stopped by a second Ctrl-C: what was done, what was in flight
     (it may have completed on the server) and what never started."""
-    from reconciler.plan import NOT_STARTED, ApplyResult, Failed, Outcome, Skipped
+    from reconciler.outcomes import NOT_STARTED, ApplyResult, Failed, Outcome, Skipped
 
     known: dict[int, Outcome] = {id(o.change): o for o in observer.outcomes}
     started = run.started()

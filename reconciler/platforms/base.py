@@ -17,7 +17,8 @@ from typing import Any
 
 from reconciler.errors import Diagnostic, PlatformError, WireShapeError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
-from reconciler.plan import Action, Change, Failed, Outcome, Reason, conflict, failed
+from reconciler.outcomes import Failed, Outcome, conflict, failed
+from reconciler.plan import Action, Change, Reason
 from reconciler.platforms.http import HttpClient
 
 _log = logging.getLogger(__name__)

@@ -55,7 +55,8 @@ from reconciler.model import (
     marker_value,
     owner_of_marker,
 )
-from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, Skipped, failed
+from reconciler.outcomes import Done, Failed, FailureCode, Outcome, Skipped, failed
+from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale

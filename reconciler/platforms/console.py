@@ -47,7 +47,8 @@ from reconciler.model import (
     ServerKind,
     reveal,
 )
-from reconciler.plan import Action, Change, Done, Outcome, conflict
+from reconciler.outcomes import Done, Outcome, conflict
+from reconciler.plan import Action, Change
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale

@@ -49,7 +49,8 @@ from reconciler.model import (
     owner_of_kubiya_tag,
     reveal,
 )
-from reconciler.plan import Action, Change, Done, Failed, FailureCode, Outcome, Reason, conflict, failure_code
+from reconciler.outcomes import Done, Failed, FailureCode, Outcome, conflict, failure_code
+from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, row_id, stale

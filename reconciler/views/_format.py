@@ -17,7 +17,8 @@ from typing import Any
 
 from reconciler.kinds import record_defaults
 from reconciler.model import SENSITIVE_MASK, Sensitive, escape_unsafe
-from reconciler.plan import NOT_STARTED, Action, Done, Failed, FieldChange, Outcome, Skipped
+from reconciler.outcomes import NOT_STARTED, Done, Failed, Outcome, Skipped
+from reconciler.plan import Action, FieldChange
 
 # Longest encoded value shown on one line; longer ones end in an ellipsis.
 MAX_VALUE_CHARS = 200

@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from reconciler.errors import Diagnostic, Severity
 from reconciler.model import Address, owner_label
-from reconciler.plan import Action, ApplyResult, Change, Failed, FieldChange, Plan
+from reconciler.outcomes import ApplyResult, Failed
+from reconciler.plan import Action, Change, FieldChange, Plan
 from reconciler.views import _format as fmt
 
 _RESET = "\x1b[0m"

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
-from reconciler.plan import ApplyResult, Done, Failed, FieldChange, Outcome, Plan
+from reconciler.outcomes import ApplyResult, Done, Failed, Outcome
+from reconciler.plan import FieldChange, Plan
 from reconciler.views import _format as fmt
 
 PLAN_FORMAT = "reconciler-plan"

@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from reconciler.plan import Outcome
+from reconciler.outcomes import Outcome
 from reconciler.views import _format as fmt
 from reconciler.views.human import outcome_marker
 

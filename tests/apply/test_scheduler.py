@@ -17,7 +17,8 @@ import pytest
 
 from reconciler.apply import apply
 from reconciler.model import Lifecycle, Resource, ResourceKind, ServerConfig
-from reconciler.plan import NOT_STARTED, Action, ApplyResult, Change, Done, Failed, FailureCode, Outcome, Plan, Skipped
+from reconciler.outcomes import NOT_STARTED, ApplyResult, Done, Failed, FailureCode, Outcome, Skipped
+from reconciler.plan import Action, Change, Plan
 from reconciler.planner import PlanOptions
 from reconciler.platforms import Platform
 from reconciler.platforms.http import HttpClient

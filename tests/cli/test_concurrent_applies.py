@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconciler import engine, planfile
 from reconciler.errors import LockedError, StalePlanError
-from reconciler.plan import ApplyResult, Done, Plan
+from reconciler.outcomes import ApplyResult, Done
+from reconciler.plan import Plan
 from reconciler.sandbox.transport import SANDBOX_BASE_URL, app_for, transport
 from tests.cli.conftest import KEY_ID, KEY_SECRET, World, servers_yaml
 from tests.cli.test_ownership import scoped

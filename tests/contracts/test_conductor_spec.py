@@ -28,7 +28,7 @@ from jsonschema import Draft4Validator
 from reconciler.apply import apply
 from reconciler.live import connect
 from reconciler.model import Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Done
+from reconciler.outcomes import Done
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.sandbox import transport as sandbox_transport_module
 from reconciler.sandbox.transport import forget, transport

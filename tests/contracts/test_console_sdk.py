@@ -30,7 +30,7 @@ from reconciler.apply import apply
 from reconciler.errors import PlatformError
 from reconciler.live import connect
 from reconciler.model import Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Done
+from reconciler.outcomes import Done
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.http import HttpClient

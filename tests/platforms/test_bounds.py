@@ -17,7 +17,7 @@ import pytest
 from reconciler.apply import apply
 from reconciler.errors import PlatformError, ServerDownError
 from reconciler.model import Address, Resource, ResourceKind, ServerConfig, ServerKind
-from reconciler.plan import Done, Failed, Skipped
+from reconciler.outcomes import Done, Failed, Skipped
 from reconciler.planner import make_plan
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.http import BREAKER_THRESHOLD, HttpClient

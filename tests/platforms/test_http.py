@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.errors import PlatformError
 from reconciler.model import Address, LiveResource, Resource, ResourceKind, ServerConfig, ServerKind
-from reconciler.plan import Action, Change, Done, Outcome, Reason
+from reconciler.outcomes import Done, Outcome
+from reconciler.plan import Action, Change, Reason
 from reconciler.platforms.conductor import ConductorPlatform
 from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.http import HttpClient

@@ -18,7 +18,8 @@ from reconciler.apply import apply
 from reconciler.desired import DesiredState
 from reconciler.live import Sources, connect, connect_run
 from reconciler.model import Address, Lifecycle, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
-from reconciler.plan import Action, ApplyResult, Done, Failed, Plan, Reason
+from reconciler.outcomes import ApplyResult, Done, Failed
+from reconciler.plan import Action, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform
 from reconciler.platforms.retry import RetryPolicy

@@ -14,7 +14,8 @@ import pytest
 
 from reconciler.apply import apply
 from reconciler.model import Resource
-from reconciler.plan import Done, Plan
+from reconciler.outcomes import Done
+from reconciler.plan import Plan
 from reconciler.platforms import Platform
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.faults import Faults

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from reconciler.errors import Location, warning
 from reconciler.model import Address, Resource, ResourceKind, Sensitive
-from reconciler.plan import Action, ApplyResult, Change, Done, Failed, FieldChange, Plan, Reason, Skipped, order_key
+from reconciler.outcomes import ApplyResult, Done, Failed, Skipped
+from reconciler.plan import Action, Change, FieldChange, Plan, Reason, order_key
 
 SECRET = "hunter2-secret"
 

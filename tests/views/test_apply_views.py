@@ -8,7 +8,8 @@ import pytest
 
 from reconciler.errors import Location, error, warning
 from reconciler.model import Address, ResourceKind
-from reconciler.plan import Action, ApplyResult, Change, Done, Failed, Reason, Skipped
+from reconciler.outcomes import ApplyResult, Done, Failed, Skipped
+from reconciler.plan import Action, Change, Reason
 from reconciler.views.human import render_apply_human, render_diagnostics
 from tests.views import plans
 

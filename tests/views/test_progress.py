@@ -10,7 +10,8 @@ from rich.console import Console
 
 from reconciler.apply import Observer, apply
 from reconciler.model import Address, ServerConfig, ServerKind
-from reconciler.plan import Change, Done, Failed, Outcome, Skipped
+from reconciler.outcomes import Done, Failed, Outcome, Skipped
+from reconciler.plan import Change
 from reconciler.schedule import Executor
 from reconciler.views.progress import ProgressObserver
 from tests.views import plans

@@ -8,7 +8,8 @@ import io
 from rich.console import Console
 
 from reconciler.model import Address, Resource, ResourceKind, Sensitive
-from reconciler.plan import Action, ApplyResult, Change, Done, FieldChange, Plan, Reason
+from reconciler.outcomes import ApplyResult, Done
+from reconciler.plan import Action, Change, FieldChange, Plan, Reason
 from reconciler.views import (
     ProgressObserver,
     render_apply_human,
