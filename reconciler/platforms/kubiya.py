@@ -29,17 +29,13 @@ row again and refuses to overwrite it if it changed since the plan (its `updated
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.errors import LockedError, PlatformError, UnreachableError
+from reconciler.errors import PlatformError, UnreachableError
 from reconciler.kinds import canonical_resource, keep_ignored
 from reconciler.kinds import kubiya as kinds_kubiya
 from reconciler.model import (
-    LOCK_TAG_PREFIX,
     Address,
     LiveResource,
     Resource,
@@ -55,27 +51,13 @@ from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, row_id, stale
 from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.kubiya_lock import ApplyLock, is_lock
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
 BASE = "/api/v1/custom-integrations"
 CREATE_ATTEMPTS = 4
 ADOPTED = "adopted: written by an earlier try whose answer was lost"
-LOCK_NAME = "reconciler-lock"
-LOCK_HOLDER_TAG = LOCK_TAG_PREFIX + "-holder:"
-LOCK_EXPIRES_TAG = LOCK_TAG_PREFIX + "-expires:"
-# A lock older than this is stale: its apply died without releasing it.
-LOCK_TTL = 15 * 60
-# The longest wait between two looks at a held lock.
-LOCK_POLL_CAP = 0.5
-
-
-def is_lock(row: Mapping[str, Any]) -> bool:
-    """Whether a row is the apply lock (kept apart from what is planned)."""
-    return any(isinstance(t, str) and t.startswith(LOCK_TAG_PREFIX) for t in row.get("tags") or [])
-
-
-# Body fields under `ignore_changes` left out of a PUT, by their payload key.
 _PUT_OMITS = {"description": "description", "type": "integration_type", "status": "status"}
 
 
@@ -100,8 +82,7 @@ class KubiyaPlatform(Platform):
                 server, BearerAuth(credential(server, "token", credentials)), transport=transport, retry=retry
             )
         super().__init__(server, client)
-        self._lock_id: str | None = None
-        self._lock_failure = ""
+        self.apply_lock = ApplyLock(self.client, self.server, self._list)
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -143,152 +124,22 @@ class KubiyaPlatform(Platform):
             version=str(row.get("updated_at", "")),
         )
 
-    # -- the apply lock -------------------------------------------------------------------
+    # -- the apply lock (see kubiya_lock) --------------------------------------------------
 
     supports_lock = True
 
     @property
     def lock_name(self) -> str:
-        return LOCK_NAME if not self.server.owner else f"{LOCK_NAME}-{self.server.owner}"
-
-    def _lock_info(self, row: Mapping[str, Any]) -> tuple[str, float]:
-        holder, expires = "unknown", 0.0
-        for tag in row.get("tags") or []:
-            if isinstance(tag, str) and tag.startswith(LOCK_HOLDER_TAG):
-                holder = tag[len(LOCK_HOLDER_TAG) :]
-            elif isinstance(tag, str) and tag.startswith(LOCK_EXPIRES_TAG):
-                try:
-                    expires = float(tag[len(LOCK_EXPIRES_TAG) :])
-                except ValueError:
-                    expires = 0.0  # unreadable: treated as expired
-        return holder, expires
-
-    async def _find_lock(self, status: str | None = None) -> dict[str, Any] | None:
-        for row in await self._list(status):
-            if isinstance(row, dict) and row.get("name") == self.lock_name and is_lock(row):
-                return row
-        return None
-
-    async def _remove_lock(self, lock_id: str) -> None:
-        await self.client.request(
-            "DELETE",
-            f"{BASE}/{quote(lock_id)}",
-            params={"hard_delete": "true"},
-            address=f"lock {self.lock_name}",
-            ok=(204, 404),
-        )
+        return self.apply_lock.name
 
     async def lock(self, holder: str, timeout: float) -> None:
-        me = f"{holder}/{uuid.uuid4().hex[:8]}"
-        deadline = time.monotonic() + timeout
-        other, until = "", 0.0
-        for look in itertools.count(1):
-            # Look first: a held lock costs no write, and an unreadable server gets none.
-            row = await self._find_lock()
-            if row is not None:
-                other, until = self._lock_info(row)
-                if other == me:
-                    self._lock_id = row_id(row, "the lock")  # taken by a try whose answer was lost
-                    return
-                if until < time.time():
-                    # Stale: removed by id, so that a lock someone else took meanwhile stays.
-                    await self._remove_lock(row_id(row, "the lock"))
-                    if await self._try_lock(me):
-                        return
-            elif await self._try_lock(me):
-                return
-            # Every path that did not take the lock waits and counts against the timeout, so
-            # that a server which neither grants nor shows the lock cannot hold the run forever.
-            left = deadline - time.monotonic()
-            if left <= 0:
-                if not other:
-                    # Taken by another apply between the look and the try: name it.
-                    row = await self._find_lock()
-                    if row is not None:
-                        other, until = self._lock_info(row)
-                raise self._locked(other, until)
-            # The one retry policy's backoff, capped: a released lock is seen soon.
-            await self.client.poll(look, min(LOCK_POLL_CAP, left))
-
-    def _locked(self, other: str, until: float) -> LockedError:
-        if not other:
-            why = f" (last try: {self._lock_failure})" if self._lock_failure else ""
-            return LockedError(
-                f"server {self.server.name!r}: could not take the lock {self.lock_name!r}: "
-                f"the server neither granted it nor showed who holds it{why}",
-                hint="retry later; if an integration not made by reconciler is named "
-                f"{self.lock_name!r}, rename it",
-            )
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
-        return LockedError(
-            f"server {self.server.name!r}: another apply holds the lock {self.lock_name!r} "
-            f"({other}, until {stamp})",
-            hint="wait for it (--lock-timeout SECONDS), or, if that apply is dead, remove the lock "
-            f"with `reconciler force-unlock FILES --server {self.server.name}`",
-        )
-
-    async def _try_lock(self, me: str) -> bool:
-        """One compare-and-set: create the lock row. False when someone else was first, or
-        when the answer was lost (the next look tells whether this try took it). A server
-        error that is not the soft-delete name trap is raised: it is not contention."""
-        body = {
-            "name": self.lock_name,
-            "integration_type": LOCK_NAME,
-            "description": "Apply lock of reconciler: another apply on this server waits for it to go",
-            "config": {},
-            "tags": [f"{LOCK_HOLDER_TAG}{me}", f"{LOCK_EXPIRES_TAG}{int(time.time() + LOCK_TTL)}"],
-        }
-        try:
-            response = await self.client.request(
-                "POST", BASE, json_body=body, retry=False, address=f"lock {self.lock_name}", ok=(201, 409, 500)
-            )
-        except PlatformError as exc:
-            if isinstance(exc, UnreachableError) or exc.retryable:
-                self._lock_failure = str(exc)
-                return False
-            raise
-        if response.status_code == 201:
-            row = decode(response, f"POST {BASE}")
-            # No id in the answer: the next look tells whether this try took the lock.
-            self._lock_id = str(row["id"]) if isinstance(row, dict) and row.get("id") else None
-            return self._lock_id is not None
-        if response.status_code == 500:
-            # Either the write was carried out and only its answer failed (the published
-            # router's 500 after the commit), or a soft-deleted lock row holds the name (the
-            # 500 name trap): look which.
-            try:
-                held = await self._find_lock()
-                gone = None if held is not None else await self._find_lock("deleted")
-            except PlatformError as exc:
-                raise PlatformError(
-                    f"POST {self.client.url_of(BASE)} (the lock {self.lock_name!r}) answered 500, and reading it "
-                    f"back then failed ({exc}): the lock may have been written",
-                    status=500,
-                    hint="if no other apply is running, remove it with "
-                    f"`reconciler force-unlock FILES --server {self.server.name}`",
-                ) from exc
-            if held is not None:
-                if self._lock_info(held)[0] == me:
-                    self._lock_id = row_id(held, "the lock")
-                    return True
-                return False
-            if gone is None:
-                raise self.client.error_for("POST", BASE, response, f"lock {self.lock_name}")
-            await self._remove_lock(row_id(gone, "the lock"))
-        return False
+        await self.apply_lock.take(holder, timeout)
 
     async def unlock(self) -> None:
-        lock_id = self._lock_id
-        if lock_id is not None:
-            self._lock_id = None
-            await self._remove_lock(lock_id)
+        await self.apply_lock.release()
 
     async def break_lock(self) -> str | None:
-        row = await self._find_lock()
-        if row is None:
-            return None
-        await self._remove_lock(row_id(row, "the lock"))
-        return self._lock_info(row)[0]
+        return await self.apply_lock.break_()
 
     async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
         params = {"status": status} if status else None
