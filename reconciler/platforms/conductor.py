@@ -36,14 +36,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler import diff
 from reconciler.errors import PlatformError, warning
 from reconciler.kinds import canonical_resource, keep_ignored
 from reconciler.kinds import catalog as catalog_of
-from reconciler.kinds.conductor import MASK, OWN_TAG_KEYS, canonical_model, canonical_provider, plain_tags, tag_pairs
+from reconciler.kinds.conductor import MASK, OWN_TAG_KEYS, canonical_model, canonical_provider, tag_pairs
 from reconciler.model import (
     FINGERPRINT_TAG_KEY,
-    KEYS_TAG_KEY,
     MANAGED_TAG_KEY,
     Address,
     LiveResource,
@@ -52,7 +50,6 @@ from reconciler.model import (
     Sensitive,
     ServerKind,
     fingerprint,
-    marker_value,
     owner_of_marker,
 )
 from reconciler.outcomes import Done, Failed, FailureCode, Outcome, Skipped, failed
@@ -62,12 +59,14 @@ from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
 from reconciler.platforms.conductor_auth import TokenAuth
 from reconciler.platforms.conductor_body import (
-    ITEM_KEPT,
     MODEL_KEPT,
     applied_keys,
-    dropped_keys,
+    batch_failed,
+    bulk_item,
+    differs,
     kept_whole,
     merged,
+    own_tags,
     row_kept,
     value_at,
     version_of,
@@ -263,62 +262,6 @@ class ConductorPlatform(Platform):
         current = live.get(change.address)
         return stale(change, None if current is None else current.version)
 
-    def _bulk_item(self, provider: Resource, models: list[Change], row: Mapping[str, Any] | None) -> dict[str, Any]:
-        """A bulk-save item: the desired provider, with what the plan leaves alone kept as the
-        server has it (configuration keys the desired state does not name, paths under
-        `ignore_changes`), so that a write never changes what the plan did not show."""
-        body = provider.body
-        tags = self._own_tags(provider)
-        tags = [*body.get("tags", []), *tags]
-        item: dict[str, Any] = {
-            "name": provider.address.name,
-            "type": body["type"],
-            "description": body.get("description", ""),
-            "enabled": body.get("enabled", True),
-            "configuration": merged(
-                body.get("configuration"),
-                row.get("configuration") if row else None,
-                dropped_keys(provider, row),
-            ),
-            "tags": tags,
-            "apis": [
-                {
-                    "integrationName": provider.address.name,
-                    "api": m.address.name,
-                    "description": m.desired.body.get("description", "") if m.desired else "",
-                    "enabled": m.desired.body.get("enabled", True) if m.desired else True,
-                }
-                for m in models
-            ],
-        }
-        if body.get("category"):
-            # Sent only when known: the enum has no value for every type (aws, gcp).
-            item["category"] = body["category"]
-        ignored = provider.lifecycle.ignore_changes
-        if row is not None and ignored:
-            keep_ignored(item, row_kept(row, ITEM_KEPT), ignored, copy=("configuration",), copy_whole=ITEM_KEPT)
-            if "configuration" in ignored:
-                item["configuration"] = kept_whole(body.get("configuration"), row.get("configuration"))
-            if any(p.partition(".")[0] == "tags" for p in ignored):
-                kept = plain_tags(row.get("tags"))
-                item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
-        return item
-
-    def _own_tags(self, provider: Resource) -> list[dict[str, str]]:
-        """The reconciler's tags of a provider: this scope's marker, the fingerprint of its
-        write-only values, and the names (never the values) of its declared configuration keys.
-        None of them (an empty list) on an update that must not mark (read-only adoption): those
-        are an owner's tags, and the provider stays unmanaged."""
-        if not provider.mark:
-            return []
-        tags = [
-            {"key": MANAGED_TAG_KEY, "value": marker_value(self.server.owner)},
-            {"key": KEYS_TAG_KEY, "value": ",".join(sorted(provider.body.get("configuration") or {}))},
-        ]
-        if provider.fingerprint:
-            tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
-        return tags
-
     def bulk(self, change: Change) -> bool:
         # Providers are saved through the bulk endpoint, which can carry their models too.
         return change.address.kind is ResourceKind.PROVIDER and change.action is not Action.DELETE
@@ -371,18 +314,18 @@ class ConductorPlatform(Platform):
         try:
             live_now, rows_now = await self._versions()
         except PlatformError as exc:
-            return outcomes + _batch_failed(providers, riders, exc)
+            return outcomes + batch_failed(providers, riders, exc)
         fresh = self._fresh(providers, riders, live_now, outcomes)
         if not fresh:
             return outcomes
         items = []
         for c in fresh:
             assert c.desired is not None
-            items.append(self._bulk_item(c.desired, riders[c.address], rows_now.get(c.address.name)))
+            items.append(bulk_item(c.desired, riders[c.address], rows_now.get(c.address.name), self.server.owner))
         try:
             await self.client.request("POST", "/api/integrations/", json_body=items, address=str(fresh[0].address))
         except PlatformError as exc:
-            return outcomes + _batch_failed(fresh, riders, exc)
+            return outcomes + batch_failed(fresh, riders, exc)
         saved: dict[Address, Outcome] = {}
         for c in fresh:
             try:
@@ -446,7 +389,7 @@ class ConductorPlatform(Platform):
                 )
             return
         for c in saved:
-            if _differs(c, live.get(c.address)):
+            if differs(c, live.get(c.address)):
                 outcomes[c.address] = Failed(
                     c,
                     f"{c.address} was changed by another writer during this apply: the server no longer holds "
@@ -460,7 +403,7 @@ class ConductorPlatform(Platform):
         if row is None or change.desired is None or change.action is Action.REPLACE:
             return
         wanted = {(t["key"], t["value"]) for t in change.desired.body.get("tags", [])}
-        wanted |= {(t["key"], t["value"]) for t in self._own_tags(change.desired)}
+        wanted |= {(t["key"], t["value"]) for t in own_tags(change.desired, self.server.owner)}
         # Unmarked (read-only adoption): the reconciler's own keys stay as the server has them.
         keep_own = not change.desired.mark
         stale = [
@@ -512,29 +455,5 @@ class ConductorPlatform(Platform):
             # A provider is only ever written through the bulk save.
             return (await self.save_batch([change]))[0]
         return await self._save_model(change)
-
-
-def _batch_failed(providers: list[Change], riders: Mapping[Address, list[Change]], exc: PlatformError) -> list[Outcome]:
-    """A bulk save that failed as a whole: its providers failed, the models riding with them
-    skipped."""
-    out: list[Outcome] = []
-    for c in providers:
-        out.append(failed(c, exc))
-        out.extend(Skipped(m, f"depends on {c.address}, which did not succeed") for m in riders[c.address])
-    return out
-
-
-def _differs(change: Change, current: LiveResource | None) -> bool:
-    """Whether a provider just saved differs, as the plan compares, from what the save carried:
-    its fields (what `ignore_changes` leaves alone excepted) and, when this apply marks it, the
-    fingerprint of its write-only values."""
-    desired = change.desired
-    assert desired is not None
-    if current is None:
-        return True
-    if diff.resource_fields(desired, current):
-        return True
-    wo = diff.compared_write_only(desired)
-    return bool(desired.mark and wo and desired.fingerprint is not None and current.fingerprint != desired.fingerprint)
 
 

@@ -7,8 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.kinds.conductor import MASK, tag_pairs
-from reconciler.model import KEYS_TAG_KEY, Resource, reveal
+from reconciler import diff
+from reconciler.errors import PlatformError
+from reconciler.kinds import keep_ignored
+from reconciler.kinds.conductor import MASK, OWN_TAG_KEYS, plain_tags, tag_pairs
+from reconciler.model import (
+    FINGERPRINT_TAG_KEY,
+    KEYS_TAG_KEY,
+    MANAGED_TAG_KEY,
+    Address,
+    LiveResource,
+    Resource,
+    marker_value,
+    reveal,
+)
+from reconciler.outcomes import Outcome, Skipped, failed
+from reconciler.plan import Change
 
 
 def version_of(row: Mapping[str, Any]) -> str:
@@ -96,3 +110,85 @@ def value_at(body: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def bulk_item(provider: Resource, models: list[Change], row: Mapping[str, Any] | None, owner: str) -> dict[str, Any]:
+    """A bulk-save item: the desired provider, with what the plan leaves alone kept as the
+    server has it (configuration keys the desired state does not name, paths under
+    `ignore_changes`), so that a write never changes what the plan did not show. `owner`: the
+    ownership scope its marker names."""
+    body = provider.body
+    tags = own_tags(provider, owner)
+    tags = [*body.get("tags", []), *tags]
+    item: dict[str, Any] = {
+        "name": provider.address.name,
+        "type": body["type"],
+        "description": body.get("description", ""),
+        "enabled": body.get("enabled", True),
+        "configuration": merged(
+            body.get("configuration"),
+            row.get("configuration") if row else None,
+            dropped_keys(provider, row),
+        ),
+        "tags": tags,
+        "apis": [
+            {
+                "integrationName": provider.address.name,
+                "api": m.address.name,
+                "description": m.desired.body.get("description", "") if m.desired else "",
+                "enabled": m.desired.body.get("enabled", True) if m.desired else True,
+            }
+            for m in models
+        ],
+    }
+    if body.get("category"):
+        # Sent only when known: the enum has no value for every type (aws, gcp).
+        item["category"] = body["category"]
+    ignored = provider.lifecycle.ignore_changes
+    if row is not None and ignored:
+        keep_ignored(item, row_kept(row, ITEM_KEPT), ignored, copy=("configuration",), copy_whole=ITEM_KEPT)
+        if "configuration" in ignored:
+            item["configuration"] = kept_whole(body.get("configuration"), row.get("configuration"))
+        if any(p.partition(".")[0] == "tags" for p in ignored):
+            kept = plain_tags(row.get("tags"))
+            item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]
+    return item
+
+def own_tags(provider: Resource, owner: str) -> list[dict[str, str]]:
+    """The reconciler's tags of a provider: this scope's marker, the fingerprint of its
+    write-only values, and the names (never the values) of its declared configuration keys.
+    None of them (an empty list) on an update that must not mark (read-only adoption): those
+    are an owner's tags, and the provider stays unmanaged."""
+    if not provider.mark:
+        return []
+    tags = [
+        {"key": MANAGED_TAG_KEY, "value": marker_value(owner)},
+        {"key": KEYS_TAG_KEY, "value": ",".join(sorted(provider.body.get("configuration") or {}))},
+    ]
+    if provider.fingerprint:
+        tags.append({"key": FINGERPRINT_TAG_KEY, "value": provider.fingerprint})
+    return tags
+
+
+def batch_failed(providers: list[Change], riders: Mapping[Address, list[Change]], exc: PlatformError) -> list[Outcome]:
+    """A bulk save that failed as a whole: its providers failed, the models riding with them
+    skipped."""
+    out: list[Outcome] = []
+    for c in providers:
+        out.append(failed(c, exc))
+        out.extend(Skipped(m, f"depends on {c.address}, which did not succeed") for m in riders[c.address])
+    return out
+
+
+def differs(change: Change, current: LiveResource | None) -> bool:
+    """Whether a provider just saved differs, as the plan compares, from what the save carried:
+    its fields (what `ignore_changes` leaves alone excepted) and, when this apply marks it, the
+    fingerprint of its write-only values."""
+    desired = change.desired
+    assert desired is not None
+    if current is None:
+        return True
+    if diff.resource_fields(desired, current):
+        return True
+    wo = diff.compared_write_only(desired)
+    return bool(desired.mark and wo and desired.fingerprint is not None and current.fingerprint != desired.fingerprint)
