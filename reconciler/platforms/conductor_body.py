@@ -1,6 +1,7 @@
-"""What a Conductor write carries: the configuration to send (the desired keys over the
-server's, never a mask), the keys recorded at the last apply and those dropped since, what a
-write keeps of the server's row under `ignore_changes`, and the version a row shows."""
+"""What a Conductor write carries: the bulk-save item of a provider with the reconciler's own
+tags, the configuration to send (the desired keys over the server's, never a mask), the keys
+recorded at the last apply and those dropped since, what a write keeps of the server's row under
+`ignore_changes`, the version a row shows; and how a saved provider is checked afterwards."""
 
 from __future__ import annotations
 
