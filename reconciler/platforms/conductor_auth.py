@@ -8,7 +8,8 @@ from typing import Any
 
 from reconciler.errors import PlatformError
 from reconciler.platforms.answers import decode
-from reconciler.platforms.http import Auth, HttpClient
+from reconciler.platforms.auth import Auth
+from reconciler.platforms.http import HttpClient
 
 # The official SDK renews its token every 45 minutes.
 TOKEN_LIFETIME = 45 * 60

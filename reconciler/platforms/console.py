@@ -51,8 +51,9 @@ from reconciler.outcomes import Done, Outcome, conflict
 from reconciler.plan import Action, Change
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
+from reconciler.platforms.auth import BearerAuth
 from reconciler.platforms.base import Platform, credential, stale
-from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 

@@ -27,6 +27,7 @@ import orjson
 from reconciler.errors import PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
 from reconciler.platforms.answers import WRITE_METHODS, connection_cause, decode, refusal, where
+from reconciler.platforms.auth import Auth
 from reconciler.platforms.retry import RETRY_STATUSES, RateLimiter, RetryPolicy, retry_after
 from reconciler.platforms.transports import (
     IN_PROCESS_BASE_URL,
@@ -47,27 +48,6 @@ _FRAMING_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer
 _URL_CACHE = 256
 # httpx's logger: its request lines are logged here as its client logs them.
 _httpx_log = logging.getLogger("httpx")
-
-
-class Auth:
-    """Adds credentials to a request; may refresh them once when the server refuses them."""
-
-    async def headers(self, client: HttpClient) -> dict[str, str]:
-        return {}
-
-    async def refresh_on(self, client: HttpClient, response: httpx.Response) -> bool:
-        """Called on 401/403; returns True when credentials were renewed and a retry may work."""
-        return False
-
-
-class BearerAuth(Auth):
-    """`Authorization: Bearer <token>`: the Kubiya token, the console's API key."""
-
-    def __init__(self, token: str) -> None:
-        self._header = {"Authorization": f"Bearer {token}"}
-
-    async def headers(self, client: HttpClient) -> dict[str, str]:
-        return self._header
 
 
 class HttpClient:

@@ -49,8 +49,9 @@ from reconciler.outcomes import Done, Failed, FailureCode, Outcome, conflict, fa
 from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
+from reconciler.platforms.auth import BearerAuth
 from reconciler.platforms.base import Platform, credential, row_id, stale
-from reconciler.platforms.http import BearerAuth, HttpClient, quote
+from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.kubiya_lock import ApplyLock, is_lock
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport

@@ -136,7 +136,7 @@ class DropFirstAnswer(httpx.AsyncBaseTransport):
 def test_retried_console_configure_makes_one_channel(url: str) -> None:
     dropper = DropFirstAnswer(transport(url))
     server = ServerConfig("c", ServerKind.CONSOLE, url)
-    from reconciler.platforms.http import BearerAuth as ApiKeyAuth
+    from reconciler.platforms.auth import BearerAuth as ApiKeyAuth
 
     client = HttpClient(server, ApiKeyAuth("sk_sandbox"), transport=dropper, retry=RetryPolicy(base=0.001, cap=0.001))
     platform = ConsolePlatform(server, client, credentials=built_in("console"))
