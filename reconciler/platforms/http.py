@@ -6,8 +6,9 @@ parallelism limit (semaphore) and a rate limit (evenly spaced request starts); p
 (Kubiya bearer token, Conductor's exchanged JWT refreshed on expiry, the console's API key).
 Every httpx exception is translated here into the project's `PlatformError` family, with
 messages that never hold a secret value (server bodies are reduced to their message fields).
-Beside it: `retry` (the one retry policy, the rate limiter, `Retry-After`), `answers` (what an
-answer or a failed connection says), `transports` (TLS contexts, the transport of a url).
+Beside it: `auth` (credentials on a request), `retry` (the one retry policy, the rate limiter,
+`Retry-After`), `answers` (what an answer or a failed connection says), `transports` (TLS
+contexts, the transport of a url).
 
 A `sandbox:` server's requests go to the transport passed in (the in-process sandbox's, which
 the composition root opens): this layer knows no sandbox.
