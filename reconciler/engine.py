@@ -37,10 +37,11 @@ from reconciler.live import (
     select_servers,
     variables_key,
 )
-from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, Sensitive, ServerConfig, ServerKind
+from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, ServerConfig, ServerKind
 from reconciler.outcomes import ApplyResult
 from reconciler.plan import Plan
 from reconciler.platforms import Platform
+from reconciler.secrecy import sensitive_in
 from reconciler.session_values import Applied, Exported, ExportRequest, Planned, PlanRequest, Unlocked
 
 # `live`'s names are re-exported: the engine is where callers find the pipeline's stages
@@ -67,26 +68,10 @@ __all__ = [
 
 def secret_values(state: desired_state.DesiredState) -> set[str]:
     """Every secret value the desired state resolved, for scrubbing output."""
-    found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, Sensitive):
-            if value.reveal():
-                found.add(value.reveal())
-        elif isinstance(value, Mapping):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
-
-    for server in state.servers.values():
-        walk(dict(server.credentials))
-        if server.fingerprint_key is not None:
-            walk(server.fingerprint_key)
-    for res in state.resources:
-        walk(res.body)
-    return found
+    held: list[Any] = [dict(server.credentials) for server in state.servers.values()]
+    held += [server.fingerprint_key for server in state.servers.values() if server.fingerprint_key is not None]
+    held += [res.body for res in state.resources]
+    return {secret.reveal() for value in held for secret in sensitive_in(value) if secret.reveal()}
 
 
 def plan_options(

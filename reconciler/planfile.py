@@ -17,12 +17,12 @@ import hmac
 import importlib.resources
 import json
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.desired.schema import path_text
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.plan import Change, Plan
 from reconciler.planner import PlanOptions
@@ -184,7 +184,7 @@ def problems(document: Any) -> list[str]:
     found = []
     without_options = False
     for err in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
-        where = _path_text(err.absolute_path) or "the document"
+        where = path_text(err.absolute_path) or "the document"
         if err.validator == "required" and len(err.schema_path) == 1:
             # The plan-file schema's own `required`: only `options`.
             without_options = True
@@ -199,22 +199,6 @@ def problems(document: Any) -> list[str]:
     if without_options and not found:
         found = ["the document: missing field(s) 'options' (a plan printed by --format json, not saved by --out)"]
     return found
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
-
-
-def _path_text(path: Iterable[str | int]) -> str:
-    """`changes[3].action`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
 
 
 # -- checking against a fresh plan -----------------------------------------------------------

@@ -10,7 +10,7 @@ secret a scrubber looks for in text a server or a view produced.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.model import Sensitive, escape_unsafe
@@ -112,3 +112,15 @@ def masked(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [masked(v) for v in value]
     return value
+
+
+def sensitive_in(value: Any) -> Iterator[Sensitive]:
+    """Every `Sensitive` held in a body, however deep in its mappings, lists and tuples."""
+    if isinstance(value, Sensitive):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from sensitive_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from sensitive_in(v)

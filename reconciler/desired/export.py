@@ -21,7 +21,7 @@ from reconciler.kinds.console import AUTH_KEYS
 from reconciler.kinds.console import BIMPEAI_REQUIRED_SECRET as BIMPEAI_SECRET
 from reconciler.kinds.kubiya import FILE_DEFAULTS, TEST_DEFAULTS
 from reconciler.model import LiveResource, Resource, ResourceKind, Sensitive, ServerConfig
-from reconciler.secrecy import secret_named
+from reconciler.secrecy import secret_named, sensitive_in
 
 # Keys of an exported record that name or structure it; never secrets, whatever they are called.
 _IDENTITY_KEYS = frozenset({"name", "server", "type", "family", "agent", "category", "tags", "apis"})
@@ -215,20 +215,10 @@ def references_of(resources: Iterable[Resource]) -> dict[str, str]:
     """Secret value → the reference it was declared with, for values declared as one whole
     `${env:…}`/`${file:…}` reference."""
     found: dict[str, str] = {}
-
-    def walk(value: Any) -> None:
-        if isinstance(value, Sensitive):
-            if value.source and "," not in value.source and value.reveal():
-                found.setdefault(value.reveal(), "${" + value.source + "}")
-        elif isinstance(value, Mapping):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
-
     for res in resources:
-        walk(res.body)
+        for secret in sensitive_in(res.body):
+            if secret.source and "," not in secret.source and secret.reveal():
+                found.setdefault(secret.reveal(), "${" + secret.source + "}")
     return found
 
 
