@@ -169,6 +169,11 @@ def _check(
     diagnostics.extend(rules.check(decls))
     resolver = Resolver(os.environ if environ is None else environ)
     built = build.build(decls, resolver, diagnostics, only=servers)
+    # Everything the state needs has been copied out of the parsed documents: they go now,
+    # before the live state is read, rather than at exit. Emptied, not only dropped, since a
+    # rule's diagnostic closure may still hold a declaration (the collector is paused).
+    for doc in documents:
+        safeyaml.release(doc.value)
     ordered = sort_diagnostics(diagnostics)
     if any(d.severity is Severity.ERROR for d in ordered):
         return None, ordered

@@ -137,8 +137,7 @@ def read_document(
         return None
     value = parsed.value
     if value is None:
-        value = safeyaml.YMap()
-        value.entries, value.mark, value.raw = {}, None, None  # type: ignore[assignment]
+        value = safeyaml.new_map()
     document = Document(label, path.parent, value)
     document.validation = schema.validate(value, label)
     diagnostics.extend(document.validation.diagnostics)

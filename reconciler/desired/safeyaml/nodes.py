@@ -1,12 +1,14 @@
 """The values a read document is made of, and the bounds on reading it.
 
-`YMap` (a dict) and `YList` (a list) carry the positions of their entries, so that any later
-layer can point at `file:line:column`; scalars are plain `str`, `int`, `float`, `bool`, `None`.
+`YMap` (a dict) and `YList` (a list) carry the positions of their entries, packed into one
+array each, so that any later layer can point at `file:line:column`; scalars are plain `str`,
+`int`, `float`, `bool`, `None`.
 `Parsed` is the outcome of reading one document; `Limits` bounds what one document may cost.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,26 +43,94 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+# Positions are kept packed, one unsigned 64-bit integer each (`line << 32 | column`, both
+# 0-based), in one `array` per container: 8 bytes a position, where a parser mark with a
+# tuple around it cost about 250 (a 10,000-resource file held ~25 MB of them). They are
+# unpacked only for a value that gets a diagnostic.
+_SHIFT = 32
+_COLUMN = (1 << _SHIFT) - 1
+NO_POS = (1 << 64) - 1  # no known position (the empty document): shown as line 1, column 1
+
+
+def pack(mark: Mark) -> int:
+    """A parser mark (or anything with 0-based `line` and `column`) as one packed position."""
+    return mark.line << _SHIFT | mark.column
+
+
+def pack_at(line: int, column: int) -> int:
+    return line << _SHIFT | column
+
+
+def unpack(position: int) -> tuple[int, int] | None:
+    """(line, column), 0-based, of a packed position; None for `NO_POS`."""
+    if position == NO_POS:
+        return None
+    return position >> _SHIFT, position & _COLUMN
+
+
 class YMap(dict[str, Any]):
-    """A mapping read from YAML. `mark`: where it starts; `entries[key]`: (key mark, value
-    mark); `raw[key]`: the source text of a non-string plain scalar value (for hints)."""
+    """A mapping read from YAML. `pos[0]`: where it starts; for the i-th key in the mapping's
+    order, `pos[1 + 2*i]`: where the key is written and `pos[2 + 2*i]`: where its value starts
+    (packed, see `pack`). The order of `pos` follows the dict's own, which every writer keeps:
+    a key is only ever added at the end (a duplicate key replaces its value in place).
+    `raw[key]`: the source text of a non-string plain scalar value (for hints). `order`: the
+    place of each key in `pos`, made on the first lookup in a large mapping (unset until then);
+    a pruned copy shares the positions of its original and holds the original's order."""
 
-    __slots__ = ("entries", "mark", "raw")
+    __slots__ = ("order", "pos", "raw")
 
-    mark: Mark
-    entries: dict[str, tuple[Mark, Mark]]
+    pos: array[int]
     raw: dict[str, str] | None
+    order: dict[str, int]
 
 
 class YList(list[Any]):
-    """A sequence read from YAML. `mark`: where it starts; `marks[i]`: where item i starts;
-    `raw[i]`: the source text of a non-string plain scalar item (for hints)."""
+    """A sequence read from YAML. `pos[0]`: where it starts; `pos[1 + i]`: where item i starts
+    (packed, see `pack`); `raw[i]`: the source text of a non-string plain scalar item."""
 
-    __slots__ = ("mark", "marks", "raw")
+    __slots__ = ("pos", "raw")
 
-    mark: Mark
-    marks: list[Mark]
+    pos: array[int]
     raw: dict[int, str] | None
+
+
+def new_map(position: int = NO_POS) -> YMap:
+    """An empty YMap that starts at `position`."""
+    node = YMap()
+    node.pos = array("Q", (position,))
+    node.raw = None
+    return node
+
+
+def new_list(position: int = NO_POS) -> YList:
+    """An empty YList that starts at `position`."""
+    node = YList()
+    node.pos = array("Q", (position,))
+    node.raw = None
+    return node
+
+
+def release(value: Any) -> None:
+    """Empty every container of a read document, positions included.
+
+    For the end of a load, when every value has been copied out: whatever may still hold a
+    part of the document (a diagnostic's closure, a declaration) then holds an empty shell, and
+    the rest is freed at once instead of at exit. The containers are emptied, not dropped, so
+    that no reference left anywhere can keep the document alive."""
+    empty = array("Q")
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is YMap:
+            stack.extend(node.values())
+        elif kind is YList:
+            stack.extend(node)
+        else:
+            continue
+        node.clear()
+        node.pos = empty
+        node.raw = None
 
 
 @dataclass
