@@ -119,6 +119,8 @@ def read_document(
     source_map: template.SourceMap | None = None
     try:
         text = safeyaml.decode(data, label)
+        # Only the text is read from here on: one copy of the file less while it is parsed.
+        del data
         if template.is_template(path.name):
             rendered = template.render_mapped(text, file=label, variables=variables, max_bytes=limits.max_bytes)
             text, source_map = rendered.text, rendered.source_map
@@ -126,6 +128,7 @@ def read_document(
         diagnostics.extend(exc.diagnostics)
         return None
     parsed = safeyaml.parse(text, label, limits)
+    del text
     if source_map is None:
         diagnostics.extend(parsed.diagnostics)
     else:

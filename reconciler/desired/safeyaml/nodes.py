@@ -110,8 +110,9 @@ def new_list(position: int = NO_POS) -> YList:
     return node
 
 
-def release(value: Any) -> None:
-    """Empty every container of a read document, positions included.
+def release(value: Any, *, deep: bool = True) -> None:
+    """Empty every container of a read document, positions included (with `deep` False, only
+    `value` itself: what it holds is freed unless something else holds it too).
 
     For the end of a load, when every value has been copied out: whatever may still hold a
     part of the document (a diagnostic's closure, a declaration) then holds an empty shell, and
@@ -123,9 +124,11 @@ def release(value: Any) -> None:
         node = stack.pop()
         kind = type(node)
         if kind is YMap:
-            stack.extend(node.values())
+            if deep:
+                stack.extend(node.values())
         elif kind is YList:
-            stack.extend(node)
+            if deep:
+                stack.extend(node)
         else:
             continue
         node.clear()
