@@ -30,8 +30,8 @@ DIAGNOSTICS_FORMAT = "reconciler-diagnostics"
 APPLY_FORMAT_VERSION = 1
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=fmt.json_default)
+# One encoder for every record: `json.dumps` with options would make a new one per record.
+_compact = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), default=fmt.json_default).encode
 
 
 def _dumps(document: dict[str, Any], records: Mapping[str, Iterable[dict[str, Any]]] = MappingProxyType({})) -> str:
