@@ -48,9 +48,9 @@ class Builder:
         self.result = result
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.open_anchors: set[str] = set()
-        # The open containers, innermost last: (container, its position table, whether it is
+        # The open containers, innermost last: (container, its positions being built, whether it is
         # a mapping, the anchor it will be known by, the value count when it started).
-        self.stack: list[tuple[Any, Any, bool, str | None, int]] = []
+        self.stack: list[tuple[Any, array[int], bool, str | None, int]] = []
         # The `<<` entries of open mappings, to merge when they close, by id() of the mapping.
         self.merges: dict[int, list[tuple[Any, Mark]]] = {}
         self.root: Any = None
@@ -181,7 +181,7 @@ class Builder:
                     cur.raw = {}
                 cur.raw[len(cur)] = raw
             cur.append(value)
-            cur.pos.append(pack(mark))
+            self.stack[-1][1].append(pack(mark))
         else:
             self.root = value
 
@@ -192,8 +192,9 @@ class Builder:
             return
         if key in cur:
             # A duplicate keeps its place in the mapping's order, with the later positions.
+            positions = self.stack[-1][1]
             at = 1 + 2 * operator.indexOf(cur, key)
-            first = unpack(cur.pos[at]) or (0, 0)
+            first = unpack(positions[at]) or (0, 0)
             self.result.diagnostics.append(
                 error(
                     "yaml.duplicate-key",
@@ -204,12 +205,13 @@ class Builder:
                 )
             )
             cur[key] = value
-            cur.pos[at] = key_pos
-            cur.pos[at + 1] = pack(mark)
+            positions[at] = key_pos
+            positions[at + 1] = pack(mark)
         else:
             cur[key] = value
-            cur.pos.append(key_pos)
-            cur.pos.append(pack(mark))
+            positions = self.stack[-1][1]
+            positions.append(key_pos)
+            positions.append(pack(mark))
         if raw is not None:
             if cur.raw is None:
                 cur.raw = {}
@@ -238,16 +240,17 @@ class Builder:
             self.problem(*tag_problem(tag), mark, hint=TAG_HINT)
         new: Any = YMap() if is_map else YList()
         here = mark.line << 32 | mark.column
-        pos = new.pos = array("Q", (here,))
+        pos = array("Q", (here,))
         new.raw = None
         # The common cases inline, without the calls of `place`.
         if type(cur) is YMap and key is not _MERGE and key not in cur and cur.raw is None:
             cur[key] = new  # type: ignore[index]
-            cur.pos.append(key_pos)
-            cur.pos.append(here)
+            parent = self.stack[-1][1]
+            parent.append(key_pos)
+            parent.append(here)
         elif type(cur) is YList:
             cur.append(new)
-            cur.pos.append(here)
+            self.stack[-1][1].append(here)
         else:
             self.place(cur, key, key_pos, new, mark, None)
         self.containers += 1
@@ -260,11 +263,12 @@ class Builder:
     def close(self, count: int) -> tuple[Any, Any, bool]:
         """Close the open container: apply its merges, define its anchor; the container that
         is open again (None at the top)."""
-        container, _, _, anchor, start = self.stack.pop()
+        container, pos, _, anchor, start = self.stack.pop()
         if self.merges:
             merges = self.merges.pop(id(container), None)
             if merges is not None:
-                self.merge(container, merges)
+                self.merge(container, pos, merges)
+        container.pos = pos.tobytes()
         if anchor is not None:
             self.open_anchors.discard(anchor)
             self.anchors[anchor] = (container, count + self.containers + self.expanded - start)
@@ -333,7 +337,7 @@ class Builder:
                 )
         return type(event) is StreamEndEvent
 
-    def merge(self, target: YMap, merges: list[tuple[Any, Mark]]) -> None:
+    def merge(self, target: YMap, positions: array[int], merges: list[tuple[Any, Mark]]) -> None:
         """Apply `<<` entries: merged keys fill in what the mapping does not set itself, and an
         earlier mapping in a `<<: [*a, *b]` list wins over a later one."""
         for value, mark in merges:
@@ -347,17 +351,17 @@ class Builder:
                         hint="write `<<: *anchor` where &anchor names a mapping",
                     )
                     continue
-                _fill_in(target, source)
+                _fill_in(target, positions, source)
 
 
-def _fill_in(target: YMap, source: YMap) -> None:
-    """Copy into `target` the entries of `source` that it does not have, positions and raw
-    text with them."""
-    pos = source.pos
+def _fill_in(target: YMap, positions: array[int], source: YMap) -> None:
+    """Copy into `target` (its positions being built: `positions`) the entries of `source`
+    that it does not have, positions and raw text with them."""
+    pos = source.pos  # complete: bytes, 8 a position
     for i, (k, item) in enumerate(source.items()):
         if k not in target:
             target[k] = item
-            target.pos.extend(pos[1 + 2 * i : 3 + 2 * i])
+            positions.frombytes(pos[8 * (1 + 2 * i) : 8 * (3 + 2 * i)])
             raw = raw_text(source, k)
             if raw is not None:
                 if target.raw is None:

@@ -1,13 +1,14 @@
 """The values a read document is made of, and the bounds on reading it.
 
 `YMap` (a dict) and `YList` (a list) carry the positions of their entries, packed into one
-array each, so that any later layer can point at `file:line:column`; scalars are plain `str`,
+`bytes` each, so that any later layer can point at `file:line:column`; scalars are plain `str`,
 `int`, `float`, `bool`, `None`.
 `Parsed` is the outcome of reading one document; `Limits` bounds what one document may cost.
 """
 
 from __future__ import annotations
 
+import struct
 from array import array
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,12 +45,25 @@ DEFAULT_LIMITS = Limits()
 
 
 # Positions are kept packed, one unsigned 64-bit integer each (`line << 32 | column`, both
-# 0-based), in one `array` per container: 8 bytes a position, where a parser mark with a
-# tuple around it cost about 250 (a 10,000-resource file held ~25 MB of them). They are
-# unpacked only for a value that gets a diagnostic.
+# 0-based), eight bytes a position in one `bytes` per container, where a parser mark with a
+# tuple around it cost about 250 (a 10,000-resource file held ~25 MB of them). While a
+# container is being built they are an `array`, made `bytes` (no spare room) when it closes.
+# They are unpacked only for a value that gets a diagnostic.
 _SHIFT = 32
 _COLUMN = (1 << _SHIFT) - 1
+_PACKED = struct.Struct("=Q")
 NO_POS = (1 << 64) - 1  # no known position (the empty document): shown as line 1, column 1
+
+
+def position_at(pos: bytes, index: int) -> int:
+    """The packed position at `index` of a container's positions."""
+    value: int = _PACKED.unpack_from(pos, 8 * index)[0]
+    return value
+
+
+def packed(*positions: int) -> bytes:
+    """Packed positions as a container keeps them."""
+    return array("Q", positions).tobytes()
 
 
 def pack(mark: Mark) -> int:
@@ -69,35 +83,37 @@ def unpack(position: int) -> tuple[int, int] | None:
 
 
 class YMap(dict[str, Any]):
-    """A mapping read from YAML. `pos[0]`: where it starts; for the i-th key in the mapping's
-    order, `pos[1 + 2*i]`: where the key is written and `pos[2 + 2*i]`: where its value starts
-    (packed, see `pack`). The order of `pos` follows the dict's own, which every writer keeps:
-    a key is only ever added at the end (a duplicate key replaces its value in place).
+    """A mapping read from YAML. `pos` holds packed positions (see `pack`, `position_at`):
+    position 0, where it starts; for the i-th key in the mapping's order, position 1 + 2*i,
+    where the key is written, and 2 + 2*i, where its value starts. The order of `pos` follows
+    the dict's own, which every writer keeps: a key is only ever added at the end (a duplicate
+    key replaces its value in place).
     `raw[key]`: the source text of a non-string plain scalar value (for hints). `order`: the
     place of each key in `pos`, made on the first lookup in a large mapping (unset until then);
     a pruned copy shares the positions of its original and holds the original's order."""
 
     __slots__ = ("order", "pos", "raw")
 
-    pos: array[int]
+    pos: bytes
     raw: dict[str, str] | None
     order: dict[str, int]
 
 
 class YList(list[Any]):
-    """A sequence read from YAML. `pos[0]`: where it starts; `pos[1 + i]`: where item i starts
-    (packed, see `pack`); `raw[i]`: the source text of a non-string plain scalar item."""
+    """A sequence read from YAML. `pos` holds packed positions (see `pack`, `position_at`):
+    position 0, where it starts; 1 + i, where item i starts. `raw[i]`: the source text of a
+    non-string plain scalar item."""
 
     __slots__ = ("pos", "raw")
 
-    pos: array[int]
+    pos: bytes
     raw: dict[int, str] | None
 
 
 def new_map(position: int = NO_POS) -> YMap:
     """An empty YMap that starts at `position`."""
     node = YMap()
-    node.pos = array("Q", (position,))
+    node.pos = packed(position)
     node.raw = None
     return node
 
@@ -105,7 +121,7 @@ def new_map(position: int = NO_POS) -> YMap:
 def new_list(position: int = NO_POS) -> YList:
     """An empty YList that starts at `position`."""
     node = YList()
-    node.pos = array("Q", (position,))
+    node.pos = packed(position)
     node.raw = None
     return node
 
@@ -118,7 +134,7 @@ def release(value: Any, *, deep: bool = True) -> None:
     part of the document (a diagnostic's closure, a declaration) then holds an empty shell, and
     the rest is freed at once instead of at exit. The containers are emptied, not dropped, so
     that no reference left anywhere can keep the document alive."""
-    empty = array("Q")
+    empty = b""
     stack = [value]
     while stack:
         node = stack.pop()

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from reconciler.desired.safeyaml.nodes import NO_POS, Mark, YList, YMap, pack_at, unpack
+from reconciler.desired.safeyaml.nodes import NO_POS, Mark, YList, YMap, pack_at, packed, position_at, unpack
 from reconciler.errors import Location
 
 
@@ -36,7 +36,7 @@ def container_location(file: str, value: Any) -> Location:
     pos = getattr(value, "pos", None)
     if not pos:
         return Location(file, 1, 1)
-    return position_location(file, pos[0])
+    return position_location(file, position_at(pos, 0))
 
 
 # Mappings up to this size are searched for a key; larger ones get an index on first use, so
@@ -63,11 +63,11 @@ def _entry(mapping: Any, key: str, which: int) -> int | None:
     """The packed position of a key (`which` 1) or of its value (2); None if unknown."""
     if not isinstance(mapping, YMap):
         return None
-    pos: array[int] | None = getattr(mapping, "pos", None)
+    pos: bytes | None = getattr(mapping, "pos", None)
     index = key_index(mapping, key)
-    if pos is None or index is None or 2 * index + which >= len(pos):
+    if pos is None or index is None or 2 * index + which >= len(pos) // 8:
         return None
-    return pos[2 * index + which]
+    return position_at(pos, 2 * index + which)
 
 
 def key_location(file: str, mapping: Any, key: str) -> Location:
@@ -89,8 +89,8 @@ def value_location(file: str, mapping: Any, key: str) -> Location:
 def item_location(file: str, sequence: Any, index: int) -> Location:
     """Where item `index` of `sequence` starts; the sequence's start if unknown."""
     pos = getattr(sequence, "pos", None)
-    if pos is not None and 0 <= index < len(pos) - 1:
-        return position_location(file, pos[1 + index])
+    if pos is not None and 0 <= index < len(pos) // 8 - 1:
+        return position_location(file, position_at(pos, 1 + index))
     return container_location(file, sequence)
 
 
@@ -166,7 +166,7 @@ def relocate(value: Any, mapping: SourceMapping) -> None:
         if not isinstance(node, (YMap, YList)) or id(node) in seen:
             continue
         seen.add(id(node))
-        pos = node.pos
+        pos = array("Q", node.pos)
         if isinstance(node, YMap):
             if node.raw:
                 source_of(node.raw, {key: pos[2 + 2 * i] for i, key in enumerate(node) if 2 + 2 * i < len(pos)})
@@ -175,7 +175,7 @@ def relocate(value: Any, mapping: SourceMapping) -> None:
             if node.raw:
                 source_of(node.raw, {i: pos[1 + i] for i in range(len(pos) - 1)})
             stack.extend(node)
-        node.pos = array("Q", map(move, pos))
+        node.pos = packed(*map(move, pos))
 
 
 def pruned(value: Any, paths: Sequence[Sequence[str | int]]) -> Any:
