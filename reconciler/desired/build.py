@@ -20,6 +20,7 @@ and its adapter completes it with the spec's `canonical()`.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,12 +89,19 @@ class _Values:
 
 
 def build(
-    decls: Declarations, resolver: Resolver, out: list[Diagnostic], *, only: Collection[str] = ()
+    decls: Declarations,
+    resolver: Resolver,
+    out: list[Diagnostic],
+    *,
+    only: Collection[str] = (),
+    consume: bool = False,
 ) -> Built:
     """Model values for every declaration; reference problems are appended to `out`.
 
     With `only`, the references of other servers (and of their resources) are not read: they
-    become empty sensitive values, and only their syntax is checked."""
+    become empty sensitive values, and only their syntax is checked. With `consume`, each
+    resource entry is emptied once it is built (`safeyaml.release`): for a load that is done
+    with the parsed documents afterwards."""
     built = Built()
     unread = resolver.unread()
 
@@ -103,6 +111,9 @@ def build(
     for server in decls.servers:
         if server.name not in built.servers:
             built.servers[server.name] = _server(server, for_server(server.name), out)
+    # An entry written once (not repeated by an alias) is emptied as soon as it is built: its
+    # values have been copied, and the parsed document then shrinks while the model grows.
+    written = Counter(id(d.node) for d in decls.resources)
     for decl in decls.resources:
         if not decl.complete:
             continue  # parts of it were refused: its other problems are reported, nothing built
@@ -114,6 +125,8 @@ def build(
             built.resources.extend(_models(decl, values))
         else:
             built.resources.append(_channel(decl, values))
+        if consume and written[id(decl.node)] == 1:
+            safeyaml.release(decl.node, deep=False)
     return built
 
 

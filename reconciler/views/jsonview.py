@@ -13,13 +13,15 @@ its mask) and the before/after of a sensitive field are masked again here, whate
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
 from reconciler.outcomes import ApplyResult, Done, Failed, Outcome
-from reconciler.plan import FieldChange, Plan
+from reconciler.plan import Change, FieldChange, Plan
 from reconciler.views import _format as fmt
 
 PLAN_FORMAT = "reconciler-plan"
@@ -28,27 +30,38 @@ DIAGNOSTICS_FORMAT = "reconciler-diagnostics"
 APPLY_FORMAT_VERSION = 1
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=fmt.json_default)
+# One encoder for every record: `json.dumps` with options would make a new one per record.
+_compact = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), default=fmt.json_default).encode
 
 
-def _dumps(document: dict[str, Any]) -> str:
+def _dumps(document: dict[str, Any], records: Mapping[str, Iterable[dict[str, Any]]] = MappingProxyType({})) -> str:
     """Sorted keys, the top level indented by two, and each entry of a list of records
-    (changes, outcomes, diagnostics) on one line of its own.
+    (changes, outcomes, diagnostics) on one line of its own. `records`: lists of records given
+    as iterables, each encoded as it comes (the plan's changes: a large plan's are never all
+    held as dicts at once, only as their lines).
 
     One line a record reads and diffs well, greps well, and lets json use its C encoder (an
     indented dump falls back to the pure-Python one: seconds on a plan of 10,000 changes).
     ASCII-only output survives any pipe, encoding or terminal unchanged. Secrets are masked by
     the default hook as the encoder meets them."""
-    parts = []
-    for key in sorted(document):
-        value = document[key]
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            text = "[\n    " + ",\n    ".join(_compact(v) for v in value) + "\n  ]"
+    # One list of pieces and one join at the end: a large plan's text is made once, not once
+    # per level of nesting.
+    pieces = ["{\n"]
+    for n, key in enumerate(sorted({*document, *records})):
+        if n:
+            pieces.append(",\n")
+        pieces.append(f"  {json.dumps(key)}: ")
+        value = records[key] if key in records else document[key]
+        if key in records or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+            start = len(pieces)
+            for record in value:
+                pieces.append(",\n    " if len(pieces) > start else "[\n    ")
+                pieces.append(_compact(record))
+            pieces.append("\n  ]" if len(pieces) > start else "[]")
         else:
-            text = json.dumps(value, sort_keys=True, indent=2, default=fmt.json_default).replace("\n", "\n  ")
-        parts.append(f"  {json.dumps(key)}: {text}")
-    return "{\n" + ",\n".join(parts) + "\n}"
+            pieces.append(json.dumps(value, sort_keys=True, indent=2, default=fmt.json_default).replace("\n", "\n  "))
+    pieces.append("\n}")
+    return "".join(pieces)
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -59,13 +72,24 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     return {"format": PLAN_FORMAT, **doc}
 
 
+def _change_document(change: Change) -> dict[str, Any]:
+    """One change as in `plan_document`."""
+    doc = change.to_dict()
+    doc["fields"] = [_field_document(f) for f in change.fields]
+    return doc
+
+
 def _field_document(field: FieldChange) -> dict[str, Any]:
     before, after = fmt.sides(field)
     return {**field.to_dict(), "before": before, "after": after}
 
 
 def render_plan_json(plan: Plan) -> str:
-    return _dumps(plan_document(plan))
+    """The text of `plan_document(plan)`, made one change at a time."""
+    rest = dataclasses.replace(plan, changes=()).to_dict()
+    rest["summary"] = plan.summary().to_dict()
+    del rest["changes"]
+    return _dumps({"format": PLAN_FORMAT, **rest}, {"changes": map(_change_document, plan.changes)})
 
 
 def _outcome_document(outcome: Outcome) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 In the core, this package reads YAML and `reconciler.desired.dumper` writes it. It turns
 text into plain Python values (`YMap`, a dict; `YList`, a list; `str`, `int`, `float`, `bool`,
-`None`) whose containers carry the positions of their entries, so that any later layer can
-point at `file:line:column`. Problems come back as `Diagnostic`s, never as a PyYAML exception.
+`None`) whose containers carry the positions of their entries (packed, eight bytes each), so
+that any later layer can point at `file:line:column`. Problems come back as `Diagnostic`s,
+never as a PyYAML exception.
 
 - `nodes`: the values (`YMap`, `YList`), `Parsed` and the `Limits` on one document;
 - `scalars`: typing by the YAML 1.2 core schema (`yes` stays a string, `0600` is 600) and tags;
@@ -14,9 +15,21 @@ point at `file:line:column`. Problems come back as `Diagnostic`s, never as a PyY
 - `reader`: `parse`, `decode`, `load_data`.
 """
 
-from reconciler.desired.safeyaml.nodes import DEFAULT_LIMITS, Limits, Mark, Parsed, YList, YMap
+from reconciler.desired.safeyaml.nodes import (
+    DEFAULT_LIMITS,
+    NO_POS,
+    Limits,
+    Mark,
+    Parsed,
+    YList,
+    YMap,
+    new_list,
+    new_map,
+    pack,
+    release,
+    unpack,
+)
 from reconciler.desired.safeyaml.positions import (
-    Pos,
     SourceMapping,
     byte_location,
     container_location,
@@ -24,6 +37,7 @@ from reconciler.desired.safeyaml.positions import (
     key_location,
     locate,
     location,
+    position_location,
     pruned,
     raw_text,
     relocate,
@@ -35,10 +49,10 @@ from reconciler.desired.safeyaml.scalars import show_tag
 __all__ = [
     "DEFAULT_LIMITS",
     "HAVE_LIBYAML",
+    "NO_POS",
     "Limits",
     "Mark",
     "Parsed",
-    "Pos",
     "SourceMapping",
     "YList",
     "YMap",
@@ -50,10 +64,16 @@ __all__ = [
     "load_data",
     "locate",
     "location",
+    "new_list",
+    "new_map",
+    "pack",
     "parse",
+    "position_location",
     "pruned",
     "raw_text",
+    "release",
     "relocate",
     "show_tag",
+    "unpack",
     "value_location",
 ]

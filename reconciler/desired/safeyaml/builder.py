@@ -13,6 +13,8 @@ key or at the end of a list) without a call; everything else goes through a smal
 
 from __future__ import annotations
 
+import operator
+from array import array
 from typing import Any
 
 from yaml.events import (
@@ -28,8 +30,8 @@ from yaml.events import (
 
 from reconciler.desired.safeyaml import scalars
 from reconciler.desired.safeyaml.errors import TAG_HINT, Fatal, tag_problem, too_deep_diagnostic
-from reconciler.desired.safeyaml.nodes import Limits, Mark, Parsed, YList, YMap
-from reconciler.desired.safeyaml.positions import location, raw_text
+from reconciler.desired.safeyaml.nodes import Limits, Mark, Parsed, YList, YMap, pack, unpack
+from reconciler.desired.safeyaml.positions import location, position_location, raw_text
 from reconciler.errors import error
 
 _MERGE = "\0<<"  # the pending key of a `<<` entry (no YAML key can hold a NUL)
@@ -46,9 +48,9 @@ class Builder:
         self.result = result
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.open_anchors: set[str] = set()
-        # The open containers, innermost last: (container, its position table, whether it is
+        # The open containers, innermost last: (container, its positions being built, whether it is
         # a mapping, the anchor it will be known by, the value count when it started).
-        self.stack: list[tuple[Any, Any, bool, str | None, int]] = []
+        self.stack: list[tuple[Any, array[int], bool, str | None, int]] = []
         # The `<<` entries of open mappings, to merge when they close, by id() of the mapping.
         self.merges: dict[int, list[tuple[Any, Mark]]] = {}
         self.root: Any = None
@@ -70,13 +72,16 @@ class Builder:
         get = parser.get_event
         special = scalars.SPECIAL_FIRST
         merge = _MERGE
-        # The open container, its position table, whether it is a mapping, and the key waiting
-        # for its value with where that key was written.
+        # Keys are interned: the same few names are written once per resource.
+        keys: dict[str, str] = {}
+        intern = keys.setdefault
+        # The open container, its position array, whether it is a mapping, and the key waiting
+        # for its value with where that key was written (packed, see `nodes.pack`).
         cur: Any = None
         pos: Any = None
         is_map = False
         key: str | None = None
-        key_mark: Any = None
+        key_pos = 0
         count = 0  # scalars so far, keys included
         while True:
             event = get()
@@ -86,9 +91,11 @@ class Builder:
                 text = event.value
                 if is_map and key is None:
                     if event.tag is None and text != "<<":
-                        key, key_mark = text, event.start_mark
+                        key = intern(text, text)
+                        mark = event.start_mark
+                        key_pos = mark.line << 32 | mark.column
                     else:
-                        key, key_mark = self.tagged_key(event)
+                        key, key_pos = self.tagged_key(event)
                     continue
                 if (
                     event.tag is None
@@ -99,36 +106,40 @@ class Builder:
                     # A string: quoted, or plain and not starting like a number or a constant.
                     if is_map and key is not merge and key not in cur and cur.raw is None:
                         cur[key] = text
-                        pos[key] = (key_mark, event.start_mark)
+                        mark = event.start_mark
+                        pos.append(key_pos)
+                        pos.append(mark.line << 32 | mark.column)
                         key = None
                         continue
                     if not is_map and cur is not None:
                         cur.append(text)
-                        pos.append(event.start_mark)
+                        mark = event.start_mark
+                        pos.append(mark.line << 32 | mark.column)
                         continue
-                    self.place(cur, key, key_mark, text, event.start_mark, None)
+                    self.place(cur, key, key_pos, text, event.start_mark, None)
                 else:
                     value, raw = self.scalar(event)
-                    self.place(cur, key, key_mark, value, event.start_mark, raw)
+                    self.place(cur, key, key_pos, value, event.start_mark, raw)
                 key = None
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                cur, pos, is_map = self.open(event, cur, key, key_mark, count)
+                cur, pos, is_map = self.open(event, cur, key, key_pos, count)
                 key = None
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 cur, pos, is_map = self.close(count)
             elif kind is AliasEvent:
-                key, key_mark = self.alias(event, cur, key, key_mark, count)
+                key, key_pos = self.alias(event, cur, key, key_pos, count)
             elif self.other(event):
                 return self.root
 
-    def tagged_key(self, event: Any) -> tuple[str, Mark]:
-        """A key with a tag, or written `<<` (a merge key unless quoted or tagged)."""
+    def tagged_key(self, event: Any) -> tuple[str, int]:
+        """A key with a tag, or written `<<` (a merge key unless quoted or tagged), and where it
+        is written."""
         tag = event.tag
         if tag is not None and tag != "!" and tag not in scalars.SCALAR_TAGS:
             self.problem(*tag_problem(tag), event.start_mark, hint=TAG_HINT)
         text = event.value
         key = _MERGE if (text == "<<" and tag is None and event.implicit[0]) else text
-        return key, event.start_mark
+        return key, pack(event.start_mark)
 
     def scalar(self, event: Any) -> tuple[Any, str | None]:
         """The value of a scalar that may not be a string, and its source text when it is not
@@ -159,39 +170,48 @@ class Builder:
             return None
         return value
 
-    def place(self, cur: Any, key: str | None, key_mark: Mark, value: Any, mark: Mark, raw: str | None) -> None:
+    def place(self, cur: Any, key: str | None, key_pos: int, value: Any, mark: Mark, raw: str | None) -> None:
         """Put a value where the document is: under the pending key, at the end of the open
         list, or as the root."""
         if type(cur) is YMap:
-            self.place_in_map(cur, key, key_mark, value, mark, raw)  # type: ignore[arg-type]
+            self.place_in_map(cur, key, key_pos, value, mark, raw)  # type: ignore[arg-type]
         elif cur is not None:
             if raw is not None:
                 if cur.raw is None:
                     cur.raw = {}
                 cur.raw[len(cur)] = raw
             cur.append(value)
-            cur.marks.append(mark)
+            self.stack[-1][1].append(pack(mark))
         else:
             self.root = value
 
-    def place_in_map(self, cur: YMap, key: str, key_mark: Mark, value: Any, mark: Mark, raw: str | None) -> None:
+    def place_in_map(self, cur: YMap, key: str, key_pos: int, value: Any, mark: Mark, raw: str | None) -> None:
         """Put a value under a key, with the uncommon cases: `<<`, duplicates, raw text."""
         if key is _MERGE:
             self.merges.setdefault(id(cur), []).append((value, mark))
             return
         if key in cur:
-            first = cur.entries[key][0]
+            # A duplicate keeps its place in the mapping's order, with the later positions.
+            positions = self.stack[-1][1]
+            at = 1 + 2 * operator.indexOf(cur, key)
+            first = unpack(positions[at]) or (0, 0)
             self.result.diagnostics.append(
                 error(
                     "yaml.duplicate-key",
-                    f"duplicate key {key!r} (first written at line {first.line + 1}, "
-                    f"column {first.column + 1}); the later value would silently win",
-                    location=location(self.file, key_mark),
+                    f"duplicate key {key!r} (first written at line {first[0] + 1}, "
+                    f"column {first[1] + 1}); the later value would silently win",
+                    location=position_location(self.file, key_pos),
                     hint="remove one of the two entries",
                 )
             )
-        cur[key] = value
-        cur.entries[key] = (key_mark, mark)
+            cur[key] = value
+            positions[at] = key_pos
+            positions[at + 1] = pack(mark)
+        else:
+            cur[key] = value
+            positions = self.stack[-1][1]
+            positions.append(key_pos)
+            positions.append(pack(mark))
         if raw is not None:
             if cur.raw is None:
                 cur.raw = {}
@@ -199,7 +219,7 @@ class Builder:
         elif cur.raw is not None:
             cur.raw.pop(key, None)
 
-    def open(self, event: Any, cur: Any, key: str | None, key_mark: Mark, count: int) -> tuple[Any, Any, bool]:
+    def open(self, event: Any, cur: Any, key: str | None, key_pos: int, count: int) -> tuple[Any, Any, bool]:
         """A new mapping or list, placed and pushed as the open container (which is returned
         with its position table and whether it is a mapping); checked for its depth, its tag,
         and its place (a mapping or a list cannot be a key)."""
@@ -219,37 +239,36 @@ class Builder:
         if tag is not None and tag != "!" and tag != (scalars.MAP if is_map else scalars.SEQ):
             self.problem(*tag_problem(tag), mark, hint=TAG_HINT)
         new: Any = YMap() if is_map else YList()
-        if is_map:
-            new.entries = {}
-        else:
-            new.marks = []
-        new.mark = mark
+        here = mark.line << 32 | mark.column
+        pos = array("Q", (here,))
         new.raw = None
         # The common cases inline, without the calls of `place`.
         if type(cur) is YMap and key is not _MERGE and key not in cur and cur.raw is None:
             cur[key] = new  # type: ignore[index]
-            cur.entries[key] = (key_mark, mark)  # type: ignore[index]
+            parent = self.stack[-1][1]
+            parent.append(key_pos)
+            parent.append(here)
         elif type(cur) is YList:
             cur.append(new)
-            cur.marks.append(mark)
+            self.stack[-1][1].append(here)
         else:
-            self.place(cur, key, key_mark, new, mark, None)
+            self.place(cur, key, key_pos, new, mark, None)
         self.containers += 1
         anchor = event.anchor
         if anchor is not None:
             self.open_anchors.add(anchor)
-        pos = new.entries if is_map else new.marks
         self.stack.append((new, pos, is_map, anchor, count + self.containers + self.expanded - 1))
         return new, pos, is_map
 
     def close(self, count: int) -> tuple[Any, Any, bool]:
         """Close the open container: apply its merges, define its anchor; the container that
         is open again (None at the top)."""
-        container, _, _, anchor, start = self.stack.pop()
+        container, pos, _, anchor, start = self.stack.pop()
         if self.merges:
             merges = self.merges.pop(id(container), None)
             if merges is not None:
-                self.merge(container, merges)
+                self.merge(container, pos, merges)
+        container.pos = pos.tobytes()
         if anchor is not None:
             self.open_anchors.discard(anchor)
             self.anchors[anchor] = (container, count + self.containers + self.expanded - start)
@@ -258,7 +277,7 @@ class Builder:
         top = self.stack[-1]
         return top[0], top[1], top[2]
 
-    def alias(self, event: Any, cur: Any, key: str | None, key_mark: Mark, count: int) -> tuple[Any, Any]:
+    def alias(self, event: Any, cur: Any, key: str | None, key_pos: int, count: int) -> tuple[Any, int]:
         """Repeat an anchored value where the alias is, within the alias bounds; the pending
         key afterwards (the alias itself when it is a key)."""
         name = event.anchor
@@ -275,18 +294,18 @@ class Builder:
         value, size = self.anchors[name]
         self.count_alias(size, count, mark)
         if type(cur) is not YMap:
-            self.place(cur, key, key_mark, value, mark, None)
-            return None, None
+            self.place(cur, key, key_pos, value, mark, None)
+            return None, 0
         if key is not None:
-            self.place_in_map(cur, key, key_mark, value, mark, None)
-            return None, None
+            self.place_in_map(cur, key, key_pos, value, mark, None)
+            return None, 0
         if not isinstance(value, str):
             raise self.fatal(
                 "yaml.complex-key",
                 "a mapping key must be a plain value, not an alias of a mapping or a list",
                 mark,
             )
-        return value, mark
+        return value, pack(mark)
 
     def count_alias(self, size: int, count: int, mark: Mark) -> None:
         """Account for one alias use that adds `size` values; stop a document past the bounds."""
@@ -318,7 +337,7 @@ class Builder:
                 )
         return type(event) is StreamEndEvent
 
-    def merge(self, target: YMap, merges: list[tuple[Any, Mark]]) -> None:
+    def merge(self, target: YMap, positions: array[int], merges: list[tuple[Any, Mark]]) -> None:
         """Apply `<<` entries: merged keys fill in what the mapping does not set itself, and an
         earlier mapping in a `<<: [*a, *b]` list wins over a later one."""
         for value, mark in merges:
@@ -332,16 +351,17 @@ class Builder:
                         hint="write `<<: *anchor` where &anchor names a mapping",
                     )
                     continue
-                _fill_in(target, source)
+                _fill_in(target, positions, source)
 
 
-def _fill_in(target: YMap, source: YMap) -> None:
-    """Copy into `target` the entries of `source` that it does not have, positions and raw
-    text with them."""
-    for k, item in source.items():
+def _fill_in(target: YMap, positions: array[int], source: YMap) -> None:
+    """Copy into `target` (its positions being built: `positions`) the entries of `source`
+    that it does not have, positions and raw text with them."""
+    pos = source.pos  # complete: bytes, 8 a position
+    for i, (k, item) in enumerate(source.items()):
         if k not in target:
             target[k] = item
-            target.entries[k] = source.entries[k]
+            positions.frombytes(pos[8 * (1 + 2 * i) : 8 * (3 + 2 * i)])
             raw = raw_text(source, k)
             if raw is not None:
                 if target.raw is None:

@@ -1,12 +1,15 @@
 """The values a read document is made of, and the bounds on reading it.
 
-`YMap` (a dict) and `YList` (a list) carry the positions of their entries, so that any later
-layer can point at `file:line:column`; scalars are plain `str`, `int`, `float`, `bool`, `None`.
+`YMap` (a dict) and `YList` (a list) carry the positions of their entries, packed into one
+`bytes` each, so that any later layer can point at `file:line:column`; scalars are plain `str`,
+`int`, `float`, `bool`, `None`.
 `Parsed` is the outcome of reading one document; `Limits` bounds what one document may cost.
 """
 
 from __future__ import annotations
 
+import struct
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,26 +44,112 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+# Positions are kept packed, one unsigned 64-bit integer each (`line << 32 | column`, both
+# 0-based), eight bytes a position in one `bytes` per container, where a parser mark with a
+# tuple around it cost about 250 (a 10,000-resource file held ~25 MB of them). While a
+# container is being built they are an `array`, made `bytes` (no spare room) when it closes.
+# They are unpacked only for a value that gets a diagnostic.
+_SHIFT = 32
+_COLUMN = (1 << _SHIFT) - 1
+_PACKED = struct.Struct("=Q")
+NO_POS = (1 << 64) - 1  # no known position (the empty document): shown as line 1, column 1
+
+
+def position_at(pos: bytes, index: int) -> int:
+    """The packed position at `index` of a container's positions."""
+    value: int = _PACKED.unpack_from(pos, 8 * index)[0]
+    return value
+
+
+def packed(*positions: int) -> bytes:
+    """Packed positions as a container keeps them."""
+    return array("Q", positions).tobytes()
+
+
+def pack(mark: Mark) -> int:
+    """A parser mark (or anything with 0-based `line` and `column`) as one packed position."""
+    return mark.line << _SHIFT | mark.column
+
+
+def pack_at(line: int, column: int) -> int:
+    return line << _SHIFT | column
+
+
+def unpack(position: int) -> tuple[int, int] | None:
+    """(line, column), 0-based, of a packed position; None for `NO_POS`."""
+    if position == NO_POS:
+        return None
+    return position >> _SHIFT, position & _COLUMN
+
+
 class YMap(dict[str, Any]):
-    """A mapping read from YAML. `mark`: where it starts; `entries[key]`: (key mark, value
-    mark); `raw[key]`: the source text of a non-string plain scalar value (for hints)."""
+    """A mapping read from YAML. `pos` holds packed positions (see `pack`, `position_at`):
+    position 0, where it starts; for the i-th key in the mapping's order, position 1 + 2*i,
+    where the key is written, and 2 + 2*i, where its value starts. The order of `pos` follows
+    the dict's own, which every writer keeps: a key is only ever added at the end (a duplicate
+    key replaces its value in place).
+    `raw[key]`: the source text of a non-string plain scalar value (for hints). `order`: the
+    place of each key in `pos`, made on the first lookup in a large mapping (unset until then);
+    a pruned copy shares the positions of its original and holds the original's order."""
 
-    __slots__ = ("entries", "mark", "raw")
+    __slots__ = ("order", "pos", "raw")
 
-    mark: Mark
-    entries: dict[str, tuple[Mark, Mark]]
+    pos: bytes
     raw: dict[str, str] | None
+    order: dict[str, int]
 
 
 class YList(list[Any]):
-    """A sequence read from YAML. `mark`: where it starts; `marks[i]`: where item i starts;
-    `raw[i]`: the source text of a non-string plain scalar item (for hints)."""
+    """A sequence read from YAML. `pos` holds packed positions (see `pack`, `position_at`):
+    position 0, where it starts; 1 + i, where item i starts. `raw[i]`: the source text of a
+    non-string plain scalar item."""
 
-    __slots__ = ("mark", "marks", "raw")
+    __slots__ = ("pos", "raw")
 
-    mark: Mark
-    marks: list[Mark]
+    pos: bytes
     raw: dict[int, str] | None
+
+
+def new_map(position: int = NO_POS) -> YMap:
+    """An empty YMap that starts at `position`."""
+    node = YMap()
+    node.pos = packed(position)
+    node.raw = None
+    return node
+
+
+def new_list(position: int = NO_POS) -> YList:
+    """An empty YList that starts at `position`."""
+    node = YList()
+    node.pos = packed(position)
+    node.raw = None
+    return node
+
+
+def release(value: Any, *, deep: bool = True) -> None:
+    """Empty every container of a read document, positions included (with `deep` False, only
+    `value` itself: what it holds is freed unless something else holds it too).
+
+    For the end of a load, when every value has been copied out: whatever may still hold a
+    part of the document (a diagnostic's closure, a declaration) then holds an empty shell, and
+    the rest is freed at once instead of at exit. The containers are emptied, not dropped, so
+    that no reference left anywhere can keep the document alive."""
+    empty = b""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is YMap:
+            if deep:
+                stack.extend(node.values())
+        elif kind is YList:
+            if deep:
+                stack.extend(node)
+        else:
+            continue
+        node.clear()
+        node.pos = empty
+        node.raw = None
 
 
 @dataclass

@@ -1,16 +1,18 @@
 """Positions in a read document: `file:line:column` of a key, a value or a path, moved back to
 the template a document was rendered from, and kept through pruning.
 
-Parser marks are 0-based; every `Location` handed out is 1-based, as editors count.
+Parser marks and packed positions (`nodes.pack`) are 0-based; every `Location` handed out is
+1-based, as editors count.
 """
 
 from __future__ import annotations
 
+import operator
+from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from reconciler.desired.safeyaml.nodes import Mark, YList, YMap
+from reconciler.desired.safeyaml.nodes import NO_POS, Mark, YList, YMap, pack_at, packed, position_at, unpack
 from reconciler.errors import Location
 
 
@@ -21,33 +23,74 @@ def location(file: str, mark: Mark | None) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
+def position_location(file: str, position: int) -> Location:
+    """A 1-based Location from a packed position (see `nodes.pack`)."""
+    at = unpack(position)
+    if at is None:
+        return Location(file, 1, 1)
+    return Location(file, at[0] + 1, at[1] + 1)
+
+
 def container_location(file: str, value: Any) -> Location:
     """Where a YMap or YList starts; line 1 for anything else (e.g. an empty document)."""
-    mark = getattr(value, "mark", None)
-    return location(file, mark)
+    pos = getattr(value, "pos", None)
+    if not pos:
+        return Location(file, 1, 1)
+    return position_location(file, position_at(pos, 0))
+
+
+# Mappings up to this size are searched for a key; larger ones get an index on first use, so
+# that a diagnostic for each key of a large mapping does not cost a search each.
+_SEARCHED = 32
+
+
+def key_index(mapping: YMap, key: str) -> int | None:
+    """The place of `key` in the order of the positions of `mapping` (its own order, or that of
+    the mapping it was pruned from); None if unknown. For a read document only: a mapping
+    still being built may be searched with `operator.indexOf`."""
+    order: dict[str, int] | None = getattr(mapping, "order", None)
+    if order is not None:
+        return order.get(key)
+    if key not in mapping:
+        return None
+    if len(mapping) <= _SEARCHED:
+        return operator.indexOf(mapping, key)
+    order = mapping.order = {k: i for i, k in enumerate(mapping)}
+    return order[key]
+
+
+def _entry(mapping: Any, key: str, which: int) -> int | None:
+    """The packed position of a key (`which` 1) or of its value (2); None if unknown."""
+    if not isinstance(mapping, YMap):
+        return None
+    pos: bytes | None = getattr(mapping, "pos", None)
+    index = key_index(mapping, key)
+    if pos is None or index is None or 2 * index + which >= len(pos) // 8:
+        return None
+    return position_at(pos, 2 * index + which)
 
 
 def key_location(file: str, mapping: Any, key: str) -> Location:
-    """Where `key` is written in `mapping`; the mapping's start if unknown (e.g. merged in)."""
-    entries = getattr(mapping, "entries", None)
-    if entries is not None and key in entries:
-        return location(file, entries[key][0])
-    return container_location(file, mapping)
+    """Where `key` is written in `mapping`; the mapping's start if unknown."""
+    position = _entry(mapping, key, 1)
+    if position is None:
+        return container_location(file, mapping)
+    return position_location(file, position)
 
 
 def value_location(file: str, mapping: Any, key: str) -> Location:
     """Where the value of `key` starts in `mapping`."""
-    entries = getattr(mapping, "entries", None)
-    if entries is not None and key in entries:
-        return location(file, entries[key][1])
-    return container_location(file, mapping)
+    position = _entry(mapping, key, 2)
+    if position is None:
+        return container_location(file, mapping)
+    return position_location(file, position)
 
 
 def item_location(file: str, sequence: Any, index: int) -> Location:
     """Where item `index` of `sequence` starts; the sequence's start if unknown."""
-    marks = getattr(sequence, "marks", None)
-    if marks is not None and 0 <= index < len(marks):
-        return location(file, marks[index])
+    pos = getattr(sequence, "pos", None)
+    if pos is not None and 0 <= index < len(pos) // 8 - 1:
+        return position_location(file, position_at(pos, 1 + index))
     return container_location(file, sequence)
 
 
@@ -96,35 +139,25 @@ class SourceMapping(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Pos:
-    """A position (0-based) that is not a parser mark: one moved back to a template's line."""
-
-    line: int
-    column: int
-
-
 def relocate(value: Any, mapping: SourceMapping) -> None:
     """Move every position in the tree below `value` from the parsed text to the source that
     produced it, and with it the source text of non-string scalars (so that a hint quotes
     `{{ port }}` where the template wrote that, not the `5432` it rendered to)."""
-    moved: dict[int, Pos] = {}
-    originals: list[Mark] = []  # keeps every mark alive, so that no id is reused meanwhile
+    moved: dict[int, int] = {NO_POS: NO_POS}
 
-    def move(mark: Mark | None) -> Any:
-        if mark is None:
-            return None
-        key = id(mark)
-        if key not in moved:
-            originals.append(mark)
-            moved[key] = Pos(*mapping.position(mark.line, mark.column))
-        return moved[key]
+    def move(position: int) -> int:
+        found = moved.get(position)
+        if found is None:
+            line, column = position >> 32, position & 0xFFFFFFFF
+            found = moved[position] = pack_at(*mapping.position(line, column))
+        return found
 
-    def source_of(raw: dict[Any, str] | None, marks: Mapping[Any, Mark]) -> None:
+    def source_of(raw: dict[Any, str] | None, positions: Mapping[Any, int]) -> None:
         for key, text in list((raw or {}).items()):
-            mark = marks.get(key)
-            if mark is not None:
-                raw[key] = mapping.text(mark.line, mark.column, len(text)) or text  # type: ignore[index]
+            position = positions.get(key)
+            if position is not None and position != NO_POS:
+                line, column = position >> 32, position & 0xFFFFFFFF
+                raw[key] = mapping.text(line, column, len(text)) or text  # type: ignore[index]
 
     seen: set[int] = set()
     stack = [value]
@@ -133,17 +166,16 @@ def relocate(value: Any, mapping: SourceMapping) -> None:
         if not isinstance(node, (YMap, YList)) or id(node) in seen:
             continue
         seen.add(id(node))
+        pos = array("Q", node.pos)
         if isinstance(node, YMap):
-            entries = node.entries
-            source_of(node.raw, {key: value_mark for key, (_, value_mark) in entries.items()})
-            node.entries = {key: (move(k), move(v)) for key, (k, v) in entries.items()}
+            if node.raw:
+                source_of(node.raw, {key: pos[2 + 2 * i] for i, key in enumerate(node) if 2 + 2 * i < len(pos)})
             stack.extend(node.values())
         else:
-            marks = node.marks
-            source_of(node.raw, dict(enumerate(marks)))
-            node.marks = [move(m) for m in marks]
+            if node.raw:
+                source_of(node.raw, {i: pos[1 + i] for i in range(len(pos) - 1)})
             stack.extend(node)
-        node.mark = move(node.mark)
+        node.pos = packed(*map(move, pos))
 
 
 def pruned(value: Any, paths: Sequence[Sequence[str | int]]) -> Any:
@@ -158,7 +190,9 @@ def pruned(value: Any, paths: Sequence[Sequence[str | int]]) -> Any:
             if path and isinstance(path[0], str):
                 heads.setdefault(path[0], []).append(path[1:])
         copy = YMap()
-        copy.entries, copy.mark, copy.raw = value.entries, value.mark, value.raw
+        # The positions stay those of the original, found through its order: a key that was
+        # pruned away is still located where it was written.
+        copy.pos, copy.raw, copy.order = value.pos, value.raw, {k: i for i, k in enumerate(value)}
         for key, item in value.items():
             rest = heads.get(key)
             if rest is None:
@@ -172,7 +206,7 @@ def pruned(value: Any, paths: Sequence[Sequence[str | int]]) -> Any:
             if len(path) > 1 and isinstance(path[0], int):
                 inner.setdefault(path[0], []).append(path[1:])
         items = YList(pruned(item, inner[i]) if i in inner else item for i, item in enumerate(value))
-        items.marks, items.mark, items.raw = value.marks, value.mark, value.raw
+        items.pos, items.raw = value.pos, value.raw
         return items
     return value
 

@@ -36,8 +36,12 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     HAVE_LIBYAML = False
 
 
-def parse(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
-    """Read one YAML document from `text`. An empty document gives the value None."""
+def parse(text: str | bytes, file: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
+    """Read one YAML document from `text`. An empty document gives the value None.
+
+    `text` may also be the file's bytes, once `decode` has accepted them (valid UTF-8) and
+    without a BOM: the parser then reads them as they are, where it would otherwise hold a
+    UTF-8 copy of the text of its own while it runs."""
     result = Parsed(None)
     gc_was_enabled = gc.isenabled()
     # The builder allocates hundreds of thousands of small containers and none of them can be
@@ -55,18 +59,23 @@ def parse(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> Parsed:
         # nesting it may refuse (newer releases bound the depth themselves) before the builder
         # sees the level that passes the tool's bound: whatever refused, a document nested
         # deeper than the bound gets the tool's own diagnostic.
-        deep = too_deep(text, exc.problem_mark, file, limits.max_depth)
-        result.diagnostics.append(deep if deep is not None else syntax_diagnostic(exc, text, file))
+        source = _text(text)
+        deep = too_deep(source, exc.problem_mark, file, limits.max_depth)
+        result.diagnostics.append(deep if deep is not None else syntax_diagnostic(exc, source, file))
         result.value = None
         result.ok = False
     except yaml.YAMLError as exc:
-        result.diagnostics.append(reader_diagnostic(exc, text, file))
+        result.diagnostics.append(reader_diagnostic(exc, _text(text), file))
         result.value = None
         result.ok = False
     finally:
         if gc_was_enabled:
             gc.enable()
     return result
+
+
+def _text(text: str | bytes) -> str:
+    return text if isinstance(text, str) else text.decode("utf-8")
 
 
 def decode(data: bytes, file: str) -> str:
