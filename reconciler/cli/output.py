@@ -16,6 +16,9 @@ import click
 from reconciler.errors import DiagnosticsError, ReconcilerError
 from reconciler.views import OutputFormat
 
+# Characters written at once by `Output.out`.
+_SLICE = 1 << 20
+
 
 class Output:
     """Writes to stdout/stderr with every known secret value replaced by `(sensitive)`."""
@@ -51,7 +54,16 @@ class Output:
     # color=True: click would strip ANSI codes from piped output, but whether to colour is
     # decided once, by `_color` (which honours FORCE_COLOR); uncoloured text holds none.
     def out(self, text: str = "", nl: bool = True) -> None:
-        click.echo(self.scrub(text), nl=nl, color=True)
+        text = self.scrub(text)
+        if len(text) <= _SLICE:
+            click.echo(text, nl=nl, color=True)
+            return
+        # A large document (a plan of 50k resources is tens of MB) is written in slices:
+        # echoing it whole would copy it twice more (the newline added, then encoded).
+        for start in range(0, len(text), _SLICE):
+            click.echo(text[start : start + _SLICE], nl=False, color=True)
+        if nl:
+            click.echo("", color=True)
 
     def err(self, text: str = "", nl: bool = True) -> None:
         click.echo(self.scrub(text), err=True, nl=nl, color=True)
