@@ -5,7 +5,7 @@ Conductor provider's rules, which follow its type catalog, are in `rules_conduct
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.desired import secrets
@@ -32,37 +32,46 @@ def check_secret_named_literals(decl: ResourceDecl, address: Address, out: list[
     """A literal under a key named like a secret (`env_vars.DB_PASSWORD: hunter2`): a warning,
     since the value would sit in git (it is never shown by plan, drift or export). Fields
     already reported as literal password-type fields are not reported twice."""
-    reported = {d.location for d in out if d.code == "secret.literal" and d.address == str(address)}
+    reported: set[Any] | None = None
+    for path, value in _string_leaves(decl.node, ()):
+        if not value or secrets.has_reference(value):
+            continue
+        dotted = path_text(path)
+        if not secret_named(dotted):
+            continue
+        if reported is None:
+            reported = {d.location for d in out if d.code == "secret.literal" and d.address == str(address)}
+        where = decl.at(*path)
+        if where in reported:
+            continue
+        env = secrets.suggested_env_name(str(decl.node.get("name", "")), str(path[-1]))
+        out.append(
+            warning(
+                "secret.literal-named",
+                f"`{dotted}` of {SECTION_KIND[decl.section].value} {decl.node.get('name')!r} is named like a "
+                "secret but written as a literal value",
+                location=where,
+                address=str(address),
+                hint=f"write it as a reference, e.g. ${{env:{env}}}, and set that variable where "
+                "plan and apply run",
+            )
+        )
 
-    def walk(value: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if not path and key in _NOT_SECRET_KEYS:
-                    continue
-                walk(item, (*path, str(key)))
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(item, (*path, i))
-        elif isinstance(value, str) and value and not secrets.has_reference(value):
-            dotted = path_text(path)
-            if secret_named(dotted):
-                where = decl.at(*path)
-                if where in reported:
-                    return
-                env = secrets.suggested_env_name(str(decl.node.get("name", "")), str(path[-1]))
-                out.append(
-                    warning(
-                        "secret.literal-named",
-                        f"`{dotted}` of {SECTION_KIND[decl.section].value} {decl.node.get('name')!r} is named like a "
-                        "secret but written as a literal value",
-                        location=where,
-                        address=str(address),
-                        hint=f"write it as a reference, e.g. ${{env:{env}}}, and set that variable where "
-                        "plan and apply run",
-                    )
-                )
 
-    walk(decl.node, ())
+def _string_leaves(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string of a declaration with its path, identity keys at the top left out. A
+    generator, not a recursive closure: a closure that calls itself is a reference cycle, one
+    per resource, that only the garbage collector (off in the CLI) would free."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not path and key in _NOT_SECRET_KEYS:
+                continue
+            yield from _string_leaves(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _string_leaves(item, (*path, i))
+    elif isinstance(value, str):
+        yield path, value
 
 
 def check_lifecycle(
