@@ -82,7 +82,7 @@ def drift(
     from reconciler.engine import write_text
     from reconciler.views import drift as drift_views
 
-    _refuse_saved_plan(desired.files, "drift")
+    _refuse_saved_plan(desired.files, "drift", fmt)
     if notify_url:
         _learn_webhook(notify_url)
     sources = desired.sources()

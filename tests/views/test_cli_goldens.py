@@ -154,7 +154,11 @@ def test_golden_plan_warns_on_a_literal_under_a_secret_named_key(world: World, g
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_golden_plan_given_a_saved_plan(world: World, golden: Golden, fmt: str) -> None:
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_golden_a_saved_plan_where_desired_files_are_expected(
+    world: World, golden: Golden, command: str, fmt: str
+) -> None:
+    """Refused in the command's format, on stdout too: a pipeline posts stdout as its comment."""
     world.desired(BASIC, name="desired.yaml")
     assert world.run("plan", "desired.yaml", "--out", "plan.json").exit_code == 0
-    golden(f"cli_plan_saved_plan_{fmt}.txt", transcript(world, "plan", "plan.json", "--format", fmt))
+    golden(f"cli_{command}_saved_plan_{fmt}.txt", transcript(world, command, "plan.json", "--format", fmt))
