@@ -74,28 +74,31 @@ def secret_values(state: desired_state.DesiredState) -> set[str]:
     return {secret.reveal() for value in held for secret in sensitive_in(value) if secret.reveal()}
 
 
-def plan_options(
-    run: Run,
-    *,
-    prune: bool = False,
-    max_deletes: int | None = None,
-    targets: Sequence[str] = (),
-    excludes: Sequence[str] = (),
-    replace: Sequence[str] = (),
-    take_ownership: Sequence[str] = (),
-    adopt: bool = True,
+def plan_options(run: Run, request: PlanRequest = PlanRequest()) -> planner.PlanOptions:
+    """The planner's options for a plan made now: `request` as a person gave it, the servers
+    declared `prune: true` pruned too, and a new salt for the `--var` digests."""
+    prune_servers = frozenset(n for n, p in run.platforms.items() if request.prune or p.server.prune)
+    return _planner_options(run, request, prune_servers, new_salt())
+
+
+def _saved_options(run: Run, saved: planfile.SavedPlan) -> planner.PlanOptions:
+    """The planner's options for a saved plan made again: the ones it was made with."""
+    return _planner_options(run, saved.options, saved.options.prune_servers, saved.variables_salt)
+
+
+def _planner_options(
+    run: Run, given: PlanRequest | planfile.SavedOptions, prune_servers: frozenset[str], salt: str
 ) -> planner.PlanOptions:
-    prune_servers = frozenset(n for n, p in run.platforms.items() if prune or p.server.prune)
     return planner.PlanOptions(
         prune_servers=prune_servers,
-        max_deletes=max_deletes,
-        targets=tuple(targets),
-        excludes=tuple(excludes),
-        replace=tuple(replace),
-        sources=run.sources.to_dict(variables_key(run.state), new_salt()),
+        max_deletes=given.max_deletes,
+        targets=tuple(given.targets),
+        excludes=tuple(given.excludes),
+        replace=tuple(given.replace),
+        sources=run.sources.to_dict(variables_key(run.state), salt),
         owners=_owners(run),
-        take_ownership=tuple(take_ownership),
-        adopt=adopt,
+        take_ownership=tuple(given.take_ownership),
+        adopt=given.adopt,
         channel_limits=_channel_limits(run),
     )
 
@@ -204,7 +207,7 @@ class Session:
     async def plan(self, request: PlanRequest = PlanRequest()) -> Planned:
         """The plan against the live state; writes nothing (a missing sandbox is not created)."""
         async with self.connect(read_only=True) as run:
-            options = _options(run, request)
+            options = plan_options(run, request)
             return Planned(make_plan(run, options), planfile.SavedOptions.of(options, self.servers))
 
     async def apply(
@@ -228,7 +231,7 @@ class Session:
                 fresh = make_plan(run, _saved_options(run, saved))
                 planfile.check_fresh(saved.plan, fresh)
             else:
-                fresh = make_plan(run, _options(run, request))
+                fresh = make_plan(run, plan_options(run, request))
             approved = review(fresh)
             if not fresh.has_changes:
                 return Applied(fresh)
@@ -302,30 +305,3 @@ async def _execute(run: Run, plan: Plan) -> ApplyResult:
     return await run.execute(plan)
 
 
-def _options(run: Run, request: PlanRequest) -> planner.PlanOptions:
-    return plan_options(
-        run,
-        prune=request.prune,
-        max_deletes=request.max_deletes,
-        targets=request.targets,
-        excludes=request.excludes,
-        replace=request.replace,
-        take_ownership=request.take_ownership,
-        adopt=request.adopt,
-    )
-
-
-def _saved_options(run: Run, saved: planfile.SavedPlan) -> planner.PlanOptions:
-    options = saved.options
-    return planner.PlanOptions(
-        prune_servers=options.prune_servers,
-        max_deletes=options.max_deletes,
-        targets=options.targets,
-        excludes=options.excludes,
-        replace=options.replace,
-        sources=run.sources.to_dict(variables_key(run.state), saved.variables_salt),
-        owners=_owners(run),
-        take_ownership=options.take_ownership,
-        adopt=options.adopt,
-        channel_limits=_channel_limits(run),
-    )
