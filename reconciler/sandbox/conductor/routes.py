@@ -145,17 +145,7 @@ async def get_provider(request: Request, name: str) -> Response:
 @router.get("/api/integrations/provider")
 @router.get("/api/integrations/provider/")
 async def list_providers(request: Request) -> Response:
-    def run(call: Call) -> Any:
-        return store.list_providers(
-            call.conn,
-            call.catalog,
-            call.org,
-            category=_query_category(call),
-            active_only=_query_bool(call, "activeOnly", True),
-            with_apis=False,
-        )
-
-    return await serve(request, run)
+    return await serve(request, lambda call: _listed(call, with_apis=False))
 
 
 @router.delete("/api/integrations/provider/{name}")
@@ -205,17 +195,19 @@ def _bulk_error(index: int, item: Any, errors: list[FieldError]) -> ApiError:
 @router.get("/api/integrations/")
 @router.get("/api/integrations")
 async def list_all(request: Request) -> Response:
-    def run(call: Call) -> Any:
-        return store.list_providers(
-            call.conn,
-            call.catalog,
-            call.org,
-            category=_query_category(call),
-            active_only=_query_bool(call, "activeOnly", True),
-            with_apis=True,
-        )
+    return await serve(request, lambda call: _listed(call, with_apis=True))
 
-    return await serve(request, run)
+
+def _listed(call: Call, *, with_apis: bool) -> Any:
+    """The providers a list call asks for (`category`, `activeOnly`), with or without APIs."""
+    return store.list_providers(
+        call.conn,
+        call.catalog,
+        call.org,
+        category=_query_category(call),
+        active_only=_query_bool(call, "activeOnly", True),
+        with_apis=with_apis,
+    )
 
 
 @router.get("/api/integrations/def")
