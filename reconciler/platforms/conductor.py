@@ -37,7 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconciler.errors import PlatformError, warning
-from reconciler.kinds import canonical_resource, keep_ignored
+from reconciler.kinds import canonical_resource
 from reconciler.kinds import catalog as catalog_of
 from reconciler.kinds.conductor import MASK, OWN_TAG_KEYS, canonical_model, canonical_provider, tag_pairs
 from reconciler.model import (
@@ -59,15 +59,13 @@ from reconciler.platforms.answers import decode
 from reconciler.platforms.base import Platform, credential, stale
 from reconciler.platforms.conductor_auth import TokenAuth
 from reconciler.platforms.conductor_body import (
-    MODEL_KEPT,
     applied_keys,
     batch_failed,
     bulk_item,
     differs,
-    kept_whole,
+    keep_ignored_of_row,
     merged,
     own_tags,
-    row_kept,
     value_at,
     version_of,
 )
@@ -443,10 +441,7 @@ class ConductorPlatform(Platform):
         }
         if current is not None:
             ignored = change.desired.lifecycle.ignore_changes
-            kept = row_kept(current, MODEL_KEPT)
-            keep_ignored(payload, kept, ignored, copy=("configuration",), copy_whole=MODEL_KEPT)
-            if "configuration" in ignored:
-                payload["configuration"] = kept_whole(body.get("configuration"), current.get("configuration"))
+            keep_ignored_of_row(payload, body, current, ignored)
         await self.client.request("POST", path, json_body=payload, address=str(change.address))
         return Done(change, change.address.name)
 

@@ -46,17 +46,21 @@ def applied_keys(tags: Sequence[Mapping[str, str]]) -> tuple[str, ...] | None:
     return tuple(sorted({k for value in records for k in value.split(",") if k}))
 
 
-# The bulk save's item keeps these as the server has them when `ignore_changes` names them.
-ITEM_KEPT = ("description", "enabled", "configuration")
-# A model's save keeps these whole, and keys of its configuration one by one.
-MODEL_KEPT = ("description", "enabled")
+# What a save keeps as the server has it when `ignore_changes` names it: these fields whole,
+# and the configuration whole or key by key.
+KEPT = ("description", "enabled", "configuration")
 
 
-def row_kept(row: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
-    """What a write may keep of a server row: the named fields it has, and its configuration."""
-    kept = {k: row[k] for k in fields if k in row}
-    kept["configuration"] = row.get("configuration") or {}
-    return kept
+def keep_ignored_of_row(
+    payload: dict[str, Any], declared: Mapping[str, Any], row: Mapping[str, Any], ignored: Sequence[str]
+) -> None:
+    """`keep_ignored` for a provider or model save, against the server's row as a write may
+    send it back: its configuration with every masked value replaced by the declared one, or
+    left out where none is declared (the API masks secrets on read, and a mask sent back
+    would be stored in place of the secret)."""
+    kept = {k: row[k] for k in KEPT if k in row}
+    kept["configuration"] = kept_whole(declared.get("configuration"), row.get("configuration"))
+    keep_ignored(payload, kept, ignored, copy=("configuration",), copy_whole=KEPT)
 
 
 def merged(desired: Any, live: Any, dropped: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -147,9 +151,7 @@ def bulk_item(provider: Resource, models: list[Change], row: Mapping[str, Any] |
         item["category"] = body["category"]
     ignored = provider.lifecycle.ignore_changes
     if row is not None and ignored:
-        keep_ignored(item, row_kept(row, ITEM_KEPT), ignored, copy=("configuration",), copy_whole=ITEM_KEPT)
-        if "configuration" in ignored:
-            item["configuration"] = kept_whole(body.get("configuration"), row.get("configuration"))
+        keep_ignored_of_row(item, body, row, ignored)
         if any(p.partition(".")[0] == "tags" for p in ignored):
             kept = plain_tags(row.get("tags"))
             item["tags"] = [*kept, *(t for t in tags if t["key"] in OWN_TAG_KEYS)]

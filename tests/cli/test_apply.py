@@ -424,3 +424,19 @@ def test_apply_goes_through_the_clients_own_send_where_httpx_lacks_its_private_l
     assert result.exit_code == 0, result.output
     assert sorted(world.integration_names()) == ["cache", "pg-main"]
     assert world.run("plan", path, "--detailed-exitcode").exit_code == 0
+
+
+def test_a_provider_ignoring_one_secret_key_never_sends_the_mask(world: World) -> None:
+    body = BASIC.replace(
+        '    configuration: {endpoint: "http://localhost:11434"}\n',
+        '    configuration: {endpoint: "http://localhost:11434", api_key: "${env:RC_OLLAMA_KEY}"}\n'
+        "    lifecycle: {ignore_changes: [configuration.api_key]}\n",
+    )
+    env = {"RC_OLLAMA_KEY": "ollama-secret-1"}
+    assert world.run("apply", world.desired(body), "--auto-approve", env=env).exit_code == 0
+    changed = world.desired(body.replace("description: Local models", "description: Local LLMs"))
+    result = world.run("apply", changed, "--auto-approve", env=env)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(world.url.removeprefix("sandbox:")) as conn:
+        (stored,) = conn.execute("SELECT configuration FROM conductor_provider WHERE name = 'local-llm'").fetchone()
+    assert json.loads(stored) == {"endpoint": "http://localhost:11434", "api_key": "ollama-secret-1"}
