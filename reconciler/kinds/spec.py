@@ -87,8 +87,8 @@ def keep_ignored(
     """Make a write keep what `ignore_changes` covers as the server has it (the one write-back
     every adapter uses), in place.
 
-    For each ignored path: a field in `omit` (body field -> payload key) is left out of the
-    payload, the API keeping what it has; under a field in `copy`, the value at the ignored
+    For each ignored path: a field in `omit` (body field -> payload key) ignored as a whole is
+    left out of the payload, the API keeping what it has; under a field in `copy`, the value at the ignored
     sub-path is taken from `live` (the server's copy); a field in `copy_whole` ignored as a
     whole is taken from `live` whole. A path not found in `live` leaves the payload as it is;
     fields none of these name (tags, which carry the reconciler's own marker) are the
@@ -99,7 +99,7 @@ def keep_ignored(
     whole = frozenset(copy_whole)
     for path in ignored:
         head, _, rest = path.partition(".")
-        if head in omit:
+        if not rest and head in omit:
             payload.pop(omit[head], None)
         elif not rest and head in whole and head in live:
             value = live[head]

@@ -59,7 +59,8 @@ from reconciler.platforms.transports import Transport
 BASE = "/api/v1/custom-integrations"
 CREATE_ATTEMPTS = 4
 ADOPTED = "adopted: written by an earlier try whose answer was lost"
-_PUT_OMITS = {"description": "description", "type": "integration_type", "status": "status"}
+# Fields a PUT leaves out when `ignore_changes` names them whole: the server keeps its own.
+_PUT_OMITS = {"description": "description", "type": "integration_type", "status": "status", "config": "config"}
 
 
 class KubiyaPlatform(Platform):
@@ -172,9 +173,6 @@ class KubiyaPlatform(Platform):
             live = self.from_wire(live_row).body
             # A PUT leaves out what it does not carry: the server keeps it.
             keep_ignored(payload, live, ignored, omit=_PUT_OMITS, copy=("config",))
-            if "config" in ignored:
-                # Ignored whole: the PUT leaves it out and the server keeps its own.
-                del payload["config"]
             if any(p.partition(".")[0] == "tags" for p in ignored):
                 payload["tags"] = sorted({*live["tags"], *self._markers(change, live_row)})
         return payload
