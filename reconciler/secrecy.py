@@ -48,6 +48,13 @@ def secret_named(path: str) -> bool:
     return leaf not in SECRET_NAME_KEYS and bool(_SECRET_WORDS.search(leaf))
 
 
+def may_name_a_secret(key: str) -> bool:
+    """Whether a key holds one of the words `secret_named` looks for: a path none of whose
+    keys does is never secret-named, which lets a walk over a large document skip building
+    the path's text for every leaf."""
+    return _SECRET_WORDS.search(key) is not None
+
+
 def is_sensitive(path: str, *values: Any) -> bool:
     """The one rule for what is never shown, on every path (plan, drift, export, validate, the
     plan file, the notifier): a value holding a secret reference or a password-type field, or

@@ -5,7 +5,7 @@ Conductor provider's rules, which follow its type catalog, are in `rules_conduct
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.desired import secrets
@@ -23,7 +23,7 @@ from reconciler.desired.schema import path_text
 from reconciler.errors import Diagnostic, Location, error, warning
 from reconciler.kinds.console import AUTH_CONFIG_SECRETS, AUTH_NEEDS, BIMPEAI_REQUIRED_SECRET, BIMPEAI_SECRETS
 from reconciler.model import FINGERPRINT_TAG_KEY, MANAGED_TAG_KEY, Address
-from reconciler.secrecy import secret_named
+from reconciler.secrecy import may_name_a_secret, secret_named
 
 _NOT_SECRET_KEYS = frozenset({"name", "server", "type", "family", "agent", "lifecycle", "apis", "tags"})
 
@@ -33,7 +33,7 @@ def check_secret_named_literals(decl: ResourceDecl, address: Address, out: list[
     since the value would sit in git (it is never shown by plan, drift or export). Fields
     already reported as literal password-type fields are not reported twice."""
     reported: set[Any] | None = None
-    for path, value in _string_leaves(decl.node, ()):
+    for path, value in _string_leaves(decl.node, (), False, []):
         if not value or secrets.has_reference(value):
             continue
         dotted = path_text(path)
@@ -58,20 +58,27 @@ def check_secret_named_literals(decl: ResourceDecl, address: Address, out: list[
         )
 
 
-def _string_leaves(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Every string of a declaration with its path, identity keys at the top left out. A
-    generator, not a recursive closure: a closure that calls itself is a reference cycle, one
-    per resource, that only the garbage collector (off in the CLI) would free."""
+def _string_leaves(
+    value: Any, path: tuple[str | int, ...], named: bool, out: list[tuple[tuple[str | int, ...], str]]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """The strings of a declaration with their paths, identity keys at the top left out, and
+    only under a key that may name a secret (`named`: one on the path so far does): the rest
+    can never be secret-named, and a large file has hundreds of thousands of them. A plain
+    function appending to `out`, not a recursive closure (a cycle per resource, which only
+    the garbage collector, off in the CLI, would free) nor a generator (a frame per level per
+    leaf)."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not path and key in _NOT_SECRET_KEYS:
                 continue
-            yield from _string_leaves(item, (*path, str(key)))
+            text = str(key)
+            _string_leaves(item, (*path, text), named or may_name_a_secret(text), out)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _string_leaves(item, (*path, i))
-    elif isinstance(value, str):
-        yield path, value
+            _string_leaves(item, (*path, i), named, out)
+    elif named and isinstance(value, str):
+        out.append((path, value))
+    return out
 
 
 def check_lifecycle(
