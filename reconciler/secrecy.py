@@ -9,8 +9,9 @@ secret a scrubber looks for in text a server or a view produced.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import Sensitive, escape_unsafe
@@ -48,6 +49,7 @@ def secret_named(path: str) -> bool:
     return leaf not in SECRET_NAME_KEYS and bool(_SECRET_WORDS.search(leaf))
 
 
+@functools.lru_cache(maxsize=4096)
 def may_name_a_secret(key: str) -> bool:
     """Whether a key holds one of the words `secret_named` looks for: a path none of whose
     keys does is never secret-named, which lets a walk over a large document skip building
@@ -121,13 +123,26 @@ def masked(value: Any) -> Any:
     return value
 
 
-def sensitive_in(value: Any) -> Iterator[Sensitive]:
+def sensitive_in(value: Any) -> list[Sensitive]:
     """Every `Sensitive` held in a body, however deep in its mappings, lists and tuples."""
+    found: list[Sensitive] = []
+    _collect_sensitive(value, found)
+    return found
+
+
+def _collect_sensitive(value: Any, found: list[Sensitive]) -> None:
+    # Appends rather than yields: it walks every value of every resource on each plan, and a
+    # generator costs a frame per level per value. Strings, the common leaf, are tested first.
+    if isinstance(value, str):
+        return
     if isinstance(value, Sensitive):
-        yield value
-    elif isinstance(value, Mapping):
+        found.append(value)
+    elif isinstance(value, dict):
         for v in value.values():
-            yield from sensitive_in(v)
+            _collect_sensitive(v, found)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from sensitive_in(v)
+            _collect_sensitive(v, found)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _collect_sensitive(v, found)

@@ -67,7 +67,10 @@ def _string_leaves(
     function appending to `out`, not a recursive closure (a cycle per resource, which only
     the garbage collector, off in the CLI, would free) nor a generator (a frame per level per
     leaf)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, str):
+        if named:
+            out.append((path, value))
+    elif isinstance(value, Mapping):
         for key, item in value.items():
             if not path and key in _NOT_SECRET_KEYS:
                 continue
@@ -76,8 +79,6 @@ def _string_leaves(
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _string_leaves(item, (*path, i), named, out)
-    elif named and isinstance(value, str):
-        out.append((path, value))
     return out
 
 
