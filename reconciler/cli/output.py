@@ -65,6 +65,21 @@ class Output:
         if nl:
             click.echo("", color=True)
 
+    def out_parts(self, parts: Iterable[str], nl: bool = True) -> None:
+        """Write a text given in parts (a large plan, made as it is written), scrubbed as a
+        whole would be: the end of each part is held back, as long as the longest secret form
+        less one character, and scrubbed with the next, so a secret split between two parts
+        is still found."""
+        keep = max(map(len, self.secrets), default=1) - 1
+        held = ""
+        for part in parts:
+            text = self.scrub(held + part)
+            cut = max(len(text) - keep, 0)
+            held = text[cut:]
+            if cut:
+                click.echo(text[:cut], nl=False, color=True)
+        click.echo(held, nl=nl, color=True)
+
     def err(self, text: str = "", nl: bool = True) -> None:
         click.echo(self.scrub(text), err=True, nl=nl, color=True)
 

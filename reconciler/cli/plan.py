@@ -3,6 +3,7 @@ gates (`--fail-on`, `--max-changes`, `--detailed-exitcode`) and `--out` (a plan 
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -129,13 +130,14 @@ def plan(
     fail_actions = _parse_actions(fail_on)
     planned = run_command(_plan(sources, request), fmt)
     refusal = _plan_refusal(planned.plan, fail_actions, max_changes)
-    rendered = views.render_plan(planned.plan, fmt, color=color(no_color))
+    rendered = views.stream_plan(planned.plan, fmt, color=color(no_color))
     if refusal is not None and fmt is MARKDOWN:
         # The comment says first that the plan was refused, and which changes it refused.
         from reconciler.views.outcome import render_refusal_markdown
 
-        rendered = render_refusal_markdown(refusal[0], refusal[2], hint=refusal[1]) + "\n\n" + rendered
-    OUT.out(rendered)
+        heading = render_refusal_markdown(refusal[0], refusal[2], hint=refusal[1]) + "\n\n"
+        rendered = itertools.chain((heading,), rendered)
+    OUT.out_parts(rendered)
     # The gates come before the plan file: a refused plan must leave nothing to apply.
     if refusal is not None:
         message, hint, _ = refusal

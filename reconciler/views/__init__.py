@@ -1,7 +1,8 @@
 """Renderers of plans, apply results and diagnostics: the core computes, the views render.
 
-Every renderer is a function from a value to a string (no trailing newline), so that the CLI
-decides where text goes; only `ProgressObserver` writes, to the rich Console it is given.
+Every renderer is a function from a value to a string (no trailing newline), or to the parts
+of one (`stream_plan`), so that the CLI decides where text goes; only `ProgressObserver`
+writes, to the rich Console it is given.
 Views never talk to servers (an import-linter contract forbids `reconciler.platforms`, httpx
 and the sandbox here) and never show a secret: sensitive fields are masked again on the way
 out, whatever they hold, and the body of `Change.desired` (which holds the secrets) is never
@@ -20,6 +21,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from reconciler.plan import Plan
     from reconciler.views.human import render_apply_human, render_diagnostics, render_plan_human
     from reconciler.views.jsonview import render_apply_json, render_diagnostics_json, render_plan_json
@@ -50,14 +53,20 @@ _HOMES = {
 
 
 def render_plan(plan: Plan, fmt: OutputFormat, *, color: bool = False) -> str:
-    """The plan in `fmt`: the one place a plan's view is chosen."""
+    """The plan in `fmt`, whole."""
+    return "".join(stream_plan(plan, fmt, color=color))
+
+
+def stream_plan(plan: Plan, fmt: OutputFormat, *, color: bool = False) -> Iterator[str]:
+    """The plan in `fmt`, in parts to write one after the other (a large JSON plan is never
+    held whole): the one place a plan's view is chosen."""
     from reconciler.views import human, jsonview, markdown
 
     if fmt is OutputFormat.JSON:
-        return jsonview.render_plan_json(plan)
+        return jsonview.stream_plan_json(plan)
     if fmt is OutputFormat.MARKDOWN:
-        return markdown.render_plan_markdown(plan)
-    return human.render_plan_human(plan, color=color)
+        return iter((markdown.render_plan_markdown(plan),))
+    return iter((human.render_plan_human(plan, color=color),))
 
 
 def __getattr__(name: str) -> Any:
@@ -78,4 +87,5 @@ __all__ = [
     "render_plan_human",
     "render_plan_json",
     "render_plan_markdown",
+    "stream_plan",
 ]

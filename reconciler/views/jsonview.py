@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -36,32 +36,49 @@ _compact = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), default=fmt
 
 def _dumps(document: dict[str, Any], records: Mapping[str, Iterable[dict[str, Any]]] = MappingProxyType({})) -> str:
     """Sorted keys, the top level indented by two, and each entry of a list of records
-    (changes, outcomes, diagnostics) on one line of its own. `records`: lists of records given
-    as iterables, each encoded as it comes (the plan's changes: a large plan's are never all
-    held as dicts at once, only as their lines).
+    (changes, outcomes, diagnostics) on one line of its own (see `_pieces`)."""
+    return "".join(_pieces(document, records))
+
+
+def _pieces(document: dict[str, Any], records: Mapping[str, Iterable[dict[str, Any]]]) -> Iterator[str]:
+    """The text of `_dumps`, piece by piece. `records`: lists of records given as iterables,
+    each encoded as it comes (the plan's changes: a large plan's are never all held as dicts
+    at once, only as their lines, and a streamed one not even as those).
 
     One line a record reads and diffs well, greps well, and lets json use its C encoder (an
     indented dump falls back to the pure-Python one: seconds on a plan of 10,000 changes).
     ASCII-only output survives any pipe, encoding or terminal unchanged. Secrets are masked by
     the default hook as the encoder meets them."""
-    # One list of pieces and one join at the end: a large plan's text is made once, not once
-    # per level of nesting.
-    pieces = ["{\n"]
+    yield "{\n"
     for n, key in enumerate(sorted({*document, *records})):
         if n:
-            pieces.append(",\n")
-        pieces.append(f"  {json.dumps(key)}: ")
+            yield ",\n"
+        yield f"  {json.dumps(key)}: "
         value = records[key] if key in records else document[key]
         if key in records or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
-            start = len(pieces)
+            opening = "[\n    "
             for record in value:
-                pieces.append(",\n    " if len(pieces) > start else "[\n    ")
-                pieces.append(_compact(record))
-            pieces.append("\n  ]" if len(pieces) > start else "[]")
+                yield opening
+                opening = ",\n    "
+                yield _compact(record)
+            yield "[]" if opening == "[\n    " else "\n  ]"
         else:
-            pieces.append(json.dumps(value, sort_keys=True, indent=2, default=fmt.json_default).replace("\n", "\n  "))
-    pieces.append("\n}")
-    return "".join(pieces)
+            yield json.dumps(value, sort_keys=True, indent=2, default=fmt.json_default).replace("\n", "\n  ")
+    yield "\n}"
+
+
+def _batched(pieces: Iterable[str], size: int = 1 << 18) -> Iterator[str]:
+    """Pieces joined into texts of about `size` characters: few writes, little held."""
+    batch: list[str] = []
+    held = 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(batch)
+            batch, held = [], 0
+    if batch:
+        yield "".join(batch)
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -86,10 +103,16 @@ def _field_document(field: FieldChange) -> dict[str, Any]:
 
 def render_plan_json(plan: Plan) -> str:
     """The text of `plan_document(plan)`, made one change at a time."""
+    return "".join(stream_plan_json(plan))
+
+
+def stream_plan_json(plan: Plan) -> Iterator[str]:
+    """The text of `render_plan_json` in parts, made as they are written: a plan of 50,000
+    resources is tens of megabytes of text, never held whole."""
     rest = dataclasses.replace(plan, changes=()).to_dict()
     rest["summary"] = plan.summary().to_dict()
     del rest["changes"]
-    return _dumps({"format": PLAN_FORMAT, **rest}, {"changes": map(_change_document, plan.changes)})
+    return _batched(_pieces({"format": PLAN_FORMAT, **rest}, {"changes": map(_change_document, plan.changes)}))
 
 
 def _outcome_document(outcome: Outcome) -> dict[str, Any]:
