@@ -45,6 +45,8 @@ def canonical_test(test: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     enabled = test.get("enabled")
     timeout = test.get("timeout")
+    if type(test) is dict and len(test) == 3 and "command" in test and enabled is not None and timeout is not None:
+        return test  # already complete: shared, see `canonical_config`
     return {
         "enabled": TEST_DEFAULTS["enabled"] if enabled is None else enabled,
         "command": test.get("command"),
@@ -53,15 +55,26 @@ def canonical_test(test: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def canonical_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The config as the server stores it: all keys, defaults filled, unknown keys dropped."""
+    """The config as the server stores it: all keys, defaults filled, unknown keys dropped.
+
+    A part already in that shape (a plain dict or list: a row just decoded, a body just built)
+    is kept, not copied: bodies are never changed in place, and a plan of 25,000
+    integrations holds each config twice (declared and live), so copies would cost megabytes.
+    """
     config = config or {}
-    return {
-        "env_vars": dict(config.get("env_vars") or {}),
-        "secrets": list(config.get("secrets") or []),
-        "files": [canonical_file(f) for f in config.get("files") or []],
+    env_vars = config.get("env_vars")
+    secrets = config.get("secrets")
+    files = config.get("files")
+    out = {
+        "env_vars": env_vars if type(env_vars) is dict else dict(env_vars or {}),
+        "secrets": secrets if type(secrets) is list else list(secrets or []),
+        "files": files if type(files) is list and not files else [canonical_file(f) for f in files or []],
         "context_prompt": config.get("context_prompt"),
         "connection_test": canonical_test(config.get("connection_test")),
     }
+    if type(config) is dict and len(config) == len(out) and all(config.get(k) is v for k, v in out.items()):
+        return config
+    return out
 
 
 def canonical(body: Mapping[str, Any]) -> dict[str, Any]:
