@@ -96,17 +96,61 @@ def diff(
     fields). Inside a record, a live key the desired state lacks is a difference (shown as a
     removal, `after` None), except under `open_paths`, where the server adds keys of its own.
     """
+    if desired is live:
+        return ()  # one body, shared (see `shared`): nothing can differ
     skip = tuple(ignore) + tuple(write_only)
     if not skip:
         subset = {k: live.get(k, _MISSING) for k in desired}
-        # Plain equality (in C) settles the common unchanged body; a Sensitive never equals
-        # a str there, so bodies holding secrets take the rule-aware comparison.
-        if desired == subset or values_equal(desired, subset):
+        # Plain equality (in C) settles the common unchanged body, confirmed strict (`1 ==
+        # True` in Python, not here); a Sensitive never equals a str there, so bodies holding
+        # secrets take the rule-aware comparison.
+        if (desired == subset and same(desired, subset)) or values_equal(desired, subset):
             return ()
     out: list[FieldChange] = []
     _walk("", desired, live, skip, tuple(open_paths), out)
     out.sort(key=lambda f: f.path)
     return tuple(out)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Strict equality of two JSON-shaped values: equal, and of the same type throughout
+    (`True` is not `1`, a `Sensitive` is not its text)."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        if len(a) != len(b):
+            return False
+        for key, value in a.items():
+            other = b.get(key, _MISSING)
+            if other is _MISSING or not same(value, other):
+                return False
+        return True
+    if kind is list:
+        return len(a) == len(b) and all(map(same, a, b))
+    return bool(a == b)
+
+
+def shared(live: Mapping[str, Any], declared: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`live` with each field strictly equal to the declared one (`same`) replaced by the
+    declared object; the declared body itself when every field is. The value is unchanged,
+    only held once: a plan holds every resource twice, declared and live, and nine in ten
+    are usually alike (half the plan's memory at 50,000 resources). Bodies are never changed
+    in place, so sharing is safe."""
+    if type(live) is not dict or type(declared) is not dict:
+        return live
+    out: dict[str, Any] = {}
+    alike = len(live) == len(declared)
+    for key, value in live.items():
+        want = declared.get(key, _MISSING)
+        if want is not _MISSING and same(value, want):
+            out[key] = want
+        else:
+            out[key] = value
+            alike = False
+    return declared if alike else out
 
 
 def _join(prefix: str, key: str) -> str:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from reconciler import diff
 from reconciler.errors import Diagnostic, PlatformError, WireShapeError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig, ServerKind
 from reconciler.outcomes import Failed, Outcome, conflict, failed
@@ -71,13 +73,14 @@ class Platform(ABC):
         adapter's `from_wire` finds it) turned into a clear error. Anything else an adapter
         raises is its own bug and surfaces as itself."""
         try:
-            return await self.read(desired)
+            live = await self.read(desired)
         except WireShapeError as exc:
             _log.debug("reading server %r failed on an unexpected row shape", self.server.name, exc_info=True)
             raise PlatformError(
                 f"the server's list answer has an unexpected shape ({exc})",
                 hint=f"check that {self.server.url} is a {self.kind.value} server",
             ) from exc
+        return share_declared(live, desired)
 
     def prepare(self, resource: Resource) -> Resource:
         """The desired resource in the exact shape `read` produces (defaults filled in)."""
@@ -166,3 +169,16 @@ def credential(server: ServerConfig, field: str, defaults: Mapping[str, str] | N
         f"server {server.name!r} has no {field}",
         hint=f"add `{field}: ${{env:...}}` to servers.{server.name}",
     )
+
+
+def share_declared(live: list[LiveResource], desired: Sequence[Resource]) -> list[LiveResource]:
+    """The live resources with every part equal to its declared counterpart held once (see
+    `diff.shared`): the live copy of an unchanged resource is then freed as soon as it is read."""
+    declared = {r.address: r.body for r in desired}
+    out: list[LiveResource] = []
+    for item in live:
+        body = declared.get(item.address)
+        if body is not None:
+            item = replace(item, body=diff.shared(item.body, body))
+        out.append(item)
+    return out

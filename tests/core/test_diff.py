@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.diff import creation_fields, diff, values_equal
+from reconciler.diff import creation_fields, diff, same, shared, values_equal
 from reconciler.model import Sensitive
 
 
@@ -134,3 +134,33 @@ def test_creation_fields_flatten_records_and_mask_secrets() -> None:
         ("configuration.endpoint", "e", False),
         ("type", "openai", False),
     ]
+
+
+def test_a_boolean_against_a_number_is_a_change_in_a_whole_body() -> None:
+    # Python holds 1 == True; the plan does not (see test_numbers_equal_their_string_form_but_not_booleans).
+    (change,) = diff({"config": {"enabled": 1}}, {"config": {"enabled": True}})
+    assert (change.path, change.before, change.after) == ("config.enabled", True, 1)
+
+
+def test_same_is_equality_of_value_and_type_throughout() -> None:
+    assert same({"a": [1, "x", None, {"b": 2.5}]}, {"a": [1, "x", None, {"b": 2.5}]})
+    assert not same({"a": [1]}, {"a": [True]})
+    assert not same({"a": 1.0}, {"a": 1})
+    assert not same({"token": Sensitive("v")}, {"token": "v"})
+    assert not same({"a": 1}, {"a": 1, "b": 2})
+
+
+def test_a_shared_live_body_keeps_the_live_value_and_type() -> None:
+    declared = {"type": "postgres", "config": {"env_vars": {"PORT": "5432"}, "enabled": 1}, "tags": ["a"]}
+    live = {"type": "postgres", "config": {"env_vars": {"PORT": "5432"}, "enabled": True}, "tags": ["a"], "x": 1}
+    body = shared(live, declared)
+    assert same(body, live)
+    assert body["tags"] is declared["tags"]
+    assert body["config"] is live["config"]
+
+
+def test_a_live_body_alike_in_every_field_is_the_declared_body() -> None:
+    declared = {"type": "s3", "config": {"secrets": ["A"]}, "tags": []}
+    live = {"type": "s3", "config": {"secrets": ["A"]}, "tags": []}
+    assert shared(live, declared) is declared
+    assert diff(declared, shared(live, declared)) == ()

@@ -72,7 +72,8 @@ class Builder:
         get = parser.get_event
         special = scalars.SPECIAL_FIRST
         merge = _MERGE
-        # Keys are interned: the same few names are written once per resource.
+        # Keys, and short string values, are interned: the same few are written once per
+        # resource.
         keys: dict[str, str] = {}
         intern = keys.setdefault
         # The open container, its position array, whether it is a mapping, and the key waiting
@@ -104,6 +105,9 @@ class Builder:
                     and (text[0] not in special or not event.implicit[0])
                 ):
                     # A string: quoted, or plain and not starting like a number or a constant.
+                    # A short one is interned with the keys: a large file repeats the same
+                    # few values (a server's name, a type, a tag, a port) in every resource.
+                    text = intern(text, text) if len(text) <= 16 else text
                     if is_map and key is not merge and key not in cur and cur.raw is None:
                         cur[key] = text
                         mark = event.start_mark
