@@ -20,7 +20,7 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """A place in a desired-state file. `line` and `column` are 1-based; 0 means unknown."""
 
