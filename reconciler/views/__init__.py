@@ -51,12 +51,17 @@ _HOMES = {
 
 def render_plan(plan: Plan, fmt: OutputFormat, *, color: bool = False) -> str:
     """The plan in `fmt`: the one place a plan's view is chosen."""
-    from reconciler.views import human, jsonview, markdown
-
+    # Only the chosen view is imported: each costs a cold start the others do not need.
     if fmt is OutputFormat.JSON:
+        from reconciler.views import jsonview
+
         return jsonview.render_plan_json(plan)
     if fmt is OutputFormat.MARKDOWN:
+        from reconciler.views import markdown
+
         return markdown.render_plan_markdown(plan)
+    from reconciler.views import human
+
     return human.render_plan_human(plan, color=color)
 
 
