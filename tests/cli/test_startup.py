@@ -1,0 +1,41 @@
+"""What a plan loads: a plan against servers over HTTP imports neither apply's modules, nor the
+views it does not render, nor the sandbox and SQLite, so that a small plan starts fast."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import BASIC_ADDRESSES, World
+
+# Modules a `plan --format json` over HTTP has no use for (each imported where it is used).
+NOT_FOR_A_PLAN = {
+    "reconciler.apply",
+    "reconciler.schedule",
+    "reconciler.drift",
+    "reconciler.views.human",
+    "reconciler.views.markdown",
+    "reconciler.views.progress",
+    "reconciler.sandbox",
+    "sqlite3",
+    "rich",
+    "jinja2",
+    "jsonschema",
+}
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules `-X importtime` (PYTHONPROFILEIMPORTTIME) reported on stderr."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.serve
+def test_a_plan_over_http_imports_only_what_it_uses(served_world: World) -> None:
+    path = served_world.desired()
+    proc = served_world.process("plan", path, "--format", "json", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert proc.code == 0, proc.stderr
+    assert {c["address"] for c in json.loads(proc.stdout)["changes"]} == set(BASIC_ADDRESSES)
+    loaded = imported(proc.stderr)
+    assert {"reconciler.planner", "reconciler.views.jsonview"} <= loaded  # the listing is complete
+    assert loaded & NOT_FOR_A_PLAN == set()
