@@ -1,12 +1,18 @@
 """What a plan loads: a plan against servers over HTTP imports neither apply's modules, nor the
-views it does not render, nor the sandbox and SQLite, so that a small plan starts fast."""
+other commands' modules, nor the views it does not render, nor the sandbox and SQLite, so that
+a small plan starts fast; and every command is found in the module that registers it."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 
 import pytest
 
+import reconciler.cli
+from reconciler.cli import main
+from reconciler.cli.app import COMMAND_MODULES
 from tests.cli.conftest import BASIC_ADDRESSES, World
 
 # Modules a `plan --format json` over HTTP has no use for (each imported where it is used).
@@ -14,6 +20,11 @@ NOT_FOR_A_PLAN = {
     "reconciler.apply",
     "reconciler.schedule",
     "reconciler.drift",
+    "reconciler.cli.apply",
+    "reconciler.cli.drift",
+    "reconciler.cli.export",
+    "reconciler.cli.kit",
+    "reconciler.cli.sandbox",
     "reconciler.views.human",
     "reconciler.views.markdown",
     "reconciler.views.progress",
@@ -39,3 +50,15 @@ def test_a_plan_over_http_imports_only_what_it_uses(served_world: World) -> None
     loaded = imported(proc.stderr)
     assert {"reconciler.planner", "reconciler.views.jsonview"} <= loaded  # the listing is complete
     assert loaded & NOT_FOR_A_PLAN == set()
+
+
+def test_every_command_is_named_with_the_module_that_registers_it() -> None:
+    # Every module of the package imported: a command registered where COMMAND_MODULES does
+    # not look would be missing from a run that does not list the commands.
+    for module in pkgutil.iter_modules(reconciler.cli.__path__, "reconciler.cli."):
+        if module.name != "reconciler.cli.__main__":
+            importlib.import_module(module.name)
+    commands = dict(main.commands.items())
+    assert {name: command.callback.__module__ for name, command in commands.items() if command.callback} == dict(
+        COMMAND_MODULES
+    )
