@@ -16,12 +16,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import replace as _replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import desired as desired_state
 from reconciler import planfile, planner
-from reconciler.apply import Observer
-from reconciler.drift import DriftReport, from_plan
 from reconciler.errors import ConfigError
 from reconciler.live import (
     Run,
@@ -38,11 +36,17 @@ from reconciler.live import (
     variables_key,
 )
 from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, ServerConfig, ServerKind
-from reconciler.outcomes import ApplyResult
 from reconciler.plan import Plan
 from reconciler.platforms import Platform
 from reconciler.secrecy import sensitive_in
 from reconciler.session_values import Applied, Exported, ExportRequest, Planned, PlanRequest, Unlocked
+
+# Named in annotations only (and `drift` imported where `Session.drift` uses it): a plan's cold
+# start does without apply's and drift's modules.
+if TYPE_CHECKING:
+    from reconciler.apply import Observer
+    from reconciler.drift import DriftReport
+    from reconciler.outcomes import ApplyResult
 
 # `live`'s names are re-exported: the engine is where callers find the pipeline's stages
 # (the values its commands take and give are `session_values`').
@@ -152,7 +156,7 @@ class Hooks:
 
 
 # Runs an apply on an open run: the caller's, to own interrupts and progress (the CLI's).
-Executor = Callable[[Run, Plan], Awaitable[ApplyResult]]
+Executor = Callable[[Run, Plan], Awaitable["ApplyResult"]]
 
 
 class Session:
@@ -241,6 +245,8 @@ class Session:
 
     async def drift(self, *, include_unmanaged: bool = True) -> DriftReport:
         """What changed on the servers outside the desired state (a plan with default options)."""
+        from reconciler.drift import from_plan  # imported here: see the note on the imports
+
         async with self.connect(read_only=True) as run:
             return from_plan(make_plan(run, plan_options(run)), include_unmanaged=include_unmanaged)
 

@@ -20,18 +20,21 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler import desired as desired_state
 from reconciler import planfile, platforms
-from reconciler.apply import Observer, apply
 from reconciler.errors import ConfigError, LockedError, PlatformError, ReconcilerError
 from reconciler.model import Address, LiveResource, Resource, ServerConfig
-from reconciler.outcomes import ApplyResult
 from reconciler.plan import Plan
 from reconciler.platforms import Platform
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
+
+# Named in annotations only: a plan's cold start does without apply's modules.
+if TYPE_CHECKING:
+    from reconciler.apply import Observer
+    from reconciler.outcomes import ApplyResult
 
 # Set while a run only reads (plan, drift, export): a `sandbox:` database that does not exist
 # is then read as an empty sandbox in memory, and neither it nor its directory is created.
@@ -135,6 +138,8 @@ class Run:
         self, plan: Plan, observer: Observer | None = None, stop: asyncio.Event | None = None
     ) -> ApplyResult:
         """Carry out `plan` on this run's connections."""
+        from reconciler.apply import apply  # imported here: only an apply needs it
+
         return await apply(plan, self.platforms, observer=observer, stop=stop)
 
     def started(self) -> set[Address]:

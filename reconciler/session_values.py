@@ -8,11 +8,14 @@ A command builds one frozen request from its options (`PlanRequest` for `plan`, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from reconciler import planfile
-from reconciler.model import ResourceKind
-from reconciler.outcomes import ApplyResult
-from reconciler.plan import Plan
+# Named in annotations only: a plan's command starts without the plan file's and apply's modules.
+if TYPE_CHECKING:
+    from reconciler import planfile
+    from reconciler.model import ResourceKind
+    from reconciler.outcomes import ApplyResult
+    from reconciler.plan import Plan
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +70,9 @@ def sandbox_serve(
     Example:
       reconciler sandbox serve --port 8080 --latency-ms 25 --error-rate 0.2
     """
+    # Imported here, as the sandbox itself: SQLite costs a cold start that the other commands need not pay.
+    import sqlite3
+
     from reconciler.sandbox.faults import Faults
     from reconciler.sandbox.seed import SeedError, default_seed, load_seed
     from reconciler.sandbox.serve import bind, serve
@@ -141,6 +143,8 @@ def sandbox_reset(db_path: str, seed_file: str | None, url: str | None) -> None:
             fail(f"the sandbox at {url} answered {response.status_code}")
         click.echo(f"sandbox at {url} reset")
         return
+    import sqlite3  # imported here: see `sandbox_serve`
+
     from reconciler.sandbox.app import create_app
     from reconciler.sandbox.seed import SeedError, load_seed
 

@@ -60,12 +60,17 @@ def render_plan(plan: Plan, fmt: OutputFormat, *, color: bool = False) -> str:
 def stream_plan(plan: Plan, fmt: OutputFormat, *, color: bool = False) -> Iterator[str]:
     """The plan in `fmt`, in parts to write one after the other (a large JSON plan is never
     held whole): the one place a plan's view is chosen."""
-    from reconciler.views import human, jsonview, markdown
-
+    # Only the chosen view is imported: each costs a cold start the others do not need.
     if fmt is OutputFormat.JSON:
+        from reconciler.views import jsonview
+
         return jsonview.stream_plan_json(plan)
     if fmt is OutputFormat.MARKDOWN:
+        from reconciler.views import markdown
+
         return iter((markdown.render_plan_markdown(plan),))
+    from reconciler.views import human
+
     return iter((human.render_plan_human(plan, color=color),))
 
 

@@ -1,8 +1,9 @@
-"""`reconciler sandbox serve` as a tool: it binds before it announces, says which credentials
-to use, and logs a client that goes away mid-request as one line."""
+"""`reconciler sandbox serve` as a tool: it binds before it announces, answers without Nagle's
+delay, says which credentials to use, and logs a client that goes away mid-request as one line."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -10,6 +11,7 @@ import httpx
 from click.testing import CliRunner
 
 from reconciler.cli import main
+from reconciler.sandbox.serve import bind
 from tests.served import ServedSandbox
 
 
@@ -23,6 +25,31 @@ def test_a_busy_port_is_one_clear_error_and_nothing_is_announced() -> None:
     assert f"Error: 127.0.0.1:{port} is already in use" in result.output
     assert "Sandbox listening" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_connections_of_the_bound_socket_send_without_delay() -> None:
+    """TCP_NODELAY on each connection: otherwise a response's body, written after its headers,
+    waits for the client's delayed ACK of them on every request of a reused connection."""
+
+    async def nodelay_of_a_connection() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=bind("127.0.0.1", 0))
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                return await asyncio.wait_for(accepted, 10)
+            finally:
+                writer.close()
+
+    assert asyncio.run(nodelay_of_a_connection()) != 0
 
 
 def test_announces_credentials_and_logs_a_disconnect_in_one_line() -> None:
