@@ -244,7 +244,8 @@ def table(res: Results, check_targets: bool, state: Mapping[str, Any]) -> str:
         "POST the missing integrations, with the managed tag, and no retries, checks or secret handling",
         f"baseline plan: {res.notes.get('baseline_plan_s', '')}",
         f"baseline apply (one worker): {res.notes.get('baseline_apply_s', '')}",
-        "tool and script times are wall times of subprocesses, start-up and imports included",
+        "tool and script times are wall times of subprocesses, start-up and imports included; "
+        + res.notes.get("bytecode", "bytecode as found"),
     ]
     return "\n".join([*lines, "", *("- " + note for note in notes)])
 
