@@ -376,6 +376,21 @@ class LiveResource:
         value = self.body.get("type")
         return value if isinstance(value, str) else None
 
+    def with_body(self, body: Mapping[str, Any]) -> LiveResource:
+        """The same resource holding `body`. Every field named, positionally: twice as fast
+        as dataclasses.replace, and made once per live resource of a plan."""
+        return LiveResource(
+            self.address,
+            self.id,
+            body,
+            self.managed,
+            self.deleted,
+            self.fingerprint,
+            self.version,
+            self.owner,
+            self.applied_keys,
+        )
+
 
 @dataclass(frozen=True)
 class ServerConfig:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from reconciler import diff
@@ -179,6 +178,6 @@ def share_declared(live: list[LiveResource], desired: Sequence[Resource]) -> lis
     for item in live:
         body = declared.get(item.address)
         if body is not None:
-            item = replace(item, body=diff.shared(item.body, body))
+            item = item.with_body(diff.shared(item.body, body))
         out.append(item)
     return out

@@ -164,3 +164,15 @@ def test_a_live_body_alike_in_every_field_is_the_declared_body() -> None:
     live = {"type": "s3", "config": {"secrets": ["A"]}, "tags": []}
     assert shared(live, declared) is declared
     assert diff(declared, shared(live, declared)) == ()
+
+
+def test_a_live_resource_with_another_body_keeps_every_other_field() -> None:
+    import dataclasses
+
+    from reconciler.model import Address, LiveResource, ResourceKind
+
+    item = LiveResource(
+        Address(ResourceKind.PROVIDER, "o", (), "p"), "p", {"a": 1}, True, True, "fp", "v7", "team", ("k",)
+    )
+    moved = item.with_body({"b": 2})
+    assert dataclasses.replace(moved, body=item.body) == item
