@@ -139,7 +139,7 @@ def shared(live: Mapping[str, Any], declared: Mapping[str, Any]) -> Mapping[str,
     only held once: a plan holds every resource twice, declared and live, and nine in ten
     are usually alike (half the plan's memory at 50,000 resources). Bodies are never changed
     in place, so sharing is safe."""
-    if type(live) is not dict or type(declared) is not dict:
+    if live is declared or type(live) is not dict or type(declared) is not dict:
         return live
     out: dict[str, Any] = {}
     alike = len(live) == len(declared)

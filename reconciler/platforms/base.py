@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler import diff
@@ -170,9 +170,10 @@ def credential(server: ServerConfig, field: str, defaults: Mapping[str, str] | N
     )
 
 
-def share_declared(live: list[LiveResource], desired: Sequence[Resource]) -> list[LiveResource]:
+def share_declared(live: Iterable[LiveResource], desired: Sequence[Resource]) -> list[LiveResource]:
     """The live resources with every part equal to its declared counterpart held once (see
-    `diff.shared`): the live copy of an unchanged resource is then freed as soon as it is read."""
+    `diff.shared`): the live copy of an unchanged resource is then freed as soon as it is read
+    (as each is made, when `live` is made as it is iterated)."""
     declared = {r.address: r.body for r in desired}
     out: list[LiveResource] = []
     for item in live:

@@ -32,7 +32,7 @@ Beside it: `conductor_auth` (the token exchange) and `conductor_body` (what a wr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -56,7 +56,7 @@ from reconciler.outcomes import Done, Failed, FailureCode, Outcome, Skipped, fai
 from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
-from reconciler.platforms.base import Platform, credential, stale
+from reconciler.platforms.base import Platform, credential, share_declared, stale
 from reconciler.platforms.conductor_auth import TokenAuth
 from reconciler.platforms.conductor_body import (
     applied_keys,
@@ -154,10 +154,10 @@ class ConductorPlatform(Platform):
         return replace(resource, body=body, write_only=write_only, fingerprint=fp)
 
     async def _list_all(self) -> list[dict[str, Any]]:
-        rows = await self.client.get_json("/api/integrations/", params={"activeOnly": "false"})
-        if not isinstance(rows, list):
-            raise PlatformError("GET /api/integrations/: expected a JSON array")
-        return rows
+        return list(await self._rows())
+
+    async def _rows(self) -> Iterator[Any]:
+        return await self.client.get_items("/api/integrations/", params={"activeOnly": "false"})
 
     def from_wire(self, raw: Any) -> list[LiveResource]:
         """A list row as the live provider and its models; `WireShapeError` when it has the
@@ -209,11 +209,12 @@ class ConductorPlatform(Platform):
             version=version_of(api),
         )
 
-    def _live_from(self, rows: list[dict[str, Any]]) -> list[LiveResource]:
+    def _live_from(self, rows: Iterable[Any]) -> list[LiveResource]:
         return [item for row in rows for item in self.from_wire(row)]
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
-        live = self._live_from(await self._list_all())
+        # Row by row, each shared with its declaration as it is made (see `decode_items`).
+        live = share_declared((item for row in await self._rows() for item in self.from_wire(row)), desired)
         wanted = {r.address: r for r in desired}
         for current in live:
             want = wanted.get(current.address)

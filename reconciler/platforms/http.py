@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ import orjson
 
 from reconciler.errors import PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
-from reconciler.platforms.answers import WRITE_METHODS, connection_cause, decode, refusal, where
+from reconciler.platforms.answers import WRITE_METHODS, connection_cause, decode, decode_items, refusal, where
 from reconciler.platforms.auth import Auth
 from reconciler.platforms.retry import RETRY_STATUSES, RateLimiter, RetryPolicy, retry_after
 from reconciler.platforms.transports import (
@@ -440,6 +440,13 @@ class HttpClient:
     async def get_json(self, path: str, *, params: Mapping[str, str] | None = None, address: str | None = None) -> Any:
         response = await self.request("GET", path, params=params, address=address)
         return decode(response, f"GET {path}")
+
+    async def get_items(
+        self, path: str, *, params: Mapping[str, str] | None = None, address: str | None = None
+    ) -> Iterator[Any]:
+        """The items of a JSON array answer, decoded as they are iterated (see `decode_items`)."""
+        response = await self.request("GET", path, params=params, address=address)
+        return decode_items(response, f"GET {path}")
 
 
 def quote(segment: str) -> str:

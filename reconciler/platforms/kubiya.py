@@ -29,7 +29,8 @@ row again and refuses to overwrite it if it changed since the plan (its `updated
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from reconciler.errors import PlatformError, UnreachableError
@@ -50,7 +51,7 @@ from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
-from reconciler.platforms.base import Platform, credential, row_id, stale
+from reconciler.platforms.base import Platform, credential, row_id, share_declared, stale
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.kubiya_lock import ApplyLock, is_lock
 from reconciler.platforms.retry import RetryPolicy
@@ -143,17 +144,23 @@ class KubiyaPlatform(Platform):
     async def break_lock(self) -> str | None:
         return await self.apply_lock.break_()
 
+    async def _rows(self, status: str | None = None) -> Iterator[Any]:
+        return await self.client.get_items(BASE, params={"status": status} if status else None)
+
     async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
-        params = {"status": status} if status else None
-        rows = await self.client.get_json(BASE, params=params)
-        if not isinstance(rows, list):
-            raise PlatformError(f"GET {BASE}: expected a JSON array")
-        return rows
+        return list(await self._rows(status))
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
-        active, deleted = await asyncio.gather(self._list(), self._list("deleted"))
-        live = [(self.from_wire(r), r) for r in active + deleted]
-        return [item for item, row in live if not is_lock(row)]
+        # Row by row, each shared with its declaration as it is made: the decoded rows of a
+        # large server are never all held at once (see `decode_items`).
+        active, deleted = await asyncio.gather(self._rows(), self._rows("deleted"))
+        return share_declared(self._live(itertools.chain(active, deleted)), desired)
+
+    def _live(self, rows: Iterable[Any]) -> Iterator[LiveResource]:
+        for row in rows:
+            item = self.from_wire(row)  # first: a row of the wrong shape is refused as such
+            if not is_lock(row):
+                yield item
 
     def _payload(self, change: Change, live_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The full body of a create or PUT (a revive adds `status: active`)."""

@@ -173,3 +173,48 @@ def test_an_answer_that_is_not_json_is_a_clear_error(body: bytes) -> None:
                 await client.get_json("/api/v1/custom-integrations")
 
     asyncio.run(go())
+
+
+def items_of(body: bytes) -> list[object]:
+    """The items `get_items` decodes from an answer of `body`, all iterated."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    server = ServerConfig("k", ServerKind.KUBIYA, "http://kubiya.invalid")
+
+    async def go() -> list[object]:
+        async with HttpClient(server, transport=httpx.MockTransport(handler)) as client:
+            return list(await client.get_items("/api/v1/custom-integrations"))
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b" \n[ ]\r\n",
+        b'[{"a": [1, 2.5, null, true], "b": {"c": "\\u00e9\\ud83d\\ude00"}}, "x", 3, [], {}]',
+        b'\xef\xbb\xbf[ {"name" : "bom"} ,\n\t{"name": "two"} ]',
+        '["caf\u00e9", "\u65e5\u672c"]'.encode("utf-16"),
+    ],
+)
+def test_the_items_of_an_array_answer_are_what_the_whole_decodes_to(body: bytes) -> None:
+    import json
+
+    assert items_of(body) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'[{"a": 1}, {"b": ', b'[{"a": 1} {"b": 2}]', b'[{"a": 1}] trailing', b"[1, NaN]", b"[1,]", b"\xff[1]"],
+)
+def test_an_array_answer_that_breaks_part_way_is_a_clear_error(body: bytes) -> None:
+    with pytest.raises(PlatformError, match="not valid JSON"):
+        items_of(body)
+
+
+def test_an_answer_that_is_not_an_array_is_refused_as_such() -> None:
+    with pytest.raises(PlatformError, match=r"GET /api/v1/custom-integrations: expected a JSON array"):
+        items_of(b'{"detail": "not a list"}')
