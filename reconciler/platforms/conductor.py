@@ -31,6 +31,7 @@ Beside it: `conductor_auth` (the token exchange) and `conductor_body` (what a wr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -105,16 +106,23 @@ class ConductorPlatform(Platform):
         self._password_fields: dict[str, frozenset[str]] = {}
         # Providers being replaced in the current save: their models are new, not checked.
         self._replacing: set[Address] = set()
+        # The provider list `warm` asked for, until `read` takes it.
+        self._listing: asyncio.Future[Iterator[Any] | None] | None = None
 
     # -- reading -------------------------------------------------------------------------
 
     async def warm(self) -> None:
         """Read the type catalog: any field whose `fieldType` is PASSWORD is stored as a secret
-        and comes back masked, not only the `api_key`/`password` the bundled catalog names."""
+        and comes back masked, not only the `api_key`/`password` the bundled catalog names.
+        The list `read` needs is asked for meanwhile: it does not depend on the catalog, and
+        a plan waits for one round trip less."""
+        await self._drop_listing()
+        self._listing = asyncio.ensure_future(self._list_once_authenticated())
         try:
             catalog = await self.client.get_json("/api/integrations/def")
         except PlatformError as exc:
             if exc.status == 0 or exc.status in (401, 403):
+                await self._drop_listing()
                 raise  # the server is unreachable or refuses us: the read would fail alike
             self.diagnostics.append(
                 warning(
@@ -155,6 +163,31 @@ class ConductorPlatform(Platform):
 
     async def _list_all(self) -> list[dict[str, Any]]:
         return list(await self._rows())
+
+    async def _list_once_authenticated(self) -> Iterator[Any] | None:
+        """The list, asked for once the catalog's request holds a token; None, without a
+        request, when it got none: a server that cannot be reached, or refuses the key, is
+        then reported once, by the catalog's request, with its cause (two requests failing
+        side by side would open the circuit breaker, whose error names no cause)."""
+        if not await self.auth.settled():
+            return None
+        return await self._rows()
+
+    async def _listed(self) -> Iterator[Any]:
+        """The list asked for by `warm` (once), or asked for now."""
+        listing, self._listing = self._listing, None
+        rows = None if listing is None else await listing
+        return rows if rows is not None else await self._rows()
+
+    async def _drop_listing(self) -> None:
+        listing, self._listing = self._listing, None
+        if listing is not None:
+            listing.cancel()
+            await asyncio.gather(listing, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self._drop_listing()
+        await super().aclose()
 
     async def _rows(self) -> Iterator[Any]:
         return await self.client.get_items("/api/integrations/", params={"activeOnly": "false"})
@@ -214,7 +247,7 @@ class ConductorPlatform(Platform):
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         # Row by row, each shared with its declaration as it is made (see `decode_items`).
-        live = share_declared((item for row in await self._rows() for item in self.from_wire(row)), desired)
+        live = share_declared((item for row in await self._listed() for item in self.from_wire(row)), desired)
         wanted = {r.address: r for r in desired}
         for current in live:
             want = wanted.get(current.address)

@@ -56,6 +56,11 @@ class TokenAuth(Auth):
         assert self._token is not None
         return {"X-Authorization": self._token}
 
+    async def settled(self) -> bool:
+        """Whether a token is held, once any exchange under way has ended (none is started)."""
+        async with self._lock:
+            return self._token is not None
+
     async def refresh_on(self, client: HttpClient, response: Any) -> bool:
         try:
             code = response.json().get("error")

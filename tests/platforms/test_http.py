@@ -218,3 +218,62 @@ def test_an_array_answer_that_breaks_part_way_is_a_clear_error(body: bytes) -> N
 def test_an_answer_that_is_not_an_array_is_refused_as_such() -> None:
     with pytest.raises(PlatformError, match=r"GET /api/v1/custom-integrations: expected a JSON array"):
         items_of(b'{"detail": "not a list"}')
+
+
+class ListBeforeCatalog(httpx.AsyncBaseTransport):
+    """The sandbox, answering the type catalog only once the provider list has been asked for
+    (or after 10 s, for a client that asks one after the other, which the test then fails)."""
+
+    def __init__(self, url: str) -> None:
+        self.inner = transport(url)
+        self.listed = asyncio.Event()
+        self.catalog_waited_for_the_list: bool | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/integrations/":
+            self.listed.set()
+        elif request.url.path == "/api/integrations/def":
+            try:
+                await asyncio.wait_for(self.listed.wait(), 10)
+                self.catalog_waited_for_the_list = True
+            except TimeoutError:
+                self.catalog_waited_for_the_list = False
+        return await self.inner.handle_async_request(request)
+
+
+def test_conductor_asks_for_its_list_while_its_catalog_is_read(url: str) -> None:
+    wire = ListBeforeCatalog(url)
+    platform = ConductorPlatform(
+        ServerConfig("o", ServerKind.CONDUCTOR, url), transport=wire, credentials=built_in("conductor")
+    )
+
+    async def go() -> None:
+        try:
+            await platform.warm()
+            await platform.read_live([])
+        finally:
+            await platform.aclose()
+
+    asyncio.run(go())
+    assert wire.catalog_waited_for_the_list is True
+
+
+def test_a_conductor_that_refuses_the_key_is_asked_for_nothing_more(url: str) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(401, json={"message": "bad key"})
+
+    server = ServerConfig("o", ServerKind.CONDUCTOR, "http://orkes.invalid")
+    platform = ConductorPlatform(server, transport=httpx.MockTransport(handler), credentials=built_in("conductor"))
+
+    async def go() -> None:
+        try:
+            with pytest.raises(PlatformError):
+                await platform.warm()
+        finally:
+            await platform.aclose()
+
+    asyncio.run(go())
+    assert set(seen) == {"/api/token"}
