@@ -115,10 +115,11 @@ def decode_items(response: httpx.Response, what: str) -> Iterator[Any]:
     if text[start : start + 1] != "[":
         decode(response, what)  # not JSON at all: that error first
         raise PlatformError(f"{what}: expected a JSON array")
-    return _items(text, start + 1, response, what)
+    # The answer's bytes are not held while the items are read: only their text is.
+    return _items(text, start + 1, (len(content), response.status_code), what)
 
 
-def _items(text: str, at: int, response: httpx.Response, what: str) -> Iterator[Any]:
+def _items(text: str, at: int, answer: tuple[int, int], what: str) -> Iterator[Any]:
     decoder = json.JSONDecoder(parse_constant=_not_json)
     space = _SPACE.match
     at = space(text, at).end()  # type: ignore[union-attr]
@@ -129,7 +130,7 @@ def _items(text: str, at: int, response: httpx.Response, what: str) -> Iterator[
             try:
                 item, at = decoder.raw_decode(text, at)
             except ValueError as exc:
-                raise _not_valid(response, what) from exc
+                raise _invalid(answer, what) from exc
             yield item
             at = space(text, at).end()  # type: ignore[union-attr]
             mark = text[at : at + 1]
@@ -137,16 +138,22 @@ def _items(text: str, at: int, response: httpx.Response, what: str) -> Iterator[
             if mark == "]":
                 break
             if mark != ",":
-                raise _not_valid(response, what)
+                raise _invalid(answer, what)
             at = space(text, at).end()  # type: ignore[union-attr]
     if space(text, at).end() != len(text):  # type: ignore[union-attr]
-        raise _not_valid(response, what)
+        raise _invalid(answer, what)
 
 
 def _not_valid(response: httpx.Response, what: str) -> PlatformError:
+    return _invalid((len(response.content), response.status_code), what)
+
+
+def _invalid(answer: tuple[int, int], what: str) -> PlatformError:
+    """`answer`: its size in bytes and its status."""
+    size, status = answer
     return PlatformError(
-        f"{what}: the server's answer is not valid JSON ({len(response.content)} bytes)",
-        status=response.status_code,
+        f"{what}: the server's answer is not valid JSON ({size} bytes)",
+        status=status,
         hint="the server or a proxy in between returned something unexpected; try again",
     )
 

@@ -174,11 +174,12 @@ def share_declared(live: Iterable[LiveResource], desired: Sequence[Resource]) ->
     """The live resources with every part equal to its declared counterpart held once (see
     `diff.shared`): the live copy of an unchanged resource is then freed as soon as it is read
     (as each is made, when `live` is made as it is iterated)."""
-    declared = {r.address: r.body for r in desired}
+    declared = {r.address: r for r in desired}
     out: list[LiveResource] = []
     for item in live:
-        body = declared.get(item.address)
-        if body is not None:
-            item = item.with_body(diff.shared(item.body, body))
+        want = declared.get(item.address)
+        if want is not None:
+            # The declared address too: equal, and held once.
+            item = item.with_body(diff.shared(item.body, want.body), want.address)
         out.append(item)
     return out

@@ -65,3 +65,9 @@ def test_the_parts_alike_of_a_live_resource_that_differs_are_the_declared_ones(u
     prepared, live = written_then_read(url, [integ("a", "old")], [integ("a", "new")])
     (item,) = live
     assert item.body["config"] is prepared[0].body["config"]
+
+
+def test_a_declared_live_resource_holds_the_declared_address(url: str) -> None:
+    prepared, live = written_then_read(url, [integ("a", "old")], [integ("a", "new")])
+    (item,) = live
+    assert item.address is prepared[0].address
