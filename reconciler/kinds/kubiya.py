@@ -9,6 +9,7 @@ present, unknown keys dropped, each file completed with `FILE_DEFAULTS`, a conne
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +27,13 @@ STATUSES = ("active", "inactive")
 
 
 def plain_tags(tags: Any) -> list[str]:
-    """The tags, sorted, without any ownership marker."""
-    return sorted(t for t in tags or [] if owner_of_kubiya_tag(t) is None)
+    """The tags, sorted, without any ownership marker (a list already so is kept: see
+    `canonical_config`)."""
+    plain = [t for t in tags or [] if owner_of_kubiya_tag(t) is None]
+    if type(tags) is list and len(plain) == len(tags) and all(a <= b for a, b in itertools.pairwise(tags)):
+        return tags
+    plain.sort()
+    return plain
 
 
 def canonical_file(entry: Mapping[str, Any]) -> dict[str, Any]:
