@@ -60,6 +60,14 @@ def canonical_test(test: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _canonical_files(files: Any) -> list[dict[str, Any]]:
+    records = [canonical_file(f) for f in files or []]
+    # Records already complete: the list is kept (see `canonical_config`).
+    if type(files) is list and all(type(f) is dict for f in files) and records == files:
+        return files
+    return records
+
+
 def canonical_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The config as the server stores it: all keys, defaults filled, unknown keys dropped.
 
@@ -74,7 +82,7 @@ def canonical_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     out = {
         "env_vars": env_vars if type(env_vars) is dict else dict(env_vars or {}),
         "secrets": secrets if type(secrets) is list else list(secrets or []),
-        "files": files if type(files) is list and not files else [canonical_file(f) for f in files or []],
+        "files": _canonical_files(files),
         "context_prompt": config.get("context_prompt"),
         "connection_test": canonical_test(config.get("connection_test")),
     }

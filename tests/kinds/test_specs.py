@@ -226,3 +226,10 @@ def test_keep_ignored_copies_a_whole_field_only_where_allowed() -> None:
     payload: dict[str, Any] = {"description": "mine", "configuration": {"y": 2}}
     kinds.keep_ignored(payload, live, ["description", "configuration"], copy_whole=["description"])
     assert payload == {"description": "theirs", "configuration": {"y": 2}}
+
+
+def test_an_integration_already_in_canonical_shape_keeps_its_parts() -> None:
+    # Not copied: a plan of 25,000 integrations holds each body twice (declared and live).
+    once = kubiya.canonical(BODIES[1][1])
+    again = kubiya.canonical(once)
+    assert (again["config"] is once["config"], again["tags"] is once["tags"]) == (True, True)
