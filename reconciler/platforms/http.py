@@ -33,6 +33,7 @@ from reconciler.platforms.retry import RETRY_STATUSES, RateLimiter, RetryPolicy,
 from reconciler.platforms.transports import (
     IN_PROCESS_BASE_URL,
     no_tls_context,
+    on_asyncio_sockets,
     sniffio_absent_once,
     ssl_context,
     transport_of,
@@ -304,6 +305,7 @@ class HttpClient:
         if self._default_headers is None:
             self._default_headers = {k.decode().lower(): (k.decode(), v.decode()) for k, v in client.headers.raw}
         transport = transport_of(client)
+        on_asyncio_sockets(transport)
         self._transports[pool] = transport
         return transport
 

@@ -9,7 +9,10 @@ import importlib.util
 import ssl
 import sys
 
+import httpcore
 import httpx
+
+from reconciler.platforms.netstream import AsyncioBackend
 
 # The host of a `sandbox:` server's requests: its url names none, and they go to the transport
 # passed in (the composition root passes the in-process sandbox's), never to the network.
@@ -67,3 +70,13 @@ def transport_of(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
     return transport
 
 
+def on_asyncio_sockets(transport: httpx.AsyncBaseTransport) -> bool:
+    """Makes the connections of httpx's own transport (a proxy's included) with
+    `AsyncioBackend` instead of httpcore's anyio default; True when it did. httpx names no
+    public way to choose the backend of the pool it builds: where its private one is missing,
+    the transport is left as it is (slower, and the same in what it does)."""
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
+        return False
+    pool._network_backend = AsyncioBackend()
+    return True
