@@ -16,7 +16,7 @@ import asyncio
 import select
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
@@ -74,6 +74,12 @@ class _Connection(asyncio.Protocol):
         drain, self.drain = self.drain, None
         if drain is not None and not drain.done():
             drain.set_result(None)
+
+    def write_error(self) -> httpcore.WriteError:
+        """What writing to the closed connection raises (chained to the loss's cause)."""
+        error = httpcore.WriteError(str(self.error or "the connection is closed"))
+        error.__cause__ = self.error
+        return error
 
     def _wake(self) -> None:
         waiter, self.waiter = self.waiter, None
@@ -135,12 +141,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return
         conn = self._connection
         if conn.closed or self._transport.is_closing():
-            raise httpcore.WriteError(str(conn.error or "the connection is closed"))
+            raise conn.write_error()
         self._transport.write(buffer)
         if conn.drain is not None:
             await _wait(conn.drain, timeout, httpcore.WriteTimeout)
             if conn.closed:
-                raise httpcore.WriteError(str(conn.error or "the connection is closed")) from conn.error
+                raise conn.write_error()
 
     async def aclose(self) -> None:
         self._transport.close()
@@ -192,8 +198,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         poller = self._poller
         if poller is None:
             sock = self._transport.get_extra_info("socket")
-            if sock is None or sock.fileno() < 0:
-                return sock is not None
+            if sock is None:
+                return False
+            if sock.fileno() < 0:
+                # Closed under the transport: nothing more will be read from it.
+                return True
             poller = self._poller = select.poll()
             poller.register(sock.fileno(), select.POLLIN)
         return bool(poller.poll(0))
@@ -212,23 +221,18 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        connection = _Connection()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, _ = await loop.create_connection(
-                    lambda: connection,
-                    host,
-                    port,
-                    local_addr=(local_address, 0) if local_address else None,
-                    happy_eyeballs_delay=0.25,
-                )
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        _set_options(transport, socket_options)
-        assert isinstance(transport, asyncio.Transport)
-        return AsyncioStream(transport, connection)
+        return await _connect(
+            lambda protocol: loop.create_connection(
+                protocol,
+                host,
+                port,
+                local_addr=(local_address, 0) if local_address else None,
+                happy_eyeballs_delay=0.25,
+            ),
+            f"{host}:{port}",
+            timeout,
+            socket_options,
+        )
 
     async def connect_unix_socket(
         self,
@@ -237,25 +241,35 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        connection = _Connection()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, _ = await loop.create_unix_connection(lambda: connection, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"connecting to {path} timed out") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        _set_options(transport, socket_options)
-        assert isinstance(transport, asyncio.Transport)
-        return AsyncioStream(transport, connection)
+        return await _connect(
+            lambda protocol: loop.create_unix_connection(protocol, path), path, timeout, socket_options
+        )
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _set_options(transport: asyncio.BaseTransport, options: Iterable[SocketOption] | None) -> None:
+Opener = Callable[
+    [Callable[[], _Connection]], Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]
+]
+
+
+async def _connect(
+    open_with: Opener, where: str, timeout: float | None, options: Iterable[SocketOption] | None
+) -> AsyncioStream:
+    """A connection opened by `open_with` (the loop's TCP or Unix opener, given the protocol
+    factory), bounded by `timeout`, its errors httpcore's, `options` set on its socket."""
+    connection = _Connection()
+    try:
+        async with asyncio.timeout(timeout):
+            transport, _ = await open_with(lambda: connection)
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(f"connecting to {where} timed out") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    assert isinstance(transport, asyncio.Transport)
     sock: socket.socket | None = transport.get_extra_info("socket")
-    if sock is None:
-        return
-    for option in options or ():
-        sock.setsockopt(*option)
+    if sock is not None:
+        for option in options or ():
+            sock.setsockopt(*option)
+    return AsyncioStream(transport, connection)
