@@ -115,25 +115,16 @@ def _collector_paused() -> Iterator[None]:
     Loading allocates hundreds of thousands of small containers that all stay alive until
     the end, so every automatic collection would rescan them for nothing: on a 10,000-resource
     file that doubled the load time. It is switched back on (if it was on) when the load ends.
-    If it was off (the `reconciler` executable runs with it off), one collection is made
-    instead: the load leaves reference cycles behind (recursive closures of the rules and of
-    the schema check, one per resource; about 0.8 KiB a resource) that nothing else would
-    ever free, and they would stay for the whole plan.
+    The load makes no reference cycles (a test holds it to that), so when the collector was
+    off (the `reconciler` executable runs with it off) nothing is left for it to free.
     """
     was_enabled = gc.isenabled()
     gc.disable()
-    if not was_enabled:
-        # The collection then looks only at what the load made: what existed before (the
-        # imports, tens of thousands of objects) is set aside meanwhile (half the time).
-        gc.freeze()
     try:
         yield
     finally:
         if was_enabled:
             gc.enable()
-        else:
-            gc.collect()
-            gc.unfreeze()
 
 
 def _check(

@@ -71,13 +71,13 @@ def _fast_check() -> Callable[[Any], Any]:
     cannot be read or written only costs that time again."""
     import fastjsonschema
 
-    key = hashlib.sha256(f"{fastjsonschema.VERSION}\0{sys.version}\0{_SCHEMA_TEXT}".encode()).hexdigest()[:24]
-    path = cache_dir() / f"schema-check-{key}.marshal"
+    key = f"{fastjsonschema.VERSION}\0{sys.version}\0{_REWRITE}\0{_SCHEMA_TEXT}"
+    path = cache_dir() / f"schema-check-{hashlib.sha256(key.encode()).hexdigest()[:24]}.marshal"
     entry, code = _cached_code(path)
     if code is None:
         # `use_default=False`: fastjsonschema would otherwise write the schema's defaults into
         # the document it checks.
-        source = fastjsonschema.compile_to_code(SCHEMA, use_default=False)
+        source = _hoist_local_functions(fastjsonschema.compile_to_code(SCHEMA, use_default=False))
         # The root schema's function comes first in the generated code.
         found = re.search(r"^def (\w+)\(", source, re.M)
         assert found is not None, "fastjsonschema generated no function"
@@ -87,6 +87,35 @@ def _fast_check() -> Callable[[Any], Any]:
     exec(code, namespace)  # code generated from our own schema (or our cache of it)
     check: Callable[[Any], Any] = namespace[entry]
     return check
+
+
+# Bumped whenever `_hoist_local_functions` changes what it makes (part of the cache key).
+_REWRITE = 1
+_LOCAL_FUNCTION = re.compile(r"^[ \t]+(def (\w+)\(.*)$", re.M)
+
+
+def _hoist_local_functions(source: str) -> str:
+    """The generated code with its nested one-line helpers moved to the module.
+
+    For `uniqueItems` fastjsonschema defines, inside the check, a recursive one-line `fn`
+    that makes items hashable. Defined there it is a new closure on every call, referring to
+    itself through a cell: a reference cycle per checked resource, which only the cyclic
+    garbage collector frees (off in the CLI, so 50,000 resources left 50,000 cycles to
+    collect). Every such definition is the same text; one at the module level, found there
+    by the same name, behaves the same without the cycle. A name defined twice differently
+    is left where it is."""
+    found: dict[str, set[str]] = {}
+    for match in _LOCAL_FUNCTION.finditer(source):
+        found.setdefault(match.group(2), set()).add(match.group(1))
+    hoisted = {name: texts.pop() for name, texts in found.items() if len(texts) == 1}
+    if not hoisted:
+        return source
+
+    def drop(match: re.Match[str]) -> str:
+        # `pass` keeps the block it stood in non-empty.
+        return match.group(0).replace(match.group(1), "pass") if match.group(2) in hoisted else match.group(0)
+
+    return _LOCAL_FUNCTION.sub(drop, source) + "\n\n" + "\n\n".join(hoisted.values()) + "\n"
 
 
 def _cached_code(path: Path) -> tuple[str, Any]:

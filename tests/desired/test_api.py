@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,20 @@ def test_impossible_paths_are_diagnostics_not_exceptions(write: WriteFile) -> No
     path = write("a.yaml", KUBIYA + line)
     _, diagnostics = check([path], environ={})
     assert [d.code for d in diagnostics] == ["reference.file-unreadable"]
+
+
+def test_a_load_leaves_no_reference_cycle_behind() -> None:
+    # The executable runs with the cyclic collector off: a cycle per resource would stay
+    # until exit. Loaded once first, so one-time caches (the schema check) are built.
+    quickstart = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
+    load([quickstart], environ={})
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        state = load([quickstart], environ={})
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()
+    assert len(state.resources) > 5

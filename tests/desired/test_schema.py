@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,55 @@ def test_documented_server_defaults_are_the_model_defaults() -> None:
         value = getattr(defaults, name)
         shown = str(value).lower() if isinstance(value, bool) else f"{value:g}"
         assert f"{name}: {shown} " in FORMAT_DOC, name
+
+
+# Lists with `uniqueItems` (tags, secrets, ignore_changes): the check's helper that makes
+# their items hashable is recursive; inside the check it would be a new cycle per resource.
+UNIQUE_LISTS = {
+    "version": 1,
+    "servers": {"k": {"kind": "kubiya", "url": "sandbox:"}, "o": {"kind": "conductor", "url": "sandbox:"}},
+    "integrations": [
+        {
+            "name": f"i{n}",
+            "server": "k",
+            "type": "postgres",
+            "tags": ["a", "b"],
+            "config": {"secrets": ["S"]},
+            "lifecycle": {"ignore_changes": ["description"]},
+        }
+        for n in range(20)
+    ],
+    "providers": [{"name": "p", "server": "o", "type": "ollama", "tags": [{"key": "team", "value": "x"}]}],
+}
+
+
+def test_the_fast_check_of_unique_item_lists_leaves_no_reference_cycle() -> None:
+    assert schema.fast_is_valid(UNIQUE_LISTS)
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        assert schema.fast_is_valid(UNIQUE_LISTS)
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_the_fast_check_still_refuses_repeated_items() -> None:
+    document = json.loads(json.dumps(UNIQUE_LISTS))
+    document["integrations"][7]["config"]["secrets"] = ["S", "S"]
+    assert not schema.fast_is_valid(document)
+    assert not schema.jsonschema_is_valid(document)
+
+
+def test_a_local_helper_defined_two_ways_stays_where_it_is() -> None:
+    source = "def a(x):\n    def fn(v): return v\n    return fn(x)\n\ndef b(x):\n    def fn(v): return -v\n    return fn(x)\n"
+    assert schema._hoist_local_functions(source) == source
+
+
+def test_a_local_helper_defined_one_way_moves_to_the_module() -> None:
+    source = "def a(x):\n    def fn(v): return v * 2\n    return fn(x)\n\ndef b(x):\n    def fn(v): return v * 2\n    return -fn(x)\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(schema._hoist_local_functions(source), "<test>", "exec"), namespace)
+    assert (namespace["a"](3), namespace["b"](3), namespace["fn"](5)) == (6, -6, 10)
