@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from reconciler.records import quick_init
+
 
 class Severity(str, Enum):
     ERROR = "error"
     WARNING = "warning"
 
 
+@quick_init
 @dataclass(frozen=True, order=True, slots=True)
 class Location:
     """A place in a desired-state file. `line` and `column` are 1-based; 0 means unknown."""

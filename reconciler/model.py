@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from reconciler.errors import Location
+from reconciler.records import quick_init
 
 
 class ServerKind(str, Enum):
@@ -105,6 +106,7 @@ def _quote(segment: str) -> str:
     return f'"{escaped}"'
 
 
+@quick_init
 @dataclass(frozen=True, order=True)
 class Address:
     """Identifies one resource across runs.
@@ -312,6 +314,7 @@ class Lifecycle:
     replace_on_type_change: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A resource as the desired state declares it.
@@ -347,6 +350,7 @@ class Resource:
         return value if isinstance(value, str) else None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LiveResource:
     """A resource as a server holds it, normalized into the desired shape.

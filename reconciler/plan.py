@@ -25,6 +25,7 @@ from typing import Any
 
 from reconciler.errors import Diagnostic, Location
 from reconciler.model import Address, Resource, ResourceKind
+from reconciler.records import quick_init
 from reconciler.secrecy import masked
 
 PLAN_FORMAT_VERSION = 1
@@ -118,6 +119,7 @@ def order_key(change: Change) -> tuple[int, int, str]:
     return (phase, rank, str(change.address))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field that differs. `path` is dotted (`config.env_vars.PGHOST`, `tags`).
@@ -149,6 +151,7 @@ class FieldChange:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Change:
     """One planned step.
