@@ -53,7 +53,7 @@ from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
 from reconciler.platforms.base import Platform, credential, row_id, share_declared, stale
 from reconciler.platforms.http import HttpClient, quote
-from reconciler.platforms.kubiya_lock import ApplyLock, is_lock
+from reconciler.platforms.kubiya_lock import LOCK_NAME, ApplyLock, is_lock
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
 
@@ -85,7 +85,7 @@ class KubiyaPlatform(Platform):
                 server, BearerAuth(credential(server, "token", credentials)), transport=transport, retry=retry
             )
         super().__init__(server, client)
-        self.apply_lock = ApplyLock(self.client, self.server, self._list)
+        self.apply_lock = ApplyLock(self.client, self.server, self._lock_rows)
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -149,6 +149,14 @@ class KubiyaPlatform(Platform):
 
     async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
         return list(await self._rows(status))
+
+    async def _lock_rows(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The rows of the lock's type (the API's `integration_type` filter): a look at the
+        lock is one small answer, not the server's whole list, which the apply then reads
+        anyway. A server that ignored the filter would answer every row, which the lock
+        sifts as well."""
+        params = {"integration_type": LOCK_NAME, **({"status": status} if status else {})}
+        return list(await self.client.get_items(BASE, params=params))
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         # Row by row, each shared with its declaration as it is made: the decoded rows of a
