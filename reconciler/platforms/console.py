@@ -17,8 +17,9 @@ agent). Every write carries an `Idempotency-Key`. A configure's key is derived f
 channel's identity (agent, family, name, the channel it replaces) and its desired body, keyed
 with a digest of the API key: a retry, or another apply creating the same channel at the same
 time, sends the same key, and the console answers it with the first channel instead of making
-a second. After each configure the family is listed again: the first channel listed of that
-name is the one kept (the console lists in creation order); an extra channel this apply made
+a second. After each configure the family is listed again (a list begun after the configure,
+shared by the writes of that family running at the same time: `fresh`): the first channel
+listed of that name is the one kept (the console lists in creation order); an extra channel this apply made
 is removed and the change reported as a conflict (another apply created it first, with other
 values). Whatever still slips through (the idempotency window passed, a person's channel) is a
 duplicate the next plan removes.
@@ -53,6 +54,7 @@ from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
 from reconciler.platforms.base import Platform, credential, stale
+from reconciler.platforms.fresh import FreshShared
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
@@ -82,6 +84,8 @@ class ConsolePlatform(Platform):
         # Keys the idempotency keys: equal for everyone holding the API key, and revealing
         # nothing of the (secret-bearing) body they are derived from.
         self._key_key = hashlib.sha256(b"reconciler-idempotency\0" + key.encode()).digest()
+        # The lists the writes look at, by agent and family.
+        self._listers: dict[tuple[str, str], FreshShared[dict[str, str]]] = {}
 
     def prepare(self, resource: Resource) -> Resource:
         agent, family = resource.address.scope
@@ -191,7 +195,16 @@ class ConsolePlatform(Platform):
         """The channels of the change's agent and family, listed right before the write (the
         check that nobody changed them since the plan)."""
         agent, family = change.address.scope
-        return await self._read_ids(agent, family)
+        return await self._fresh_ids(agent, family)
+
+    async def _fresh_ids(self, agent: str, family: str) -> dict[str, str]:
+        """`_read_ids`, listed after this call began, shared by the writes of that agent and
+        family that ask at the same time (see `fresh`): one list per write would make
+        replacing N channels cost N lists of N."""
+        lister = self._listers.get((agent, family))
+        if lister is None:
+            lister = self._listers[(agent, family)] = FreshShared(lambda: self._read_ids(agent, family))
+        return await lister.get()
 
     async def _read_ids(self, agent: str, family: str) -> dict[str, str]:
         rows = await self._list_family(agent, family)
@@ -222,7 +235,7 @@ class ConsolePlatform(Platform):
         if not isinstance(outcome, Done) or outcome.id is None:
             return outcome
         ours = outcome.id
-        named = [i for i, n in (await self._read_ids(agent, family)).items() if n == change.address.name]
+        named = [i for i, n in (await self._fresh_ids(agent, family)).items() if n == change.address.name]
         if ours not in named:
             if named:
                 return conflict(change, "was created by another apply at the same time, with other values")
