@@ -70,6 +70,7 @@ from reconciler.platforms.conductor_body import (
     value_at,
     version_of,
 )
+from reconciler.platforms.fresh import FreshShared
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.platforms.transports import Transport
@@ -106,6 +107,7 @@ class ConductorPlatform(Platform):
         self._password_fields: dict[str, frozenset[str]] = {}
         # Providers being replaced in the current save: their models are new, not checked.
         self._replacing: set[Address] = set()
+        self._versions_now = FreshShared(self._read_versions)
         # The provider list `warm` asked for, until `read` takes it.
         self._listing: asyncio.Future[Iterator[Any] | None] | None = None
 
@@ -282,6 +284,13 @@ class ConductorPlatform(Platform):
     # -- writing -------------------------------------------------------------------------
 
     async def _versions(self) -> tuple[dict[Address, LiveResource], dict[str, dict[str, Any]]]:
+        """The live providers and models, and the rows by name, from a list begun after this
+        call, shared by the writes asking at the same time (see `fresh`): each bulk save looks
+        before and after it writes, and a list per look would make saving N providers in
+        batches cost about N / batch_size lists of N."""
+        return await self._versions_now.get()
+
+    async def _read_versions(self) -> tuple[dict[Address, LiveResource], dict[str, dict[str, Any]]]:
         rows = await self._list_all()
         live = {r.address: r for r in self._live_from(rows)}
         return live, {str(r.get("name")): r for r in rows if isinstance(r, dict)}
