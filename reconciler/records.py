@@ -13,6 +13,7 @@ dataclass's own.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound=type)
@@ -21,22 +22,29 @@ _NO_VALUE = object()
 
 
 def quick_init(cls: T) -> T:
-    """`cls` (a frozen dataclass with `__slots__`) with the quicker `__init__`. A class with
-    `__post_init__`, `InitVar`s or fields left out of `__init__` is refused: the generated one
-    would do more than store the fields."""
-    params = dataclasses.fields(cls)
+    """`cls` (a frozen dataclass with `__slots__`) with the quicker `__init__`, its parameters
+    in the order and of the kinds of the dataclass's own. A class with `__post_init__`,
+    `InitVar`s or fields left out of `__init__` is refused: the generated one would do more
+    than store the fields."""
     if not getattr(getattr(cls, "__dataclass_params__", None), "frozen", False):
         raise TypeError(f"{cls.__name__} is not a frozen dataclass")
-    if hasattr(cls, "__post_init__") or any(not f.init for f in params):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    # The generated __init__'s own parameters: keyword-only ones come last whatever the order
+    # of the fields, and an InitVar is a parameter that is no field.
+    params = list(inspect.signature(cls).parameters.values())
+    if (
+        hasattr(cls, "__post_init__")
+        or any(not f.init for f in fields.values())
+        or sorted(p.name for p in params) != sorted(fields)
+    ):
         raise TypeError(f"{cls.__name__}'s __init__ does more than store its fields")
     names: dict[str, Any] = {"_NO_VALUE": _NO_VALUE}
     signature: list[str] = []
-    keyword_only = False
     lines: list[str] = []
-    for f in params:
-        if f.kw_only and not keyword_only:
+    for param in params:
+        f = fields[param.name]
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and "*" not in signature:
             signature.append("*")
-            keyword_only = True
         if f.default is not dataclasses.MISSING:
             names[f"_default_{f.name}"] = f.default
             signature.append(f"{f.name}=_default_{f.name}")

@@ -67,6 +67,21 @@ def test_the_model_records_equal_hash_and_order_as_before() -> None:
     assert Resource(a, {}).lifecycle.prevent_destroy is False
 
 
+def test_a_keyword_only_field_declared_first_stays_keyword_only() -> None:
+    @quick_init
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Mixed:
+        a: int = dataclasses.field(kw_only=True)
+        b: int = 2
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Plain:
+        a: int = dataclasses.field(kw_only=True)
+        b: int = 2
+
+    assert (_fields(Mixed(5, a=1)), _fields(Mixed(a=1))) == (_fields(Plain(5, a=1)), _fields(Plain(a=1)))
+
+
 def test_a_class_it_cannot_speed_up_is_refused() -> None:
     @dataclasses.dataclass(frozen=True, slots=True)
     class Checked:
@@ -79,7 +94,14 @@ def test_a_class_it_cannot_speed_up_is_refused() -> None:
     class Mutable:
         a: int
 
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithInitVar:
+        a: int
+        scale: dataclasses.InitVar[int] = 1
+
     with pytest.raises(TypeError, match="more than store"):
         quick_init(Checked)
+    with pytest.raises(TypeError, match="more than store"):
+        quick_init(WithInitVar)
     with pytest.raises(TypeError, match="not a frozen dataclass"):
         quick_init(Mutable)

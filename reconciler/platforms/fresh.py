@@ -29,6 +29,11 @@ class FreshShared(Generic[T]):
         self._queued: asyncio.Future[T] | None = None
 
     async def get(self) -> T:
+        running = self._running
+        if running is not None and running.get_loop() is not asyncio.get_running_loop():
+            # Left by an event loop that has ended (a platform used again under a new one):
+            # nothing will ever settle it.
+            self._running = self._queued = None
         if self._running is None:
             answer = self._start()
         else:
@@ -46,9 +51,14 @@ class FreshShared(Generic[T]):
 
     def _ended(self, done: asyncio.Future[T]) -> None:
         self._running = None
-        if not done.cancelled():
-            done.exception()  # retrieved here: its callers may all have gone
         queued, self._queued = self._queued, None
+        if done.cancelled():
+            # Only the loop's end cancels a fetch (its callers are shielded from it): no
+            # other is started then, and those waiting for one are cancelled too.
+            if queued is not None:
+                queued.cancel()
+            return
+        done.exception()  # retrieved here: its callers may all have gone
         if queued is not None:
             self._start().add_done_callback(lambda answer: _settle(queued, answer))
 

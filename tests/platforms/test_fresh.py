@@ -109,3 +109,28 @@ def test_a_cancelled_caller_leaves_the_answer_to_the_others() -> None:
         return await starter, await staying
 
     assert asyncio.run(go()) == ("one", "two")
+
+
+def test_a_fetch_cut_short_by_the_loops_end_starts_no_other_and_a_new_loop_fetches_anew() -> None:
+    fetches = Fetches()
+    shared = FreshShared(fetches)
+
+    async def ends_mid_fetch() -> None:
+        # A fetch under way and a caller waiting for the next when the run ends.
+        callers = [asyncio.ensure_future(shared.get())]
+        await _settle()
+        callers.append(asyncio.ensure_future(shared.get()))
+        await _settle()
+        assert not any(c.done() for c in callers)
+
+    asyncio.run(ends_mid_fetch())
+    started_in_the_first_loop = len(fetches.started)
+
+    async def again() -> str:
+        caller = asyncio.ensure_future(shared.get())
+        await _settle()
+        assert len(fetches.started) == started_in_the_first_loop + 1
+        fetches.started[-1].set_result("fresh")
+        return await caller
+
+    assert (started_in_the_first_loop, asyncio.run(again())) == (1, "fresh")
