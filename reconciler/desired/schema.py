@@ -90,8 +90,9 @@ def _fast_check() -> Callable[[Any], Any]:
 
 
 # Bumped whenever `_hoist_local_functions` changes what it makes (part of the cache key).
-_REWRITE = 1
-_LOCAL_FUNCTION = re.compile(r"^[ \t]+(def (\w+)\(.*)$", re.M)
+_REWRITE = 2
+# A nested `def` with its body on the same line (`def fn(var): return ...`).
+_LOCAL_FUNCTION = re.compile(r"^[ \t]+(def (\w+)\([^\n]*\):[ \t]*\S[^\n]*)$", re.M)
 
 
 def _hoist_local_functions(source: str) -> str:

@@ -204,3 +204,8 @@ def test_a_local_helper_defined_one_way_moves_to_the_module() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(schema._hoist_local_functions(source), "<test>", "exec"), namespace)
     assert (namespace["a"](3), namespace["b"](3), namespace["fn"](5)) == (6, -6, 10)
+
+
+def test_a_local_helper_written_over_several_lines_stays_where_it_is() -> None:
+    source = "def a(x):\n    def fn(v):\n        return v\n    return fn(x)\n"
+    assert schema._hoist_local_functions(source) == source
