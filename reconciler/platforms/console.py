@@ -19,9 +19,9 @@ with a digest of the API key: a retry, or another apply creating the same channe
 time, sends the same key, and the console answers it with the first channel instead of making
 a second. After each configure the family is listed again (a list begun after the configure,
 shared by the writes of that family running at the same time: `fresh`): the first channel
-listed of that name is the one kept (the console lists in creation order); an extra channel this apply made
-is removed and the change reported as a conflict (another apply created it first, with other
-values). Whatever still slips through (the idempotency window passed, a person's channel) is a
+listed of that name is the one kept (the console lists in creation order); an extra channel
+this apply made is removed and the change reported as a conflict (another apply created it
+first, with other values). Whatever still slips through (the idempotency window passed, a person's channel) is a
 duplicate the next plan removes.
 """
 

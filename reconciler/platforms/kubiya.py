@@ -144,19 +144,19 @@ class KubiyaPlatform(Platform):
     async def break_lock(self) -> str | None:
         return await self.apply_lock.break_()
 
-    async def _rows(self, status: str | None = None) -> Iterator[Any]:
-        return await self.client.get_items(BASE, params={"status": status} if status else None)
+    async def _rows(self, status: str | None = None, integration_type: str | None = None) -> Iterator[Any]:
+        """The list, filtered by the API's `status` and `integration_type` where given."""
+        params = {k: v for k, v in (("status", status), ("integration_type", integration_type)) if v}
+        return await self.client.get_items(BASE, params=params or None)
 
-    async def _list(self, status: str | None = None) -> list[dict[str, Any]]:
-        return list(await self._rows(status))
+    async def _list(self, status: str | None = None, integration_type: str | None = None) -> list[dict[str, Any]]:
+        return list(await self._rows(status, integration_type))
 
     async def _lock_rows(self, status: str | None = None) -> list[dict[str, Any]]:
-        """The rows of the lock's type (the API's `integration_type` filter): a look at the
-        lock is one small answer, not the server's whole list, which the apply then reads
-        anyway. A server that ignored the filter would answer every row, which the lock
-        sifts as well."""
-        params = {"integration_type": LOCK_NAME, **({"status": status} if status else {})}
-        return list(await self.client.get_items(BASE, params=params))
+        """The rows of the lock's type: a look at the lock is one small answer, not the
+        server's whole list, which the apply then reads anyway. A server that ignored the
+        filter would answer every row, which the lock sifts as well."""
+        return await self._list(status, LOCK_NAME)
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         # Row by row, each shared with its declaration as it is made: the decoded rows of a
