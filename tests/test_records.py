@@ -12,21 +12,22 @@ from reconciler.model import Address, LiveResource, Resource, ResourceKind
 from reconciler.records import quick_init
 
 
-@quick_init
-@dataclasses.dataclass(frozen=True, slots=True)
-class Sample:
-    a: int
-    b: str = "b"
-    c: list[int] = dataclasses.field(default_factory=list)
-    d: int = dataclasses.field(default=4, kw_only=True)
+def _sample() -> type[Any]:
+    """A new class with a field of each kind `quick_init` handles: plain, defaulted, made by a
+    factory, keyword-only."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Sample:
+        a: int
+        b: str = "b"
+        c: list[int] = dataclasses.field(default_factory=list)
+        d: int = dataclasses.field(default=4, kw_only=True)
+
+    return Sample
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Reference:
-    a: int
-    b: str = "b"
-    c: list[int] = dataclasses.field(default_factory=list)
-    d: int = dataclasses.field(default=4, kw_only=True)
+Sample = quick_init(_sample())
+Reference = _sample()
 
 
 def _fields(value: Any) -> tuple[Any, ...]:
@@ -48,7 +49,7 @@ def test_each_instance_gets_its_own_default_from_the_factory() -> None:
 
 def test_the_signature_refuses_what_the_dataclass_refuses() -> None:
     with pytest.raises(TypeError):
-        Sample(1, "x", [], 5)  # type: ignore[call-arg]
+        Sample(1, "x", [], 5)
 
 
 def test_instances_stay_frozen() -> None:
@@ -68,17 +69,15 @@ def test_the_model_records_equal_hash_and_order_as_before() -> None:
 
 
 def test_a_keyword_only_field_declared_first_stays_keyword_only() -> None:
-    @quick_init
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Mixed:
-        a: int = dataclasses.field(kw_only=True)
-        b: int = 2
+    def mixed() -> type[Any]:
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class Mixed:
+            a: int = dataclasses.field(kw_only=True)
+            b: int = 2
 
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Plain:
-        a: int = dataclasses.field(kw_only=True)
-        b: int = 2
+        return Mixed
 
+    Mixed, Plain = quick_init(mixed()), mixed()
     assert (_fields(Mixed(5, a=1)), _fields(Mixed(a=1))) == (_fields(Plain(5, a=1)), _fields(Plain(a=1)))
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -24,7 +23,7 @@ from reconciler.platforms.http import BREAKER_THRESHOLD, HttpClient
 from reconciler.platforms.kubiya import KubiyaPlatform
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.credentials import built_in
-from reconciler.sandbox.transport import forget, transport
+from reconciler.sandbox.transport import transport
 
 Breaker = Callable[[httpx.Request, int], httpx.Response | None]
 
@@ -44,13 +43,6 @@ class Breaking(httpx.AsyncBaseTransport):
         if answer is not None:
             return answer
         return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
 
 
 FAST = RetryPolicy(base=0.001, cap=0.002)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,14 +19,7 @@ from reconciler.platforms.http import HttpClient
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.faults import Faults
-from reconciler.sandbox.transport import app_for, forget, transport
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
+from reconciler.sandbox.transport import app_for, transport
 
 
 def test_expired_conductor_token_is_renewed_once_and_the_call_retried(url: str) -> None:

@@ -5,37 +5,14 @@ behind a transport that records each request's query."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from reconciler.errors import LockedError
 from reconciler.model import ServerConfig, ServerKind
 from reconciler.platforms.kubiya import KubiyaPlatform
 from reconciler.sandbox.credentials import built_in
-from reconciler.sandbox.transport import forget, transport
-
-
-class Recording(httpx.AsyncBaseTransport):
-    """The sandbox, with every GET's query string kept in order."""
-
-    def __init__(self, url: str) -> None:
-        self.inner = transport(url)
-        self.queries: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "GET":
-            self.queries.append(request.url.query.decode())
-        return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
+from tests.platforms.conftest import Recording
 
 
 def platform(url: str) -> tuple[KubiyaPlatform, Recording]:
@@ -56,7 +33,7 @@ def test_taking_the_lock_reads_only_rows_of_the_locks_type(url: str) -> None:
         try:
             await _seed(kubiya, [f"i{n}" for n in range(30)])
             await kubiya.lock("me@host:1", 0.0)
-            looks = list(wire.queries)
+            looks = wire.gets()
             names = [row["name"] for row in await kubiya._list()]
             await kubiya.unlock()
             return looks, names

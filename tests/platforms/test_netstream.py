@@ -22,6 +22,18 @@ async def read_request(reader: asyncio.StreamReader) -> None:
     await reader.readuntil(b"\r\n\r\n")
 
 
+def answering(raw: bytes) -> Handler:
+    """A server that reads a request, writes `raw` and closes the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    return handler
+
+
 def client(port: int, timeout: float = 10.0) -> tuple[httpx.AsyncClient, httpx.AsyncHTTPTransport]:
     transport = httpx.AsyncHTTPTransport()
     assert on_asyncio_sockets(transport)
@@ -39,13 +51,7 @@ async def with_server(handler: Handler, body: Callable[[int], Awaitable[None]]) 
 
 def test_a_body_larger_than_the_buffer_bound_arrives_whole() -> None:
     payload = bytes(range(256)) * (4 * HIGH_WATER // 256 + 7)
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
-        await writer.drain()
-        writer.close()
-
+    handler = answering(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload)
     got: list[bytes] = []
 
     async def body(port: int) -> None:
@@ -58,11 +64,7 @@ def test_a_body_larger_than_the_buffer_bound_arrives_whole() -> None:
 
 
 def test_an_answer_cut_short_is_a_transport_error() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-        await writer.drain()
-        writer.close()
+    handler = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
 
     async def body(port: int) -> None:
         c, _ = client(port)

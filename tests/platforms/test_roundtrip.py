@@ -7,8 +7,7 @@ empty. This exercises the real client code over HTTP (an httpx transport into th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -23,14 +22,7 @@ from reconciler.plan import Action, Plan, Reason
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.platforms import Platform
 from reconciler.platforms.retry import RetryPolicy
-from reconciler.sandbox.transport import forget, transport
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
+from reconciler.sandbox.transport import transport
 
 
 def servers(url: str) -> dict[str, ServerConfig]:

@@ -5,24 +5,13 @@ adapter over the sandbox."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from reconciler.apply import apply
 from reconciler.model import Address, LiveResource, Resource, ResourceKind, ServerConfig, ServerKind
 from reconciler.planner import make_plan
 from reconciler.platforms.kubiya import KubiyaPlatform
 from reconciler.sandbox.credentials import built_in
-from reconciler.sandbox.transport import forget, transport
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
+from reconciler.sandbox.transport import transport
 
 
 def integ(name: str, description: str) -> Resource:
