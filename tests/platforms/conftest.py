@@ -27,8 +27,11 @@ class Recording(httpx.AsyncBaseTransport):
         self.inner = transport(url)
         self.requests: list[tuple[str, str, str]] = []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def record(self, request: httpx.Request) -> None:
         self.requests.append((request.method, request.url.path, request.url.query.decode()))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.record(request)
         return await self.inner.handle_async_request(request)
 
     def gets(self, path: str | None = None) -> list[str]:

@@ -23,23 +23,26 @@ from reconciler.platforms.http import BREAKER_THRESHOLD, HttpClient
 from reconciler.platforms.kubiya import KubiyaPlatform
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.credentials import built_in
-from reconciler.sandbox.transport import transport
+from tests.platforms.conftest import Recording
 
 Breaker = Callable[[httpx.Request, int], httpx.Response | None]
 
 
-class Breaking(httpx.AsyncBaseTransport):
+class Breaking(Recording):
     """The sandbox behind `breaker(request, n)`, which may answer (or raise) in its place;
-    `n` counts the requests so far. Every request is counted by method and path."""
+    `n` counts the requests so far. Every request is recorded (`seen`: by method and path)."""
 
     def __init__(self, url: str, breaker: Breaker) -> None:
-        self.inner = transport(url)
+        super().__init__(url)
         self.breaker = breaker
-        self.seen: Counter[tuple[str, str]] = Counter()
+
+    @property
+    def seen(self) -> Counter[tuple[str, str]]:
+        return Counter((method, path) for method, path, _ in self.requests)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.seen[(request.method, request.url.path)] += 1
-        answer = self.breaker(request, sum(self.seen.values()))
+        self.record(request)
+        answer = self.breaker(request, len(self.requests))
         if answer is not None:
             return answer
         return await self.inner.handle_async_request(request)
