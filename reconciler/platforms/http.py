@@ -29,9 +29,11 @@ from reconciler.errors import PlatformError, ServerDownError, UnreachableError
 from reconciler.model import ServerConfig
 from reconciler.platforms.answers import WRITE_METHODS, connection_cause, decode, decode_items, refusal, where
 from reconciler.platforms.auth import Auth
+from reconciler.platforms.h1 import H1Transport
 from reconciler.platforms.retry import RETRY_STATUSES, RateLimiter, RetryPolicy, retry_after
 from reconciler.platforms.transports import (
     IN_PROCESS_BASE_URL,
+    is_direct,
     no_tls_context,
     on_asyncio_sockets,
     sniffio_absent_once,
@@ -120,6 +122,12 @@ class HttpClient:
         # the clients send by default (lower-cased name -> (name, value)), the timeouts, the
         # parsed urls of recent paths, and one cookie jar.
         self._transports: list[httpx.AsyncBaseTransport | None] = [None] * pools
+        # Where requests to the server itself go, once the first pool found that no proxy is
+        # in the way (see _open_pool).
+        self._direct: H1Transport | None = None
+        self._passed_in = transport is not None
+        self._verify = verify
+        self._parallelism = parallelism
         self._default_headers: dict[str, tuple[str, str]] | None = None
         self._extensions = {"timeout": timeout.as_dict()}
         self._url_prefix = base_url
@@ -147,6 +155,8 @@ class HttpClient:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self._clients if c is not None))
+        if self._direct is not None:
+            await self._direct.aclose()
 
     def url_of(self, path: str) -> str:
         """The full url of a path, for messages (the path alone for the in-process sandbox)."""
@@ -300,12 +310,22 @@ class HttpClient:
         return httpx.Response(response.status_code, headers=kept, content=body, request=request)
 
     def _open_pool(self, pool: int) -> httpx.AsyncBaseTransport:
-        """The transport of pool number `pool`, its client made on first use."""
-        client = self._clients[pool] = self._make_client()
-        if self._default_headers is None:
-            self._default_headers = {k.decode().lower(): (k.decode(), v.decode()) for k, v in client.headers.raw}
-        transport = transport_of(client)
-        on_asyncio_sockets(transport)
+        """The transport of pool number `pool`, made on first use. When the first pool's client
+        would send to the server itself (no proxy from the environment, no transport passed
+        in), every pool sends through one `H1Transport` instead; a proxy keeps httpx's own
+        transport, on asyncio's sockets."""
+        transport: httpx.AsyncBaseTransport
+        if self._direct is not None:
+            transport = self._direct
+        else:
+            client = self._clients[pool] = self._make_client()
+            if self._default_headers is None:
+                self._default_headers = {k.decode().lower(): (k.decode(), v.decode()) for k, v in client.headers.raw}
+            transport = transport_of(client)
+            if not self._passed_in and is_direct(client, transport):
+                transport = self._direct = H1Transport(self._verify, max_idle=self._parallelism)
+            else:
+                on_asyncio_sockets(transport)
         self._transports[pool] = transport
         return transport
 

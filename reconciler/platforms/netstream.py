@@ -1,5 +1,6 @@
-"""httpcore's connections over asyncio's own sockets: `AsyncioBackend`, the network backend
-every pool of this client uses.
+"""httpcore's connections over asyncio's own sockets: `AsyncioBackend`, the network backend of
+the pools httpx makes for a proxy; and `Connection`, the protocol both it and `h1`'s transport
+keep a socket's received bytes in.
 
 httpcore's default backend on asyncio goes through anyio: each read and each write of every
 request opens a cancel scope for its timeout, maps exceptions through two context managers and
@@ -28,7 +29,7 @@ HIGH_WATER = 256 * 1024
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One connection's state as the event loop reports it: received bytes, the end of the
     stream, whether writing must wait."""
 
@@ -87,7 +88,7 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
 
-async def _wait(future: asyncio.Future[None], timeout: float | None, error: type[Exception]) -> None:
+async def wait(future: asyncio.Future[None], timeout: float | None, error: type[Exception]) -> None:
     """Waits for `future`, raising `error` after `timeout` seconds (None: no bound)."""
     if timeout is None:
         await future
@@ -108,7 +109,7 @@ def _expire(future: asyncio.Future[None], error: type[Exception]) -> None:
 class AsyncioStream(httpcore.AsyncNetworkStream):
     """A connection (plain, or TLS after `start_tls`) as httpcore reads and writes it."""
 
-    def __init__(self, transport: asyncio.Transport, connection: _Connection) -> None:
+    def __init__(self, transport: asyncio.Transport, connection: Connection) -> None:
         self._transport = transport
         self._connection = connection
         # Asked before each reuse of the idle connection: one poll object, registered once.
@@ -124,7 +125,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                     raise httpcore.ReadError(str(conn.error)) from conn.error
                 return b""
             conn.waiter = asyncio.get_running_loop().create_future()
-            await _wait(conn.waiter, timeout, httpcore.ReadTimeout)
+            await wait(conn.waiter, timeout, httpcore.ReadTimeout)
         if len(conn.buffer) <= max_bytes:
             data = bytes(conn.buffer)
             conn.buffer.clear()
@@ -144,7 +145,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise conn.write_error()
         self._transport.write(buffer)
         if conn.drain is not None:
-            await _wait(conn.drain, timeout, httpcore.WriteTimeout)
+            await wait(conn.drain, timeout, httpcore.WriteTimeout)
             if conn.closed:
                 raise conn.write_error()
 
@@ -250,7 +251,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
 
 Opener = Callable[
-    [Callable[[], _Connection]], Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]
+    [Callable[[], Connection]], Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]
 ]
 
 
@@ -259,7 +260,7 @@ async def _connect(
 ) -> AsyncioStream:
     """A connection opened by `open_with` (the loop's TCP or Unix opener, given the protocol
     factory), bounded by `timeout`, its errors httpcore's, `options` set on its socket."""
-    connection = _Connection()
+    connection = Connection()
     try:
         async with asyncio.timeout(timeout):
             transport, _ = await open_with(lambda: connection)

@@ -70,6 +70,13 @@ def transport_of(client: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
     return transport
 
 
+def is_direct(client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport) -> bool:
+    """Whether `transport` is the client's own, the one for servers reached without a proxy.
+    httpx names no public way to ask: where its private attribute is missing, the answer is
+    no, and the transport httpx picked is kept."""
+    return transport is getattr(client, "_transport", None)
+
+
 def on_asyncio_sockets(transport: httpx.AsyncBaseTransport) -> bool:
     """Makes the connections of httpx's own transport (a proxy's included) with
     `AsyncioBackend` instead of httpcore's anyio default; True when it did. httpx names no

@@ -9,11 +9,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from reconciler.model import ServerConfig, ServerKind
-from reconciler.platforms.http import HttpClient
-from reconciler.platforms.netstream import HIGH_WATER, AsyncioBackend
+from reconciler.platforms.netstream import HIGH_WATER
 from reconciler.platforms.transports import on_asyncio_sockets
-from tests.served import ServedSandbox
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -129,22 +126,3 @@ def test_nothing_listening_is_a_connect_error() -> None:
 
     asyncio.run(run())
 
-
-@pytest.mark.serve
-def test_the_tool_s_client_reaches_a_served_sandbox_through_the_asyncio_backend(
-    served_sandbox: ServedSandbox,
-) -> None:
-    server = ServerConfig(name="k", kind=ServerKind.KUBIYA, url=served_sandbox.url)
-    backends: list[object] = []
-    answers: list[int] = []
-
-    async def run() -> None:
-        async with HttpClient(server) as http:
-            response = await http.send_once("GET", "/_sandbox/health", authenticated=False)
-            answers.append(response.status_code)
-            transport = http._transports[0]
-            assert isinstance(transport, httpx.AsyncHTTPTransport)
-            backends.append(type(transport._pool._network_backend))
-
-    asyncio.run(run())
-    assert (answers, backends) == ([200], [AsyncioBackend])
