@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import gzip
+import socket
 import ssl
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,49 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
             assert (first.status_code, second.status_code, server.connections) == (200, 200, 2)
 
     run(body)
+
+
+def test_a_close_the_loop_has_not_yet_seen_keeps_the_idle_connection_from_reuse() -> None:
+    # A server in a thread of its own closes the connection while the client's loop is held,
+    # so that only the socket itself can tell the client before it sends the next request.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    close_now, closed = threading.Event(), threading.Event()
+    accepted: list[int] = []
+
+    def serve() -> None:
+        for n in range(2):
+            conn, _ = listener.accept()
+            accepted.append(n)
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                conn.sendall(OK)
+                if n == 0:
+                    close_now.wait(10)
+                    conn.shutdown(socket.SHUT_RDWR)
+                    closed.set()
+                else:
+                    conn.recv(4096)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    statuses: list[int] = []
+
+    async def body() -> None:
+        h1 = transport()
+        statuses.append((await get(h1, f"http://127.0.0.1:{port}")).status_code)
+        close_now.set()
+        closed.wait(10)  # blocking: the loop does not run until the next request is sent
+        statuses.append((await get(h1, f"http://127.0.0.1:{port}")).status_code)
+        await h1.aclose()
+
+    try:
+        run(body)
+    finally:
+        listener.close()
+    assert (statuses, accepted) == ([200, 200], [0, 1])
 
 
 def test_an_answer_saying_connection_close_ends_its_connection() -> None:
