@@ -1,4 +1,4 @@
-"""`reconciler sandbox serve`: the sandbox over real HTTP with uvicorn.
+"""`reconciler sandbox serve`: the sandbox over real HTTP with uvicorn (and its httptools parser).
 
 The socket is bound before anything is announced (`bind`), so that a busy port is one clear
 error, never "listening" followed by a failure. A client that goes away mid-request is one
