@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from reconciler.plan import Plan
     from reconciler.planfile import SavedPlan
     from reconciler.session_values import Applied, PlanRequest
-    from reconciler.views.progress import ProgressObserver
+    from reconciler.views.lines import LineObserver
 
 HUMAN, JSON = OutputFormat.HUMAN, OutputFormat.JSON
 
@@ -192,17 +192,29 @@ async def _execute(run: Run, plan: Plan, color: bool, quiet: bool) -> ApplyResul
     second one stops at once, saying which calls were in flight (they may have completed)."""
     import asyncio
 
-    from rich.console import Console
-
-    from reconciler.views.progress import ProgressObserver
+    from reconciler.views.lines import LineObserver
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    console = Console(file=ScrubbingStream(sys.stderr), no_color=not color, highlight=False)  # type: ignore[arg-type]
     # The record of outcomes belongs on stdout (`apply > apply.log` keeps it); the bar and
     # notes are transient and go to stderr. JSON output carries its own record.
-    records = Console(file=ScrubbingStream(sys.stderr if quiet else sys.stdout), no_color=not color, highlight=False)  # type: ignore[arg-type]
-    observer = ProgressObserver(console, enabled=not quiet and sys.stderr.isatty(), records=records)
+    records = ScrubbingStream(sys.stderr if quiet else sys.stdout)
+    notes = ScrubbingStream(sys.stderr)
+    observer: LineObserver
+    if not quiet and sys.stderr.isatty():
+        # The live bar, and with it rich, only for a person at a terminal.
+        from rich.console import Console
+
+        from reconciler.views.progress import ProgressObserver
+
+        console = Console(file=notes, no_color=not color, highlight=False)  # type: ignore[arg-type]
+        observer = ProgressObserver(
+            console,
+            enabled=True,
+            records=Console(file=records, no_color=not color, highlight=False),  # type: ignore[arg-type]
+        )
+    else:
+        observer = LineObserver(records, notes)
     task = asyncio.ensure_future(run.execute(plan, observer=observer, stop=stop))
     hard = False
 
@@ -237,7 +249,7 @@ async def _execute(run: Run, plan: Plan, color: bool, quiet: bool) -> ApplyResul
             loop.remove_signal_handler(signal.SIGTERM)
 
 
-def _stopped_now(run: Run, plan: Plan, observer: ProgressObserver) -> ApplyResult:
+def _stopped_now(run: Run, plan: Plan, observer: LineObserver) -> ApplyResult:
     """The result of an apply stopped by a second Ctrl-C: what was done, what was in flight
     (it may have completed on the server) and what never started."""
     from reconciler.outcomes import NOT_STARTED, ApplyResult, Failed, Outcome, Skipped

@@ -1,8 +1,8 @@
 """Renderers of plans, apply results and diagnostics: the core computes, the views render.
 
 Every renderer is a function from a value to a string (no trailing newline), or to the parts
-of one (`stream_plan`), so that the CLI decides where text goes; only `ProgressObserver`
-writes, to the rich Console it is given.
+of one (`stream_plan`), so that the CLI decides where text goes; only the apply observers
+write (`LineObserver` to the streams it is given, `ProgressObserver` to rich Consoles).
 Views never talk to servers (an import-linter contract forbids `reconciler.platforms`, httpx
 and the sandbox here) and never show a secret: sensitive fields are masked again on the way
 out, whatever they hold, and the body of `Change.desired` (which holds the secrets) is never
@@ -11,7 +11,8 @@ rendered.
 - `human`: Terraform-like text with optional ANSI colour.
 - `jsonview`: JSON documents; the plan's shape is `schemas/plan.schema.json`.
 - `markdown`: a size-bounded pull-request comment.
-- `progress`: the live apply observer.
+- `lines`: the plain apply observer (no terminal: CI, `--format json`, a file).
+- `progress`: the live apply observer (a bar on the terminal).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from reconciler.plan import Plan
     from reconciler.views.human import render_apply_human, render_diagnostics, render_plan_human
     from reconciler.views.jsonview import render_apply_json, render_diagnostics_json, render_plan_json
+    from reconciler.views.lines import LineObserver
     from reconciler.views.markdown import render_plan_markdown
     from reconciler.views.progress import ProgressObserver
 
@@ -48,6 +50,7 @@ _HOMES = {
     "render_diagnostics_json": "jsonview",
     "render_plan_json": "jsonview",
     "render_plan_markdown": "markdown",
+    "LineObserver": "lines",
     "ProgressObserver": "progress",
 }
 
@@ -82,6 +85,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "LineObserver",
     "OutputFormat",
     "ProgressObserver",
     "render_apply_human",

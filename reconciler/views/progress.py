@@ -1,4 +1,5 @@
-"""Live progress of an apply on a rich Console: the apply `Observer` that people watch.
+"""Live progress of an apply on a rich Console: the apply `Observer` that people watch (the
+plain `lines.LineObserver` with a bar).
 
 Two streams: the record of outcomes (one line per change done or failed, which `apply >
 apply.log` keeps: stdout) and the transient progress (a bar, notes such as "Interrupted":
@@ -16,8 +17,6 @@ Markers are `✓`/`✗`/`-`, or `ok`/`FAIL`/`skip` when the console's encoding c
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,28 +30,25 @@ from rich.progress import (
 from rich.text import Text
 
 from reconciler.outcomes import Outcome
-from reconciler.views import _format as fmt
 from reconciler.views.human import outcome_marker
+from reconciler.views.lines import LineObserver
 
 _STYLE = {"done": "green", "failed": "red", "skipped": "yellow"}
 
 
-class ProgressObserver:
+class ProgressObserver(LineObserver):
     """Implements `reconciler.apply.Observer`. Call `close()` (or use it as a context manager)
-    when the apply returns, so that the bar is taken down before the summary is printed."""
+    when the apply returns, so that the bar is taken down before the summary is printed.
+    Not enabled, it is the `LineObserver` of its consoles' streams."""
 
     def __init__(self, console: Console, enabled: bool, records: Console | None = None) -> None:
-        self.console = console
         # Outcomes go to `records` (the same console by default). When the bar is on and the
         # record goes to the terminal too, lines are printed through the bar's console so that
         # they scroll above it instead of tearing it.
         self.records = records or console
+        super().__init__(self.records.file, console.file, encoding=self.records.encoding)
+        self.console = console
         self.enabled = enabled
-        self.unicode = self.records.encoding.lower().replace("-", "").startswith("utf")
-        self.outcomes: list[Outcome] = []
-        self.failed = 0
-        self.seen = 0
-        self.not_started: dict[str, int] = {}
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -71,25 +67,14 @@ class ProgressObserver:
         self._task = self._progress.add_task("Applying", total=total)
         self._progress.start()
 
-    def outcome(self, outcome: Outcome) -> None:
-        self.seen += 1
-        self.outcomes.append(outcome)
-        reason = fmt.collapsible(outcome)
-        if reason is not None:
-            # Changes never started are counted and shown as one line per reason at the end.
-            self.not_started[reason] = self.not_started.get(reason, 0) + 1
-            self._advance()
-            return
-        status, text = fmt.outcome_parts(outcome)
-        marker = outcome_marker(status, self.unicode)
-        if status == "failed":
-            self.failed += 1
+    def _counted(self, outcome: Outcome) -> None:
+        self._advance()
+
+    def _line(self, status: str, text: str) -> None:
         if not self.enabled:
-            # Plain lines go straight to the stream: rich's rendering costs more than the
-            # request behind a line when thousands of them scroll by in a CI log.
-            self.records.file.write(f"{marker} {text}\n")
+            super()._line(status, text)
             return
-        line = Text.assemble((marker, _STYLE[status]), " ", text)
+        line = Text.assemble((outcome_marker(status, self.unicode), _STYLE[status]), " ", text)
         # Printing through the Progress's console keeps the line above the live bar.
         self._record_console().print(line, highlight=False, soft_wrap=True)
         self._advance()
@@ -104,8 +89,7 @@ class ProgressObserver:
         if self._progress is not None:
             self.console.print(Text(text), highlight=False, soft_wrap=True)
         else:
-            self.console.file.write(text + "\n")
-            self.console.file.flush()
+            super().note(text)
 
     def _advance(self) -> None:
         if self._progress is not None and self._task is not None:
@@ -119,25 +103,4 @@ class ProgressObserver:
             self._progress.stop()
             self._progress = None
             self._task = None
-        not_started, self.not_started = self.not_started, {}
-        for reason, count in not_started.items():
-            marker = outcome_marker("skipped", self.unicode)
-            if self.enabled:
-                self.records.print(
-                    Text.assemble((marker, _STYLE["skipped"]), " ", fmt.collapsed_line(reason, count)),
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            else:
-                self.records.file.write(f"{marker} {fmt.collapsed_line(reason, count)}\n")
-
-    def __enter__(self) -> ProgressObserver:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().close()

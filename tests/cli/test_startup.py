@@ -33,6 +33,9 @@ NOT_FOR_A_PLAN = {
     "reconciler.sandbox",
     "sqlite3",
     "rich",
+    # httpx's pools are never used for a server reached directly (platforms.h1), and closing
+    # one would import anyio's backend.
+    "anyio._backends._asyncio",
     "jinja2",
     "jsonschema",
 }
@@ -70,6 +73,25 @@ def test_a_plan_over_http_imports_only_what_it_uses(served_world: World) -> None
     loaded = set(listing.read_text(encoding="utf-8").splitlines())
     assert {"reconciler.cli.plan", "reconciler.planner", "reconciler.views.jsonview"} <= loaded
     assert loaded & NOT_FOR_A_PLAN == set()
+
+
+@pytest.mark.serve
+def test_an_apply_whose_output_is_no_terminal_imports_no_rich(served_world: World) -> None:
+    path = served_world.desired()
+    listing = served_world.tmp / "modules.txt"
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_THEN_LIST_MODULES, listing, "apply", path, "--auto-approve", "--format", "json"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=process_env(served_world.env),
+        cwd=served_world.tmp,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(listing.read_text(encoding="utf-8").splitlines())
+    assert ("reconciler.views.lines" in loaded, {m for m in loaded if m.split(".")[0] == "rich"}) == (True, set())
 
 
 def test_every_command_is_named_with_the_module_that_registers_it() -> None:

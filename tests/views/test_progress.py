@@ -1,4 +1,5 @@
-"""The apply progress observer, driven by hand and by the real apply engine."""
+"""The apply observers (plain lines without a terminal, the live bar on one), driven by hand
+and by the real apply engine."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import io
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 from reconciler.apply import Observer, apply
 from reconciler.model import Address, ServerConfig, ServerKind
 from reconciler.outcomes import Done, Failed, Outcome, Skipped
 from reconciler.plan import Change
 from reconciler.schedule import Executor
+from reconciler.views.lines import LineObserver
 from reconciler.views.progress import ProgressObserver
 from tests.views import plans
 
@@ -25,9 +28,9 @@ def _outcomes() -> list[Done | Failed | Skipped]:
     return list(plans.partial_failure_result().outcomes)
 
 
-def test_disabled_prints_plain_lines_only() -> None:
+def test_without_a_terminal_each_outcome_is_one_plain_line() -> None:
     out = io.StringIO()
-    observer = ProgressObserver(Console(file=out, force_terminal=True, width=60), enabled=False)
+    observer = LineObserver(out, io.StringIO())
     outcomes = _outcomes()
     observer.started(len(outcomes))
     for o in outcomes:
@@ -61,9 +64,9 @@ def test_enabled_shows_a_bar_and_styled_lines() -> None:
     assert out.getvalue()[len(text) :] == "after\n"
 
 
-def test_ascii_console_gets_ascii_markers() -> None:
+def test_ascii_stream_gets_ascii_markers() -> None:
     out = AsciiFile()
-    observer = ProgressObserver(Console(file=out, width=200), enabled=False)
+    observer = LineObserver(out, io.StringIO())
     for o in _outcomes():
         observer.outcome(o)
     text = out.getvalue()
@@ -76,7 +79,7 @@ def test_ascii_console_gets_ascii_markers() -> None:
 def test_markup_and_emoji_codes_in_names_are_printed_literally() -> None:
     change = plans.representative_plan().actionable[0]
     out = io.StringIO()
-    observer = ProgressObserver(Console(file=out, width=200), enabled=False)
+    observer = LineObserver(out, io.StringIO())
     observer.outcome(Failed(change, "bad [bold]markup[/bold] :smile: here"))
     assert "bad [bold]markup[/bold] :smile: here" in out.getvalue()
 
@@ -113,7 +116,7 @@ class _DoneExecutor:
 def test_observes_a_real_apply() -> None:
     plan = plans.representative_plan()
     out = io.StringIO()
-    observer = ProgressObserver(Console(file=out, width=200), enabled=False)
+    observer = LineObserver(out, io.StringIO())
     as_protocol: Observer = observer
     executors: dict[str, Executor] = {s: _DoneExecutor(s) for s in plan.servers}
     result = asyncio.run(apply(plan, executors, observer=as_protocol))
@@ -122,3 +125,20 @@ def test_observes_a_real_apply() -> None:
     assert len(lines) == len(plan.actionable) == len(result.outcomes)
     assert all(line.startswith("✓ ") for line in lines)
     assert {line.split(":")[0][2:] for line in lines} == {str(c.address) for c in plan.actionable}
+
+
+def test_a_note_goes_to_the_notes_stream_not_the_record() -> None:
+    records, notes = io.StringIO(), io.StringIO()
+    LineObserver(records, notes).note("Interrupted")
+    assert (records.getvalue(), notes.getvalue()) == ("", "Interrupted\n")
+
+
+def test_the_bar_s_record_of_outcomes_is_the_plain_one_with_colour() -> None:
+    plain, painted = io.StringIO(), io.StringIO()
+    console = Console(file=painted, force_terminal=True, color_system="standard", width=200)
+    observers = [LineObserver(plain, io.StringIO()), ProgressObserver(console, enabled=True)]
+    for observer in observers:
+        for o in _outcomes():
+            observer.outcome(o)
+        observer.close()
+    assert Text.from_ansi(painted.getvalue()).plain == plain.getvalue()
