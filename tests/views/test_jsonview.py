@@ -10,10 +10,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.errors import Location, error, warning
 from reconciler.model import Address, ResourceKind, Sensitive
 from reconciler.plan import Action, Change, FieldChange, Plan, Reason
+from reconciler.views import jsonview
 from reconciler.views.jsonview import render_apply_json, render_diagnostics_json, render_plan_json
 from tests.views import plans
 
@@ -202,3 +205,56 @@ def test_a_plan_document_reads_back_into_the_same_plan(name: str) -> None:
     plan = _plans()[name]
     document = json.loads(render_plan_json(plan))
     assert Plan.from_dict(document).to_dict() == {k: v for k, v in document.items() if k != "format"}
+
+
+def _every_change() -> list[Change]:
+    return [
+        c
+        for plan in (plans.representative_plan(), plans.replacement_plan(), plans.noop_plan(), plans.big_plan(50))
+        for c in plan.changes
+    ]
+
+
+@pytest.mark.parametrize("change", _every_change(), ids=lambda c: f"{c.action.value}-{c.address}")
+def test_a_change_s_line_is_its_document_encoded(change: Change) -> None:
+    assert jsonview._change_line(change) == jsonview._compact(jsonview._change_document(change))
+
+
+_ANY_TEXT = st.text(max_size=12)
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _ANY_TEXT
+
+
+@given(
+    kind=st.sampled_from(list(ResourceKind)),
+    names=st.tuples(_ANY_TEXT, _ANY_TEXT, _ANY_TEXT),
+    action=st.sampled_from(list(Action)),
+    reason=st.sampled_from(list(Reason)),
+    fields=st.lists(st.tuples(_ANY_TEXT, _SCALARS, _SCALARS | st.just(Sensitive("s3cret")), st.booleans()), max_size=3),
+    live=st.tuples(st.none() | _ANY_TEXT, st.none() | _ANY_TEXT, st.none() | _ANY_TEXT),
+    location=st.none() | st.tuples(_ANY_TEXT, st.integers(0, 10**6), st.integers(0, 10**6)),
+    depends=st.lists(_ANY_TEXT, max_size=2),
+)
+def test_any_change_s_line_is_its_document_encoded(
+    kind: ResourceKind,
+    names: tuple[str, str, str],
+    action: Action,
+    reason: Reason,
+    fields: list[tuple[str, Any, Any, bool]],
+    live: tuple[str | None, str | None, str | None],
+    location: tuple[str, int, int] | None,
+    depends: list[str],
+) -> None:
+    server, scope, name = names
+    change = Change(
+        Address(kind, server, (scope,), name),
+        action,
+        reason,
+        tuple(FieldChange(path, before, after, sensitive) for path, before, after, sensitive in fields),
+        live_id=live[0],
+        live_version=live[1],
+        live_type=live[2],
+        depends_on=tuple(Address(ResourceKind.PROVIDER, server, (), d) for d in depends),
+        location=None if location is None else Location(*location),
+        digest=name[:4],
+    )
+    assert jsonview._change_line(change) == jsonview._compact(jsonview._change_document(change))
