@@ -755,6 +755,31 @@ def test_filters_combine(sandbox_client: httpx.Client) -> None:
     assert names(sandbox_client.get(BASE, headers=AUTH, params=params)) == ["gone"]
 
 
+def test_the_list_renders_each_row_as_a_read_of_it_does(sandbox_client: httpx.Client) -> None:
+    # Without a tags filter the list is made by SQLite as JSON text; a read of one row goes
+    # through row_dict. Key order counts (the vendor's JSONB order), so pairs are compared.
+    create(sandbox_client, "plain")
+    create(
+        sandbox_client,
+        "full",
+        description="caf\u00e9 \"quoted\" \\ \u2603",
+        tags=["z", "a", "\u00fc"],
+        config={"env_vars": {"B": "2", "A": "1"}, "secrets": ["S"], "context_prompt": "p\nq"},
+    )
+    inactive = create(sandbox_client, "inactive")
+    sandbox_client.put(f"{BASE}/{inactive['id']}", headers=AUTH, json={"status": "inactive"})
+
+    def pairs(response: httpx.Response) -> Any:
+        assert response.status_code == 200, response.text
+        return json.loads(response.content, object_pairs_hook=list)
+
+    listed = pairs(sandbox_client.get(BASE, headers=AUTH))
+    reads = [
+        pairs(sandbox_client.get(f"{BASE}/{dict(item)['id']}", headers=AUTH)) for item in listed
+    ]
+    assert listed == reads
+
+
 # --- clock and scale (in process) --------------------------------------------------------------
 
 

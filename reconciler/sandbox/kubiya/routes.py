@@ -28,6 +28,7 @@ from reconciler.sandbox.kubiya.store import (
     canonical_id,
     dump,
     iso,
+    json_list,
     name_taken,
     row_dict,
     select_one,
@@ -133,26 +134,28 @@ async def list_custom_integrations(
     status: Annotated[CustomIntegrationStatus | None, Query()] = None,
     tags: Annotated[str | None, Query()] = None,
 ) -> Response:
-    sql = f"SELECT {COLUMNS} FROM {TABLE} WHERE organization_id = ?"
+    where = "organization_id = ?"
     params: list[Any] = [organization]
     # Falsy filters are no filters, as in the vendor's `if integration_type:`.
     if integration_type:
-        sql += " AND integration_type = ?"
+        where += " AND integration_type = ?"
         params.append(integration_type)
     if status:
-        sql += " AND status = ?"
+        where += " AND status = ?"
         params.append(status.value)
     else:
-        sql += " AND status != 'deleted'"
-    sql += " ORDER BY created_at DESC, seq DESC"
+        where += " AND status != 'deleted'"
+    if not tags:
+        with _db(request).transaction() as conn:
+            return Response(json_list(conn, where, params), media_type="application/json")
     with _db(request).transaction() as conn:
-        rows = conn.execute(sql, params).fetchall()
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM {TABLE} WHERE {where} ORDER BY created_at DESC, seq DESC", params
+        ).fetchall()
     items = [row_dict(row) for row in rows]
-    if tags:
-        # JSONB containment per tag: every listed tag must be present (empty items included).
-        wanted = [t.strip() for t in tags.split(",")]
-        items = [item for item in items if all(t in item["tags"] for t in wanted)]
-    # orjson: a list of thousands of integrations is the sandbox's largest answer.
+    # JSONB containment per tag: every listed tag must be present (empty items included).
+    wanted = [t.strip() for t in tags.split(",")]
+    items = [item for item in items if all(t in item["tags"] for t in wanted)]
     return Response(orjson.dumps(items), media_type="application/json")
 
 

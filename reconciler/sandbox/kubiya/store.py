@@ -99,6 +99,26 @@ def row_dict(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+# A row as `row_dict` renders it, made by SQLite as JSON text: the list of a large server is
+# the sandbox's largest answer, and building a dict per row to encode it again took most of
+# the time a plan of 50,000 resources waited for it.
+ROW_JSON = (
+    "json_object('id', id, 'organization_id', organization_id, 'name', name, "
+    "'integration_type', integration_type, 'description', description, 'status', status, "
+    "'config', json(config), 'tags', json(tags), 'created_at', created_at, "
+    "'updated_at', updated_at, 'created_by', created_by)"
+)
+
+
+def json_list(conn: sqlite3.Connection, where: str, params: list[Any]) -> bytes:
+    """The JSON array of the rows `where` selects (`... WHERE {where}`), newest first, each
+    as `row_dict` renders it."""
+    rows = conn.execute(
+        f"SELECT {ROW_JSON} FROM {TABLE} WHERE {where} ORDER BY created_at DESC, seq DESC", params
+    ).fetchall()
+    return b"[" + ",".join(row[0] for row in rows).encode() + b"]"
+
+
 def select_one(conn: sqlite3.Connection, organization: str, row_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
         f"SELECT {COLUMNS} FROM {TABLE} WHERE id = ? AND organization_id = ?",
