@@ -4,6 +4,8 @@ when the output is not a terminal (even without NO_COLOR)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +104,28 @@ def test_colour_on_a_terminal_unless_no_color(world: World) -> None:
         assert "Plan: 5 to add, 0 to change, 0 to replace, 0 to destroy." in plain.stdout
     flag = run_in_terminal(world, "plan", path, "--no-color")
     assert ANSI not in flag.stdout
+
+
+# A command whose result says when it is freed, run as the executable runs commands.
+KEEPS_UNTIL_EXIT = """\
+import sys, weakref
+from reconciler.cli.process import run_command, run_executable
+
+class Result:
+    pass
+
+async def command():
+    return Result()
+
+def main():
+    result = run_command(command())
+    weakref.finalize(result, print, "freed", flush=True)
+    print("returned", flush=True)
+
+run_executable(main)
+"""
+
+
+def test_the_executable_keeps_a_command_s_result_until_the_process_ends() -> None:
+    proc = subprocess.run([sys.executable, "-c", KEEPS_UNTIL_EXIT], capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout) == (0, "returned\n")
