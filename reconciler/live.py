@@ -273,6 +273,10 @@ async def _lock_all(run: Run, timeout: float) -> None:
         run.locked.append(platform)
 
 
+# Desired resources prepared between two turns of the event loop while the servers are read.
+_PREPARE_SLICE = 1000
+
+
 async def _read_all(run: Run) -> None:
     """Warm, prepare and read every server at once; every server that fails is named."""
     by_server: dict[str, list[Resource]] = {n: [] for n in run.platforms}
@@ -281,8 +285,15 @@ async def _read_all(run: Run) -> None:
     async def read_server(name: str, platform: Platform) -> list[LiveResource]:
         # Per server: a server that cannot be reached while warming is not read again.
         await platform.warm()
-        by_server[name] = [platform.prepare(r) for r in resources if r.address.server == name]
-        return await platform.read_live(by_server[name])
+        mine = [r for r in resources if r.address.server == name]
+        prepared: list[Resource] = []
+        for start in range(0, len(mine), _PREPARE_SLICE):
+            # A turn of the event loop before each slice: the lists `warm` asked for go out
+            # first, and the servers make them while this process prepares.
+            await asyncio.sleep(0)
+            prepared += [platform.prepare(r) for r in mine[start : start + _PREPARE_SLICE]]
+        by_server[name] = prepared
+        return await platform.read_live(prepared)
 
     results = await asyncio.gather(*(read_server(n, p) for n, p in run.platforms.items()), return_exceptions=True)
     # In the desired state's order, across servers, as the planner expects.

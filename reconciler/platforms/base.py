@@ -10,10 +10,11 @@ schedules everything from `plan.ORDER` (a replacement is its `delete`, then its 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from reconciler import diff
 from reconciler.errors import Diagnostic, PlatformError, WireShapeError
@@ -23,6 +24,34 @@ from reconciler.plan import Action, Change, Reason
 from reconciler.platforms.http import HttpClient
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class AskedAhead(Generic[T]):
+    """A read asked for before the step that uses it: a list `warm` starts, answered while the
+    desired state is prepared, so that the server works on it meanwhile. Taken once; dropped
+    (cancelled) when the platform closes without using it."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[T | None] | None = None
+
+    async def start(self, fetch: Awaitable[T | None]) -> None:
+        """Asks for `fetch` now (an answer asked for earlier and not taken is dropped)."""
+        await self.drop()
+        self._future = asyncio.ensure_future(fetch)
+
+    async def take(self, fetch: Callable[[], Awaitable[T]]) -> T:
+        """The answer asked for ahead, or, when none was (or it came back None), `fetch()` now."""
+        future, self._future = self._future, None
+        got = None if future is None else await future
+        return got if got is not None else await fetch()
+
+    async def drop(self) -> None:
+        future, self._future = self._future, None
+        if future is not None:
+            future.cancel()
+            await asyncio.gather(future, return_exceptions=True)
 
 
 def stale(change: Change, version: str | None, *, gone: str = "was deleted") -> Failed | None:
@@ -61,10 +90,12 @@ class Platform(ABC):
 
     @abstractmethod
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
-        """Every resource of this server the reconciler can see, with the fewest requests."""
+        """Every resource of this server the reconciler can see, with the fewest requests,
+        each shared with its declaration in `desired` (see `share_declared`)."""
 
     async def warm(self) -> None:
-        """Learn what `prepare` needs from the server (e.g. a catalog), before any prepare."""
+        """Learn what `prepare` needs from the server (e.g. a catalog), before any prepare,
+        and ask for what `read` will need (see `AskedAhead`)."""
         return None
 
     async def read_live(self, desired: Sequence[Resource]) -> list[LiveResource]:
@@ -72,14 +103,13 @@ class Platform(ABC):
         adapter's `from_wire` finds it) turned into a clear error. Anything else an adapter
         raises is its own bug and surfaces as itself."""
         try:
-            live = await self.read(desired)
+            return await self.read(desired)
         except WireShapeError as exc:
             _log.debug("reading server %r failed on an unexpected row shape", self.server.name, exc_info=True)
             raise PlatformError(
                 f"the server's list answer has an unexpected shape ({exc})",
                 hint=f"check that {self.server.url} is a {self.kind.value} server",
             ) from exc
-        return share_declared(live, desired)
 
     def prepare(self, resource: Resource) -> Resource:
         """The desired resource in the exact shape `read` produces (defaults filled in)."""

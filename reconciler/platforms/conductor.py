@@ -31,7 +31,6 @@ Beside it: `conductor_auth` (the token exchange) and `conductor_body` (what a wr
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -57,7 +56,7 @@ from reconciler.outcomes import Done, Failed, FailureCode, Outcome, Skipped, fai
 from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
-from reconciler.platforms.base import Platform, credential, share_declared, stale
+from reconciler.platforms.base import AskedAhead, Platform, credential, share_declared, stale
 from reconciler.platforms.conductor_auth import TokenAuth
 from reconciler.platforms.conductor_body import (
     applied_keys,
@@ -109,7 +108,7 @@ class ConductorPlatform(Platform):
         self._replacing: set[Address] = set()
         self._versions_now = FreshShared(self._read_versions)
         # The provider list `warm` asked for, until `read` takes it.
-        self._listing: asyncio.Future[Iterator[Any] | None] | None = None
+        self._listing = AskedAhead[Iterator[Any]]()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -118,13 +117,12 @@ class ConductorPlatform(Platform):
         and comes back masked, not only the `api_key`/`password` the bundled catalog names.
         The list `read` needs is asked for meanwhile: it does not depend on the catalog, and
         a plan waits for one round trip less."""
-        await self._drop_listing()
-        self._listing = asyncio.ensure_future(self._list_once_authenticated())
+        await self._listing.start(self._list_once_authenticated())
         try:
             catalog = await self.client.get_json("/api/integrations/def")
         except PlatformError as exc:
             if exc.status == 0 or exc.status in (401, 403):
-                await self._drop_listing()
+                await self._listing.drop()
                 raise  # the server is unreachable or refuses us: the read would fail alike
             self.diagnostics.append(
                 warning(
@@ -175,20 +173,8 @@ class ConductorPlatform(Platform):
             return None
         return await self._rows()
 
-    async def _listed(self) -> Iterator[Any]:
-        """The list asked for by `warm` (once), or asked for now."""
-        listing, self._listing = self._listing, None
-        rows = None if listing is None else await listing
-        return rows if rows is not None else await self._rows()
-
-    async def _drop_listing(self) -> None:
-        listing, self._listing = self._listing, None
-        if listing is not None:
-            listing.cancel()
-            await asyncio.gather(listing, return_exceptions=True)
-
     async def aclose(self) -> None:
-        await self._drop_listing()
+        await self._listing.drop()
         await super().aclose()
 
     async def _rows(self) -> Iterator[Any]:
@@ -249,7 +235,8 @@ class ConductorPlatform(Platform):
 
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         # Row by row, each shared with its declaration as it is made (see `decode_items`).
-        live = share_declared((item for row in await self._listed() for item in self.from_wire(row)), desired)
+        rows = await self._listing.take(self._rows)
+        live = share_declared((item for row in rows for item in self.from_wire(row)), desired)
         wanted = {r.address: r for r in desired}
         for current in live:
             want = wanted.get(current.address)

@@ -53,7 +53,7 @@ from reconciler.plan import Action, Change
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
-from reconciler.platforms.base import Platform, credential, stale
+from reconciler.platforms.base import Platform, credential, share_declared, stale
 from reconciler.platforms.fresh import FreshShared
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.retry import RetryPolicy
@@ -141,13 +141,13 @@ class ConsolePlatform(Platform):
             if exc.status == 404 and exc.hint is None:  # a hint: a base path or a web page
                 raise await self._unknown_agent(exc, desired) from exc
             raise
-        out: list[LiveResource] = []
-        for (agent, family), rows in zip(pairs, results, strict=True):
-            for row in rows:
-                item = self.from_wire(agent, family, row)
-                if item is not None:
-                    out.append(item)
-        return out
+        live = (
+            item
+            for (agent, family), rows in zip(pairs, results, strict=True)
+            for row in rows
+            if (item := self.from_wire(agent, family, row)) is not None
+        )
+        return share_declared(live, desired)
 
     async def _unknown_agent(self, exc: PlatformError, desired: Sequence[Resource]) -> PlatformError:
         """The error for an agent the console does not know: which agent, where its `agent:`

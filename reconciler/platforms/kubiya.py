@@ -51,7 +51,7 @@ from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
-from reconciler.platforms.base import Platform, credential, row_id, share_declared, stale
+from reconciler.platforms.base import AskedAhead, Platform, credential, row_id, share_declared, stale
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.kubiya_lock import LOCK_NAME, ApplyLock, is_lock
 from reconciler.platforms.retry import RetryPolicy
@@ -86,6 +86,7 @@ class KubiyaPlatform(Platform):
             )
         super().__init__(server, client)
         self.apply_lock = ApplyLock(self.client, self.server, self._lock_rows)
+        self._listing = AskedAhead[tuple[Iterator[Any], Iterator[Any]]]()
 
     def _address(self, name: str) -> Address:
         return Address(ResourceKind.INTEGRATION, self.server.name, (), name)
@@ -158,10 +159,23 @@ class KubiyaPlatform(Platform):
         filter would answer every row, which the lock sifts as well."""
         return await self._list(status, LOCK_NAME)
 
+    async def warm(self) -> None:
+        """Asks for the lists `read` needs: the server makes them while the desired state is
+        prepared."""
+        await self._listing.start(self._both_lists())
+
+    async def _both_lists(self) -> tuple[Iterator[Any], Iterator[Any]]:
+        active, deleted = await asyncio.gather(self._rows(), self._rows("deleted"))
+        return active, deleted
+
+    async def aclose(self) -> None:
+        await self._listing.drop()
+        await super().aclose()
+
     async def read(self, desired: Sequence[Resource]) -> list[LiveResource]:
         # Row by row, each shared with its declaration as it is made: the decoded rows of a
         # large server are never all held at once (see `decode_items`).
-        active, deleted = await asyncio.gather(self._rows(), self._rows("deleted"))
+        active, deleted = await self._listing.take(self._both_lists)
         return share_declared(self._live(itertools.chain(active, deleted)), desired)
 
     def _live(self, rows: Iterable[Any]) -> Iterator[LiveResource]:

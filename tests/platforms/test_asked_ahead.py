@@ -1,0 +1,139 @@
+"""Reads asked for ahead (`base.AskedAhead`): what `warm` starts is what `read` takes, asked
+for once; and the Kubiya adapter's lists asked for by `warm` over the in-process sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from reconciler.model import ServerConfig, ServerKind
+from reconciler.platforms.base import AskedAhead
+from reconciler.platforms.kubiya import KubiyaPlatform
+from reconciler.sandbox.credentials import built_in
+from tests.platforms.conftest import Recording
+
+
+class Fetches:
+    """A fetch that counts its calls and answers `answer`."""
+
+    def __init__(self, answer: str | None = "asked") -> None:
+        self.calls = 0
+        self.answer = answer
+
+    async def __call__(self) -> str | None:
+        self.calls += 1
+        return self.answer
+
+
+def run(body: Callable[[], Awaitable[None]]) -> None:
+    async def main() -> None:
+        await body()
+
+    asyncio.run(main())
+
+
+def test_take_answers_what_was_asked_for_ahead_without_asking_again() -> None:
+    ahead, now = Fetches("ahead"), Fetches("now")
+    got: list[object] = []
+
+    async def body() -> None:
+        asked = AskedAhead[str | None]()
+        await asked.start(ahead())
+        got.append(await asked.take(now))
+
+    run(body)
+    assert (got, ahead.calls, now.calls) == (["ahead"], 1, 0)
+
+
+def test_take_asks_now_when_nothing_was_asked_for_ahead() -> None:
+    now = Fetches("now")
+    got: list[object] = []
+
+    async def body() -> None:
+        got.append(await AskedAhead[str | None]().take(now))
+
+    run(body)
+    assert (got, now.calls) == (["now"], 1)
+
+
+def test_an_answer_ahead_is_taken_once() -> None:
+    ahead, now = Fetches("ahead"), Fetches("now")
+    got: list[object] = []
+
+    async def body() -> None:
+        asked = AskedAhead[str | None]()
+        await asked.start(ahead())
+        got.append(await asked.take(now))
+        got.append(await asked.take(now))
+
+    run(body)
+    assert got == ["ahead", "now"]
+
+
+def test_an_answer_ahead_of_none_means_ask_now() -> None:
+    ahead, now = Fetches(None), Fetches("now")
+    got: list[object] = []
+
+    async def body() -> None:
+        asked = AskedAhead[str | None]()
+        await asked.start(ahead())
+        got.append(await asked.take(now))
+
+    run(body)
+    assert got == ["now"]
+
+
+def test_a_failure_ahead_is_raised_by_take() -> None:
+    async def failing() -> str:
+        raise RuntimeError("the list failed")
+
+    async def body() -> None:
+        asked = AskedAhead[str | None]()
+        await asked.start(failing())
+        with pytest.raises(RuntimeError, match="the list failed"):
+            await asked.take(Fetches("now"))
+
+    run(body)
+
+
+def test_drop_cancels_what_was_asked_for_and_not_taken() -> None:
+    outcome: list[str] = []
+
+    async def body() -> None:
+        waiting = asyncio.Event()
+
+        async def slow() -> str:
+            waiting.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                outcome.append("cancelled")
+                raise
+            return "late"
+
+        asked = AskedAhead[str]()
+        await asked.start(slow())
+        await waiting.wait()
+        await asked.drop()
+
+    run(body)
+    assert outcome == ["cancelled"]
+
+
+def test_kubiya_reads_the_lists_warm_asked_for_once(url: str) -> None:
+    wire = Recording(url)
+    kubiya = KubiyaPlatform(
+        ServerConfig("k", ServerKind.KUBIYA, url), transport=wire, credentials=built_in("kubiya")
+    )
+
+    async def body() -> None:
+        try:
+            await kubiya.warm()
+            await kubiya.read_live([])
+        finally:
+            await kubiya.aclose()
+
+    run(body)
+    assert sorted(wire.gets()) == ["", "status=deleted"]
