@@ -10,7 +10,8 @@ request of every timed job (`PUT /_sandbox/faults`), and prints one report:
    differing from the live state; in each round the plan, then the two floors, then a sample
    of the one-request-at-a-time loop, so load on the shared machine hits all of them alike;
    1b (information, no target): applying those 10%, then a plan that must be clean;
-2. large apply: 1,000 Kubiya creates on an empty server; in each round the tool, a thread-pool
+2. large apply: 1,000 Kubiya creates on an empty server; in each round the tool (and the tool
+   again with no latency injected: processing alone, the tool's and the sandbox's), a thread-pool
    script of the same parallelism (what a competent user would write: one list, then the
    POSTs from a pool) and the same script with one worker (sampled, extrapolated); the tool
    against its latency floor (requests / parallelism x latency) and against both scripts.

@@ -204,6 +204,7 @@ def job_apply(sandbox: Sandbox, workdir: Path, desired: Sequence[Path], sizes: S
     script = baseline_script(workdir)
     sample = max(1, min(sizes.apply_integrations, sizes.baseline_sample // sizes.runs))
     tool: list[tuple[CliRun, float, dict[str, int]]] = []
+    still: list[tuple[CliRun, float, dict[str, int]]] = []
     pool: list[tuple[CliRun, int]] = []
     loop: list[tuple[float, int]] = []
     for n in range(sizes.runs):
@@ -213,6 +214,15 @@ def job_apply(sandbox: Sandbox, workdir: Path, desired: Sequence[Path], sizes: S
         if done is None:
             return
         tool.append(done)
+        # The same apply with no latency injected: what the tool and the one-process sandbox
+        # take in processing alone.
+        sandbox.reset()
+        sandbox.latency(0)
+        expected = {"added": sizes.apply_integrations}
+        done = apply_once(sandbox, workdir, desired, f"apply run {n + 1}, no latency", expected, res)
+        if done is None:
+            return
+        still.append(done)
         run, _, requests = run_baseline(
             sandbox, workdir, script, desired[0], sizes.parallelism, None, sizes.latency_ms, f"pool script run {n + 1}"
         )
@@ -237,6 +247,10 @@ def job_apply(sandbox: Sandbox, workdir: Path, desired: Sequence[Path], sizes: S
     num["apply_latency_floor_s"] = num["apply_requests"] / sizes.parallelism * sizes.latency_ms / 1000
     num["apply_vs_latency_floor"] = ratio(num["apply_wall_s"], num["apply_latency_floor_s"])
     num["apply_cpu_ms_per_request"] = num["apply_cpu_s"] / num["apply_requests"] * 1000
+    num["apply_no_latency_s"] = median([r[0].wall_s for r in still])
+    num["apply_no_latency_server_cpu_s"] = median([r[1] for r in still])
+    num["apply_no_latency_vs_latency_floor"] = ratio(num["apply_no_latency_s"], num["apply_latency_floor_s"])
+    num["server_cpu_ms_per_request"] = num["apply_no_latency_server_cpu_s"] / num["apply_requests"] * 1000
     num["pool_apply_s"] = median([r[0].wall_s for r in pool])
     num["pool_apply_cpu_s"] = median([r[0].cpu_s for r in pool])
     num["pool_apply_requests"] = pool[-1][1]

@@ -210,6 +210,11 @@ def table(res: Results, check_targets: bool, state: Mapping[str, Any]) -> str:
     row("   apply / latency floor", f"{n['apply_vs_latency_floor']:.1f}x", "apply_vs_latency_floor")
     row("   CPU: the apply process / the sandbox", f"{n['apply_cpu_s']:.2f} s / {n['apply_server_cpu_s']:.2f} s")
     row("   client CPU per request", f"{n['apply_cpu_ms_per_request']:.2f} ms", "apply_cpu_ms_per_request")
+    row(
+        "   no latency injected: wall / sandbox CPU per request",
+        f"{n['apply_no_latency_s']:.3f} s / {n['server_cpu_ms_per_request']:.2f} ms",
+    )
+    row("   no latency injected / the latency floor", f"{n['apply_no_latency_vs_latency_floor']:.1f}x")
     row("   peak memory", f"{n['apply_peak_mb']:.0f} MB", "apply_peak_mb")
     row("   plan afterwards shows no changes", clean("apply run"))
     row(
@@ -239,7 +244,9 @@ def table(res: Results, check_targets: bool, state: Mapping[str, Any]) -> str:
         "floors run in this process with the collector paused, the parsed values freed after the clock stops",
         f"1b: requests by server: {res.notes.get('changes_apply_requests', '?')}",
         f"apply: a file declaring only the Kubiya server; requests: {res.notes.get('apply_requests', '?')}; "
-        "each round runs the tool, then the pool script, then the one-worker script, each from an empty server",
+        "each round runs the tool, the tool again with no latency injected (the time the tool and the "
+        "one-process sandbox take in processing alone), then the pool script, then the one-worker script, "
+        "each from an empty server",
         "the scripts (bench writes them to baseline_apply.py) read the same YAML with CSafeLoader, list once and "
         "POST the missing integrations, with the managed tag, and no retries, checks or secret handling",
         f"baseline plan: {res.notes.get('baseline_plan_s', '')}",
