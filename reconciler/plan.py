@@ -302,10 +302,15 @@ class Plan:
         )
 
 
+# `json.dumps(value, sort_keys=True, default=str)`, its encoder made once: with options,
+# json.dumps makes a new one per call, and a plan digests every resource.
+_digest_text = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
 def body_digest(body: Mapping[str, Any], secret_digests: Iterable[str] = ()) -> str:
     """A digest of a desired body: masked values plus keyed digests of the secret ones."""
     h = hashlib.sha256()
-    h.update(json.dumps(masked(body), sort_keys=True, default=str).encode())
+    h.update(_digest_text(masked(body)).encode())
     for d in secret_digests:
         h.update(d.encode())
     return h.hexdigest()[:24]

@@ -39,6 +39,9 @@ def holds_secret(value: Any) -> bool:
     return False
 
 
+# Remembered per path: a plan asks it for every field of every resource, and the paths of one
+# kind repeat from resource to resource.
+@functools.lru_cache(maxsize=8192)
 def secret_named(path: str) -> bool:
     """Whether a field's own key is named like a secret (`config.env_vars.DB_PASSWORD`)."""
     bare = _INDEX.sub("", path)
