@@ -65,19 +65,21 @@ def connection_cause(exc: BaseException) -> tuple[str, bool]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     text = " ".join(str(e) for e in chain)
-    for e in chain:
-        if isinstance(e, socket.gaierror) or "Name or service not known" in text or "nodename nor servname" in text:
-            return "the host name was not found (DNS)", False
-        if isinstance(e, ssl.SSLError) or "SSL" in text or "TLS" in text:
-            reason = getattr(e, "reason", None) if isinstance(e, ssl.SSLError) else None
-            detail = f" ({reason})" if reason else ""
-            return (
-                f"the TLS handshake failed{detail}: is it an http:// server, or is its certificate not trusted?",
-                False,
-            )
-        if isinstance(e, ConnectionRefusedError) or "Connection refused" in text:
-            return "connection refused: nothing listens on that port", False
+    # Only a failure while connecting is known to have sent nothing: a TLS error (or any
+    # other) once the connection stood may have come after the request was written.
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        for e in chain:
+            if isinstance(e, socket.gaierror) or "Name or service not known" in text or "nodename nor servname" in text:
+                return "the host name was not found (DNS)", False
+            if isinstance(e, ssl.SSLError) or "SSL" in text or "TLS" in text:
+                reason = getattr(e, "reason", None) if isinstance(e, ssl.SSLError) else None
+                detail = f" ({reason})" if reason else ""
+                return (
+                    f"the TLS handshake failed{detail}: is it an http:// server, or is its certificate not trusted?",
+                    False,
+                )
+            if isinstance(e, ConnectionRefusedError) or "Connection refused" in text:
+                return "connection refused: nothing listens on that port", False
         return f"could not connect ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", False
     return f"the connection failed ({type(exc).__name__}: {str(exc)[:120] or 'no detail'})", True
 

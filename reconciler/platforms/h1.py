@@ -24,7 +24,8 @@ import asyncio
 import re
 import select
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -38,11 +39,17 @@ MAX_CHUNK_LINE = 4 * 1024
 READ_SIZE = 64 * 1024
 # How long a TCP connect waits for the other address family (as in RFC 8305).
 HAPPY_EYEBALLS_DELAY = 0.25
+# How long a connection is kept idle (httpx's own pool keeps one 5 s): a middlebox may drop an
+# idle flow silently, and a request written into it would wait its whole read timeout.
+KEEPALIVE_EXPIRY = 5.0
+# The most digits of a Content-Length taken as a number (10^18 bytes is more than any answer).
+MAX_LENGTH_DIGITS = 18
 
 _END_OF_HEAD = re.compile(rb"\r?\n\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) ([0-9]{3})(?: (.*))?")
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_NOT_IN_FIELD = re.compile(rb"[\x00\r\n]")
+# Control characters a field value may not hold (RFC 9110 5.5: HTAB is the one allowed).
+_NOT_IN_FIELD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
@@ -56,10 +63,17 @@ class H1Transport(httpx.AsyncBaseTransport):
     """HTTP/1.1 connections to any number of servers, at most `max_idle` of them kept idle per
     server. `ssl_context` verifies https servers (their name checked, as it says)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, *, max_idle: int = 64) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext, *, max_idle: int = 64, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ssl = ssl_context
         self._max_idle = max_idle
-        self._idle: dict[Key, list[tuple[asyncio.Transport, Connection]]] = {}
+        self._clock = clock
+        # Idle connections per server, the one used last at the end, each with when it was
+        # given back.
+        self._idle: dict[Key, list[tuple[asyncio.Transport, Connection, float]]] = {}
+        # Connections carrying a request or an answer: aborted by `aclose`.
+        self._busy: dict[Connection, asyncio.Transport] = {}
         # Per connection kept idle: a poll object on its socket, registered once.
         self._pollers: dict[Connection, select.poll] = {}
         self._closed = False
@@ -75,6 +89,7 @@ class H1Transport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         message = _request_bytes(request, await request.aread())
         transport, conn = self._take_idle(key) or await self._connect(key, timeouts.get("connect"))
+        self._busy[conn] = transport
         try:
             if conn.closed or transport.is_closing():
                 raise conn_error(conn, httpx.WriteError)
@@ -102,12 +117,13 @@ class H1Transport(httpx.AsyncBaseTransport):
         )
 
     def _take_idle(self, key: Key) -> tuple[asyncio.Transport, Connection] | None:
-        """The idle connection used last, leaving out those the server closed or wrote on."""
+        """The idle connection used last, leaving out those the server closed or wrote on and
+        those idle too long."""
         idle = self._idle.get(key)
         while idle:
-            transport, conn = idle.pop()
-            if self._readable(transport, conn):
-                self.drop(transport, conn)
+            transport, conn, since = idle.pop()
+            if self._clock() - since > KEEPALIVE_EXPIRY or self._readable(transport, conn):
+                self.drop(transport, conn, clean=True)
                 continue
             return transport, conn
         return None
@@ -127,18 +143,29 @@ class H1Transport(httpx.AsyncBaseTransport):
             poller.register(sock.fileno(), select.POLLIN)
         return bool(poller.poll(0))
 
-    def drop(self, transport: asyncio.Transport, conn: Connection) -> None:
-        """Closes a connection that will not be used again."""
+    def drop(self, transport: asyncio.Transport, conn: Connection, *, clean: bool = False) -> None:
+        """Ends a connection that will not be used again: closed when it ended cleanly (what
+        was written still goes out), aborted otherwise (a server that stopped reading cannot
+        keep the socket open)."""
         self._pollers.pop(conn, None)
-        transport.close()
+        self._busy.pop(conn, None)
+        if clean:
+            transport.close()
+        else:
+            transport.abort()
 
     def give_back(self, key: Key, transport: asyncio.Transport, conn: Connection) -> None:
         """A connection whose answer was read to its end, kept for the next request."""
-        idle = self._idle.setdefault(key, [])
-        if self._closed or len(idle) >= self._max_idle or conn.eof or conn.buffer or transport.is_closing():
-            self.drop(transport, conn)
+        self._busy.pop(conn, None)
+        if self._closed or conn.eof or conn.buffer or transport.is_closing():
+            self.drop(transport, conn, clean=True)
             return
-        idle.append((transport, conn))
+        idle = self._idle.setdefault(key, [])
+        if len(idle) >= self._max_idle:
+            # The one idle longest makes room.
+            old_transport, old_conn, _ = idle.pop(0)
+            self.drop(old_transport, old_conn, clean=True)
+        idle.append((transport, conn, self._clock()))
 
     async def _connect(self, key: Key, timeout: float | None) -> tuple[asyncio.Transport, Connection]:
         scheme, raw_host, port = key
@@ -164,11 +191,14 @@ class H1Transport(httpx.AsyncBaseTransport):
         return transport, conn
 
     async def aclose(self) -> None:
+        """Closes the idle connections and aborts those still in use."""
         self._closed = True
         idle, self._idle = self._idle, {}
         for connections in idle.values():
-            for transport, conn in connections:
-                self.drop(transport, conn)
+            for transport, conn, _ in connections:
+                self.drop(transport, conn, clean=True)
+        for conn, transport in list(self._busy.items()):
+            self.drop(transport, conn)
 
 
 def conn_error(conn: Connection, kind: type[httpx.TransportError]) -> httpx.TransportError:
@@ -181,7 +211,10 @@ def conn_error(conn: Connection, kind: type[httpx.TransportError]) -> httpx.Tran
 def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
     """The request as it goes on the wire: request line, fields (checked: no field can end
     early and start another), the body."""
-    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    method = request.method.encode("ascii", errors="replace")
+    if not _TOKEN.fullmatch(method):
+        raise httpx.LocalProtocolError(f"the request method {request.method!r} is not valid HTTP")
+    parts = [method, b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
     chunked = False
     for name, value in request.headers.raw:
         if not _TOKEN.fullmatch(name) or _NOT_IN_FIELD.search(value):
@@ -268,7 +301,7 @@ async def _read_head(
             fields[-1] = (name, value + b" " + line.strip(b" \t"))
             continue
         name, colon, value = line.partition(b":")
-        if not colon or not _TOKEN.fullmatch(name) or b"\x00" in value:
+        if not colon or not _TOKEN.fullmatch(name) or _NOT_IN_FIELD.search(value.strip(b" \t")):
             raise httpx.RemoteProtocolError(f"not a valid answer field: {line[:80]!r}")
         fields.append((name, value.strip(b" \t")))
     return int(matched[2]), int(matched[3]), matched[4] or b"", fields
@@ -299,9 +332,10 @@ def _framing(method: str, minor: int, status: int, fields: list[tuple[bytes, byt
         # A length beside the chunked coding is ignored, and the connection not trusted after it.
         return _CHUNKED, 0, reusable and not lengths
     if lengths:
-        if len(lengths) > 1 or not all(length.isdigit() for length in lengths):
-            raise httpx.RemoteProtocolError(f"the answer's Content-Length is not one number: {sorted(lengths)!r}")
-        return _LENGTH, int(lengths.pop()), reusable
+        length = lengths.pop()
+        if lengths or not length.isdigit() or len(length) > MAX_LENGTH_DIGITS:
+            raise httpx.RemoteProtocolError(f"the answer's Content-Length is not one number: {length[:40]!r}")
+        return _LENGTH, int(length), reusable
     return _CLOSE, 0, False
 
 

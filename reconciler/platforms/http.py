@@ -239,6 +239,16 @@ class HttpClient:
                     response.request = request
                     try:
                         body = await self._read_body(response, method, path)
+                    except httpx.DecodingError as exc:
+                        # The answer came (a write was carried out), its body not in the
+                        # content coding it names.
+                        if started_write:
+                            self.writes_sent += 1
+                        raise PlatformError(
+                            f"{method} {self.url_of(path)}: the answer's body does not decode as its "
+                            f"Content-Encoding says ({type(exc).__name__})",
+                            status=response.status_code,
+                        ) from exc
                     finally:
                         await response.aclose()
             except (TimeoutError, httpx.TransportError) as exc:

@@ -165,8 +165,17 @@ class KubiyaPlatform(Platform):
         await self._listing.start(self._both_lists())
 
     async def _both_lists(self) -> tuple[Iterator[Any], Iterator[Any]]:
-        active, deleted = await asyncio.gather(self._rows(), self._rows("deleted"))
-        return active, deleted
+        active = asyncio.ensure_future(self._rows())
+        deleted = asyncio.ensure_future(self._rows("deleted"))
+        try:
+            both = await asyncio.gather(active, deleted)
+        except BaseException:
+            # The first to fail is raised, with its cause; the other is not left running.
+            for task in (active, deleted):
+                task.cancel()
+            await asyncio.gather(active, deleted, return_exceptions=True)
+            raise
+        return both[0], both[1]
 
     async def aclose(self) -> None:
         await self._listing.drop()

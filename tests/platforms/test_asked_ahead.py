@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 
+from reconciler.errors import PlatformError
 from reconciler.model import ServerConfig, ServerKind
 from reconciler.platforms.base import AskedAhead
 from reconciler.platforms.kubiya import KubiyaPlatform
@@ -137,3 +139,41 @@ def test_kubiya_reads_the_lists_warm_asked_for_once(url: str) -> None:
 
     run(body)
     assert sorted(wire.gets()) == ["", "status=deleted"]
+
+
+class OneListFails(httpx.AsyncBaseTransport):
+    """Refuses the list of deleted rows at once; holds the other list until cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("status") == "deleted":
+            return httpx.Response(400, json={"detail": "no"})
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+def test_a_kubiya_list_that_fails_takes_the_other_down_with_it(url: str) -> None:
+    wire = OneListFails()
+    kubiya = KubiyaPlatform(
+        ServerConfig("k", ServerKind.KUBIYA, url), transport=wire, credentials=built_in("kubiya")
+    )
+
+    async def body() -> None:
+        try:
+            await kubiya.warm()
+            with pytest.raises(PlatformError):
+                # Bounded only so that a read which waits for the held list fails here
+                # instead of hanging the run.
+                async with asyncio.timeout(10):
+                    await kubiya.read_live([])
+        finally:
+            await kubiya.aclose()
+
+    run(body)
+    assert wire.cancelled

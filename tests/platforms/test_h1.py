@@ -17,8 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.errors import PlatformError
 from reconciler.model import ServerConfig, ServerKind
-from reconciler.platforms.h1 import MAX_HEAD, H1Transport
+from reconciler.platforms.answers import connection_cause
+from reconciler.platforms.h1 import KEEPALIVE_EXPIRY, MAX_HEAD, H1Transport
 from reconciler.platforms.http import HttpClient
 from reconciler.platforms.netstream import HIGH_WATER, AsyncioBackend
 from reconciler.platforms.transports import no_tls_context
@@ -387,6 +389,9 @@ def test_an_answer_the_server_cuts_short_is_a_protocol_error(raw: bytes) -> None
         pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n", id="bad-chunk"),
         pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nok\r\n0\r\n\r\n", id="long-chunk"),
         pytest.param(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", id="unasked-upgrade"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\nok", id="huge-length"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n", id="bare-cr-in-value"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n", id="control-in-value"),
     ],
 )
 def test_a_malformed_answer_is_a_protocol_error(raw: bytes) -> None:
@@ -581,3 +586,139 @@ def test_the_tool_s_client_reaches_a_served_sandbox_through_the_h1_transport(ser
 
     run(body)
     assert seen == [(200, H1Transport)]
+
+
+def test_a_length_said_twice_alike_is_one_length() -> None:
+    async def body() -> None:
+        async with Server(answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok")) as server:
+            assert (await get(transport(), server.url)).content == b"ok"
+
+    run(body)
+
+
+def test_bytes_after_an_answer_s_end_keep_its_connection_from_reuse() -> None:
+    async def body() -> None:
+        async with Server(answering(OK + b"JUNK", OK)) as server:
+            h1 = transport()
+            first = await get(h1, server.url)
+            second = await get(h1, server.url)
+            assert (first.content, second.content, server.connections) == (b"ok", b"ok", 2)
+
+    run(body)
+
+
+def test_a_request_cancelled_mid_answer_leaves_its_connection_unused() -> None:
+    async def body() -> None:
+        part_sent = asyncio.Event()
+        answers = 0
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal answers
+            while True:
+                await read_request(reader)
+                answers += 1
+                if answers == 1:
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+                    await writer.drain()
+                    part_sent.set()
+                else:
+                    writer.write(OK)
+                    await writer.drain()
+
+        async with Server(handler) as server:
+            h1 = transport()
+            first = asyncio.ensure_future(get(h1, server.url))
+            await part_sent.wait()
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            second = await get(h1, server.url)
+            assert (second.content, server.connections) == (b"ok", 2)
+
+    run(body)
+
+
+def test_a_connection_idle_past_its_expiry_is_not_reused() -> None:
+    now = [1000.0]
+
+    async def body() -> None:
+        async with Server(answering(OK)) as server:
+            h1 = H1Transport(no_tls_context(), clock=lambda: now[0])
+            await get(h1, server.url)
+            now[0] += KEEPALIVE_EXPIRY + 1
+            await get(h1, server.url)
+            assert server.connections == 2
+
+    run(body)
+
+
+def test_a_connection_idle_within_its_expiry_is_reused() -> None:
+    now = [1000.0]
+
+    async def body() -> None:
+        async with Server(answering(OK)) as server:
+            h1 = H1Transport(no_tls_context(), clock=lambda: now[0])
+            await get(h1, server.url)
+            now[0] += KEEPALIVE_EXPIRY - 1
+            await get(h1, server.url)
+            assert server.connections == 1
+
+    run(body)
+
+
+def test_closing_the_transport_ends_a_connection_still_waiting_for_its_answer() -> None:
+    ended: list[bytes] = []
+
+    async def body() -> None:
+        received = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_request(reader)
+            received.set()
+            try:
+                ended.append(await reader.read())  # b"" once the client's side is gone
+            except ConnectionError:
+                ended.append(b"reset")
+
+        async with Server(handler) as server:
+            h1 = transport()
+            waiting = asyncio.ensure_future(get(h1, server.url))
+            await received.wait()
+            await h1.aclose()
+            # Bounded only so that a transport which leaves the connection open fails here
+            # instead of hanging the run.
+            async with asyncio.timeout(10):
+                await server.closed.wait()
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+
+    run(body)
+    assert len(ended) == 1
+
+
+def test_a_body_that_does_not_decode_as_its_content_encoding_says_is_a_platform_error() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+
+    async def body() -> None:
+        async with Server(answering(raw)) as server:
+            config = ServerConfig(name="k", kind=ServerKind.KUBIYA, url=server.url)
+            async with HttpClient(config) as http:
+                with pytest.raises(PlatformError, match="does not decode as its Content-Encoding says"):
+                    await http.send_once("GET", "/", authenticated=False)
+
+    run(body)
+
+
+def test_a_tls_error_once_connected_may_have_followed_the_request() -> None:
+    error = httpx.ReadError("bad record")
+    error.__cause__ = ssl.SSLError(1, "[SSL: BAD_RECORD_MAC] bad record mac")
+    assert connection_cause(error)[1] is True
+
+
+def test_a_tls_error_while_connecting_sent_nothing() -> None:
+    error = httpx.ConnectError("handshake")
+    error.__cause__ = ssl.SSLError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    assert connection_cause(error) == (
+        "the TLS handshake failed: is it an http:// server, or is its certificate not trusted?",
+        False,
+    )
