@@ -8,7 +8,8 @@ Every httpx exception is translated here into the project's `PlatformError` fami
 messages that never hold a secret value (server bodies are reduced to their message fields).
 Beside it: `auth` (credentials on a request), `retry` (the one retry policy, the rate limiter,
 `Retry-After`), `answers` (what an answer or a failed connection says), `transports` (TLS
-contexts, the transport of a url).
+contexts, the transport of a url), `h1` (the transport of a server reached directly) and
+`netstream` (a proxy's connections on asyncio's sockets).
 
 A `sandbox:` server's requests go to the transport passed in (the in-process sandbox's, which
 the composition root opens): this layer knows no sandbox.
