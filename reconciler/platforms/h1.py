@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import select
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-from reconciler.platforms.netstream import HIGH_WATER, Connection, wait
+from reconciler.platforms.netstream import Connection, wait
 
 # The largest answer head (status line and fields) read before the answer is refused.
 MAX_HEAD = 64 * 1024
@@ -74,8 +73,6 @@ class H1Transport(httpx.AsyncBaseTransport):
         self._idle: dict[Key, list[tuple[asyncio.Transport, Connection, float]]] = {}
         # Connections carrying a request or an answer: aborted by `aclose`.
         self._busy: dict[Connection, asyncio.Transport] = {}
-        # Per connection kept idle: a poll object on its socket, registered once.
-        self._pollers: dict[Connection, select.poll] = {}
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -98,7 +95,7 @@ class H1Transport(httpx.AsyncBaseTransport):
                 await wait(conn.drain, timeouts.get("write"), httpx.WriteTimeout)
             read_timeout = timeouts.get("read")
             while True:
-                version, status, reason, fields = await _read_head(transport, conn, read_timeout)
+                version, status, reason, fields = await _read_head(conn, read_timeout)
                 # An interim answer (100 Continue, 103 Early Hints) is followed by the real one.
                 if not 100 <= status < 200:
                     break
@@ -122,32 +119,16 @@ class H1Transport(httpx.AsyncBaseTransport):
         idle = self._idle.get(key)
         while idle:
             transport, conn, since = idle.pop()
-            if self._clock() - since > KEEPALIVE_EXPIRY or self._readable(transport, conn):
+            if self._clock() - since > KEEPALIVE_EXPIRY or conn.readable():
                 self.drop(transport, conn, clean=True)
                 continue
             return transport, conn
         return None
 
-    def _readable(self, transport: asyncio.Transport, conn: Connection) -> bool:
-        """Whether an idle connection has something to read: an answer nobody asked for, or
-        the server's close. What the loop has not yet taken from the socket is asked of the
-        socket itself, so that a close that just arrived is seen before a request is sent."""
-        if conn.eof or conn.buffer or transport.is_closing():
-            return True
-        poller = self._pollers.get(conn)
-        if poller is None:
-            sock = transport.get_extra_info("socket")
-            if sock is None or sock.fileno() < 0:
-                return sock is not None
-            poller = self._pollers[conn] = select.poll()
-            poller.register(sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
-
     def drop(self, transport: asyncio.Transport, conn: Connection, *, clean: bool = False) -> None:
         """Ends a connection that will not be used again: closed when it ended cleanly (what
         was written still goes out), aborted otherwise (a server that stopped reading cannot
         keep the socket open)."""
-        self._pollers.pop(conn, None)
         self._busy.pop(conn, None)
         if clean:
             transport.close()
@@ -234,38 +215,17 @@ def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
     return b"".join(parts)
 
 
-async def _more(transport: asyncio.Transport, conn: Connection, timeout: float | None) -> None:
+async def _more(conn: Connection, timeout: float | None) -> None:
     """Waits until the loop has received more of the answer; the end of the stream is an error
     (a caller for whom it is not reads `conn.eof` first)."""
-    if conn.reading_paused:
-        conn.reading_paused = False
-        transport.resume_reading()
     if conn.eof:
         if conn.error is not None:
             raise conn_error(conn, httpx.ReadError)
         raise httpx.RemoteProtocolError("the server closed the connection before the answer was complete")
-    conn.waiter = asyncio.get_running_loop().create_future()
-    await wait(conn.waiter, timeout, httpx.ReadTimeout)
+    await conn.arrival(timeout, httpx.ReadTimeout)
 
 
-def _consumed(transport: asyncio.Transport, conn: Connection, count: int) -> bytes:
-    """The first `count` bytes received, taken from the buffer."""
-    buffer = conn.buffer
-    if count >= len(buffer):
-        data = bytes(buffer)
-        buffer.clear()
-    else:
-        data = bytes(buffer[:count])
-        del buffer[:count]
-    if conn.reading_paused and len(buffer) <= HIGH_WATER // 2:
-        conn.reading_paused = False
-        transport.resume_reading()
-    return data
-
-
-async def _read_head(
-    transport: asyncio.Transport, conn: Connection, timeout: float | None
-) -> tuple[int, int, bytes, list[tuple[bytes, bytes]]]:
+async def _read_head(conn: Connection, timeout: float | None) -> tuple[int, int, bytes, list[tuple[bytes, bytes]]]:
     """The next answer head: HTTP minor version, status, reason phrase, fields (raw)."""
     searched = 0
     while True:
@@ -281,10 +241,10 @@ async def _read_head(
         searched = max(0, len(buffer) - 3)
         if conn.eof and not buffer and conn.error is None:
             raise httpx.RemoteProtocolError("the server disconnected without sending an answer")
-        await _more(transport, conn, timeout)
+        await _more(conn, timeout)
     if end.start() > MAX_HEAD:
         raise httpx.RemoteProtocolError(f"the answer's head is longer than {MAX_HEAD} bytes")
-    head = _consumed(transport, conn, end.end())[: end.start()]
+    head = conn.take(end.end())[: end.start()]
     lines = head.split(b"\n")
     status_line = lines[0].rstrip(b"\r")
     matched = _STATUS_LINE.fullmatch(status_line)
@@ -384,26 +344,26 @@ class _Body(httpx.AsyncByteStream):
         self._complete = True
 
     async def _sized(self, left: int) -> AsyncIterator[bytes]:
-        transport, conn = self._transport, self._conn
+        conn = self._conn
         while left > 0:
             if not conn.buffer:
-                await _more(transport, conn, self._timeout)
+                await _more(conn, self._timeout)
                 continue
-            data = _consumed(transport, conn, min(left, READ_SIZE))
+            data = conn.take(min(left, READ_SIZE))
             left -= len(data)
             yield data
 
     async def _line(self, limit: int) -> bytes:
-        transport, conn = self._transport, self._conn
+        conn = self._conn
         searched = 0
         while True:
             end = conn.buffer.find(b"\n", searched)
             if end >= 0:
-                return _consumed(transport, conn, end + 1).rstrip(b"\r\n")
+                return conn.take(end + 1).rstrip(b"\r\n")
             if len(conn.buffer) > limit:
                 raise httpx.RemoteProtocolError("a line of the chunked answer is too long")
             searched = len(conn.buffer)
-            await _more(transport, conn, self._timeout)
+            await _more(conn, self._timeout)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         while True:
@@ -426,20 +386,16 @@ class _Body(httpx.AsyncByteStream):
                 raise httpx.RemoteProtocolError(f"the answer's trailer is longer than {MAX_HEAD} bytes")
 
     async def _to_close(self) -> AsyncIterator[bytes]:
-        transport, conn = self._transport, self._conn
+        conn = self._conn
         while True:
             if conn.buffer:
-                yield _consumed(transport, conn, READ_SIZE)
+                yield conn.take(READ_SIZE)
             elif conn.eof:
                 if conn.error is not None:
                     raise conn_error(conn, httpx.ReadError)
                 return
             else:
-                conn.waiter = asyncio.get_running_loop().create_future()
-                if conn.reading_paused:
-                    conn.reading_paused = False
-                    transport.resume_reading()
-                await wait(conn.waiter, self._timeout, httpx.ReadTimeout)
+                await conn.arrival(self._timeout, httpx.ReadTimeout)
 
     async def aclose(self) -> None:
         if self._released:

@@ -31,7 +31,8 @@ SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple
 
 class Connection(asyncio.Protocol):
     """One connection's state as the event loop reports it: received bytes, the end of the
-    stream, whether writing must wait."""
+    stream, whether writing must wait; and what both this backend and `h1` do with them
+    (`take`, `arrival`, `readable`)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -42,6 +43,8 @@ class Connection(asyncio.Protocol):
         self.reading_paused = False
         self.waiter: asyncio.Future[None] | None = None
         self.drain: asyncio.Future[None] | None = None
+        # Asked before each reuse of the idle connection: one poll object, registered once.
+        self._poller: select.poll | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -75,6 +78,52 @@ class Connection(asyncio.Protocol):
         drain, self.drain = self.drain, None
         if drain is not None and not drain.done():
             drain.set_result(None)
+
+    def take(self, count: int) -> bytes:
+        """At most the first `count` bytes received, taken from the buffer; reading resumes
+        once what is left has fallen to half the bound."""
+        buffer = self.buffer
+        if count >= len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            data = bytes(buffer[:count])
+            del buffer[:count]
+        if self.reading_paused and len(buffer) <= HIGH_WATER // 2 and not self.eof:
+            self._resume()
+        return data
+
+    async def arrival(self, timeout: float | None, error: type[Exception]) -> None:
+        """Waits until more bytes arrive or the stream ends, raising `error` after `timeout`
+        seconds. A reader waiting for more than the buffer holds resumes reading first."""
+        if self.reading_paused:
+            self._resume()
+        self.waiter = asyncio.get_running_loop().create_future()
+        await wait(self.waiter, timeout, error)
+
+    def readable(self) -> bool:
+        """Whether an idle connection has something to read: an answer nobody asked for, or
+        the server's close. What the loop has not yet taken from the socket is asked of the
+        socket itself, so that a close that just arrived is seen before a request is sent."""
+        transport = self.transport
+        if self.buffer or self.eof or transport is None or transport.is_closing():
+            return True
+        poller = self._poller
+        if poller is None:
+            sock = transport.get_extra_info("socket")
+            if sock is None:
+                return False
+            if sock.fileno() < 0:
+                # Closed under the transport: nothing more will be read from it.
+                return True
+            poller = self._poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+
+    def _resume(self) -> None:
+        self.reading_paused = False
+        if self.transport is not None:
+            self.transport.resume_reading()
 
     def write_error(self) -> httpcore.WriteError:
         """What writing to the closed connection raises (chained to the loss's cause)."""
@@ -112,8 +161,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, connection: Connection) -> None:
         self._transport = transport
         self._connection = connection
-        # Asked before each reuse of the idle connection: one poll object, registered once.
-        self._poller: select.poll | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         conn = self._connection
@@ -124,18 +171,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 if conn.error is not None:
                     raise httpcore.ReadError(str(conn.error)) from conn.error
                 return b""
-            conn.waiter = asyncio.get_running_loop().create_future()
-            await wait(conn.waiter, timeout, httpcore.ReadTimeout)
-        if len(conn.buffer) <= max_bytes:
-            data = bytes(conn.buffer)
-            conn.buffer.clear()
-        else:
-            data = bytes(conn.buffer[:max_bytes])
-            del conn.buffer[:max_bytes]
-        if conn.reading_paused and len(conn.buffer) <= HIGH_WATER // 2 and not conn.eof:
-            conn.reading_paused = False
-            self._transport.resume_reading()
-        return data
+            await conn.arrival(timeout, httpcore.ReadTimeout)
+        return conn.take(max_bytes)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -184,29 +221,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if info == "socket":
             return self._transport.get_extra_info("socket")
         if info == "is_readable":
-            return self._is_readable()
+            return self._connection.readable()
         return None
-
-    def _is_readable(self) -> bool:
-        """Whether an idle connection has something to read: an answer nobody asked for, or
-        the server's close. What the loop has not yet taken from the socket is asked of the
-        socket itself."""
-        conn = self._connection
-        if conn.buffer or conn.eof:
-            return True
-        if self._transport.is_closing():
-            return True
-        poller = self._poller
-        if poller is None:
-            sock = self._transport.get_extra_info("socket")
-            if sock is None:
-                return False
-            if sock.fileno() < 0:
-                # Closed under the transport: nothing more will be read from it.
-                return True
-            poller = self._poller = select.poll()
-            poller.register(sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
