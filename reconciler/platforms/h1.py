@@ -89,7 +89,7 @@ class H1Transport(httpx.AsyncBaseTransport):
         self._busy[conn] = transport
         try:
             if conn.closed or transport.is_closing():
-                raise conn_error(conn, httpx.WriteError)
+                raise conn.lost(httpx.WriteError)
             transport.write(message)
             if conn.drain is not None:
                 await wait(conn.drain, timeouts.get("write"), httpx.WriteTimeout)
@@ -182,13 +182,6 @@ class H1Transport(httpx.AsyncBaseTransport):
             self.drop(transport, conn)
 
 
-def conn_error(conn: Connection, kind: type[httpx.TransportError]) -> httpx.TransportError:
-    """The error of a connection that is gone (chained to the loss's cause)."""
-    error = kind(str(conn.error) if conn.error is not None else "the server closed the connection")
-    error.__cause__ = conn.error
-    return error
-
-
 def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
     """The request as it goes on the wire: request line, fields (checked: no field can end
     early and start another), the body."""
@@ -220,7 +213,7 @@ async def _more(conn: Connection, timeout: float | None) -> None:
     (a caller for whom it is not reads `conn.eof` first)."""
     if conn.eof:
         if conn.error is not None:
-            raise conn_error(conn, httpx.ReadError)
+            raise conn.lost(httpx.ReadError)
         raise httpx.RemoteProtocolError("the server closed the connection before the answer was complete")
     await conn.arrival(timeout, httpx.ReadTimeout)
 
@@ -392,7 +385,7 @@ class _Body(httpx.AsyncByteStream):
                 yield conn.take(READ_SIZE)
             elif conn.eof:
                 if conn.error is not None:
-                    raise conn_error(conn, httpx.ReadError)
+                    raise conn.lost(httpx.ReadError)
                 return
             else:
                 await conn.arrival(self._timeout, httpx.ReadTimeout)

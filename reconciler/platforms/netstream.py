@@ -18,13 +18,15 @@ import select
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 
 # Reading from the socket pauses while this much is buffered and unread: a server sending a
 # large answer faster than it is consumed cannot grow the buffer without bound.
 HIGH_WATER = 256 * 1024
+
+E = TypeVar("E", bound=Exception)
 
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
@@ -125,9 +127,10 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.resume_reading()
 
-    def write_error(self) -> httpcore.WriteError:
-        """What writing to the closed connection raises (chained to the loss's cause)."""
-        error = httpcore.WriteError(str(self.error or "the connection is closed"))
+    def lost(self, kind: type[E]) -> E:
+        """The error of `kind` for using the connection once it is gone (chained to the loss's
+        cause)."""
+        error = kind(str(self.error or "the connection is closed"))
         error.__cause__ = self.error
         return error
 
@@ -179,12 +182,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return
         conn = self._connection
         if conn.closed or self._transport.is_closing():
-            raise conn.write_error()
+            raise conn.lost(httpcore.WriteError)
         self._transport.write(buffer)
         if conn.drain is not None:
             await wait(conn.drain, timeout, httpcore.WriteTimeout)
             if conn.closed:
-                raise conn.write_error()
+                raise conn.lost(httpcore.WriteError)
 
     async def aclose(self) -> None:
         self._transport.close()
