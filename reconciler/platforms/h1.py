@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
-from reconciler.platforms.netstream import Connection, wait
+from reconciler.platforms.netstream import Connection, open_connection, wait
 
 # The largest answer head (status line and fields) read before the answer is refused.
 MAX_HEAD = 64 * 1024
@@ -152,24 +152,20 @@ class H1Transport(httpx.AsyncBaseTransport):
         scheme, raw_host, port = key
         host = raw_host.decode("ascii")
         tls = self._ssl if scheme == b"https" else None
-        conn = Connection()
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, _ = await loop.create_connection(
-                    lambda: conn,
-                    host,
-                    port,
-                    ssl=tls,
-                    server_hostname=host if tls is not None else None,
-                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
-                )
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        assert isinstance(transport, asyncio.Transport)
-        return transport, conn
+        return await open_connection(
+            lambda protocol: loop.create_connection(
+                protocol,
+                host,
+                port,
+                ssl=tls,
+                server_hostname=host if tls is not None else None,
+                happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
+            ),
+            f"{host}:{port}",
+            timeout,
+            (httpx.ConnectTimeout, httpx.ConnectError),
+        )
 
     async def aclose(self) -> None:
         """Closes the idle connections and aborts those still in use."""

@@ -274,20 +274,32 @@ Opener = Callable[
 ]
 
 
-async def _connect(
-    open_with: Opener, where: str, timeout: float | None, options: Iterable[SocketOption] | None
-) -> AsyncioStream:
-    """A connection opened by `open_with` (the loop's TCP or Unix opener, given the protocol
-    factory), bounded by `timeout`, its errors httpcore's, `options` set on its socket."""
+async def open_connection(
+    open_with: Opener, where: str, timeout: float | None, errors: tuple[type[Exception], type[Exception]]
+) -> tuple[asyncio.Transport, Connection]:
+    """A connection opened by `open_with` (a loop's opener, given the protocol factory),
+    bounded by `timeout`. `errors`: what a timeout and a failure raise (the caller's library's
+    ConnectTimeout and ConnectError)."""
+    timed_out, failed = errors
     connection = Connection()
     try:
         async with asyncio.timeout(timeout):
             transport, _ = await open_with(lambda: connection)
     except TimeoutError as exc:
-        raise httpcore.ConnectTimeout(f"connecting to {where} timed out") from exc
-    except OSError as exc:
-        raise httpcore.ConnectError(str(exc)) from exc
+        raise timed_out(f"connecting to {where} timed out") from exc
+    except OSError as exc:  # ssl.SSLError included
+        raise failed(str(exc) or type(exc).__name__) from exc
     assert isinstance(transport, asyncio.Transport)
+    return transport, connection
+
+
+async def _connect(
+    open_with: Opener, where: str, timeout: float | None, options: Iterable[SocketOption] | None
+) -> AsyncioStream:
+    """`open_connection` with httpcore's errors, `options` set on its socket."""
+    transport, connection = await open_connection(
+        open_with, where, timeout, (httpcore.ConnectTimeout, httpcore.ConnectError)
+    )
     sock: socket.socket | None = transport.get_extra_info("socket")
     if sock is not None:
         for option in options or ():
