@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh sandbox per test, in process or behind `reconciler sandbox serve`.
+"""Shared fixtures: a fresh sandbox per test, in process or behind `reconciler sandbox serve`,
+and the `sandbox:` url of a database of the test's own (`url`).
 
 `sandbox_client` is parametrized over both ways of running the sandbox, so a contract test
 written once runs against the ASGI app in process and against uvicorn on a real port (the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings
 
 from reconciler.sandbox.app import create_app
+from reconciler.sandbox.transport import forget
 from tests.served import TLS, ServedSandbox
 
 T = TypeVar("T")
@@ -46,6 +49,14 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The tool's cache (the compiled schema check) in a directory of the test run's own, for
     the tests and every process they start: never the user's home."""
     os.environ["RECONCILER_CACHE_DIR"] = str(tmp_path_factory.mktemp("reconciler-cache"))
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    """A `sandbox:` url of a database in the test's own directory, forgotten afterwards."""
+    u = f"sandbox:{tmp_path / 'sandbox.db'}"
+    yield u
+    forget(u)
 
 
 @pytest.fixture(scope="session")

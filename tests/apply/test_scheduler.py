@@ -8,12 +8,10 @@ is measured by counting calls in progress at once, never by timing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
-import pytest
 
 from reconciler.apply import apply
 from reconciler.model import Lifecycle, Resource, ResourceKind, ServerConfig
@@ -24,17 +22,10 @@ from reconciler.platforms import Platform
 from reconciler.platforms.http import HttpClient
 from reconciler.platforms.kubiya import KubiyaPlatform
 from reconciler.platforms.retry import RetryPolicy
-from reconciler.sandbox.transport import forget, transport
+from reconciler.sandbox.transport import transport
 from tests.platforms.test_roundtrip import Harness, integ, model, prov
 
 FAST = RetryPolicy(base=0.001, cap=0.002)
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
 
 
 class Recording(httpx.AsyncBaseTransport):

@@ -1,23 +1,11 @@
-"""Fixtures of the adapter tests: a sandbox database per test (`url`), and a transport to it
-that keeps each request's method, path and query (`Recording`)."""
+"""Of the adapter tests: a transport to the sandbox of a test's `url` (tests/conftest.py) that
+keeps each request's method, path and query (`Recording`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
-from reconciler.sandbox.transport import forget, transport
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    """A `sandbox:` url of a database in the test's own directory, forgotten afterwards."""
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
+from reconciler.sandbox.transport import transport
 
 
 class Recording(httpx.AsyncBaseTransport):

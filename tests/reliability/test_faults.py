@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,15 +17,8 @@ from reconciler.plan import Plan
 from reconciler.platforms import Platform
 from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.faults import Faults
-from reconciler.sandbox.transport import app_for, forget, transport
+from reconciler.sandbox.transport import app_for, transport
 from tests.platforms.test_roundtrip import Harness, chan, integ, model, prov
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> Iterator[str]:
-    u = f"sandbox:{tmp_path / 'sandbox.db'}"
-    yield u
-    forget(u)
 
 
 def desired(n: int) -> list[Resource]:
