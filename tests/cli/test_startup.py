@@ -54,44 +54,37 @@ finally:
 """
 
 
-@pytest.mark.serve
-def test_a_plan_over_http_imports_only_what_it_uses(served_world: World) -> None:
-    path = served_world.desired()
-    listing = served_world.tmp / "modules.txt"
+def modules_of(world: World, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """The command run as the executable runs it, and the names of every module it loaded."""
+    listing = world.tmp / "modules.txt"
     proc = subprocess.run(
-        [sys.executable, "-c", RUN_THEN_LIST_MODULES, listing, "plan", path, "--format", "json"],
+        [sys.executable, "-c", RUN_THEN_LIST_MODULES, listing, *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        env=process_env(served_world.env),
-        cwd=served_world.tmp,
+        env=process_env(world.env),
+        cwd=world.tmp,
         timeout=60,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc, set(listing.read_text(encoding="utf-8").splitlines())
+
+
+@pytest.mark.serve
+def test_a_plan_over_http_imports_only_what_it_uses(served_world: World) -> None:
+    proc, loaded = modules_of(served_world, "plan", str(served_world.desired()), "--format", "json")
     assert {c["address"] for c in json.loads(proc.stdout)["changes"]} == set(BASIC_ADDRESSES)
-    loaded = set(listing.read_text(encoding="utf-8").splitlines())
     assert {"reconciler.cli.plan", "reconciler.planner", "reconciler.views.jsonview"} <= loaded
     assert loaded & NOT_FOR_A_PLAN == set()
 
 
 @pytest.mark.serve
 def test_an_apply_whose_output_is_no_terminal_imports_no_rich(served_world: World) -> None:
-    path = served_world.desired()
-    listing = served_world.tmp / "modules.txt"
-    proc = subprocess.run(
-        [sys.executable, "-c", RUN_THEN_LIST_MODULES, listing, "apply", path, "--auto-approve", "--format", "json"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=process_env(served_world.env),
-        cwd=served_world.tmp,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    loaded = set(listing.read_text(encoding="utf-8").splitlines())
-    assert ("reconciler.views.lines" in loaded, {m for m in loaded if m.split(".")[0] == "rich"}) == (True, set())
+    proc, loaded = modules_of(served_world, "apply", str(served_world.desired()), "--auto-approve", "--format", "json")
+    assert json.loads(proc.stdout)["summary"]["added"] == len(BASIC_ADDRESSES)
+    assert "reconciler.views.lines" in loaded
+    assert {m for m in loaded if m.split(".")[0] == "rich"} == set()
 
 
 def test_every_command_is_named_with_the_module_that_registers_it() -> None:

@@ -4,7 +4,6 @@ for once; and the Kubiya adapter's lists asked for by `warm` over the in-process
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -29,62 +28,36 @@ class Fetches:
         return self.answer
 
 
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        await body()
+def taken(ahead: Fetches | None, now: Fetches, times: int = 1) -> list[str | None]:
+    """What `take` answers, `times` over, once `ahead` was asked for (when one is given)."""
 
-    asyncio.run(main())
+    async def go() -> list[str | None]:
+        asked = AskedAhead[str | None]()
+        if ahead is not None:
+            await asked.start(ahead())
+        return [await asked.take(now) for _ in range(times)]
+
+    return asyncio.run(go())
 
 
 def test_take_answers_what_was_asked_for_ahead_without_asking_again() -> None:
     ahead, now = Fetches("ahead"), Fetches("now")
-    got: list[object] = []
-
-    async def body() -> None:
-        asked = AskedAhead[str | None]()
-        await asked.start(ahead())
-        got.append(await asked.take(now))
-
-    run(body)
+    got = taken(ahead, now)
     assert (got, ahead.calls, now.calls) == (["ahead"], 1, 0)
 
 
 def test_take_asks_now_when_nothing_was_asked_for_ahead() -> None:
     now = Fetches("now")
-    got: list[object] = []
-
-    async def body() -> None:
-        got.append(await AskedAhead[str | None]().take(now))
-
-    run(body)
+    got = taken(None, now)
     assert (got, now.calls) == (["now"], 1)
 
 
 def test_an_answer_ahead_is_taken_once() -> None:
-    ahead, now = Fetches("ahead"), Fetches("now")
-    got: list[object] = []
-
-    async def body() -> None:
-        asked = AskedAhead[str | None]()
-        await asked.start(ahead())
-        got.append(await asked.take(now))
-        got.append(await asked.take(now))
-
-    run(body)
-    assert got == ["ahead", "now"]
+    assert taken(Fetches("ahead"), Fetches("now"), times=2) == ["ahead", "now"]
 
 
 def test_an_answer_ahead_of_none_means_ask_now() -> None:
-    ahead, now = Fetches(None), Fetches("now")
-    got: list[object] = []
-
-    async def body() -> None:
-        asked = AskedAhead[str | None]()
-        await asked.start(ahead())
-        got.append(await asked.take(now))
-
-    run(body)
-    assert got == ["now"]
+    assert taken(Fetches(None), Fetches("now")) == ["now"]
 
 
 def test_a_failure_ahead_is_raised_by_take() -> None:
@@ -97,7 +70,7 @@ def test_a_failure_ahead_is_raised_by_take() -> None:
         with pytest.raises(RuntimeError, match="the list failed"):
             await asked.take(Fetches("now"))
 
-    run(body)
+    asyncio.run(body())
 
 
 def test_drop_cancels_what_was_asked_for_and_not_taken() -> None:
@@ -120,7 +93,7 @@ def test_drop_cancels_what_was_asked_for_and_not_taken() -> None:
         await waiting.wait()
         await asked.drop()
 
-    run(body)
+    asyncio.run(body())
     assert outcome == ["cancelled"]
 
 
@@ -137,7 +110,7 @@ def test_kubiya_reads_the_lists_warm_asked_for_once(url: str) -> None:
         finally:
             await kubiya.aclose()
 
-    run(body)
+    asyncio.run(body())
     assert sorted(wire.gets()) == ["", "status=deleted"]
 
 
@@ -175,5 +148,5 @@ def test_a_kubiya_list_that_fails_takes_the_other_down_with_it(url: str) -> None
         finally:
             await kubiya.aclose()
 
-    run(body)
+    asyncio.run(body())
     assert wire.cancelled
