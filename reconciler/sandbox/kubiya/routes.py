@@ -23,6 +23,7 @@ from reconciler.sandbox.kubiya.model import (
 )
 from reconciler.sandbox.kubiya.store import (
     COLUMNS,
+    NEWEST_FIRST,
     TABLE,
     ServerError,
     canonical_id,
@@ -149,9 +150,7 @@ async def list_custom_integrations(
         with _db(request).transaction() as conn:
             return Response(json_list(conn, where, params), media_type="application/json")
     with _db(request).transaction() as conn:
-        rows = conn.execute(
-            f"SELECT {COLUMNS} FROM {TABLE} WHERE {where} ORDER BY created_at DESC, seq DESC", params
-        ).fetchall()
+        rows = conn.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE {where} {NEWEST_FIRST}", params).fetchall()
     items = [row_dict(row) for row in rows]
     # JSONB containment per tag: every listed tag must be present (empty items included).
     wanted = [t.strip() for t in tags.split(",")]

@@ -99,6 +99,9 @@ def row_dict(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+# The vendor's list order: newest first (a later insert first among equal timestamps).
+NEWEST_FIRST = "ORDER BY created_at DESC, seq DESC"
+
 # A row as `row_dict` renders it, made by SQLite as JSON text: the list of a large server is
 # the sandbox's largest answer, and building a dict per row to encode it again took most of
 # the time a plan of 50,000 resources waited for it.
@@ -114,7 +117,7 @@ def json_list(conn: sqlite3.Connection, where: str, params: list[Any]) -> bytes:
     """The JSON array of the rows `where` selects (`... WHERE {where}`), newest first, each
     as `row_dict` renders it."""
     rows = conn.execute(
-        f"SELECT {ROW_JSON} FROM {TABLE} WHERE {where} ORDER BY created_at DESC, seq DESC", params
+        f"SELECT {ROW_JSON} FROM {TABLE} WHERE {where} {NEWEST_FIRST}", params
     ).fetchall()
     return b"[" + ",".join(row[0] for row in rows).encode() + b"]"
 
