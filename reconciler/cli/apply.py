@@ -209,9 +209,7 @@ async def _execute(run: Run, plan: Plan, color: bool, quiet: bool) -> ApplyResul
 
         console = Console(file=notes, no_color=not color, highlight=False)  # type: ignore[arg-type]
         observer = ProgressObserver(
-            console,
-            enabled=True,
-            records=Console(file=records, no_color=not color, highlight=False),  # type: ignore[arg-type]
+            console, records=Console(file=records, no_color=not color, highlight=False)  # type: ignore[arg-type]
         )
     else:
         observer = LineObserver(records, notes)

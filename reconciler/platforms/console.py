@@ -21,8 +21,8 @@ a second. After each configure the family is listed again (a list begun after th
 shared by the writes of that family running at the same time: `fresh`): the first channel
 listed of that name is the one kept (the console lists in creation order); an extra channel
 this apply made is removed and the change reported as a conflict (another apply created it
-first, with other values). Whatever still slips through (the idempotency window passed, a person's channel) is a
-duplicate the next plan removes.
+first, with other values). Whatever still slips through (the idempotency window passed, a
+person's channel) is a duplicate the next plan removes.
 """
 
 from __future__ import annotations

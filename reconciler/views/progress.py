@@ -3,11 +3,10 @@ plain `lines.LineObserver` with a bar).
 
 Two streams: the record of outcomes (one line per change done or failed, which `apply >
 apply.log` keeps: stdout) and the transient progress (a bar, notes such as "Interrupted":
-stderr). When enabled, the bar (done/total, failures, elapsed time) runs at the bottom of the
-terminal and vanishes when closed; when the record goes to the same terminal, each outcome is
-printed above the bar, its marker coloured. When not enabled (not a terminal, `--json`, a CI
-log), each outcome is one plain line with no styling and no bar. Whether to enable it, and
-where each stream goes, is the CLI's decision.
+stderr). The bar (done/total, failures, elapsed time) runs at the bottom of the terminal and
+vanishes when closed; when the record goes to the same terminal, each outcome is printed above
+the bar, its marker coloured. Without a terminal (`--json`, a CI log) the CLI uses the plain
+`LineObserver` instead; where each stream goes is the CLI's decision.
 
 Changes never started (the apply was interrupted, or their server is down) are not listed one
 by one: `close()` writes one line per reason with their count (each is in `--format json`).
@@ -38,22 +37,20 @@ _STYLE = {"done": "green", "failed": "red", "skipped": "yellow"}
 
 class ProgressObserver(LineObserver):
     """Implements `reconciler.apply.Observer`. Call `close()` (or use it as a context manager)
-    when the apply returns, so that the bar is taken down before the summary is printed.
-    Not enabled, it is the `LineObserver` of its consoles' streams."""
+    when the apply returns, so that the bar is taken down before the summary is printed."""
 
-    def __init__(self, console: Console, enabled: bool, records: Console | None = None) -> None:
+    def __init__(self, console: Console, records: Console | None = None) -> None:
         # Outcomes go to `records` (the same console by default). When the bar is on and the
         # record goes to the terminal too, lines are printed through the bar's console so that
         # they scroll above it instead of tearing it.
         self.records = records or console
         super().__init__(self.records.file, console.file, encoding=self.records.encoding)
         self.console = console
-        self.enabled = enabled
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
     def started(self, total: int) -> None:
-        if not self.enabled or self._progress is not None:
+        if self._progress is not None:
             return
         self._progress = Progress(
             SpinnerColumn(),
@@ -71,9 +68,6 @@ class ProgressObserver(LineObserver):
         self._advance()
 
     def _line(self, status: str, text: str) -> None:
-        if not self.enabled:
-            super()._line(status, text)
-            return
         line = Text.assemble((outcome_marker(status, self.unicode), _STYLE[status]), " ", text)
         # Printing through the Progress's console keeps the line above the live bar.
         self._record_console().print(line, highlight=False, soft_wrap=True)

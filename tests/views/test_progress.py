@@ -47,11 +47,11 @@ def test_without_a_terminal_each_outcome_is_one_plain_line() -> None:
     assert observer.failed == 3
 
 
-def test_enabled_shows_a_bar_and_styled_lines() -> None:
+def test_the_bar_shows_with_styled_lines() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, color_system="standard", width=120)
     outcomes = _outcomes()
-    with ProgressObserver(console, enabled=True) as observer:
+    with ProgressObserver(console) as observer:
         observer.started(len(outcomes))
         for o in outcomes:
             observer.outcome(o)
@@ -136,7 +136,7 @@ def test_a_note_goes_to_the_notes_stream_not_the_record() -> None:
 def test_the_bar_s_record_of_outcomes_is_the_plain_one_with_colour() -> None:
     plain, painted = io.StringIO(), io.StringIO()
     console = Console(file=painted, force_terminal=True, color_system="standard", width=200)
-    observers = [LineObserver(plain, io.StringIO()), ProgressObserver(console, enabled=True)]
+    observers = [LineObserver(plain, io.StringIO()), ProgressObserver(console)]
     for observer in observers:
         for o in _outcomes():
             observer.outcome(o)

@@ -78,7 +78,7 @@ def test_no_plan_view_shows_the_secret() -> None:
 def test_no_apply_view_shows_the_secret() -> None:
     result = ApplyResult(tuple(Done(c) for c in _plan().actionable))
     out = io.StringIO()
-    observer = ProgressObserver(Console(file=out, force_terminal=True, width=100), enabled=True)
+    observer = ProgressObserver(Console(file=out, force_terminal=True, width=100))
     observer.started(len(result.outcomes))
     for o in result.outcomes:
         observer.outcome(o)
