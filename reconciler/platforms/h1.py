@@ -70,9 +70,9 @@ class H1Transport(httpx.AsyncBaseTransport):
         self._clock = clock
         # Idle connections per server, the one used last at the end, each with when it was
         # given back.
-        self._idle: dict[Key, list[tuple[asyncio.Transport, Connection, float]]] = {}
+        self._idle: dict[Key, list[tuple[Connection, float]]] = {}
         # Connections carrying a request or an answer: aborted by `aclose`.
-        self._busy: dict[Connection, asyncio.Transport] = {}
+        self._busy: set[Connection] = set()
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -85,12 +85,12 @@ class H1Transport(httpx.AsyncBaseTransport):
         key = (scheme, host, url.port or _DEFAULT_PORTS[scheme])
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         message = _request_bytes(request, await request.aread())
-        transport, conn = self._take_idle(key) or await self._connect(key, timeouts.get("connect"))
-        self._busy[conn] = transport
+        conn = self._take_idle(key) or await self._connect(key, timeouts.get("connect"))
+        self._busy.add(conn)
         try:
-            if conn.closed or transport.is_closing():
+            if conn.closed or conn.opened.is_closing():
                 raise conn.lost(httpx.WriteError)
-            transport.write(message)
+            conn.opened.write(message)
             if conn.drain is not None:
                 await wait(conn.drain, timeouts.get("write"), httpx.WriteTimeout)
             read_timeout = timeouts.get("read")
@@ -103,9 +103,9 @@ class H1Transport(httpx.AsyncBaseTransport):
                     raise httpx.RemoteProtocolError("the server switched protocols, which was not asked for")
             framing, length, reusable = _framing(request.method, version, status, fields)
         except BaseException:
-            self.drop(transport, conn)
+            self.drop(conn)
             raise
-        body = _Body(self, key, transport, conn, framing, length, reusable, read_timeout)
+        body = _Body(self, key, conn, framing, length, reusable, read_timeout)
         return httpx.Response(
             status,
             headers=fields,
@@ -113,47 +113,46 @@ class H1Transport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.%d" % version, "reason_phrase": reason},
         )
 
-    def _take_idle(self, key: Key) -> tuple[asyncio.Transport, Connection] | None:
+    def _take_idle(self, key: Key) -> Connection | None:
         """The idle connection used last, leaving out those the server closed or wrote on and
         those idle too long."""
         idle = self._idle.get(key)
         while idle:
-            transport, conn, since = idle.pop()
+            conn, since = idle.pop()
             if self._clock() - since > KEEPALIVE_EXPIRY or conn.readable():
-                self.drop(transport, conn, clean=True)
+                self.drop(conn, clean=True)
                 continue
-            return transport, conn
+            return conn
         return None
 
-    def drop(self, transport: asyncio.Transport, conn: Connection, *, clean: bool = False) -> None:
+    def drop(self, conn: Connection, *, clean: bool = False) -> None:
         """Ends a connection that will not be used again: closed when it ended cleanly (what
         was written still goes out), aborted otherwise (a server that stopped reading cannot
         keep the socket open)."""
-        self._busy.pop(conn, None)
+        self._busy.discard(conn)
         if clean:
-            transport.close()
+            conn.opened.close()
         else:
-            transport.abort()
+            conn.opened.abort()
 
-    def give_back(self, key: Key, transport: asyncio.Transport, conn: Connection) -> None:
+    def give_back(self, key: Key, conn: Connection) -> None:
         """A connection whose answer was read to its end, kept for the next request."""
-        self._busy.pop(conn, None)
-        if self._closed or conn.eof or conn.buffer or transport.is_closing():
-            self.drop(transport, conn, clean=True)
+        self._busy.discard(conn)
+        if self._closed or conn.eof or conn.buffer or conn.opened.is_closing():
+            self.drop(conn, clean=True)
             return
         idle = self._idle.setdefault(key, [])
         if len(idle) >= self._max_idle:
             # The one idle longest makes room.
-            old_transport, old_conn, _ = idle.pop(0)
-            self.drop(old_transport, old_conn, clean=True)
-        idle.append((transport, conn, self._clock()))
+            self.drop(idle.pop(0)[0], clean=True)
+        idle.append((conn, self._clock()))
 
-    async def _connect(self, key: Key, timeout: float | None) -> tuple[asyncio.Transport, Connection]:
+    async def _connect(self, key: Key, timeout: float | None) -> Connection:
         scheme, raw_host, port = key
         host = raw_host.decode("ascii")
         tls = self._ssl if scheme == b"https" else None
         loop = asyncio.get_running_loop()
-        return await open_connection(
+        _, conn = await open_connection(
             lambda protocol: loop.create_connection(
                 protocol,
                 host,
@@ -166,16 +165,17 @@ class H1Transport(httpx.AsyncBaseTransport):
             timeout,
             (httpx.ConnectTimeout, httpx.ConnectError),
         )
+        return conn
 
     async def aclose(self) -> None:
         """Closes the idle connections and aborts those still in use."""
         self._closed = True
         idle, self._idle = self._idle, {}
         for connections in idle.values():
-            for transport, conn, _ in connections:
-                self.drop(transport, conn, clean=True)
-        for conn, transport in list(self._busy.items()):
-            self.drop(transport, conn)
+            for conn, _ in connections:
+                self.drop(conn, clean=True)
+        for conn in list(self._busy):
+            self.drop(conn)
 
 
 def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
@@ -296,7 +296,6 @@ class _Body(httpx.AsyncByteStream):
         self,
         owner: H1Transport,
         key: Key,
-        transport: asyncio.Transport,
         conn: Connection,
         framing: int,
         length: int,
@@ -305,7 +304,6 @@ class _Body(httpx.AsyncByteStream):
     ) -> None:
         self._owner = owner
         self._key = key
-        self._transport = transport
         self._conn = conn
         self._framing = framing
         self._length = length
@@ -391,7 +389,7 @@ class _Body(httpx.AsyncByteStream):
             return
         self._released = True
         if self._complete and self._reusable:
-            self._owner.give_back(self._key, self._transport, self._conn)
+            self._owner.give_back(self._key, self._conn)
         else:
-            self._owner.drop(self._transport, self._conn)
+            self._owner.drop(self._conn)
 

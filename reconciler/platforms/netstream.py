@@ -48,6 +48,12 @@ class Connection(asyncio.Protocol):
         # Asked before each reuse of the idle connection: one poll object, registered once.
         self._poller: select.poll | None = None
 
+    @property
+    def opened(self) -> asyncio.Transport:
+        """The transport the loop made this connection on (there once it is made)."""
+        assert self.transport is not None, "the connection is not made yet"
+        return self.transport
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
