@@ -2,6 +2,7 @@
 
 Faults apply to the API paths only, never to `/_sandbox/...`:
 - `latency_ms` (+ up to `jitter_ms` more, uniformly random) before each request is handled;
+  the requests whose delay has run out are then handled one per turn of the event loop (`Turns`);
 - `error_rate`: that fraction of requests answered 500 or 503 (alternating by chance) *before*
   the handler runs, so nothing is written;
 - `rate_limit_rps`: above that many requests in the current one-second window, 429 with
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import json
 import math
 import random
@@ -36,6 +38,7 @@ import secrets
 import socket
 import time
 import urllib.parse
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -130,6 +133,45 @@ class Stats:
         }
 
 
+class Turns:
+    """One event loop's requests whose injected latency has run out, let through one per turn
+    of the loop.
+
+    A network holds a request for its round trip while the server goes on reading; the sandbox
+    holds it in the server. Were the requests whose delay ends in one turn handled back to
+    back, the requests arriving meanwhile would be read only after all of them, and their delay
+    would start that much late: a parallel client would wait the latency plus a whole wave's
+    handling on every round trip, in waves that never fall out of step (an ideal client with
+    64 connections took the latency floor plus all of the server's CPU time). Between two
+    handlings the loop reads what has arrived, so each delay starts when its request does."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._scheduled = False
+
+    def wait(self) -> asyncio.Future[None]:
+        """Done at this request's turn: after those that waited before it, each in a turn of
+        its own."""
+        turn: asyncio.Future[None] = self.loop.create_future()
+        self._waiting.append(turn)
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self._next)
+        return turn
+
+    def _next(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            # A cancelled wait (its client went away) gives its turn to the next.
+            if not turn.done():
+                turn.set_result(None)
+                break
+        self._scheduled = bool(self._waiting)
+        if self._scheduled:
+            self.loop.call_soon(self._next)
+
+
 class FaultMiddleware:
     """Counts every API request and injects the configured faults."""
 
@@ -140,6 +182,8 @@ class FaultMiddleware:
         self.state = state
         self._window = 0
         self._window_count = 0
+        # Per loop: the in-process transport may serve from more than one.
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turns] = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
@@ -177,6 +221,11 @@ class FaultMiddleware:
         if faults.latency_ms or faults.jitter_ms:
             delay = faults.latency_ms + self.state.rng.uniform(0, faults.jitter_ms)
             await asyncio.sleep(delay / 1000.0)
+            loop = asyncio.get_running_loop()
+            turns = self._turns.get(loop)
+            if turns is None:
+                turns = self._turns[loop] = Turns(loop)
+            await turns.wait()
 
     async def _refuse(self, scope: Scope, receive: Receive, answer: Send, send: Send) -> bool:
         """Answer the request with an injected fault instead of the API, when one is due (by

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from reconciler.cli import main
 from reconciler.sandbox import transport as sandbox_transport
 from reconciler.sandbox.app import create_app
-from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.faults import Faults, Turns
 from reconciler.sandbox.seed import SeedError, default_seed, load_seed
 from tests.conftest import json_of
 from tests.served import TLS, ServedSandbox
@@ -153,6 +153,55 @@ def test_latency_is_added_to_api_requests(sandbox_client: httpx.Client) -> None:
     elapsed = time.perf_counter() - started
     assert response.status_code == 200
     assert elapsed >= 0.15
+
+
+async def _turns_taken(waiters: int, cancel: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+    """Each waiter let through by `Turns`, with the loop turn it ran in (a callback chain of
+    `call_soon` counts the turns)."""
+    loop = asyncio.get_running_loop()
+    turns = Turns(loop)
+    turn = 0
+    done: list[tuple[int, int]] = []
+
+    def count() -> None:
+        nonlocal turn
+        turn += 1
+        if len(done) + len(cancel) < waiters:
+            loop.call_soon(count)
+
+    async def request(i: int) -> None:
+        await turns.wait()
+        done.append((i, turn))
+
+    tasks = [asyncio.create_task(request(i)) for i in range(waiters)]
+    await asyncio.sleep(0)  # every request waits for its turn now
+    loop.call_soon(count)
+    for i in cancel:
+        tasks[i].cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return done
+
+
+def test_requests_whose_latency_ran_out_are_handled_one_per_loop_turn() -> None:
+    done = asyncio.run(_turns_taken(4))
+    assert [i for i, _ in done] == [0, 1, 2, 3]
+    assert len({turn for _, turn in done}) == 4
+
+
+def test_a_cancelled_wait_gives_its_turn_to_the_next() -> None:
+    assert [i for i, _ in asyncio.run(_turns_taken(3, cancel=frozenset({0})))] == [1, 2]
+
+
+def test_a_wait_after_the_queue_emptied_gets_its_turn() -> None:
+    async def second_wait_done() -> bool:
+        turns = Turns(asyncio.get_running_loop())
+        await turns.wait()
+        second = turns.wait()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return second.done()
+
+    assert asyncio.run(second_wait_done())
 
 
 def test_count_based_faults_hit_exactly_the_nth_requests(sandbox_client: httpx.Client) -> None:
