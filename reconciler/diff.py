@@ -235,11 +235,12 @@ def creation_fields(desired: Mapping[str, Any]) -> tuple[FieldChange, ...]:
     out: list[FieldChange] = []
 
     def walk(prefix: str, value: Any) -> None:
-        if value is None or value == {} or value == [] or value == "":
-            return
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
+            # An empty record sets nothing; keys sorted as text, mixed key types included.
             for key in sorted(value, key=str):
                 walk(_join(prefix, str(key)), value[key])
+            return
+        if value is None or value == [] or value == "":
             return
         if is_sensitive(prefix, value):
             out.append(FieldChange(prefix, None, "(sensitive)", True))

@@ -30,6 +30,13 @@ _INDEX = re.compile(r"\[\d+\]")
 def holds_secret(value: Any) -> bool:
     """Whether a value is, or contains, a `Sensitive` (a `${env:}`/`${file:}` reference or a
     password-type field of a server's type catalog, which the adapters wrap)."""
+    kind = type(value)
+    # The exact types first: a plan asks this of every field of every resource, and an
+    # isinstance test against Mapping costs an ABC check.
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return False
+    if kind is dict:
+        return any(holds_secret(v) for v in value.values())
     if isinstance(value, Sensitive):
         return True
     if isinstance(value, Mapping):
@@ -117,6 +124,14 @@ def secret_forms(secret: str) -> set[str]:
 
 def masked(value: Any) -> Any:
     """The JSON-safe, secret-free form of a body value."""
+    kind = type(value)
+    # The exact types first, as in `holds_secret`: every resource's body is masked per plan.
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {str(k): masked(v) for k, v in value.items()}
+    if kind is list:
+        return [masked(v) for v in value]
     if isinstance(value, Sensitive):
         return "(sensitive)"
     if isinstance(value, Mapping):
