@@ -1,10 +1,12 @@
 """What the tool is compared with: the two floors (parsing what the plan must read anyway), the
-plan as a loop of GETs one request at a time, and the apply as the script a competent user
-would write (a pool of threads of the tool's parallelism, or one worker).
+plan as a loop of GETs one request at a time, the apply as the script a competent user would
+write (a pool of threads of the tool's parallelism, or one worker), and the apply's POSTs sent
+by a raw-socket client (what no HTTP client beats against this server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import sys
@@ -310,3 +312,65 @@ def run_baseline(
     if created != report["posted"] or (limit is None and created != report["missing"]):
         raise BenchError(f"{what}: {created} integrations on the server after posting {report['posted']}")
     return run, report, requests
+
+
+# -- the apply's POSTs from raw sockets ------------------------------------------------------
+
+
+def raw_requests(desired: Path, token: str, host: str) -> list[bytes]:
+    """The pool script's POSTs, each encoded once as the bytes of an HTTP/1.1 request."""
+    with desired.open(encoding="utf-8") as handle:
+        specs = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["integrations"]
+    out = []
+    for spec in specs:
+        body = json.dumps(
+            {
+                "name": spec["name"],
+                "integration_type": spec["type"],
+                "description": spec.get("description", ""),
+                "config": spec.get("config", {}),
+                "tags": sorted({*spec.get("tags", []), MANAGED_TAG}),
+            }
+        ).encode()
+        head = (
+            f"POST {KUBIYA_BASE} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        out.append(head.encode() + body)
+    return out
+
+
+async def _raw_posts(port: int, requests: Sequence[bytes], parallelism: int) -> float:
+    pending = iter(requests)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in pending:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 201 "):
+                    raise BenchError(f"raw client: {head.splitlines()[0]!r} for a create")
+                fields = (line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+                length = next(int(value) for name, value in fields if name.strip().lower() == b"content-length")
+                await reader.readexactly(length)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(parallelism)))
+    return time.perf_counter() - started
+
+
+def run_raw_client(sandbox: Sandbox, desired: Path, parallelism: int, latency_ms: float) -> float:
+    """From an empty server: the wall time of the creates sent from `parallelism` raw
+    connections, each request's bytes made beforehand and each answer's body only counted, so
+    all that is left is the round trip and the server's handling."""
+    sandbox.reset()
+    sandbox.latency(latency_ms)
+    requests = raw_requests(desired, KUBIYA_TOKEN, f"127.0.0.1:{sandbox.port}")
+    wall = asyncio.run(_raw_posts(sandbox.port, requests, parallelism))
+    created = kubiya_count(sandbox)
+    if created != len(requests):
+        raise BenchError(f"raw client: {created} integrations on the server after posting {len(requests)}")
+    return wall

@@ -11,10 +11,19 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench.baseline import PlanLoop, baseline_script, fetch_raw_lists, loader_floor, run_baseline, tight_floor
+from bench.baseline import (
+    PlanLoop,
+    baseline_script,
+    fetch_raw_lists,
+    loader_floor,
+    run_baseline,
+    run_raw_client,
+    tight_floor,
+)
 from bench.harness import BenchError, CliRun, Sandbox, cli, cli_ok, files, log, median, per_server, ratio, run_process
 from bench.report import Results, hotspots
 from bench.workloads import (
+    APPLY_ROUND_TRIPS_IN_TURN,
     TINY,
     Sizes,
     apply_document,
@@ -200,13 +209,15 @@ def job_apply_changes(sandbox: Sandbox, workdir: Path, changed: Sequence[Path], 
 
 def job_apply(sandbox: Sandbox, workdir: Path, desired: Sequence[Path], sizes: Sizes, res: Results) -> None:
     """Rounds of: the tool, the pool script (same parallelism), the script with one worker on
-    a sample (extrapolated), each from an empty server at the same latency."""
+    a sample (extrapolated), the creates from raw sockets, each from an empty server at the
+    same latency."""
     script = baseline_script(workdir)
     sample = max(1, min(sizes.apply_integrations, sizes.baseline_sample // sizes.runs))
     tool: list[tuple[CliRun, float, dict[str, int]]] = []
     still: list[tuple[CliRun, float, dict[str, int]]] = []
     pool: list[tuple[CliRun, int]] = []
     loop: list[tuple[float, int]] = []
+    raw: list[float] = []
     for n in range(sizes.runs):
         sandbox.reset()
         sandbox.latency(sizes.latency_ms)
@@ -233,6 +244,7 @@ def job_apply(sandbox: Sandbox, workdir: Path, desired: Sequence[Path], sizes: S
         # Wall time of the whole script, its POST phase scaled from the sample to all creates.
         posts = report["posts_s"] * report["missing"] / report["posted"]
         loop.append((run.wall_s - report["posts_s"] + posts, 1 + report["missing"]))
+        raw.append(run_raw_client(sandbox, desired[0], sizes.parallelism, sizes.latency_ms))
     num = res.numbers
     num["apply_wall_s"] = median([r[0].wall_s for r in tool])
     num["apply_wall_min_s"] = min(r[0].wall_s for r in tool)
@@ -251,6 +263,13 @@ def job_apply(sandbox: Sandbox, workdir: Path, desired: Sequence[Path], sizes: S
     num["apply_no_latency_server_cpu_s"] = median([r[1] for r in still])
     num["apply_no_latency_vs_latency_floor"] = ratio(num["apply_no_latency_s"], num["apply_latency_floor_s"])
     num["server_cpu_ms_per_request"] = num["apply_no_latency_server_cpu_s"] / num["apply_requests"] * 1000
+    # Beside the issue's floor: the creates' floor plus the round trips made in turn.
+    creates_floor = sizes.apply_integrations / sizes.parallelism * sizes.latency_ms / 1000
+    num["apply_path_floor_s"] = creates_floor + APPLY_ROUND_TRIPS_IN_TURN * sizes.latency_ms / 1000
+    num["apply_vs_path_floor"] = ratio(num["apply_wall_s"], num["apply_path_floor_s"])
+    num["raw_posts_s"] = median(raw)
+    num["raw_vs_creates_floor"] = ratio(num["raw_posts_s"], creates_floor)
+    num["apply_beyond_raw_s"] = num["apply_wall_s"] - num["raw_posts_s"]
     num["pool_apply_s"] = median([r[0].wall_s for r in pool])
     num["pool_apply_cpu_s"] = median([r[0].cpu_s for r in pool])
     num["pool_apply_requests"] = pool[-1][1]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.baseline import JSON_READER
-from bench.workloads import TINY, Sizes, expected_plan_changes
+from bench.workloads import APPLY_ROUND_TRIPS_IN_TURN, TINY, Sizes, expected_plan_changes
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,18 @@ def table(res: Results, check_targets: bool, state: Mapping[str, Any]) -> str:
         f"{n['apply_no_latency_s']:.3f} s / {n['server_cpu_ms_per_request']:.2f} ms",
     )
     row("   no latency injected / the latency floor", f"{n['apply_no_latency_vs_latency_floor']:.1f}x")
+    row(
+        f"   floor with the {APPLY_ROUND_TRIPS_IN_TURN} round trips made in turn (lock look, take, read, release)",
+        f"{n['apply_path_floor_s']:.3f} s, apply {n['apply_vs_path_floor']:.1f}x",
+    )
+    row(
+        f"   the creates from {s.parallelism} raw sockets: wall / their latency floor",
+        f"{n['raw_posts_s']:.3f} s / {n['raw_vs_creates_floor']:.1f}x",
+    )
+    row(
+        "   apply beyond those raw creates (start-up, load, lock, read, plan, release)",
+        f"{n['apply_beyond_raw_s']:.3f} s",
+    )
     row("   peak memory", f"{n['apply_peak_mb']:.0f} MB", "apply_peak_mb")
     row("   plan afterwards shows no changes", clean("apply run"))
     row(
@@ -246,9 +258,12 @@ def table(res: Results, check_targets: bool, state: Mapping[str, Any]) -> str:
         f"apply: a file declaring only the Kubiya server; requests: {res.notes.get('apply_requests', '?')}; "
         "each round runs the tool, the tool again with no latency injected (the time the tool and the "
         "one-process sandbox take in processing alone), then the pool script, then the one-worker script, "
-        "each from an empty server",
+        "then the raw-socket client, each from an empty server",
         "the scripts (bench writes them to baseline_apply.py) read the same YAML with CSafeLoader, list once and "
         "POST the missing integrations, with the managed tag, and no retries, checks or secret handling",
+        "the raw-socket client runs in the bench process: the same POSTs, each request's bytes made before the "
+        "clock starts, answers checked for 201 and their bodies only counted; its time is the POSTs' alone "
+        "(no start-up, no list)",
         f"baseline plan: {res.notes.get('baseline_plan_s', '')}",
         f"baseline apply (one worker): {res.notes.get('baseline_apply_s', '')}",
         "tool and script times are wall times of subprocesses, start-up and imports included; "

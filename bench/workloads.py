@@ -183,6 +183,11 @@ def plan_document(url: str, sizes: Sizes, with_changes: bool) -> dict[str, Any]:
     }
 
 
+# The round trips an apply makes one after the other, which no parallelism hides: the lock's
+# look and its take, the read (its lists at once), and the release at the end.
+APPLY_ROUND_TRIPS_IN_TURN = 4
+
+
 def apply_document(url: str, sizes: Sizes) -> dict[str, Any]:
     """The large apply: Kubiya creates only, on a file that declares only that server."""
     return {
