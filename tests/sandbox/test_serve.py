@@ -11,7 +11,7 @@ import httpx
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from reconciler.sandbox.serve import bind
+from reconciler.sandbox.serve import _OneSend, bind
 from tests.served import ServedSandbox
 
 
@@ -79,3 +79,66 @@ def test_announces_credentials_and_logs_a_disconnect_in_one_line() -> None:
     disconnects = [line for line in lines if "client disconnected" in line]
     assert disconnects == ["WARNING:  client disconnected before its request was read: POST /api/v1/custom-integrations"]
     assert "Traceback" not in err
+
+
+async def _through_one_send(finish: str) -> tuple[list[bytes], bytes, bytes]:
+    """Two writes through `_OneSend` over a real socket pair, then `finish` ("turn": a turn of
+    the loop; "close" or "abort" at once): what the real transport was asked to write, what
+    the peer held before the finish, and all it read in the end."""
+    loop = asyncio.get_running_loop()
+    ours, peer = socket.socketpair()
+    peer.setblocking(False)
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+    written: list[bytes] = []
+    real_write = transport.write
+
+    def counting_write(data: bytes | bytearray | memoryview) -> None:
+        written.append(bytes(data))
+        real_write(data)
+
+    transport.write = counting_write  # type: ignore[method-assign]
+    one = _OneSend(transport)
+    one.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    one.write(b"{}")
+    try:
+        before = peer.recv(1024)
+    except BlockingIOError:
+        before = b""
+    if finish == "turn":
+        await asyncio.sleep(0)
+    elif finish == "close":
+        one.close()
+    else:
+        one.abort()
+    received = b""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(loop.sock_recv(peer, 1024), timeout=10)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+        if finish == "turn" and received.endswith(b"{}"):
+            break
+    transport.close()
+    peer.close()
+    return written, before, received
+
+
+def test_a_response_head_and_body_written_in_one_turn_go_out_in_one_write() -> None:
+    written, before, received = asyncio.run(_through_one_send("turn"))
+    assert before == b""
+    assert written == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    assert received == written[0]
+
+
+def test_closing_sends_what_was_written_first() -> None:
+    _, _, received = asyncio.run(_through_one_send("close"))
+    assert received == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+
+
+def test_aborting_sends_what_was_written_first() -> None:
+    """A fault-injected drop: the head is out, then the connection goes."""
+    written, _, _ = asyncio.run(_through_one_send("abort"))
+    assert written == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
