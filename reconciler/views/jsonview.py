@@ -20,8 +20,9 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.errors import Diagnostic, Severity
+from reconciler.model import ResourceKind
 from reconciler.outcomes import ApplyResult, Done, Failed, Outcome
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan import Action, Change, FieldChange, Plan, Reason
 from reconciler.views import _format as fmt
 
 PLAN_FORMAT = "reconciler-plan"
@@ -99,16 +100,28 @@ def _change_document(change: Change) -> dict[str, Any]:
 
 
 def _scalar(value: Any) -> str:
-    """A value as `_compact` writes it, a string or None without going through the encoder."""
+    """A value as `_compact` writes it, a string, an int or None without going through the
+    encoder."""
     if value is None:
         return "null"
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return _text(value)
+    if kind is int:
+        return int.__repr__(value)
     return _compact(value)
 
 
 def _strings(values: Iterable[Any]) -> str:
     return "[" + ", ".join(map(_scalar, values)) + "]"
+
+
+# The parts of a change's line that its action, kind or reason alone decide, written once.
+_ACTION_PART = {a: '{"action": ' + _text(a.value) + ', "address": ' for a in Action}
+_KIND_PART = {k: ', "kind": ' + _text(k.value) + ', "live_id": ' for k in ResourceKind}
+_REASON_PART = {
+    r: ', "reason": ' + _text(r.value) + ', "reason_text": ' + _text(r.text) + ', "server": ' for r in Reason
+}
 
 
 def _change_line(change: Change) -> str:
@@ -119,21 +132,18 @@ def _change_line(change: Change) -> str:
     address = change.address
     fields = change.fields
     location = change.location
+    depends = change.depends_on
     return "".join(
         (
-            '{"action": ',
-            _scalar(change.action.value),
-            ', "address": ',
+            _ACTION_PART[change.action],
             _text(str(address)),
             ', "depends_on": ',
-            _strings(str(a) for a in change.depends_on),
+            _strings(str(a) for a in depends) if depends else "[]",
             ', "digest": ',
             _scalar(change.digest),
             ', "fields": ',
             _compact([_field_document(f) for f in fields]) if fields else "[]",
-            ', "kind": ',
-            _scalar(address.kind.value),
-            ', "live_id": ',
+            _KIND_PART[address.kind],
             _scalar(change.live_id),
             ', "live_version": ',
             _scalar(change.live_version),
@@ -145,12 +155,8 @@ def _change_line(change: Change) -> str:
             ', "name": ',
             _scalar(address.name),
             ', "paths": ',
-            _strings(f.path for f in fields),
-            ', "reason": ',
-            _scalar(change.reason.value),
-            ', "reason_text": ',
-            _scalar(change.reason.text),
-            ', "server": ',
+            _strings(f.path for f in fields) if fields else "[]",
+            _REASON_PART[change.reason],
             _scalar(address.server),
             ', "type": ',
             _scalar(change.type),
