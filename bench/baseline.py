@@ -340,6 +340,10 @@ def raw_requests(desired: Path, token: str, host: str) -> list[bytes]:
     return out
 
 
+# A lost answer would otherwise hang the bench; the creates take well under a second.
+RAW_CLIENT_TIMEOUT_S = 300
+
+
 async def _raw_posts(port: int, requests: Sequence[bytes], parallelism: int) -> float:
     pending = iter(requests)
 
@@ -352,13 +356,18 @@ async def _raw_posts(port: int, requests: Sequence[bytes], parallelism: int) -> 
                 if not head.startswith(b"HTTP/1.1 201 "):
                     raise BenchError(f"raw client: {head.splitlines()[0]!r} for a create")
                 fields = (line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
-                length = next(int(value) for name, value in fields if name.strip().lower() == b"content-length")
-                await reader.readexactly(length)
+                lengths = [int(value) for name, value in fields if name.strip().lower() == b"content-length"]
+                if len(lengths) != 1:
+                    raise BenchError(f"raw client: an answer without one Content-Length: {head[:200]!r}")
+                await reader.readexactly(lengths[0])
         finally:
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(parallelism)))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(parallelism))), RAW_CLIENT_TIMEOUT_S)
+    except TimeoutError:
+        raise BenchError(f"raw client: the creates took over {RAW_CLIENT_TIMEOUT_S} s") from None
     return time.perf_counter() - started
 
 

@@ -145,19 +145,21 @@ class Turns:
     64 connections took the latency floor plus all of the server's CPU time). Between two
     handlings the loop reads what has arrived, so each delay starts when its request does."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    # The loop is never held: the middleware keeps one Turns per loop in a weak mapping, and
+    # a value holding its key would keep every loop that ever served a request alive.
+    def __init__(self) -> None:
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._scheduled = False
 
     def wait(self) -> asyncio.Future[None]:
         """Done at this request's turn: after those that waited before it, each in a turn of
-        its own."""
-        turn: asyncio.Future[None] = self.loop.create_future()
+        its own. Called from the loop it belongs to."""
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
         self._waiting.append(turn)
         if not self._scheduled:
             self._scheduled = True
-            self.loop.call_soon(self._next)
+            loop.call_soon(self._next)
         return turn
 
     def _next(self) -> None:
@@ -169,7 +171,7 @@ class Turns:
                 break
         self._scheduled = bool(self._waiting)
         if self._scheduled:
-            self.loop.call_soon(self._next)
+            asyncio.get_running_loop().call_soon(self._next)
 
 
 class FaultMiddleware:
@@ -224,7 +226,7 @@ class FaultMiddleware:
             loop = asyncio.get_running_loop()
             turns = self._turns.get(loop)
             if turns is None:
-                turns = self._turns[loop] = Turns(loop)
+                turns = self._turns[loop] = Turns()
             await turns.wait()
 
     async def _refuse(self, scope: Scope, receive: Receive, answer: Send, send: Send) -> bool:

@@ -50,6 +50,12 @@ class _QuietDrops:
 _log = logging.getLogger("reconciler.sandbox")
 
 
+# Held writes go out at once past this size: a large body is not copied into one buffer with
+# its head, and a response written in many pieces in one turn still meets uvicorn's flow
+# control, which only the real transport's buffer can trigger.
+_HOLD_BYTES = 64 * 1024
+
+
 class _OneSend:
     """A connection's transport whose writes of one turn of the event loop go out together,
     at the start of the next: uvicorn writes a response's head and its body apart, which
@@ -59,14 +65,22 @@ class _OneSend:
         self._transport = transport
         self._loop = asyncio.get_running_loop()
         self._pending: list[bytes] = []
+        self._held = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if len(data) >= _HOLD_BYTES:
+            self._flush()
+            self._transport.write(data)
+            return
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(bytes(data))
+        self._held += len(data)
+        if self._held >= _HOLD_BYTES:
+            self._flush()
 
     def _flush(self) -> None:
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._held = self._pending, [], 0
         if pending and not self._transport.is_closing():
             self._transport.write(b"".join(pending))
 
@@ -111,6 +125,12 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server_config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
+    """uvicorn's configuration of the served sandbox: one worker (the state lives in this
+    process's SQLite connection), writes through `_OneSend`, drops ended quietly."""
+    return uvicorn.Config(_QuietDrops(app), http=_OneSendProtocol, log_level=log_level, access_log=False)
+
+
 def serve(
     sock: socket.socket,
     db_path: str,
@@ -123,8 +143,7 @@ def serve(
     the database is open, right before requests are served (to announce the server)."""
     app = create_app(db_path, seed=seed, faults=faults)
     ready()
-    # One worker: the state lives in this process's SQLite connection.
-    config = uvicorn.Config(_QuietDrops(app), http=_OneSendProtocol, log_level=log_level, access_log=False)
+    config = server_config(app, log_level)
     # After Config, which installs uvicorn's logging configuration.
     logging.getLogger("uvicorn.error").addFilter(_NoIncompleteResponseLog())
     if not _log.handlers:

@@ -9,7 +9,9 @@ socket, since a starlette TestClient does not model a dropped connection.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,7 +161,7 @@ async def _turns_taken(waiters: int, cancel: frozenset[int] = frozenset()) -> li
     """Each waiter let through by `Turns`, with the loop turn it ran in (a callback chain of
     `call_soon` counts the turns)."""
     loop = asyncio.get_running_loop()
-    turns = Turns(loop)
+    turns = Turns()
     turn = 0
     done: list[tuple[int, int]] = []
 
@@ -194,7 +196,7 @@ def test_a_cancelled_wait_gives_its_turn_to_the_next() -> None:
 
 def test_a_wait_after_the_queue_emptied_gets_its_turn() -> None:
     async def second_wait_done() -> bool:
-        turns = Turns(asyncio.get_running_loop())
+        turns = Turns()
         await turns.wait()
         second = turns.wait()
         await asyncio.sleep(0)
@@ -281,6 +283,38 @@ async def _post_and_list(app: FastAPI, url: str = MEMORY) -> tuple[BaseException
         app.state.sandbox.set_faults(Faults())
         response = await client.get(BASE, headers=AUTH)
         return error, [item["name"] for item in response.json()]
+
+
+async def _concurrent_gets(count: int) -> weakref.ref[asyncio.AbstractEventLoop]:
+    """`count` GETs at once through the in-process transport; a weak reference to the loop."""
+    async with httpx.AsyncClient(
+        transport=sandbox_transport.transport(MEMORY), base_url=sandbox_transport.SANDBOX_BASE_URL
+    ) as client:
+        answers = await asyncio.gather(*(client.get(BASE, headers=AUTH) for _ in range(count)))
+    assert [a.status_code for a in answers] == [200] * count
+    return weakref.ref(asyncio.get_running_loop())
+
+
+def test_requests_with_latency_wait_for_their_turn(memory_app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[None] = []
+    real_wait = Turns.wait
+
+    def counted(self: Turns) -> asyncio.Future[None]:
+        waits.append(None)
+        return real_wait(self)
+
+    monkeypatch.setattr(Turns, "wait", counted)
+    memory_app.state.sandbox.set_faults(Faults(latency_ms=1))
+    asyncio.run(_concurrent_gets(3))
+    assert len(waits) == 3
+
+
+def test_the_turns_of_a_finished_loop_are_not_kept(memory_app: FastAPI) -> None:
+    """The application outlives the loops that used it (one per `asyncio.run`)."""
+    memory_app.state.sandbox.set_faults(Faults(latency_ms=1))
+    loop = asyncio.run(_concurrent_gets(2))
+    gc.collect()
+    assert loop() is None
 
 
 def test_in_process_drop_before_is_a_protocol_error_and_writes_nothing(

@@ -8,10 +8,13 @@ import socket
 import time
 
 import httpx
+import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from reconciler.sandbox.serve import _OneSend, bind
+from reconciler.sandbox.app import create_app
+from reconciler.sandbox.serve import _HOLD_BYTES, _OneSend, bind, server_config
 from tests.served import ServedSandbox
 
 
@@ -139,6 +142,73 @@ def test_closing_sends_what_was_written_first() -> None:
 
 
 def test_aborting_sends_what_was_written_first() -> None:
-    """A fault-injected drop: the head is out, then the connection goes."""
     written, _, _ = asyncio.run(_through_one_send("abort"))
     assert written == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+
+
+async def _held_writes(pieces: list[int]) -> list[int]:
+    """Writes of these sizes through `_OneSend` in one turn: the sizes the real transport was
+    asked to write before the turn ends."""
+    loop = asyncio.get_running_loop()
+    ours, peer = socket.socketpair()
+    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+    written: list[int] = []
+    real_write = transport.write
+
+    def counting_write(data: bytes | bytearray | memoryview) -> None:
+        written.append(len(data))
+        real_write(data)
+
+    transport.write = counting_write  # type: ignore[method-assign]
+    one = _OneSend(transport)
+    for size in pieces:
+        one.write(b"x" * size)
+    transport.abort()
+    peer.close()
+    return written
+
+
+def test_a_large_body_goes_out_at_once_after_the_head_held_before_it() -> None:
+    assert asyncio.run(_held_writes([100, _HOLD_BYTES])) == [100, _HOLD_BYTES]
+
+
+def test_small_writes_go_out_at_once_when_they_add_up_past_the_limit() -> None:
+    piece = _HOLD_BYTES // 4
+    assert asyncio.run(_held_writes([piece] * 5)) == [4 * piece]
+
+
+def test_the_served_sandbox_answers_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through uvicorn's protocol as `sandbox serve` configures it, a request over a real
+    socket: the answer, head and body, is one write to the socket's transport."""
+    writes: list[bytes] = []
+    real_write = asyncio.selector_events._SelectorSocketTransport.write  # type: ignore[attr-defined]
+
+    def counting_write(self: asyncio.Transport, data: bytes | bytearray | memoryview) -> None:
+        writes.append(bytes(data))
+        real_write(self, data)
+
+    monkeypatch.setattr(asyncio.selector_events._SelectorSocketTransport, "write", counting_write)  # type: ignore[attr-defined]
+
+    async def one_answer() -> bytes:
+        config = server_config(create_app(":memory:"))
+        config.load()
+        protocol = config.http_protocol_class(  # type: ignore[call-arg]
+            config=config, server_state=uvicorn.server.ServerState(), app_state={}
+        )
+        loop = asyncio.get_running_loop()
+        ours, peer = socket.socketpair()
+        peer.setblocking(False)
+        transport, _ = await loop.connect_accepted_socket(lambda: protocol, ours)
+        await loop.sock_sendall(peer, b"GET /_sandbox/health HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            chunk = await asyncio.wait_for(loop.sock_recv(peer, 65536), timeout=10)
+            assert chunk, "the connection closed before the answer"
+            answer += chunk
+        transport.close()
+        peer.close()
+        return answer
+
+    answer = asyncio.run(one_answer())
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert writes == [answer]
