@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.model import LiveResource, Resource, Sensitive
+from reconciler.model import PLAIN_TYPES, LiveResource, Resource, Sensitive
 from reconciler.plan import FieldChange
 from reconciler.secrecy import is_sensitive, masked
 
@@ -30,7 +30,7 @@ def values_equal(a: Any, b: Any) -> bool:
     """Equality under the rules above, recursing into mappings and lists."""
     ta, tb = type(a), type(b)
     # Fast paths for the plain JSON types that make up nearly every body.
-    if ta is tb and (ta is str or ta is int or ta is float or ta is bool or a is None):
+    if ta is tb and ta in PLAIN_TYPES:
         return bool(a == b)
     if ta is dict and tb is dict:
         if a.keys() != b.keys():

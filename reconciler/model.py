@@ -215,6 +215,11 @@ def split_address(text: str) -> list[str]:
     return [p for p in parts] if text else []
 
 
+# The leaf types of a parsed JSON or YAML value, exactly (not their subclasses): the hot
+# comparisons and walks over bodies test these before anything slower.
+PLAIN_TYPES = frozenset({str, int, bool, float, type(None)})
+
+
 class Sensitive:
     """A secret value. It prints as `(sensitive)` everywhere; only `.reveal()` gives the value.
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import Sensitive, escape_unsafe
+from reconciler.model import PLAIN_TYPES, Sensitive, escape_unsafe
 
 # A key named like a secret: `DB_PASSWORD`, `api_key`, `AUTH_TOKEN`, `credentials`.
 _SECRET_WORDS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
@@ -33,7 +33,7 @@ def holds_secret(value: Any) -> bool:
     kind = type(value)
     # The exact types first: a plan asks this of every field of every resource, and an
     # isinstance test against Mapping costs an ABC check.
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+    if kind in PLAIN_TYPES:
         return False
     if kind is dict:
         return any(holds_secret(v) for v in value.values())
@@ -126,7 +126,7 @@ def masked(value: Any) -> Any:
     """The JSON-safe, secret-free form of a body value."""
     kind = type(value)
     # The exact types first, as in `holds_secret`: every resource's body is masked per plan.
-    if kind is str or kind is int or kind is bool or kind is float or value is None:
+    if kind in PLAIN_TYPES:
         return value
     if kind is dict:
         return {str(k): masked(v) for k, v in value.items()}
