@@ -54,6 +54,19 @@ class AskedAhead(Generic[T]):
             await asyncio.gather(future, return_exceptions=True)
 
 
+async def gather_or_cancel(*reads: Awaitable[T]) -> list[T]:
+    """Each read's answer, in order. When one fails, the others are cancelled rather than left
+    running against the server, and the first failure is raised as itself."""
+    tasks = [asyncio.ensure_future(r) for r in reads]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def stale(change: Change, version: str | None, *, gone: str = "was deleted") -> Failed | None:
     """The one version check before a write: the conflict when the server's copy is not the
     one the plan was made against (`version`: its version token now, None when it is gone), or

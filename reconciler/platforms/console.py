@@ -27,7 +27,6 @@ person's channel) is a duplicate the next plan removes.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import hmac
@@ -53,7 +52,7 @@ from reconciler.plan import Action, Change
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
-from reconciler.platforms.base import Platform, credential, share_declared, stale
+from reconciler.platforms.base import Platform, credential, gather_or_cancel, share_declared, stale
 from reconciler.platforms.fresh import FreshShared
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.retry import RetryPolicy
@@ -136,7 +135,7 @@ class ConsolePlatform(Platform):
         agents = sorted({r.address.scope[0] for r in desired if r.address.kind is ResourceKind.CHANNEL})
         pairs = [(a, f) for a in agents for f in CHANNEL_FAMILIES]
         try:
-            results = await asyncio.gather(*(self._list_family(a, f) for a, f in pairs))
+            results = await gather_or_cancel(*(self._list_family(a, f) for a, f in pairs))
         except PlatformError as exc:
             if exc.status == 404 and exc.hint is None:  # a hint: a base path or a web page
                 raise await self._unknown_agent(exc, desired) from exc

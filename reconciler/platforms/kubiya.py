@@ -28,7 +28,6 @@ row again and refuses to overwrite it if it changed since the plan (its `updated
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -51,7 +50,15 @@ from reconciler.plan import Action, Change, Reason
 from reconciler.platforms import wire
 from reconciler.platforms.answers import decode
 from reconciler.platforms.auth import BearerAuth
-from reconciler.platforms.base import AskedAhead, Platform, credential, row_id, share_declared, stale
+from reconciler.platforms.base import (
+    AskedAhead,
+    Platform,
+    credential,
+    gather_or_cancel,
+    row_id,
+    share_declared,
+    stale,
+)
 from reconciler.platforms.http import HttpClient, quote
 from reconciler.platforms.kubiya_lock import LOCK_NAME, ApplyLock, is_lock
 from reconciler.platforms.retry import RetryPolicy
@@ -165,17 +172,8 @@ class KubiyaPlatform(Platform):
         await self._listing.start(self._both_lists())
 
     async def _both_lists(self) -> tuple[Iterator[Any], Iterator[Any]]:
-        active = asyncio.ensure_future(self._rows())
-        deleted = asyncio.ensure_future(self._rows("deleted"))
-        try:
-            both = await asyncio.gather(active, deleted)
-        except BaseException:
-            # The first to fail is raised, with its cause; the other is not left running.
-            for task in (active, deleted):
-                task.cancel()
-            await asyncio.gather(active, deleted, return_exceptions=True)
-            raise
-        return both[0], both[1]
+        active, deleted = await gather_or_cancel(self._rows(), self._rows("deleted"))
+        return active, deleted
 
     async def aclose(self) -> None:
         await self._listing.drop()

@@ -1,19 +1,22 @@
 """Reads asked for ahead (`base.AskedAhead`): what `warm` starts is what `read` takes, asked
-for once; and the Kubiya adapter's lists asked for by `warm` over the in-process sandbox."""
+for once; the Kubiya adapter's lists asked for by `warm` over the in-process sandbox; and reads
+made side by side (`base.gather_or_cancel`): one that fails takes the others down with it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from reconciler.errors import PlatformError
-from reconciler.model import ServerConfig, ServerKind
-from reconciler.platforms.base import AskedAhead
+from reconciler.model import CHANNEL_FAMILIES, Address, Resource, ResourceKind, ServerConfig, ServerKind
+from reconciler.platforms.base import AskedAhead, Platform
+from reconciler.platforms.console import ConsolePlatform
 from reconciler.platforms.kubiya import KubiyaPlatform
 from reconciler.sandbox.credentials import built_in
-from tests.platforms.conftest import Recording
+from tests.platforms.conftest import Recording, warm_and_read
 
 
 class Fetches:
@@ -102,51 +105,69 @@ def test_kubiya_reads_the_lists_warm_asked_for_once(url: str) -> None:
     kubiya = KubiyaPlatform(
         ServerConfig("k", ServerKind.KUBIYA, url), transport=wire, credentials=built_in("kubiya")
     )
-
-    async def body() -> None:
-        try:
-            await kubiya.warm()
-            await kubiya.read_live([])
-        finally:
-            await kubiya.aclose()
-
-    asyncio.run(body())
+    warm_and_read(kubiya)
     assert sorted(wire.gets()) == ["", "status=deleted"]
 
 
 class OneListFails(httpx.AsyncBaseTransport):
-    """Refuses the list of deleted rows at once; holds the other list until cancelled."""
+    """Refuses the lists `refused` picks at once; holds every other until it is cancelled,
+    counting the cancelled ones."""
 
-    def __init__(self) -> None:
-        self.cancelled = False
+    def __init__(self, refused: Callable[[httpx.Request], bool]) -> None:
+        self.refused = refused
+        self.cancelled = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.params.get("status") == "deleted":
+        if self.refused(request):
             return httpx.Response(400, json={"detail": "no"})
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            self.cancelled = True
+            self.cancelled += 1
             raise
         raise AssertionError("unreachable")
 
 
+def _cancelled_when_the_read_fails(platform: Platform, wire: OneListFails, warm: bool) -> int:
+    """The lists cancelled by the time the read has failed (not later, when the platform
+    closes or the loop ends, which would cancel what was left running anyway)."""
+    cancelled = -1
+
+    async def body() -> None:
+        nonlocal cancelled
+        try:
+            if warm:
+                await platform.warm()
+            with pytest.raises(PlatformError):
+                # Bounded only so that a read which waits for a held list fails here
+                # instead of hanging the run.
+                async with asyncio.timeout(10):
+                    await platform.read_live([CHANNEL])
+            cancelled = wire.cancelled
+        finally:
+            await platform.aclose()
+
+    asyncio.run(body())
+    return cancelled
+
+
+CHANNEL = Resource(
+    Address(ResourceKind.CHANNEL, "c", ("agt_demo", "mcp_server"), "docs"),
+    {"server_url": "https://docs.example", "transport": "streamable_http", "auth_type": "none"},
+)
+
+
 def test_a_kubiya_list_that_fails_takes_the_other_down_with_it(url: str) -> None:
-    wire = OneListFails()
+    wire = OneListFails(lambda r: r.url.params.get("status") == "deleted")
     kubiya = KubiyaPlatform(
         ServerConfig("k", ServerKind.KUBIYA, url), transport=wire, credentials=built_in("kubiya")
     )
+    assert _cancelled_when_the_read_fails(kubiya, wire, warm=True) == 1
 
-    async def body() -> None:
-        try:
-            await kubiya.warm()
-            with pytest.raises(PlatformError):
-                # Bounded only so that a read which waits for the held list fails here
-                # instead of hanging the run.
-                async with asyncio.timeout(10):
-                    await kubiya.read_live([])
-        finally:
-            await kubiya.aclose()
 
-    asyncio.run(body())
-    assert wire.cancelled
+def test_a_console_family_list_that_fails_takes_the_others_down_with_it(url: str) -> None:
+    wire = OneListFails(lambda r: r.url.path.endswith("/mcp_server"))
+    console = ConsolePlatform(
+        ServerConfig("c", ServerKind.CONSOLE, url), transport=wire, credentials=built_in("console")
+    )
+    assert _cancelled_when_the_read_fails(console, wire, warm=False) == len(CHANNEL_FAMILIES) - 1
