@@ -1,10 +1,14 @@
 """Of the adapter tests: a transport to the sandbox of a test's `url` (tests/conftest.py) that
-keeps each request's method, path and query (`Recording`)."""
+keeps each request's method, path and query (`Recording`), and a platform warmed and read as a
+run does (`warm_and_read`)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
+from reconciler.platforms.base import Platform
 from reconciler.sandbox.transport import transport
 
 
@@ -25,3 +29,16 @@ class Recording(httpx.AsyncBaseTransport):
     def gets(self, path: str | None = None) -> list[str]:
         """The queries of the GETs so far (of `path` only, when given)."""
         return [q for m, p, q in self.requests if m == "GET" and (path is None or p == path)]
+
+
+def warm_and_read(platform: Platform) -> None:
+    """Warm, then read with nothing declared, as a run does; the platform closed after."""
+
+    async def body() -> None:
+        try:
+            await platform.warm()
+            await platform.read_live([])
+        finally:
+            await platform.aclose()
+
+    asyncio.run(body())

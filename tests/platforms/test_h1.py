@@ -24,7 +24,7 @@ from reconciler.platforms.h1 import KEEPALIVE_EXPIRY, MAX_HEAD, H1Transport
 from reconciler.platforms.http import HttpClient
 from reconciler.platforms.netstream import HIGH_WATER, AsyncioBackend
 from reconciler.platforms.transports import no_tls_context
-from tests.served import ServedSandbox
+from tests.served import ServedSandbox, free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -119,6 +119,26 @@ async def get(transport: H1Transport, url: str, method: str = "GET", timeout: fl
 
 def transport() -> H1Transport:
     return H1Transport(no_tls_context())
+
+
+def connections_for_two_requests(
+    raw: bytes, h1: Callable[[], H1Transport] = transport, between: Callable[[], None] = lambda: None
+) -> int:
+    """Two GETs through one transport to a server answering `raw` to each (`between` runs
+    between them): the connections the server saw."""
+    connections = 0
+
+    async def body() -> None:
+        nonlocal connections
+        async with Server(answering(raw)) as server:
+            client = h1()
+            await get(client, server.url)
+            between()
+            await get(client, server.url)
+            connections = server.connections
+
+    run(body)
+    return connections
 
 
 def test_a_request_goes_on_the_wire_as_its_request_line_fields_and_body() -> None:
@@ -223,26 +243,16 @@ def test_a_close_the_loop_has_not_yet_seen_keeps_the_idle_connection_from_reuse(
     assert (statuses, accepted) == ([200, 200], [0, 1])
 
 
-def test_an_answer_saying_connection_close_ends_its_connection() -> None:
-    async def body() -> None:
-        async with Server(answering(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")) as server:
-            h1 = transport()
-            await get(h1, server.url)
-            await get(h1, server.url)
-            assert server.connections == 2
-
-    run(body)
-
-
-def test_an_http_1_0_answer_ends_its_connection() -> None:
-    async def body() -> None:
-        async with Server(answering(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")) as server:
-            h1 = transport()
-            await get(h1, server.url)
-            await get(h1, server.url)
-            assert server.connections == 2
-
-    run(body)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ],
+    ids=["connection-close", "http-1.0"],
+)
+def test_an_answer_that_ends_its_connection_is_not_followed_on_it(raw: bytes) -> None:
+    assert connections_for_two_requests(raw) == 2
 
 
 def test_a_chunked_body_is_joined_without_its_framing_extensions_or_trailer() -> None:
@@ -260,15 +270,7 @@ def test_a_chunked_body_is_joined_without_its_framing_extensions_or_trailer() ->
 
 def test_a_connection_is_reused_after_a_chunked_body() -> None:
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
-
-    async def body() -> None:
-        async with Server(answering(raw)) as server:
-            h1 = transport()
-            await get(h1, server.url)
-            await get(h1, server.url)
-            assert server.connections == 1
-
-    run(body)
+    assert connections_for_two_requests(raw) == 1
 
 
 def test_a_body_without_length_is_read_up_to_the_close() -> None:
@@ -440,12 +442,8 @@ def test_a_server_that_never_answers_is_a_read_timeout() -> None:
 
 def test_nothing_listening_is_a_connect_error() -> None:
     async def body() -> None:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        server.close()
-        await server.wait_closed()
         with pytest.raises(httpx.ConnectError):
-            await get(transport(), f"http://127.0.0.1:{port}")
+            await get(transport(), f"http://127.0.0.1:{free_port()}")
 
     run(body)
 
@@ -638,32 +636,22 @@ def test_a_request_cancelled_mid_answer_leaves_its_connection_unused() -> None:
     run(body)
 
 
-def test_a_connection_idle_past_its_expiry_is_not_reused() -> None:
+def _idle_for(seconds: float) -> int:
+    """Connections for two requests with `seconds` of idling between them on the transport's clock."""
     now = [1000.0]
 
-    async def body() -> None:
-        async with Server(answering(OK)) as server:
-            h1 = H1Transport(no_tls_context(), clock=lambda: now[0])
-            await get(h1, server.url)
-            now[0] += KEEPALIVE_EXPIRY + 1
-            await get(h1, server.url)
-            assert server.connections == 2
+    def idle() -> None:
+        now[0] += seconds
 
-    run(body)
+    return connections_for_two_requests(OK, lambda: H1Transport(no_tls_context(), clock=lambda: now[0]), idle)
+
+
+def test_a_connection_idle_past_its_expiry_is_not_reused() -> None:
+    assert _idle_for(KEEPALIVE_EXPIRY + 1) == 2
 
 
 def test_a_connection_idle_within_its_expiry_is_reused() -> None:
-    now = [1000.0]
-
-    async def body() -> None:
-        async with Server(answering(OK)) as server:
-            h1 = H1Transport(no_tls_context(), clock=lambda: now[0])
-            await get(h1, server.url)
-            now[0] += KEEPALIVE_EXPIRY - 1
-            await get(h1, server.url)
-            assert server.connections == 1
-
-    run(body)
+    assert _idle_for(KEEPALIVE_EXPIRY - 1) == 1
 
 
 def test_closing_the_transport_ends_a_connection_still_waiting_for_its_answer() -> None:

@@ -20,6 +20,7 @@ from reconciler.platforms.retry import RetryPolicy
 from reconciler.sandbox.credentials import built_in
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.transport import app_for, transport
+from tests.platforms.conftest import warm_and_read
 
 
 def test_expired_conductor_token_is_renewed_once_and_the_call_retried(url: str) -> None:
@@ -237,15 +238,7 @@ def test_conductor_asks_for_its_list_while_its_catalog_is_read(url: str) -> None
     platform = ConductorPlatform(
         ServerConfig("o", ServerKind.CONDUCTOR, url), transport=wire, credentials=built_in("conductor")
     )
-
-    async def go() -> None:
-        try:
-            await platform.warm()
-            await platform.read_live([])
-        finally:
-            await platform.aclose()
-
-    asyncio.run(go())
+    warm_and_read(platform)
     assert wire.catalog_waited_for_the_list is True
 
 

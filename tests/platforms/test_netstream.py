@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.platforms.netstream import HIGH_WATER
 from reconciler.platforms.transports import on_asyncio_sockets
+from tests.served import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -115,11 +116,7 @@ def test_a_pooled_connection_the_server_closed_is_not_reused() -> None:
 
 def test_nothing_listening_is_a_connect_error() -> None:
     async def run() -> None:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        server.close()
-        await server.wait_closed()
-        c, _ = client(port)
+        c, _ = client(free_port())
         async with c:
             with pytest.raises(httpx.ConnectError):
                 await c.get("/")

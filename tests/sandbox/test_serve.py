@@ -84,10 +84,9 @@ def test_announces_credentials_and_logs_a_disconnect_in_one_line() -> None:
     assert "Traceback" not in err
 
 
-async def _through_one_send(finish: str) -> tuple[list[bytes], bytes, bytes]:
-    """Two writes through `_OneSend` over a real socket pair, then `finish` ("turn": a turn of
-    the loop; "close" or "abort" at once): what the real transport was asked to write, what
-    the peer held before the finish, and all it read in the end."""
+async def _recorded_transport() -> tuple[asyncio.Transport, socket.socket, list[bytes]]:
+    """A real transport over a socket pair, its peer (non-blocking), and what the transport
+    is asked to write, as it is asked."""
     loop = asyncio.get_running_loop()
     ours, peer = socket.socketpair()
     peer.setblocking(False)
@@ -95,11 +94,20 @@ async def _through_one_send(finish: str) -> tuple[list[bytes], bytes, bytes]:
     written: list[bytes] = []
     real_write = transport.write
 
-    def counting_write(data: bytes | bytearray | memoryview) -> None:
+    def recording_write(data: bytes | bytearray | memoryview) -> None:
         written.append(bytes(data))
         real_write(data)
 
-    transport.write = counting_write  # type: ignore[method-assign]
+    transport.write = recording_write  # type: ignore[method-assign]
+    return transport, peer, written
+
+
+async def _through_one_send(finish: str) -> tuple[list[bytes], bytes, bytes]:
+    """Two writes through `_OneSend` over a real socket pair, then `finish` ("turn": a turn of
+    the loop; "close" or "abort" at once): what the real transport was asked to write, what
+    the peer held before the finish, and all it read in the end."""
+    loop = asyncio.get_running_loop()
+    transport, peer, written = await _recorded_transport()
     one = _OneSend(transport)
     one.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
     one.write(b"{}")
@@ -149,23 +157,13 @@ def test_aborting_sends_what_was_written_first() -> None:
 async def _held_writes(pieces: list[int]) -> list[int]:
     """Writes of these sizes through `_OneSend` in one turn: the sizes the real transport was
     asked to write before the turn ends."""
-    loop = asyncio.get_running_loop()
-    ours, peer = socket.socketpair()
-    transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
-    written: list[int] = []
-    real_write = transport.write
-
-    def counting_write(data: bytes | bytearray | memoryview) -> None:
-        written.append(len(data))
-        real_write(data)
-
-    transport.write = counting_write  # type: ignore[method-assign]
+    transport, peer, written = await _recorded_transport()
     one = _OneSend(transport)
     for size in pieces:
         one.write(b"x" * size)
     transport.abort()
     peer.close()
-    return written
+    return [len(w) for w in written]
 
 
 def test_a_large_body_goes_out_at_once_after_the_head_held_before_it() -> None:
